@@ -1,0 +1,174 @@
+"""The agent program: consent first, then the link, the dispatcher and the customer window.
+
+Threads: the customer window (Tk wants the main thread) or the console panel
+runs in the main thread; the asyncio loop that talks to the relay runs in a
+second thread.  They meet only through the panel's thread-safe methods and
+:meth:`AgentApp.request_end`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from agent import files, inventory, registry
+from agent.audit import Journal
+from agent.consent import Terms
+from agent.dispatch import Dispatcher, MethodTable
+from agent.forbidden import ForbiddenFolders
+from agent.link import AgentLink, LinkCallbacks
+from agent.panel import CustomerPanel, open_panel
+from agent.policy import Permissions, Policy
+from agent.session import AgentSession
+
+log = logging.getLogger(__name__)
+
+END_WORDS = {
+    "customer_ended": "You ended the session.",
+    "technician_closed": "The technician ended the session.",
+}
+
+
+@dataclass
+class AgentConfig:
+    """Everything the command line (or a test) chooses."""
+
+    relay_url: str
+    data_dir: Path
+    terms: Terms
+    accept_terms: bool = False
+    window: bool = False
+    forbid: list[str] = field(default_factory=list)
+    allow_control: bool = False
+    cafile: Path | None = None
+
+
+class AgentApp:
+    """One agent run: at most one session, from consent to its end."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.policy = Policy(permissions=Permissions(control=config.allow_control))
+        self.policy.forbidden_folders = ForbiddenFolders()
+        self.state_dir = config.data_dir / "state"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        self.journal_path = config.data_dir / "journals" / f"{stamp}-{secrets.token_hex(4)}.jsonl"
+        self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
+                                               journal_path=self.journal_path, policy=self.policy)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ending = False
+        self._end_requested = threading.Event()
+
+    def run(self) -> int:
+        """Ask for consent, then serve until the session ends; return the exit status.
+
+        Returns 3 when the customer refuses the terms (nothing was connected),
+        0 after a session that ended normally.
+        """
+        if self.config.accept_terms:
+            how = "given outside the window (--accept-terms)"
+        elif self.panel.ask_consent(self.config.terms.text, self.config.terms.name):
+            how = "accepted in the customer window"
+        else:
+            print("The terms were refused: nothing was connected and nothing was collected.", flush=True)
+            return 3
+        self.journal = Journal(self.journal_path)
+        self.session = AgentSession(self.journal, self.policy, self.config.terms, how)
+        self.session.record_consent()
+        for folder in self.config.forbid:
+            self.policy.forbidden_folders.add(folder)
+            self.journal.append("policy", change="forbid_folder", by="customer (--forbid)")
+        if self.config.allow_control:
+            self.journal.append("policy", change="grant_control", by="customer (--allow-control)")
+        loop_thread = threading.Thread(target=self._run_loop, name="agent-loop", daemon=True)
+        loop_thread.start()
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.panel.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.request_end()
+        loop_thread.join(timeout=15)
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.request_end()
+
+    def request_end(self) -> None:
+        """Thread-safe: the customer ends the session (button, window closed, Ctrl-C)."""
+        if self._end_requested.is_set():
+            return
+        self._end_requested.set()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._end_by_customer()))
+        else:
+            self.panel.close()
+
+    def _run_loop(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except Exception:
+            log.exception("the agent's loop failed")
+        finally:
+            self.panel.close()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        table = MethodTable([*self.session.methods(), *inventory.METHODS, *files.METHODS, *registry.METHODS])
+        self.dispatcher = Dispatcher(table, self.journal, self.policy, self.state_dir, self.panel.add_activity)
+        ssl_context = ssl.create_default_context(cafile=str(self.config.cafile)) if self.config.cafile else None
+        callbacks = LinkCallbacks(on_code=self._on_code, on_paired=self._on_paired, on_status=self._on_status,
+                                  on_event=self._on_event,
+                                  on_ended=self._on_ended_by_technician)
+        self.link = AgentLink(self.config.relay_url, self.session.hello_fields(), self.dispatcher, self.journal,
+                              callbacks, ssl_context)
+        self.journal.on_append = lambda record: self.link.journal_appended()
+        if self._end_requested.is_set():
+            await self._end_by_customer()
+        try:
+            reason = await self.link.run()
+        finally:
+            self.dispatcher.close()
+        if self.session.record_end(reason, by="relay"):  # the link ended without a goodbye
+            self.journal.append("note", words="the relay refused to resume; the session is over")
+        self.panel.show_ended(END_WORDS.get(reason, f"The session has ended ({reason})."))
+        self.panel.add_activity(f"Your journal of this session is kept at {self.journal_path}")
+        self.journal.close()
+
+    async def _end_by_customer(self) -> None:
+        if self._ending:
+            return
+        self._ending = True
+        self.session.record_end("customer_ended", by="customer")
+        await self.link.end("customer_ended")
+
+    def _on_ended_by_technician(self, reason: str) -> None:
+        self.session.record_end(reason, by="technician")
+
+    def _on_code(self, code: str) -> None:
+        self.session.record_code(code.replace(" ", ""))
+        self.panel.show_code(code)
+
+    def _on_paired(self, paired: dict[str, Any]) -> None:
+        self.session.record_paired(paired)
+        self.panel.show_connected(str(paired.get("technician", "")), str(paired["session_id"]))
+
+    def _on_status(self, status: str) -> None:
+        words = {"connected": "Connected to the support service.",
+                 "reconnecting": "The connection dropped; reconnecting to the support service…"}
+        self.panel.show_status(words.get(status, status))
+
+    async def _on_event(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
+        log.debug("event %s ignored", name)

@@ -1,0 +1,69 @@
+"""``workbench-agent``: the program the customer runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from agent import __version__
+from agent.consent import LANGUAGES, default_data_dir, load_terms
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench-agent",
+        description="Let a technician help you on this computer, under your control. Nothing is "
+                    "connected before you accept the terms, and you can end the session at any moment.")
+    parser.add_argument("--relay", default="ws://127.0.0.1:8765", help="the support service's address (ws:// or wss://)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"where your journal and backups are kept (default: {default_data_dir()})")
+    parser.add_argument("--terms", type=Path, default=None, help="a terms-of-use text file (UTF-8) to show instead "
+                        "of the shipped sample")
+    parser.add_argument("--lang", choices=LANGUAGES, default="en", help="language of the shipped terms")
+    parser.add_argument("--accept-terms", action="store_true",
+                        help="record consent given outside the window (scripted labs, tests); journaled as such")
+    window = parser.add_mutually_exclusive_group()
+    window.add_argument("--window", dest="window", action="store_true", default=None, help="show the customer window")
+    window.add_argument("--no-window", dest="window", action="store_false",
+                        help="no window: codes and activity are printed (needs --accept-terms)")
+    parser.add_argument("--forbid", action="append", default=[], metavar="DIR",
+                        help="a folder the technician may never open (repeatable)")
+    parser.add_argument("--allow-control", action="store_true",
+                        help="let the technician control mouse and keyboard from the start (journaled)")
+    parser.add_argument("--cafile", type=Path, default=None, help="trust this certificate for a wss:// relay")
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"workbench-agent {__version__}")
+    return parser
+
+
+def has_display() -> bool:
+    """True where a window can be shown: Windows, macOS, or an X11/Wayland display."""
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    window = has_display() if args.window is None else args.window
+    if not window and not args.accept_terms:
+        parser.error("without a window the terms cannot be shown: pass --accept-terms when consent "
+                     "was given another way, or run where a window can open")
+    try:
+        terms = load_terms(args.terms, args.lang)
+    except (OSError, ValueError) as err:
+        parser.error(f"cannot read the terms: {err}")
+    from agent.app import AgentApp, AgentConfig  # after argument errors, so --help stays light
+
+    config = AgentConfig(relay_url=args.relay, data_dir=(args.data or default_data_dir()).resolve(), terms=terms,
+                         accept_terms=args.accept_terms, window=window, forbid=list(args.forbid),
+                         allow_control=args.allow_control, cafile=args.cafile)
+    return AgentApp(config).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""The agent's method table, and the one place where exceptions become wire errors.
+
+A handler module describes its methods with :class:`Method` and lists them in a
+module-level ``METHODS``.  :class:`Dispatcher` runs each request in order:
+
+1. look the method up (``unknown_method``), check that the customer allowed
+   its permission (``not_granted``);
+2. write a ``call`` record to the journal and fsync it, and tell the customer in
+   plain words (:attr:`Method.describe`);
+3. run the handler (in a worker thread when it blocks);
+4. write an ``outcome`` record (``ok`` or the error code) and fsync it;
+5. reply.  Any :class:`~agent.errors.WorkbenchError` becomes an ``error`` reply
+   with its code; any other exception becomes ``internal``.  The session goes on.
+
+A request id seen before is answered from a small cache without running again,
+so a request re-sent after a reconnect is never executed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent import protocol
+from agent.errors import InternalError, NotGranted, UnknownMethod, WorkbenchError
+
+if TYPE_CHECKING:
+    from agent.audit import Journal
+    from agent.policy import Policy
+
+log = logging.getLogger(__name__)
+
+#: How many answered requests are remembered for replays after a reconnect.
+REPLAY_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A handler result that carries binary data besides its JSON value."""
+
+    value: Any
+    data: bytes | None = None
+
+
+@dataclass
+class CallContext:
+    """What a handler receives: the call, and the agent's state it may use."""
+
+    method: str
+    params: dict[str, Any]
+    data: bytes | None
+    policy: Policy
+    state_dir: Path
+    #: Handlers add facts for the outcome record here (content hashes, sizes).
+    journal_details: dict[str, Any] = field(default_factory=dict)
+    #: Set by the dispatcher: tells the customer something in plain words.
+    tell_customer: Callable[[str], None] = lambda line: None
+
+
+Handler = Callable[[CallContext], Any]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method the technician may call.
+
+    ``permission`` names the power it needs (see :class:`agent.policy.Permissions`);
+    ``describe`` turns the parameters into a plain sentence for the customer,
+    e.g. ``"The technician read the file C:\\notes.txt"``; ``blocking`` handlers
+    run in a worker thread so the event loop keeps moving frames and messages.
+    ``journal_params`` says whether the parameters go into the journal as they
+    are (set it to False for methods whose parameters carry bulk data).
+    """
+
+    name: str
+    handler: Handler
+    permission: str
+    describe: Callable[[dict[str, Any]], str]
+    blocking: bool = True
+    journal_params: bool = True
+
+
+class MethodTable:
+    """Methods by name; built once at start-up from the handler modules."""
+
+    def __init__(self, methods: Iterable[Method] = ()) -> None:
+        self._methods: dict[str, Method] = {}
+        for method in methods:
+            self.add(method)
+
+    def add(self, method: Method) -> None:
+        """Register *method*; raises ValueError on a duplicate name."""
+        if method.name in self._methods:
+            raise ValueError(f"method {method.name!r} registered twice")
+        self._methods[method.name] = method
+
+    def get(self, name: str) -> Method:
+        """Return the method called *name*; raises :class:`UnknownMethod`."""
+        try:
+            return self._methods[name]
+        except KeyError:
+            raise UnknownMethod(f"no method {name!r}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._methods)
+
+
+def _short(value: Any, limit: int = 512) -> Any:
+    """Keep journal records small: long strings are cut, and say so."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"…(+{len(value) - limit} characters)"
+    if isinstance(value, dict):
+        return {str(k): _short(v, limit) for k, v in list(value.items())[:64]}
+    if isinstance(value, list):
+        return [_short(v, limit) for v in value[:64]]
+    return value
+
+
+class Dispatcher:
+    """Runs requests against a :class:`MethodTable`, journaling each one."""
+
+    def __init__(self, table: MethodTable, journal: Journal, policy: Policy, state_dir: Path,
+                 tell_customer: Callable[[str], None], workers: int = 4) -> None:
+        self.table = table
+        self.journal = journal
+        self.policy = policy
+        self.state_dir = state_dir
+        self.tell_customer = tell_customer
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agent-call")
+        self._answered: OrderedDict[str, protocol.Message] = OrderedDict()
+        self._running: dict[str, asyncio.Future[protocol.Message]] = {}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def handle(self, message: protocol.Message) -> protocol.Message:
+        """Answer one ``request`` message with a ``response`` or ``error``; never raises."""
+        request_id: str = message["id"]
+        cached = self._answered.get(request_id)
+        if cached is not None:
+            return cached
+        running = self._running.get(request_id)
+        if running is not None:  # re-sent while still running: answer once it ends
+            return await asyncio.shield(running)
+        future: asyncio.Future[protocol.Message] = asyncio.get_running_loop().create_future()
+        self._running[request_id] = future
+        try:
+            reply = await self._run(request_id, message["method"], message["params"], message.data)
+        finally:
+            del self._running[request_id]
+        future.set_result(reply)
+        self._answered[request_id] = reply
+        while len(self._answered) > REPLAY_CACHE_SIZE:
+            self._answered.popitem(last=False)
+        return reply
+
+    async def _run(self, request_id: str, name: str, params: dict[str, Any], data: bytes | None) -> protocol.Message:
+        started = time.monotonic()
+        method: Method | None = None
+        try:
+            method = self.table.get(name)
+        except UnknownMethod as err:
+            self.journal.append("call", request=request_id, method=_short(name, 100), params=_short(params),
+                                words="The technician asked for something this agent does not do")
+            return self._fail(request_id, name, err, started)
+        words = self._describe(method, params)
+        self.journal.append("call", request=request_id, method=name,
+                            params=_short(params) if method.journal_params else {"omitted": True},
+                            data_bytes=len(data) if data is not None else None, words=words)
+        try:
+            if not self.policy.permissions.allows(method.permission):
+                raise NotGranted(f"the customer has not allowed {method.permission}", permission=method.permission)
+            self.tell_customer(words)
+            context = CallContext(name, params, data, self.policy, self.state_dir, tell_customer=self.tell_customer)
+            if method.blocking:
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(self._pool, method.handler, context)
+            else:
+                result = method.handler(context)
+        except WorkbenchError as err:
+            return self._fail(request_id, name, err, started)
+        except Exception as err:  # the one place where any failure becomes a wire error
+            log.exception("handler %s failed", name)
+            return self._fail(request_id, name, InternalError(f"{type(err).__name__}: {err}"), started)
+        reply = result if isinstance(result, Reply) else Reply(result)
+        self.journal.append("outcome", request=request_id, method=name, outcome="ok",
+                            duration_ms=round((time.monotonic() - started) * 1000, 3),
+                            data_bytes=len(reply.data) if reply.data is not None else None,
+                            **_short(context.journal_details))
+        return protocol.response(request_id, reply.value, reply.data)
+
+    def _describe(self, method: Method, params: dict[str, Any]) -> str:
+        try:
+            return method.describe(params)
+        except Exception:  # a describe bug must not hide the call from the customer
+            return f"The technician used {method.name}"
+
+    def _fail(self, request_id: str, name: str, err: WorkbenchError, started: float) -> protocol.Message:
+        self.journal.append("outcome", request=request_id, method=_short(name, 100), outcome="error",
+                            code=err.code, message=_short(err.message),
+                            duration_ms=round((time.monotonic() - started) * 1000, 3))
+        if err.code == "forbidden":
+            self.tell_customer("The technician was stopped from opening something you protected")
+        return protocol.error(request_id, err.to_wire())

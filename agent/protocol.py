@@ -1,0 +1,186 @@
+"""The wire format shared by the agent, the relay and the workbench. Pure: no I/O.
+
+A message is a JSON object ``{"v": 1, "type": ..., ...fields}`` sent as a
+websocket text frame, or, when it carries bytes (a file chunk, a screen frame),
+a binary frame::
+
+    b"WB" | version (1 byte) | header length (4 bytes, big endian) | JSON header | payload
+
+:func:`decode` checks the version, the size, the type and each field's type
+before anything acts on a message, and raises :class:`~agent.errors.ProtocolError`
+(or a subclass) with a stable code when a frame is malformed.  Nothing else
+in this module raises.
+
+Message types (fields besides ``v`` and ``type``):
+
+==========  ======================  ==============================================
+type        sent by                 fields
+==========  ======================  ==============================================
+hello       agent, technician       role, and role-specific fields (see relay)
+welcome     relay                   role-specific fields (code, session, resume)
+paired      relay                   session_id, started_at, technician, machine
+request     technician              id, method, params
+response    agent (or relay)        id, result
+error       anyone                  id (or null), code, message, details?
+event       agent, relay            name, body
+journal     agent                   records (hash-chained journal records, in order)
+bye         anyone                  reason
+==========  ======================  ==============================================
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from agent.errors import MessageTooLarge, ProtocolError, UnsupportedVersion
+
+PROTOCOL_VERSION: Final = 1
+#: Largest frame either side accepts; the websocket layer is set to the same.
+MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
+#: Largest JSON part of a frame (the rest of a binary frame is payload).
+MAX_HEADER_BYTES: Final = 4 * 1024 * 1024
+MAX_ID_LENGTH: Final = 64
+MAX_NAME_LENGTH: Final = 128
+
+_MAGIC: Final = b"WB"
+_PREFIX: Final = struct.Struct(">2sBI")
+
+# type -> {field: (accepted python types, required)}
+_FieldSpec = dict[str, tuple[tuple[type, ...], bool]]
+_SCHEMA: Final[dict[str, _FieldSpec]] = {
+    "hello": {"role": ((str,), True)},
+    "welcome": {},
+    "paired": {"session_id": ((str,), True)},
+    "request": {"id": ((str,), True), "method": ((str,), True), "params": ((dict,), True)},
+    "response": {"id": ((str,), True)},
+    "error": {"id": ((str, type(None)), True), "code": ((str,), True), "message": ((str,), True)},
+    "event": {"name": ((str,), True), "body": ((dict,), True)},
+    "journal": {"records": ((list,), True)},
+    "bye": {"reason": ((str,), True)},
+}
+MESSAGE_TYPES: Final = frozenset(_SCHEMA)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One decoded message: its type, its fields, and optional binary payload."""
+
+    type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    data: bytes | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+
+def encode(message: Message) -> str | bytes:
+    """Encode *message* as a text frame, or a binary frame when it has data.
+
+    Raises :class:`MessageTooLarge` when the result would exceed
+    :data:`MAX_MESSAGE_BYTES`, and :class:`ProtocolError` when a field is not
+    JSON-serialisable.
+    """
+    body = {"v": PROTOCOL_VERSION, "type": message.type, **message.fields}
+    try:
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ProtocolError(f"cannot encode {message.type}: {err}") from err
+    if message.data is None:
+        if len(text) * 4 > MAX_MESSAGE_BYTES and len(text.encode()) > MAX_MESSAGE_BYTES:
+            raise MessageTooLarge(f"{message.type} message over {MAX_MESSAGE_BYTES} bytes")
+        return text
+    header = text.encode()
+    if len(header) > MAX_HEADER_BYTES:
+        raise MessageTooLarge(f"{message.type} header over {MAX_HEADER_BYTES} bytes")
+    size = _PREFIX.size + len(header) + len(message.data)
+    if size > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(f"{message.type} message of {size} bytes over {MAX_MESSAGE_BYTES}")
+    return b"".join((_PREFIX.pack(_MAGIC, PROTOCOL_VERSION, len(header)), header, message.data))
+
+
+def decode(frame: str | bytes) -> Message:
+    """Decode and validate one websocket frame.
+
+    Raises :class:`MessageTooLarge` (``too_large``), :class:`UnsupportedVersion`
+    (``unsupported_version``) or :class:`ProtocolError` (``bad_message``); the
+    caller replies with the error and keeps the connection.
+    """
+    if len(frame) > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(f"frame of {len(frame)} bytes over {MAX_MESSAGE_BYTES}")
+    data: bytes | None = None
+    if isinstance(frame, bytes):
+        if len(frame) < _PREFIX.size:
+            raise ProtocolError("binary frame shorter than its prefix")
+        magic, version, header_length = _PREFIX.unpack_from(frame)
+        if magic != _MAGIC:
+            raise ProtocolError("binary frame without the WB prefix")
+        if version != PROTOCOL_VERSION:
+            raise UnsupportedVersion(f"protocol version {version}; this side speaks {PROTOCOL_VERSION}")
+        end = _PREFIX.size + header_length
+        if header_length > MAX_HEADER_BYTES or end > len(frame):
+            raise ProtocolError("binary frame header length out of range")
+        header_bytes = frame[_PREFIX.size : end]
+        data = frame[end:]
+        try:
+            header_text = header_bytes.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ProtocolError("binary frame header is not UTF-8") from err
+    elif isinstance(frame, str):
+        header_text = frame
+    else:
+        raise ProtocolError(f"frame of type {type(frame).__name__}")
+    try:
+        body = json.loads(header_text)
+    except (ValueError, RecursionError) as err:
+        raise ProtocolError(f"not JSON: {err}") from err
+    if not isinstance(body, dict):
+        raise ProtocolError("a message is a JSON object")
+    version = body.pop("v", None)
+    if version != PROTOCOL_VERSION:
+        raise UnsupportedVersion(f"protocol version {version!r}; this side speaks {PROTOCOL_VERSION}")
+    kind = body.pop("type", None)
+    if not isinstance(kind, str) or kind not in _SCHEMA:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    for name, (types, required) in _SCHEMA[kind].items():
+        if name not in body:
+            if required:
+                raise ProtocolError(f"{kind} without {name!r}")
+            continue
+        value = body[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ProtocolError(f"{kind}.{name} has type {type(value).__name__}")
+    for name in ("id", "method", "name", "role", "session_id"):
+        value = body.get(name)
+        if isinstance(value, str) and len(value) > (MAX_ID_LENGTH if name == "id" else MAX_NAME_LENGTH):
+            raise ProtocolError(f"{kind}.{name} too long")
+    return Message(kind, body, data)
+
+
+# Constructors: one per message type the code sends often.
+
+
+def request(request_id: str, method: str, params: dict[str, Any], data: bytes | None = None) -> Message:
+    return Message("request", {"id": request_id, "method": method, "params": params}, data)
+
+
+def response(request_id: str, result: Any, data: bytes | None = None) -> Message:
+    return Message("response", {"id": request_id, "result": result}, data)
+
+
+def error(request_id: str | None, body: dict[str, Any]) -> Message:
+    """Build an ``error`` message from a :meth:`WorkbenchError.to_wire` body."""
+    return Message("error", {"id": request_id, **body})
+
+
+def event(name: str, body: dict[str, Any], data: bytes | None = None) -> Message:
+    return Message("event", {"name": name, "body": body}, data)
+
+
+def bye(reason: str) -> Message:
+    return Message("bye", {"reason": reason})

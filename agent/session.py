@@ -1,0 +1,101 @@
+"""The agent's session: consent, identity, start and end, and the ``session.*`` methods.
+
+States, in order: ``consented`` (the customer accepted the terms; nothing was
+connected before) → ``waiting`` (a code is shown) → ``active`` (a technician
+is paired) → ``ended``.  Each transition is a journal record.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent import __version__
+from agent.audit import Journal, utc_now
+from agent.consent import Terms
+from agent.dispatch import CallContext, Method
+from agent.policy import Policy
+
+
+def machine_summary() -> dict[str, str]:
+    """The few facts the relay and technician see on pairing: name and OS, nothing personal beyond that."""
+    return {"hostname": socket.gethostname(), "os": f"{platform.system()} {platform.release()}",
+            "platform": platform.platform(terse=True)}
+
+
+@dataclass
+class AgentSession:
+    """What the agent knows of its session; the journal is the durable copy."""
+
+    journal: Journal
+    policy: Policy
+    terms: Terms
+    consent_how: str
+    state: str = "new"
+    session_id: str | None = None
+    technician: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    consent_record: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record_consent(self) -> None:
+        """Journal the customer's acceptance: which terms (name and hash), when, and how."""
+        record = self.journal.append("consent", terms=self.terms.name, terms_sha256=self.terms.sha256,
+                                     how=self.consent_how, agent_version=__version__)
+        self.consent_record = {"terms": self.terms.name, "terms_sha256": self.terms.sha256,
+                               "accepted_at": record["time"], "how": self.consent_how}
+        self.state = "consented"
+
+    def record_code(self, code: str) -> None:
+        self.state = "waiting"
+        self.journal.append("code_shown", code_suffix=code[-3:])
+
+    def record_paired(self, paired: dict[str, Any]) -> None:
+        with self._lock:
+            self.session_id = str(paired["session_id"])
+            self.technician = str(paired.get("technician", ""))
+            self.started_at = str(paired.get("started_at", utc_now()))
+            self.state = "active"
+        self.journal.append("session_start", session_id=self.session_id, technician=self.technician,
+                            started_at=self.started_at, policy=self.policy.summary())
+
+    def record_end(self, reason: str, by: str) -> bool:
+        """Journal the end once; returns False when it was already recorded."""
+        with self._lock:
+            if self.state == "ended":
+                return False
+            self.state = "ended"
+            self.ended_at = utc_now()
+        self.journal.append("session_end", session_id=self.session_id, reason=reason, by=by,
+                            ended_at=self.ended_at)
+        return True
+
+    def hello_fields(self) -> dict[str, Any]:
+        """What the agent tells the relay when it says hello."""
+        return {"agent_version": __version__, "machine": machine_summary(), "consent": self.consent_record,
+                "policy": self.policy.summary()}
+
+    def describe(self) -> dict[str, Any]:
+        return {"session_id": self.session_id, "technician": self.technician, "started_at": self.started_at,
+                "machine": machine_summary(), "consent": self.consent_record, "policy": self.policy.summary(),
+                "journal_seq": self.journal.seq}
+
+    def methods(self) -> list[Method]:
+        """The ``session.*`` methods, bound to this session."""
+
+        def ping(ctx: CallContext) -> dict[str, Any]:
+            return {"pong": True}
+
+        def describe(ctx: CallContext) -> dict[str, Any]:
+            return self.describe()
+
+        return [
+            Method("session.ping", ping, "session", lambda p: "The technician checked that the connection works",
+                   blocking=False),
+            Method("session.describe", describe, "session",
+                   lambda p: "The technician looked at what you allowed in this session", blocking=False),
+        ]

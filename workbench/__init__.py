@@ -1,0 +1,70 @@
+"""The technician's workbench: connect to a customer's agent from a notebook.
+
+>>> from workbench import connect
+>>> s = connect("123 456 789", relay="ws://127.0.0.1:8765")
+>>> s.inventory()            # the customer's system information
+>>> s.history                # every call made through s
+
+Errors are :class:`WorkbenchError` subclasses with a stable ``code``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import ssl
+from pathlib import Path
+
+from agent.errors import (
+    BadCode,
+    CodeBurned,
+    CodeExpired,
+    ConnectionLost,
+    CustomerPriority,
+    Forbidden,
+    NotFound,
+    NotGranted,
+    PairingFailed,
+    SessionEnded,
+    Timeout,
+    Unauthorized,
+    WorkbenchError,
+)
+from workbench.client import RelayClient
+from workbench.proxy import Session
+
+__version__ = "0.1.0"
+
+
+def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None = None, key: str | None = None,
+            cafile: str | Path | None = None) -> Session:
+    """Pair with the customer whose window shows *code* and return the :class:`Session`.
+
+    *name* is how the customer's window will name you (default: your login);
+    *key* is your key when the relay admits only listed technicians; *cafile*
+    trusts a ``wss://`` relay's certificate.  Raises :class:`BadCode`,
+    :class:`CodeExpired`, :class:`CodeBurned`, :class:`Unauthorized` (all
+    :class:`PairingFailed`) or :class:`ConnectionLost` when the relay is unreachable.
+    """
+    ssl_context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
+    client = RelayClient(relay, ssl_context)
+    paired = client.pair(code, name or getpass.getuser(), key)
+    return Session(client, paired, relay)
+
+
+__all__ = [
+    "BadCode",
+    "CodeBurned",
+    "CodeExpired",
+    "ConnectionLost",
+    "CustomerPriority",
+    "Forbidden",
+    "NotFound",
+    "NotGranted",
+    "PairingFailed",
+    "Session",
+    "SessionEnded",
+    "Timeout",
+    "Unauthorized",
+    "WorkbenchError",
+    "connect",
+]

@@ -1,0 +1,199 @@
+"""``Session``: the technician's handle on one customer session.
+
+Every call goes through :meth:`Session.call` (or :meth:`Session.submit`),
+which records it in :attr:`Session.history` and raises the agent's error as a
+:class:`agent.errors.WorkbenchError` subclass.  The namespaces
+(``s.files``, ``s.registry``) are thin typed wrappers over that one path;
+``s.aio`` offers the same calls as awaitables for async code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import html
+import time
+from typing import Any
+
+from agent.audit import utc_now
+from agent.errors import WorkbenchError
+from workbench.calls import CallResult
+from workbench.client import RelayClient
+from workbench.files import FilesNamespace
+from workbench.history import CallRecord, History
+from workbench.inventory import Inventory
+from workbench.registry import RegistryNamespace
+
+
+def _short_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if not isinstance(v, str) or len(v) <= 200 else v[:200] + "…") for k, v in params.items()}
+
+
+class Session:
+    """A live session with a customer's agent; made by :func:`workbench.connect`."""
+
+    def __init__(self, client: RelayClient, paired: dict[str, Any], relay_url: str) -> None:
+        self._client = client
+        self.relay_url = relay_url
+        self.session_id: str = str(paired["session_id"])
+        self.started_at: str = str(paired.get("started_at", ""))
+        self.technician: str = str(paired.get("technician", ""))
+        self.machine: dict[str, Any] = dict(paired.get("machine") or {})
+        self.consent: dict[str, Any] = dict(paired.get("consent") or {})
+        self.policy: dict[str, Any] = dict(paired.get("policy") or {})
+        self.ended_at: str | None = None
+        self.end_reason: str | None = None
+        self.history = History()
+        self.files = FilesNamespace(self)
+        self.registry = RegistryNamespace(self)
+        client.on_ended = self._on_ended
+
+    # -- the one call path -------------------------------------------------
+
+    def submit(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
+               *, timeout: float | None = None) -> concurrent.futures.Future[CallResult]:
+        """Send a call without waiting; it is recorded in the history when it ends."""
+        params = dict(params or {})
+        started_wall, started = utc_now(), time.perf_counter()
+        future = self._client.submit(method, params, data, timeout=timeout)
+
+        def record(done: concurrent.futures.Future[CallResult]) -> None:
+            err = done.exception()
+            self.history.add(CallRecord(
+                time=started_wall, method=method, params=_short_params(params),
+                outcome="ok" if err is None else "error", duration_s=time.perf_counter() - started,
+                error=None if err is None else f"{getattr(err, 'code', type(err).__name__)}: {err}"))
+
+        future.add_done_callback(record)
+        return future
+
+    def call(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
+             *, timeout: float | None = None) -> CallResult:
+        """Run *method* on the customer's agent and wait for the answer.
+
+        Raises the agent's error (a WorkbenchError subclass: Forbidden,
+        NotFound, NotGranted, …), SessionEnded once the session is over,
+        Timeout or ConnectionLost when no answer came in time.
+        """
+        future = self.submit(method, params, data, timeout=timeout)
+        try:
+            return future.result()
+        except WorkbenchError as err:
+            raise err.with_traceback(None) from None
+
+    # -- what every session offers ---------------------------------------
+
+    def ping(self) -> float:
+        """Round trip of a no-op call to the agent, in seconds."""
+        started = time.perf_counter()
+        self.call("session.ping")
+        return time.perf_counter() - started
+
+    def describe(self) -> dict[str, Any]:
+        """What the agent says of this session: machine, consent, what the customer allowed."""
+        return dict(self.call("session.describe").value)
+
+    def inventory(self) -> Inventory:
+        """The customer's system information (R4): every fact with its status and source."""
+        result = self.call("inventory.collect", timeout=120)
+        return Inventory.from_wire(result.value, session_id=self.session_id, started_at=self.started_at)
+
+    def relay_status(self) -> dict[str, Any]:
+        """What the relay holds for this session: agent connected, viewers, journal head, alerts."""
+        return dict(self.call("relay.status").value)
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+    def close(self) -> None:
+        """End the session; the agent records the end and the customer's window says so."""
+        self._client.close()
+        if self.ended_at is None:
+            self._on_ended("technician_closed")
+
+    def _on_ended(self, reason: str) -> None:
+        if self.ended_at is None:
+            self.ended_at = utc_now()
+            self.end_reason = reason
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def aio(self) -> AsyncView:
+        """The same API as awaitables: ``await s.aio.inventory()``, ``await s.aio.files.read(p)``."""
+        return AsyncView(self)
+
+    # -- display -----------------------------------------------------------
+
+    def _allowed(self) -> list[str]:
+        permissions = self.policy.get("permissions", {})
+        granted = [name for name, on in permissions.items() if on]
+        refused = [name for name, on in permissions.items() if not on]
+        words = [f"allowed: {', '.join(granted) or 'nothing'}"]
+        if refused:
+            words.append(f"not allowed: {', '.join(refused)}")
+        folders = self.policy.get("forbidden_folders", 0)
+        if folders:
+            words.append(f"{folders} forbidden folder(s)")
+        return words
+
+    def __repr__(self) -> str:
+        state = f"ended {self.ended_at}" if self.ended_at else "live"
+        return (f"<Session {self.session_id} with {self.machine.get('hostname', '?')} "
+                f"({self.machine.get('os', '?')}), started {self.started_at}, {state}; {'; '.join(self._allowed())}>")
+
+    def _repr_html_(self) -> str:
+        def row(label: str, value: str) -> str:
+            return f"<tr><th style='text-align:left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+
+        rows = [
+            row("session", self.session_id),
+            row("customer machine", f"{self.machine.get('hostname', '?')} — {self.machine.get('os', '?')}"),
+            row("started", _local(self.started_at)),
+            row("state", f"ended {_local(self.ended_at)} ({self.end_reason})" if self.ended_at else "live"),
+            row("technician", self.technician),
+            row("terms accepted", f"{self.consent.get('terms', '?')} at {_local(self.consent.get('accepted_at'))}"
+                f" ({self.consent.get('how', '?')})"),
+            row("the customer", "; ".join(self._allowed())),
+            row("calls so far", str(len(self.history))),
+        ]
+        return f"<table>{''.join(rows)}</table>"
+
+
+def _local(stamp: Any) -> str:
+    if not isinstance(stamp, str) or not stamp:
+        return "?"
+    try:
+        return dt.datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    except ValueError:
+        return stamp
+
+
+class AsyncView:
+    """Mirrors an object's methods as coroutines that run the plain call in a worker thread.
+
+    The plain calls only wait on the client's own loop, so running them in a
+    thread never blocks the caller's loop (Jupyter's included).
+    """
+
+    def __init__(self, target: object) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if not callable(attribute):
+            return AsyncView(attribute) if hasattr(attribute, "__dict__") else attribute
+
+        async def call_in_thread(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(attribute, *args, **kwargs)
+
+        return call_in_thread
+
+
+

@@ -1,0 +1,114 @@
+"""What the relay keeps of each session on disk, under ``--data DIR``.
+
+``sessions/<session id>/`` holds:
+
+- ``session.json``: id, technician, customer machine, consent, start and end
+  times, and hashed resume tokens (rewritten atomically);
+- ``journal.jsonl``: the agent's hash-chained journal, record by record, each
+  checked against the previous one as it arrives (:class:`agent.audit.ChainFollower`);
+- ``messages.jsonl``: every message relayed, in order: time, direction, type,
+  request id, method or event name, size (file contents and screen pixels
+  are not copied here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from agent.audit import ChainError, ChainFollower, canonical, utc_now
+
+
+def write_json_atomically(path: Path, value: Any) -> None:
+    """Write *value* as JSON to *path* via a temporary file, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(value, f, indent=2, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class SessionRecords:
+    """The files of one session; not thread-safe (the relay's loop owns it)."""
+
+    def __init__(self, root: Path, session_id: str) -> None:
+        self.dir = root / "sessions" / session_id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.meta_path = self.dir / "session.json"
+        self.journal_path = self.dir / "journal.jsonl"
+        self.follower = ChainFollower()
+        self.journal_problem: str | None = None
+        if self.journal_path.exists():
+            for line in self.journal_path.read_bytes().splitlines():
+                try:
+                    self.follower.check(json.loads(line))
+                except (ValueError, ChainError):
+                    break
+        self._messages = open(self.dir / "messages.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._journal = open(self.journal_path, "ab")  # noqa: SIM115
+
+    def save_meta(self, meta: dict[str, Any]) -> None:
+        write_json_atomically(self.meta_path, meta)
+
+    def log_message(self, direction: str, kind: str, fields: dict[str, Any], size: int) -> None:
+        """Append one line to messages.jsonl.
+
+        Buffered, flushed by :meth:`flush` (the relay calls it every second) and
+        on close: the agent's journal is the fsynced record of every call.
+        """
+        if self._messages.closed:
+            return
+        entry: dict[str, Any] = {"time": utc_now(), "dir": direction, "type": kind, "bytes": size}
+        for key in ("id", "method", "name", "code", "reason"):
+            if key in fields:
+                entry[key] = fields[key]
+        if kind == "request":
+            entry["params"] = fields.get("params")
+        self._messages.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+    def flush(self) -> None:
+        """Push both files' buffers to the OS."""
+        for file in (self._messages, self._journal):
+            if not file.closed:
+                file.flush()
+
+    def add_journal_record(self, record: dict[str, Any]) -> bool:
+        """Keep the agent's next journal record; return False when it was already kept.
+
+        Raises :class:`agent.audit.ChainError` when the record does not follow
+        the chain kept so far (an edited or truncated journal on the agent).
+        """
+        seq = record.get("seq")
+        if self._journal.closed:
+            return False
+        if isinstance(seq, int) and seq <= self.follower.seq:
+            return False
+        self.follower.check(record)
+        self._journal.write(canonical(record) + b"\n")
+        return True
+
+    def close(self) -> None:
+        self._messages.close()
+        self._journal.close()
+
+
+def load_open_sessions(root: Path) -> list[dict[str, Any]]:
+    """The metadata of sessions that have not ended, for a relay restarting."""
+    found: list[dict[str, Any]] = []
+    for meta_path in sorted((root / "sessions").glob("*/session.json")):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and not meta.get("ended_at"):
+            found.append(meta)
+    return found

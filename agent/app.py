@@ -22,12 +22,12 @@ from typing import Any
 
 from agent import files, inventory, registry
 from agent.audit import Journal
-from agent.consent import Terms
 from agent.dispatch import Dispatcher, MethodTable
 from agent.forbidden import ForbiddenFolders
 from agent.link import AgentLink, LinkCallbacks
-from agent.panel import CustomerPanel, open_panel
+from agent.panel import CustomerPanel, Terms, open_panel
 from agent.policy import Permissions, Policy
+from agent.screen import HiddenRegions, ScreenService
 from agent.session import AgentSession
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,11 @@ class AgentConfig:
     accept_terms: bool = False
     window: bool = False
     forbid: list[str] = field(default_factory=list)
+    hide_rects: list[tuple[int, int, int, int]] = field(default_factory=list)
+    hide_windows: list[str] = field(default_factory=list)
     allow_control: bool = False
     cafile: Path | None = None
+    display: str | None = None
 
 
 class AgentApp:
@@ -59,12 +62,14 @@ class AgentApp:
         self.config = config
         self.policy = Policy(permissions=Permissions(control=config.allow_control))
         self.policy.forbidden_folders = ForbiddenFolders()
+        self.policy.hidden = HiddenRegions()
         self.state_dir = config.data_dir / "state"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         self.journal_path = config.data_dir / "journals" / f"{stamp}-{secrets.token_hex(4)}.jsonl"
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
-                                               journal_path=self.journal_path, policy=self.policy)
+                                               journal_path=self.journal_path, policy=self.policy,
+                                               on_change=self._customer_changed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ending = False
         self._end_requested = threading.Event()
@@ -79,6 +84,9 @@ class AgentApp:
             how = "given outside the window (--accept-terms)"
         elif self.panel.ask_consent(self.config.terms.text, self.config.terms.name):
             how = "accepted in the customer window"
+            chosen: Terms | None = getattr(self.panel, "accepted_terms", None)
+            if chosen is not None:  # the customer may have switched language: record what they read
+                self.config.terms = chosen
         else:
             print("The terms were refused: nothing was connected and nothing was collected.", flush=True)
             return 3
@@ -88,6 +96,12 @@ class AgentApp:
         for folder in self.config.forbid:
             self.policy.forbidden_folders.add(folder)
             self.journal.append("policy", change="forbid_folder", by="customer (--forbid)")
+        for x, y, w, h in self.config.hide_rects:
+            self.policy.hidden.add_rect(x, y, w, h)
+            self.journal.append("policy", change="hide_rect", by="customer (--hide-rect)")
+        for title in self.config.hide_windows:
+            self.policy.hidden.add_window(title)
+            self.journal.append("policy", change="hide_window", by="customer (--hide-window)")
         if self.config.allow_control:
             self.journal.append("policy", change="grant_control", by="customer (--allow-control)")
         loop_thread = threading.Thread(target=self._run_loop, name="agent-loop", daemon=True)
@@ -126,7 +140,9 @@ class AgentApp:
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
-        table = MethodTable([*self.session.methods(), *inventory.METHODS, *files.METHODS, *registry.METHODS])
+        self.screen = ScreenService(self.policy.hidden, self._send_event, self.panel.add_activity, self.config.display)
+        table = MethodTable([*self.session.methods(), *inventory.METHODS, *files.METHODS, *registry.METHODS,
+                             *self.screen.METHODS])
         self.dispatcher = Dispatcher(table, self.journal, self.policy, self.state_dir, self.panel.add_activity)
         ssl_context = ssl.create_default_context(cafile=str(self.config.cafile)) if self.config.cafile else None
         callbacks = LinkCallbacks(on_code=self._on_code, on_paired=self._on_paired, on_status=self._on_status,
@@ -137,9 +153,11 @@ class AgentApp:
         self.journal.on_append = lambda record: self.link.journal_appended()
         if self._end_requested.is_set():
             await self._end_by_customer()
+        await self.screen.start()
         try:
             reason = await self.link.run()
         finally:
+            await self.screen.stop()
             self.dispatcher.close()
         if self.session.record_end(reason, by="relay"):  # the link ended without a goodbye
             self.journal.append("note", words="the relay refused to resume; the session is over")
@@ -153,6 +171,12 @@ class AgentApp:
         self._ending = True
         self.session.record_end("customer_ended", by="customer")
         await self.link.end("customer_ended")
+
+    def _customer_changed(self, change: str) -> None:
+        """On the window's thread: the customer changed a rule (``forbid_folder``, ``unforbid_folder``)."""
+        journal: Journal | None = getattr(self, "journal", None)
+        if journal is not None:
+            journal.append("policy", change=change, by="customer (window)")
 
     def _on_ended_by_technician(self, reason: str) -> None:
         self.session.record_end(reason, by="technician")
@@ -170,5 +194,12 @@ class AgentApp:
                  "reconnecting": "The connection dropped; reconnecting to the support service…"}
         self.panel.show_status(words.get(status, status))
 
+    async def _send_event(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
+        await self.link.send_event(name, body, data)
+
     async def _on_event(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
-        log.debug("event %s ignored", name)
+        """Events from the relay and the viewers: the screen's, for now."""
+        if name.startswith("screen.") or name == "relay.viewers":
+            await self.screen.on_event(name, body)
+        else:
+            log.debug("event %s ignored", name)

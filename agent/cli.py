@@ -9,7 +9,19 @@ import sys
 from pathlib import Path
 
 from agent import __version__
-from agent.consent import LANGUAGES, default_data_dir, load_terms
+from agent.consent import default_data_dir
+from agent.panel import available_terms, load_terms
+
+
+def _rect(text: str) -> tuple[int, int, int, int]:
+    """Parse ``X,Y,W,H``; raises argparse.ArgumentTypeError."""
+    try:
+        x, y, w, h = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H in pixels, not {text!r}") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise argparse.ArgumentTypeError(f"a hidden rectangle needs x, y >= 0 and a positive size: {text!r}")
+    return x, y, w, h
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"where your journal and backups are kept (default: {default_data_dir()})")
     parser.add_argument("--terms", type=Path, default=None, help="a terms-of-use text file (UTF-8) to show instead "
                         "of the shipped sample")
-    parser.add_argument("--lang", choices=LANGUAGES, default="en", help="language of the shipped terms")
+    parser.add_argument("--lang", choices=sorted(available_terms()), default=None,
+                        help="language of the shipped terms (default: the user's, else English)")
     parser.add_argument("--accept-terms", action="store_true",
                         help="record consent given outside the window (scripted labs, tests); journaled as such")
     window = parser.add_mutually_exclusive_group()
@@ -31,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no window: codes and activity are printed (needs --accept-terms)")
     parser.add_argument("--forbid", action="append", default=[], metavar="DIR",
                         help="a folder the technician may never open (repeatable)")
+    parser.add_argument("--hide-rect", action="append", default=[], type=_rect, metavar="X,Y,W,H",
+                        help="a screen area the technician never sees (repeatable)")
+    parser.add_argument("--hide-window", action="append", default=[], metavar="TITLE",
+                        help="a window the technician never sees, followed when it moves (repeatable)")
     parser.add_argument("--allow-control", action="store_true",
                         help="let the technician control mouse and keyboard from the start (journaled)")
     parser.add_argument("--cafile", type=Path, default=None, help="trust this certificate for a wss:// relay")
@@ -54,14 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("without a window the terms cannot be shown: pass --accept-terms when consent "
                      "was given another way, or run where a window can open")
     try:
-        terms = load_terms(args.terms, args.lang)
+        terms = load_terms(args.terms if args.terms is not None else args.lang)
     except (OSError, ValueError) as err:
         parser.error(f"cannot read the terms: {err}")
     from agent.app import AgentApp, AgentConfig  # after argument errors, so --help stays light
 
     config = AgentConfig(relay_url=args.relay, data_dir=(args.data or default_data_dir()).resolve(), terms=terms,
                          accept_terms=args.accept_terms, window=window, forbid=list(args.forbid),
-                         allow_control=args.allow_control, cafile=args.cafile)
+                         hide_rects=list(args.hide_rect), hide_windows=list(args.hide_window),
+                         allow_control=args.allow_control, cafile=args.cafile, display=os.environ.get("DISPLAY"))
     return AgentApp(config).run()
 
 

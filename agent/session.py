@@ -15,8 +15,8 @@ from typing import Any
 
 from agent import __version__
 from agent.audit import Journal, utc_now
-from agent.consent import Terms
 from agent.dispatch import CallContext, Method
+from agent.panel import Terms
 from agent.policy import Policy
 
 

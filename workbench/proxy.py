@@ -13,8 +13,9 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import html
+import io
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.audit import utc_now
 from agent.errors import WorkbenchError
@@ -24,6 +25,11 @@ from workbench.files import FilesNamespace
 from workbench.history import CallRecord, History
 from workbench.inventory import Inventory
 from workbench.registry import RegistryNamespace
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from workbench.widget import ScreenWidget
 
 
 def _short_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +104,38 @@ class Session:
         """The customer's system information (R4): every fact with its status and source."""
         result = self.call("inventory.collect", timeout=120)
         return Inventory.from_wire(result.value, session_id=self.session_id, started_at=self.started_at)
+
+    def screen(self, monitor: str | int = "all", **options: Any) -> ScreenWidget:
+        """A live view of the customer's screen, for a notebook cell (T1).
+
+        The widget's own websocket reaches the relay with a viewing token
+        minted here, so the view keeps streaming while other cells run.
+        *monitor* is ``"all"`` or a monitor index; *options* go to
+        :class:`workbench.widget.ScreenWidget`.  Raises SessionEnded once
+        the session is over.
+        """
+        from workbench.widget import ScreenWidget
+
+        return ScreenWidget(self.relay_url, self.session_id, self._viewer_token(), monitor=monitor,
+                            token_provider=self._viewer_token, **options)
+
+    def _viewer_token(self) -> str:
+        return str(self.call("relay.viewer_token").value["token"])
+
+    def screenshot(self) -> Image:
+        """The customer's screen now, as a PIL image; what the customer hid is filled (journaled).
+
+        Raises NotGranted when the customer does not allow viewing, Unavailable
+        when the agent has no screen to capture.
+        """
+        from PIL import Image as PILImage
+
+        result = self.call("screen.screenshot", timeout=60)
+        if result.data is None:
+            raise WorkbenchError("the agent sent no picture")
+        image = PILImage.open(io.BytesIO(result.data))
+        image.load()
+        return image
 
     def relay_status(self) -> dict[str, Any]:
         """What the relay holds for this session: agent connected, viewers, journal head, alerts."""

@@ -1,0 +1,136 @@
+"""The headless customer panel: plain lines on stdout.
+
+Used when there is no display (a server, a container, a scripted lab).  Lines
+it prints, one per call, flushed at once::
+
+    session code: 123 456 789
+    technician connected: Alice (session 5f0c…)
+    [14:02:07] The technician read your system information
+    status: Reconnecting to the support service…
+    session ended: The technician closed the session
+
+The ``session code:`` line is exact: operators' scripts parse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from agent.panel import DEFAULT_TITLE, ConsentUnavailable, Terms
+from agent.panel.model import clock, format_code, one_line
+
+if TYPE_CHECKING:
+    from agent.policy import Policy
+
+_YES = frozenset({"yes", "y", "accept", "oui", "o", "accepter"})
+
+
+class ConsolePanel:
+    """A :class:`agent.panel.CustomerPanel` that writes to a text stream.
+
+    Every method except :meth:`ask_consent` and :meth:`run` may be called from
+    any thread; lines never interleave.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_end: Callable[[], None],
+        journal_path: Path,
+        policy: Policy,
+        title: str = DEFAULT_TITLE,
+        output: TextIO | None = None,
+        input_stream: TextIO | None = None,
+    ) -> None:
+        self.accepted_terms: Terms | None = None
+        self._on_end = on_end
+        self._journal_path = journal_path
+        self._policy = policy
+        self._title = title
+        self._output = output
+        self._input = input_stream
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._ended = False
+        self._end_called = False
+
+    def _print(self, line: str) -> None:
+        # Looked up at each call: under pythonw (Windows, no console) sys.stdout is None.
+        stream = self._output if self._output is not None else sys.stdout
+        if stream is None:
+            return
+        with self._lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    def ask_consent(self, terms_text: str, terms_name: str) -> bool:
+        """Print the terms and ask at the terminal; True only for an explicit yes.
+
+        Accepted answers: ``yes``, ``y``, ``accept``, ``oui``, ``o``.  End of
+        input is a refusal.  On True, :attr:`accepted_terms` names the text.
+
+        Raises:
+            ConsentUnavailable: the input is not an interactive terminal, so
+                nobody can answer (the core must require ``--accept-terms``).
+        """
+        stream = self._input if self._input is not None else sys.stdin
+        if stream is None or not stream.isatty():
+            raise ConsentUnavailable(
+                "the console panel cannot ask for consent without a terminal; give it with --accept-terms"
+            )
+        self._print(f"{self._title}: terms of use ({terms_name})\n")
+        self._print(terms_text.rstrip("\n") + "\n")
+        self._print("Nothing is connected and nothing is shared until you accept.")
+        self._print("Type 'yes' to accept these terms, anything else to refuse: ")
+        answer = stream.readline()
+        accepted = answer.strip().lower() in _YES
+        if accepted:
+            self.accepted_terms = Terms(terms_text, terms_name, hashlib.sha256(terms_text.encode()).hexdigest())
+        self._print("consent: accepted" if accepted else "consent: refused")
+        return accepted
+
+    def run(self) -> None:
+        """Block until :meth:`close`.  Ctrl-C here ends the session (``on_end``, once) and returns."""
+        self._print(f"journal: {self._journal_path}")
+        try:
+            self._closed.wait()
+        except KeyboardInterrupt:
+            self._print("status: ending the session (Ctrl-C)")
+            self._call_on_end()
+
+    def _call_on_end(self) -> None:
+        with self._lock:
+            if self._end_called or self._ended:
+                return
+            self._end_called = True
+        self._on_end()
+
+    def show_code(self, code: str) -> None:
+        """Print ``session code: 123 456 789``.
+
+        Raises:
+            ValueError: *code* is blank.
+        """
+        self._print(f"session code: {one_line(format_code(code))}")
+
+    def show_connected(self, technician: str, session_id: str) -> None:
+        self._print(f"technician connected: {one_line(technician)} (session {one_line(session_id)})")
+
+    def add_activity(self, line: str) -> None:
+        self._print(f"[{clock()}] {one_line(line)}")
+
+    def show_status(self, text: str) -> None:
+        self._print(f"status: {one_line(text)}")
+
+    def show_ended(self, reason: str) -> None:
+        with self._lock:
+            self._ended = True
+        self._print(f"session ended: {one_line(reason)}")
+
+    def close(self) -> None:
+        self._closed.set()

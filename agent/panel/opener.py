@@ -1,0 +1,41 @@
+"""Open a file with the customer's own default application.
+
+Availability: Windows (``os.startfile``), macOS (``open``), other systems
+(``xdg-open``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def open_with_system(path: Path) -> subprocess.Popen[bytes] | None:
+    """Ask the operating system to open *path* in the user's default application.
+
+    Returns the opener's process, which the caller waits for (off the UI
+    thread) to learn whether it worked: a non-zero exit means no application
+    took the file.  Returns None on Windows, where ``os.startfile`` returns
+    once the file is handed over.
+
+    Raises:
+        OSError: there is no opener on this system (``FileNotFoundError``), or
+            the system refused to start it.
+    """
+    if sys.platform == "win32":
+        os.startfile(path)
+        return None
+    command = "open" if sys.platform == "darwin" else "xdg-open"
+    executable = shutil.which(command)
+    if executable is None:
+        raise FileNotFoundError(f"{command} is not installed")
+    return subprocess.Popen(
+        [executable, str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C meant for the agent must not close the customer's viewer
+    )

@@ -1,0 +1,173 @@
+"""Every sentence the customer window says, in English and French.
+
+The window speaks the language of the terms the customer accepted.  Keep the
+sentences short and free of jargon: the reader may be worried and in a hurry.
+Activity lines come from the agent core and are shown as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Wording:
+    language_name: str
+    # consent screen
+    consent_heading: str
+    consent_note: str
+    language_label: str
+    accept: str
+    refuse: str
+    # session screen
+    code_caption: str
+    code_waiting: str
+    code_used: str
+    headline_waiting_code: str
+    headline_waiting_technician: str
+    headline_connected: str  # {technician}
+    headline_ended: str
+    technician_line: str  # {technician} {session_id}
+    activity_caption: str
+    activity_empty: str
+    end_session: str
+    ending: str
+    open_journal: str
+    journal_hint: str
+    journal_where: str  # the path is shown below it
+    journal_not_yet: str
+    ended_line: str  # {reason}
+    # forbidden folders section
+    forbidden_caption: str
+    forbidden_hint: str
+    forbidden_unavailable: str
+    forbidden_working: str
+    forbidden_add: str
+    forbidden_remove: str
+    forbidden_pick_title: str
+    forbidden_added: str  # {path}
+    forbidden_removed: str  # {path}
+    forbidden_confirm_remove: str  # {path}
+    forbidden_add_failed: str  # {error}
+    forbidden_remove_failed: str  # {error}
+    forbidden_none: str
+    # permissions section
+    permissions_caption: str
+    allowed: str
+    not_allowed: str
+    powers: dict[str, str]
+
+
+ENGLISH = Wording(
+    language_name="English",
+    consent_heading="Before we start, please read these terms",
+    consent_note=(
+        "Nothing is connected and nothing is shared until you click Accept. You can end the session at any moment."
+    ),
+    language_label="Language:",
+    accept="Accept",
+    refuse="Refuse",
+    code_caption="Your session code",
+    code_waiting="Getting a code…",
+    code_used="This code has been used: your technician is connected.",
+    headline_waiting_code="Getting a session code from the support service…",
+    headline_waiting_technician="Read this code to your technician.",
+    headline_connected="Your technician {technician} is connected.",
+    headline_ended="The session is over. The technician can no longer reach your computer.",
+    technician_line="Technician: {technician}    Session: {session_id}",
+    activity_caption="What the technician does, as it happens",
+    activity_empty="Nothing yet.",
+    end_session="End session",
+    ending="Ending the session…",
+    open_journal="Open journal",
+    journal_hint="The journal lists every action, in order. It stays on your computer.",
+    journal_where="Your journal is this file. You can open it with any text editor.",
+    journal_not_yet="Nothing has been written to the journal yet. It will be this file:",
+    ended_line="Session ended: {reason}",
+    forbidden_caption="Folders the technician may never open",
+    forbidden_hint="Everything inside these folders is protected too.",
+    forbidden_unavailable="This version cannot protect folders.",
+    forbidden_working="Working… a large folder can take a few seconds.",
+    forbidden_add="Add a folder…",
+    forbidden_remove="Remove",
+    forbidden_pick_title="Choose a folder the technician must never open",
+    forbidden_added="You protected the folder {path}. The technician cannot open it or anything inside it.",
+    forbidden_removed="You removed the protection of the folder {path}.",
+    forbidden_confirm_remove="Let the technician open this folder again?\n\n{path}",
+    forbidden_add_failed="This folder could not be protected:\n\n{error}",
+    forbidden_remove_failed="The protection could not be removed:\n\n{error}",
+    forbidden_none="No protected folder.",
+    permissions_caption="What you allow the technician to do",
+    allowed="Allowed",
+    not_allowed="Not allowed",
+    powers={
+        "screen": "See your screen",
+        "inventory": "Read information about your computer",
+        "files": "Open and change your files",
+        "registry": "Look at and change system settings",
+        "annotate": "Draw and write on your screen",
+        "control": "Use your mouse and keyboard",
+    },
+)
+
+FRENCH = Wording(
+    language_name="Français",
+    consent_heading="Avant de commencer, lisez ces conditions",
+    consent_note=(
+        "Aucune connexion et aucun partage tant que vous n'avez pas cliqué sur Accepter. "
+        "Vous pouvez mettre fin à la séance à tout moment."
+    ),
+    language_label="Langue :",
+    accept="Accepter",
+    refuse="Refuser",
+    code_caption="Votre code de séance",
+    code_waiting="Obtention d'un code…",
+    code_used="Ce code a servi : votre technicien est connecté.",
+    headline_waiting_code="Obtention d'un code de séance auprès du service d'assistance…",
+    headline_waiting_technician="Lisez ce code à votre technicien.",
+    headline_connected="Votre technicien {technician} est connecté.",
+    headline_ended="La séance est terminée. Le technicien n'a plus accès à votre ordinateur.",
+    technician_line="Technicien : {technician}    Séance : {session_id}",
+    activity_caption="Ce que fait le technicien, au fur et à mesure",
+    activity_empty="Rien pour l'instant.",
+    end_session="Terminer la séance",
+    ending="Fin de la séance en cours…",
+    open_journal="Ouvrir le journal",
+    journal_hint="Le journal liste chaque action, dans l'ordre. Il reste sur votre ordinateur.",
+    journal_where="Votre journal est ce fichier. Vous pouvez l'ouvrir avec n'importe quel éditeur de texte.",
+    journal_not_yet="Rien n'a encore été écrit dans le journal. Ce sera ce fichier :",
+    ended_line="Séance terminée : {reason}",
+    forbidden_caption="Dossiers que le technicien ne peut jamais ouvrir",
+    forbidden_hint="Tout ce que contiennent ces dossiers est protégé aussi.",
+    forbidden_unavailable="Cette version ne sait pas protéger de dossiers.",
+    forbidden_working="Un instant… un gros dossier peut prendre quelques secondes.",
+    forbidden_add="Ajouter un dossier…",
+    forbidden_remove="Retirer",
+    forbidden_pick_title="Choisissez un dossier que le technicien ne doit jamais ouvrir",
+    forbidden_added="Vous avez protégé le dossier {path}. Le technicien ne peut ouvrir ni ce dossier ni son contenu.",
+    forbidden_removed="Vous avez retiré la protection du dossier {path}.",
+    forbidden_confirm_remove="Permettre à nouveau au technicien d'ouvrir ce dossier ?\n\n{path}",
+    forbidden_add_failed="Ce dossier n'a pas pu être protégé :\n\n{error}",
+    forbidden_remove_failed="La protection n'a pas pu être retirée :\n\n{error}",
+    forbidden_none="Aucun dossier protégé.",
+    permissions_caption="Ce que vous autorisez le technicien à faire",
+    allowed="Autorisé",
+    not_allowed="Non autorisé",
+    powers={
+        "screen": "Voir votre écran",
+        "inventory": "Lire les informations sur votre ordinateur",
+        "files": "Ouvrir et modifier vos fichiers",
+        "registry": "Consulter et modifier les réglages du système",
+        "annotate": "Dessiner et écrire sur votre écran",
+        "control": "Se servir de votre souris et de votre clavier",
+    },
+)
+
+WORDINGS: dict[str, Wording] = {"en": ENGLISH, "fr": FRENCH}
+
+
+def wording_for(language: str | None) -> Wording:
+    """The wording for *language* (``"fr"``, ``"fr_FR"``…); English when unknown or None."""
+    if language:
+        return WORDINGS.get(language[:2].lower(), ENGLISH)
+    return ENGLISH

@@ -65,6 +65,7 @@ class AgentApp:
         self.policy.hidden = HiddenRegions()
         self.state_dir = config.data_dir / "state"
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.policy.forbidden_folders.add_private(str(config.data_dir))  # the journal and backups, too
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         self.journal_path = config.data_dir / "journals" / f"{stamp}-{secrets.token_hex(4)}.jsonl"
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
@@ -159,6 +160,7 @@ class AgentApp:
         finally:
             await self.screen.stop()
             self.dispatcher.close()
+            registry.REGISTRY.close_all()  # a hive handle never outlives its session
         if self.session.record_end(reason, by="relay"):  # the link ended without a goodbye
             self.journal.append("note", words="the relay refused to resume; the session is over")
         self.panel.show_ended(END_WORDS.get(reason, f"The session has ended ({reason})."))

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: How many answered requests are remembered for replays after a reconnect.
 REPLAY_CACHE_SIZE = 256
+#: Most reply payload kept for those replays (file chunks are up to 4 MiB each); a re-sent
+#: request whose answer was dropped from the cache runs again, which the data-returning methods allow.
+REPLAY_CACHE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ class Dispatcher:
         self.tell_customer = tell_customer
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agent-call")
         self._answered: OrderedDict[str, protocol.Message] = OrderedDict()
+        self._answered_bytes = 0
         self._running: dict[str, asyncio.Future[protocol.Message]] = {}
 
     def close(self) -> None:
@@ -157,8 +161,10 @@ class Dispatcher:
             del self._running[request_id]
         future.set_result(reply)
         self._answered[request_id] = reply
-        while len(self._answered) > REPLAY_CACHE_SIZE:
-            self._answered.popitem(last=False)
+        self._answered_bytes += len(reply.data or b"")
+        while len(self._answered) > REPLAY_CACHE_SIZE or self._answered_bytes > REPLAY_CACHE_BYTES:
+            _, dropped = self._answered.popitem(last=False)
+            self._answered_bytes -= len(dropped.data or b"")
         return reply
 
     async def _run(self, request_id: str, name: str, params: dict[str, Any], data: bytes | None) -> protocol.Message:

@@ -211,6 +211,12 @@ _ERRNO_TO_ERROR: dict[int, type[WorkbenchError]] = {
     errno.ENAMETOOLONG: BadParams,
     errno.EINVAL: BadParams,
     errno.EXDEV: Conflict,
+    errno.EROFS: PermissionDenied,
+    errno.EBUSY: Conflict,
+    errno.ETXTBSY: Conflict,
+    errno.EMLINK: Conflict,
+    errno.EFBIG: NoSpace,
+    errno.EOPNOTSUPP: Unsupported,
 }
 
 

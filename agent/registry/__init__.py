@@ -1,0 +1,87 @@
+"""T4: the registry, on every OS, under the customer's rules (C2, and C3 for registry subtrees).
+
+One interface over typed values (:mod:`agent.registry.model`), with a backend
+chosen once for this OS (psutil's model: absent beats fake):
+
+=========  ===========================================  =====================
+OS         live backend                                 module
+=========  ===========================================  =====================
+Windows    the registry (``winreg``)                    ``winreg_backend``
+Linux      GNOME's dconf (``dconf`` command)            ``dconf``
+macOS      preferences (``defaults`` command)           ``defaults``
+any        offline hive files, opened on purpose        ``hive`` (``regf``, ``regf_edit``)
+=========  ===========================================  =====================
+
+Methods (permission ``registry``).  ``path`` is a key path (see
+:mod:`agent.registry.paths`; ``""`` is the top); every method but the hive
+ones also takes ``hive``, a handle from ``open_hive``, to work in that hive
+file instead of the live registry.  Values are ``{"name", "type", "data"}``
+as :mod:`agent.registry.model` describes (binary data is ``{"base64": …}``).
+
+=======================  ===========================================  ==========================================
+method                   parameters                                   result
+=======================  ===========================================  ==========================================
+registry.keys            path                                         {path, keys: [names], hidden: n}
+registry.values          path                                         {path, values: [value], hidden: n}
+registry.get             path, name                                   value, with path
+registry.set             path, name, type, data                       {path, name, before, after, created, undo}
+registry.delete_value    path, name                                   {path, name, before, undo}
+registry.delete_key      path                                         {path, deleted, undo}
+registry.export          path, prefix? (hives)                        {path, text, keys, values, hidden}
+registry.undo            force? (false)                               {undone, path, remaining}
+registry.open_hive       path (a file)                                {hive, path, root, version, dirty, writable…}
+registry.close_hive      hive                                         {hive, path, closed}
+registry.hives                                                        {hives: [{hive, path}], backend}
+=======================  ===========================================  ==========================================
+
+* ``set`` creates the key and its missing parents; the value name ``""`` is
+  the default value (Windows only).
+* ``hidden`` counts what the customer's rules kept out of a listing: the
+  technician learns that a rule exists, never what it protects.
+* ``export`` gives ``.reg`` text (regedit's version 5 format) for the key and
+  everything below it; a hive's keys appear under ``prefix`` (default
+  ``HKEY_LOCAL_MACHINE\\OFFLINE``, where regedit would load it).
+* Every change is backed up first under the agent's state directory, and
+  ``undo`` restores the last one, after checking that nobody changed that part
+  since (``Conflict`` otherwise; ``force`` restores anyway).
+
+Errors: ``Forbidden`` (the customer protected it, including deleting a key
+with a protected key below it), ``NotFound`` (key, value, hive handle, or
+nothing to undo), ``BadParams`` (a NUL, a wrong type, data over
+:data:`~agent.registry.model.MAX_DATA_BYTES`, a damaged hive…),
+``Unsupported`` (a type this OS's store has no equivalent for),
+``Unavailable`` (the store's tool cannot be reached), ``Conflict`` (undo after
+another change; writing a dirty hive), ``PermissionDenied``.  A failed change
+leaves nothing changed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from agent.dispatch import Method
+from agent.registry.backend import Backend
+from agent.registry.service import Registry
+
+
+def live_backend(platform: str = sys.platform) -> Backend:
+    """The live backend for *platform* (a ``sys.platform`` value)."""
+    if platform == "win32":
+        from agent.registry.winreg_backend import WinregBackend
+
+        return WinregBackend()
+    if platform == "darwin":
+        from agent.registry.defaults import DefaultsBackend
+
+        return DefaultsBackend()
+    from agent.registry.dconf import DconfBackend
+
+    return DconfBackend()
+
+
+#: The agent's registry service (one per process).
+REGISTRY = Registry(live_backend)
+#: The ``registry.*`` methods, for :class:`agent.dispatch.MethodTable`.
+METHODS: list[Method] = REGISTRY.methods()
+
+__all__ = ["METHODS", "REGISTRY", "Registry", "live_backend"]

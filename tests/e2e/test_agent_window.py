@@ -1,0 +1,55 @@
+"""The real agent with its window on a real X server: consent clicked, activity shown, session ended."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.x11tools import click_colour, click_words, need, run_x, wait_for_words
+from workbench import SessionEnded, connect
+from workbench.lab import Proc, Xvfb
+
+
+END_BUTTON_RED = (0xB3, 0x26, 0x1E)
+
+
+@pytest.fixture
+def xvfb() -> Iterator[Xvfb]:
+    need("Xvfb", "xvfb")
+    screen = Xvfb(1280, 1024)
+    try:
+        yield screen
+    finally:
+        screen.stop()
+
+
+def test_customer_accepts_sees_activity_and_ends(xvfb: Xvfb, relay: tuple[Proc, str, Path], procs: list[Proc],
+                                                 tmp_path: Path) -> None:
+    _, url, _ = relay
+    agent = Proc([sys.executable, "-m", "agent.cli", "--relay", url, "--data", str(tmp_path / "agent"), "--window",
+                  "--lang", "en"], env=xvfb.env(), name="agent")
+    procs.append(agent)
+    run_x(xvfb.display, "xdotool", "search", "--sync", "--onlyvisible", "--name", "Remote support")
+    shot = tmp_path / "screen.png"
+    wait_for_words(xvfb.display, shot, "Accept")
+    assert not (tmp_path / "agent" / "journals").exists()  # nothing recorded, nothing connected before Accept
+    click_words(xvfb.display, shot, "Accept")
+    code = agent.wait_for(r"session code: (\d{3} \d{3} \d{3})").group(1)
+
+    s = connect(code, relay=url, name="Alice Martin")
+    s.inventory()
+    wait_for_words(xvfb.display, shot, "read your system information")
+    wait_for_words(xvfb.display, shot, "Alice Martin")
+
+    click_colour(xvfb.display, shot, END_BUTTON_RED)  # "End session", white on red
+    assert agent.wait(30) == 0
+    with pytest.raises(SessionEnded):
+        s.call("session.ping", timeout=10)
+    (journal,) = (tmp_path / "agent" / "journals").glob("*.jsonl")
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert records[0]["kind"] == "consent" and records[0]["how"] == "accepted in the customer window"
+    assert records[-1]["kind"] == "session_end" and records[-1]["by"] == "customer"

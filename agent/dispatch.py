@@ -90,6 +90,15 @@ class Method:
     journal_params: bool = True
 
 
+#: What the customer is told when their rule stopped the technician, by method family.
+REFUSAL_WORDS = {
+    "files": "The technician was stopped from opening a folder you protected",
+    "registry": "The technician was stopped from touching a setting you protected",
+    "screen": "The technician was stopped from seeing what you hid",
+    "": "The technician was stopped from opening something you protected",
+}
+
+
 class MethodTable:
     """Methods by name; built once at start-up from the handler modules."""
 
@@ -213,5 +222,5 @@ class Dispatcher:
                             code=err.code, message=_short(err.message),
                             duration_ms=round((time.monotonic() - started) * 1000, 3))
         if err.code == "forbidden":
-            self.tell_customer("The technician was stopped from opening something you protected")
+            self.tell_customer(REFUSAL_WORDS.get(name.split(".", 1)[0], REFUSAL_WORDS[""]))
         return protocol.error(request_id, err.to_wire())

@@ -82,6 +82,10 @@ class RelaySession:
     to_agent: deque[Frame] = field(default_factory=deque)
     to_technician: deque[Frame] = field(default_factory=deque)
     viewer_tokens: dict[str, float] = field(default_factory=dict)
+    #: counts for the technician and for tests: events from viewers by name, connections, refusals
+    viewer_events: dict[str, int] = field(default_factory=dict)
+    viewer_connections: int = 0
+    viewer_refusals: int = 0
 
     @property
     def id(self) -> str:
@@ -392,7 +396,9 @@ class Relay:
         if method == "relay.status":
             return protocol.response(message["id"], {
                 "session_id": session.id, "agent_connected": session.agent is not None,
-                "viewers": len(session.viewers), "journal_seq": session.records.follower.seq,
+                "viewers": len(session.viewers), "viewer_connections": session.viewer_connections,
+                "viewer_refusals": session.viewer_refusals, "viewer_events": dict(session.viewer_events),
+                "journal_seq": session.records.follower.seq,
                 "journal_head": session.records.follower.head,
                 "journal_alerts": session.meta.get("journal_alerts", []), "ended_at": session.meta.get("ended_at")})
         return protocol.error(message["id"], UnknownMethod(f"the relay has no method {method!r}").to_wire())
@@ -406,11 +412,13 @@ class Relay:
             raise Unauthorized("unknown session or token")
         expiry = session.viewer_tokens.get(hash_secret(token))
         if expiry is None or expiry < self.clock():
+            session.viewer_refusals += 1
             raise Unauthorized("unknown session or token")
         if session.ended:
             raise SessionEnded("the session has ended")
         viewer_id = uuid.uuid4().hex[:12]
         session.viewers[viewer_id] = ws
+        session.viewer_connections += 1
         try:
             await ws.send(protocol.encode(protocol.Message("welcome", {"viewer_id": viewer_id})))
             await self._to_agent(session, protocol.encode(self._viewers_event(session)))
@@ -423,6 +431,7 @@ class Relay:
                 except WorkbenchError as err:
                     await ws.send(protocol.encode(protocol.error(None, err.to_wire())))
                     continue
+                session.viewer_events[name] = session.viewer_events.get(name, 0) + 1
                 body = {**message["body"], "viewer_id": viewer_id}
                 await self._to_agent(session, protocol.encode(protocol.event(name, body, message.data)))
         finally:

@@ -106,7 +106,7 @@ class AgentLink:
         try:
             while True:
                 try:
-                    async with connect(self.url, ssl=self.ssl_context, compression=None, open_timeout=10,
+                    async with connect(self.url, **self._tls(), compression=None, open_timeout=10,
                                        max_size=4 * protocol.MAX_MESSAGE_BYTES, max_queue=64) as ws:
                         await self._say_hello(ws)
                         self._ws = ws
@@ -132,6 +132,10 @@ class AgentLink:
             pump.cancel()
             for task in list(self._tasks):
                 task.cancel()
+
+    def _tls(self) -> dict[str, ssl.SSLContext]:
+        """The ``ssl`` argument, only when set: a wss:// URL without one uses the system's CAs."""
+        return {"ssl": self.ssl_context} if self.ssl_context is not None else {}
 
     async def _say_hello(self, ws: ClientConnection) -> None:
         hello = dict(self.hello, role="agent")

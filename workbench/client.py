@@ -127,7 +127,8 @@ class RelayClient:
 
     async def _open(self) -> ClientConnection:
         try:
-            return await connect(self.url, ssl=self.ssl_context, compression=None, open_timeout=10,
+            tls = {"ssl": self.ssl_context} if self.ssl_context is not None else {}  # wss:// without one: system CAs
+            return await connect(self.url, **tls, compression=None, open_timeout=10,
                                  max_size=4 * protocol.MAX_MESSAGE_BYTES, max_queue=64)
         except InvalidURI as err:
             raise BadParams(f"not a relay address: {self.url}") from err

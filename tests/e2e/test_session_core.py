@@ -213,3 +213,27 @@ def test_a_killed_agent_leaves_a_journal_that_verifies(
         s.call("session.ping", timeout=3)
     assert getattr(lost.value, "code", None) in ("timeout", "connection_lost")
     s._client.close()
+
+
+def test_a_session_over_wss(tmp_path: Path, procs: list[Proc]) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "relay.crt", tmp_path / "relay.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    relay, url = start_relay(tmp_path / "relay", 0, "--certfile", str(cert), "--keyfile", str(key))
+    procs.append(relay)
+    assert url.startswith("wss://")
+    agent, code = start_agent(url, tmp_path / "agent", "--cafile", str(cert))
+    procs.append(agent)
+    with pytest.raises(Exception) as untrusted:  # without trusting the relay's certificate: refused
+        connect(code, relay=url, name="Alice")
+    assert getattr(untrusted.value, "code", None) == "connection_lost"
+    s = connect(code, relay=url, name="Alice", cafile=cert)
+    assert s.ping() > 0
+    s.close()
+    assert agent.wait(30) == 0

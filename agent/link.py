@@ -133,7 +133,7 @@ class AgentLink:
             for task in list(self._tasks):
                 task.cancel()
 
-    def _tls(self) -> dict[str, ssl.SSLContext]:
+    def _tls(self) -> dict[str, Any]:
         """The ``ssl`` argument, only when set: a wss:// URL without one uses the system's CAs."""
         return {"ssl": self.ssl_context} if self.ssl_context is not None else {}
 

@@ -127,7 +127,7 @@ class RelayClient:
 
     async def _open(self) -> ClientConnection:
         try:
-            tls = {"ssl": self.ssl_context} if self.ssl_context is not None else {}  # wss:// without one: system CAs
+            tls: dict[str, Any] = {"ssl": self.ssl_context} if self.ssl_context else {}  # wss:// alone: system CAs
             return await connect(self.url, **tls, compression=None, open_timeout=10,
                                  max_size=4 * protocol.MAX_MESSAGE_BYTES, max_queue=64)
         except InvalidURI as err:

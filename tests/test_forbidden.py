@@ -22,7 +22,7 @@ import pytest
 
 from agent import files, forbidden, protocol
 from agent.audit import Journal
-from agent.dispatch import Dispatcher, MethodTable
+from agent.dispatch import REFUSAL_WORDS, Dispatcher, MethodTable
 from agent.errors import BadParams, NotADirectory, NotFound, WorkbenchError, error_from_wire
 from agent.forbidden import ForbiddenFolders, Guard, Identity, Mount, mount_aliases, parse_mountinfo
 from agent.policy import Policy
@@ -211,7 +211,7 @@ def test_every_operation_on_the_folder_and_below_is_refused(scene: Scene) -> Non
 
 def test_the_customer_is_told_in_plain_words(scene: Scene) -> None:
     scene.agent.forbidden("files.read", path=str(scene.secret / "s.txt"))
-    assert scene.agent.said[-1] == "The technician was stopped from opening something you protected"
+    assert scene.agent.said[-1] == REFUSAL_WORDS["files"]
     outcome = scene.agent.journal.records[-1]
     assert outcome["outcome"] == "error" and outcome["code"] == "forbidden"
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from agent.dispatch import REFUSAL_WORDS
 from agent.errors import WorkbenchError
 from agent.forbidden import Guard
 from agent.policy import Policy
@@ -181,7 +182,7 @@ def test_protected_subtrees_are_hidden_and_refused(tmp_path: Path, live_hive: Pa
         assert "Public" in text and "visible" in text
         assert "Secret" not in text and "s3cr3t" not in text and "0000" not in text
         assert "protected by the customer" in text
-        assert agent.told.count("The technician was stopped from opening something you protected") == 10
+        assert agent.told.count(REFUSAL_WORDS["registry"]) == 10
         assert agent.code("registry.undo") == "not_found"  # nothing was changed, so nothing to undo
     finally:
         agent.close()

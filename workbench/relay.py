@@ -432,6 +432,7 @@ class Relay:
                     await ws.send(protocol.encode(protocol.error(None, err.to_wire())))
                     continue
                 session.viewer_events[name] = session.viewer_events.get(name, 0) + 1
+                session.records.log_message("viewer>", message.type, message.fields, _size(frame))
                 body = {**message["body"], "viewer_id": viewer_id}
                 await self._to_agent(session, protocol.encode(protocol.event(name, body, message.data)))
         finally:

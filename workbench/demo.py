@@ -21,6 +21,15 @@ from workbench.lab import Proc, Xvfb, python_env, start_agent, start_relay
 
 CODE_FILE_VARIABLE = "WORKBENCH_DEMO_CODE_FILE"
 RELAY_VARIABLE = "WORKBENCH_RELAY"
+CUSTOMER_FOLDER_VARIABLE = "WORKBENCH_DEMO_CUSTOMER_FOLDER"
+
+APP_SETTINGS = """# Invoicing app settings
+[network]
+proxy = on
+proxy_host = 10.0.0.1
+[display]
+theme = dark
+"""
 
 
 def code_from_demo() -> str | None:
@@ -38,19 +47,41 @@ def relay_from_demo(default: str = "ws://127.0.0.1:8765") -> str:
     return os.environ.get(RELAY_VARIABLE, default)
 
 
+def customer_folder_from_demo(default: str = "~") -> str:
+    """The demo customer's folder of app files (or *default*, the customer's home)."""
+    return os.environ.get(CUSTOMER_FOLDER_VARIABLE, default)
+
+
+def seed_customer_folder(folder: Path) -> Path:
+    """Make a small customer folder for the playbooks: an app's settings, its log, and a private folder.
+
+    Returns the private folder, which the demo customer forbids (``--forbid``).
+    """
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    (folder / "settings.ini").write_text(APP_SETTINGS, encoding="utf-8")
+    (folder / "logs" / "app.log").write_text(
+        "".join(f"2026-11-26 09:{i // 60:02d}:{i % 60:02d} ERROR proxy 10.0.0.1 unreachable\n" for i in range(500)),
+        encoding="utf-8")
+    private = folder / "Private"
+    private.mkdir(exist_ok=True)
+    (private / "bank.txt").write_text("the customer's own business\n", encoding="utf-8")
+    return private
+
+
 class _AgentSupervisor(threading.Thread):
     """Keeps one customer agent waiting for a technician, one session after another."""
 
-    def __init__(self, relay_url: str, data: Path, env: dict[str, str]) -> None:
+    def __init__(self, relay_url: str, data: Path, env: dict[str, str], forbid: Path) -> None:
         super().__init__(name="demo-agents", daemon=True)
-        self.relay_url, self.data, self.env = relay_url, data, env
+        self.relay_url, self.data, self.env, self.forbid = relay_url, data, env, forbid
         self.code_file = data / "code.txt"
         self.current: Proc | None = None
         self.stopping = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            agent, code = start_agent(self.relay_url, self.data / "agent", "--window", env=self.env)
+            agent, code = start_agent(self.relay_url, self.data / "agent", "--window", "--forbid", str(self.forbid),
+                                      env=self.env)
             self.current = agent
             tmp = self.code_file.with_suffix(".tmp")
             tmp.write_text(code + "\n", encoding="utf-8")
@@ -82,7 +113,9 @@ def run_demo(port: int = 8765, data: Path = Path("demo-data"), lab: bool = True,
     if shutil.which("xterm"):
         started.append(Proc(["xterm", "-geometry", "100x30+40+40", "-xrm", "XTerm*allowSendEvents: true",
                              "-title", "customer terminal"], env=env, name="xterm"))
-    supervisor = _AgentSupervisor(url, data, env)
+    customer_folder = data / "customer"
+    private = seed_customer_folder(customer_folder)
+    supervisor = _AgentSupervisor(url, data, env, private)
     supervisor.start()
     lab_proc: subprocess.Popen[bytes] | None = None
     try:
@@ -92,7 +125,8 @@ def run_demo(port: int = 8765, data: Path = Path("demo-data"), lab: bool = True,
                         f"--ServerApp.root_dir={notebooks}", "quickstart.ipynb"]
             if hasattr(os, "geteuid") and os.geteuid() == 0:
                 lab_args.append("--allow-root")
-            lab_env = {**env, CODE_FILE_VARIABLE: str(supervisor.code_file), RELAY_VARIABLE: url}
+            lab_env = {**env, CODE_FILE_VARIABLE: str(supervisor.code_file), RELAY_VARIABLE: url,
+                       CUSTOMER_FOLDER_VARIABLE: str(customer_folder)}
             lab_proc = subprocess.Popen(lab_args, env=lab_env, cwd=notebooks)
             print("JupyterLab is starting: open the URL with the token printed below, then run quickstart.ipynb",
                   flush=True)

@@ -186,6 +186,7 @@ class Dispatcher:
                                 words="The technician asked for something this agent does not do")
             return self._fail(request_id, name, err, started)
         words = self._describe(method, params)
+        told = False
         self.journal.append("call", request=request_id, method=name,
                             params=_short(params) if method.journal_params else {"omitted": True},
                             data_bytes=len(data) if data is not None else None, words=words)
@@ -193,6 +194,7 @@ class Dispatcher:
             if not self.policy.permissions.allows(method.permission):
                 raise NotGranted(f"the customer has not allowed {method.permission}", permission=method.permission)
             self.tell_customer(words)
+            told = True
             context = CallContext(name, params, data, self.policy, self.state_dir, tell_customer=self.tell_customer)
             if method.blocking:
                 loop = asyncio.get_running_loop()
@@ -200,10 +202,10 @@ class Dispatcher:
             else:
                 result = method.handler(context)
         except WorkbenchError as err:
-            return self._fail(request_id, name, err, started)
+            return self._fail(request_id, name, err, started, told)
         except Exception as err:  # the one place where any failure becomes a wire error
             log.exception("handler %s failed", name)
-            return self._fail(request_id, name, InternalError(f"{type(err).__name__}: {err}"), started)
+            return self._fail(request_id, name, InternalError(f"{type(err).__name__}: {err}"), started, told)
         reply = result if isinstance(result, Reply) else Reply(result)
         self.journal.append("outcome", request=request_id, method=name, outcome="ok",
                             duration_ms=round((time.monotonic() - started) * 1000, 3),
@@ -217,10 +219,13 @@ class Dispatcher:
         except Exception:  # a describe bug must not hide the call from the customer
             return f"The technician used {method.name}"
 
-    def _fail(self, request_id: str, name: str, err: WorkbenchError, started: float) -> protocol.Message:
+    def _fail(self, request_id: str, name: str, err: WorkbenchError, started: float,
+              told: bool = False) -> protocol.Message:
         self.journal.append("outcome", request=request_id, method=_short(name, 100), outcome="error",
                             code=err.code, message=_short(err.message),
                             duration_ms=round((time.monotonic() - started) * 1000, 3))
         if err.code == "forbidden":
             self.tell_customer(REFUSAL_WORDS.get(name.split(".", 1)[0], REFUSAL_WORDS[""]))
+        elif told:  # the customer read what was attempted; say it did not happen
+            self.tell_customer(f"That did not happen: {err.message}")
         return protocol.error(request_id, err.to_wire())

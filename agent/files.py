@@ -92,6 +92,8 @@ UPLOAD_MAX: Final = 1 << 44
 COPY_DEPTH: Final = 256
 
 _BLOCK: Final = 1024 * 1024
+#: Largest gap in a download's running hash filled at once (a few chunks served out of order).
+_CATCH_UP_MAX: Final = 4 * CHUNK_MAX
 _PATH_LENGTH: Final = 4096
 _NEW_FILE_FLAGS: Final = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _ERRORS_CHOICES: Final = frozenset({"strict", "replace"})
@@ -1352,6 +1354,11 @@ def download_chunk(ctx: CallContext) -> Reply:
             data = _pread_exact(download.fd, length, offset)
             if len(data) != length:
                 raise Conflict(f"{download.path}: the file became shorter during the download")
+            if download.hashed < offset <= download.hashed + _CATCH_UP_MAX:
+                # Served just ahead of a chunk still in flight (worker threads take them in any order):
+                # hash the small gap now, or every later chunk would be skipped and the whole rest
+                # read and hashed again by the last call.  A resumed download's large gap still waits.
+                download.hashed = _hash_range(download.fd, download.hashed, offset, download.hasher)
             if offset <= download.hashed < offset + length:
                 download.hasher.update(memoryview(data)[download.hashed - offset:])
                 download.hashed = offset + length

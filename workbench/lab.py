@@ -108,8 +108,7 @@ def start_relay(data: Path, port: int = 0, *extra: str) -> tuple[Proc, str]:
     """Start ``workbench relay``; return it and its ``ws://`` URL once it listens."""
     proc = Proc([sys.executable, "-m", "workbench.cli", "relay", "--port", str(port), "--data", str(data), *extra],
                 env=python_env(), name="relay")
-    found = proc.wait_for(r"relay listening on (\S+)")
-    return proc, found.group(1)
+    return proc, _ready(proc, r"relay listening on (\S+)")
 
 
 def start_agent(relay_url: str, data: Path, *extra: str, window: bool = False,
@@ -118,8 +117,16 @@ def start_agent(relay_url: str, data: Path, *extra: str, window: bool = False,
     args = [sys.executable, "-m", "agent.cli", "--relay", relay_url, "--data", str(data), "--accept-terms",
             "--window" if window else "--no-window", *extra]
     proc = Proc(args, env=env or python_env(), name="agent")
-    found = proc.wait_for(r"session code: (\d{3} \d{3} \d{3})")
-    return proc, found.group(1)
+    return proc, _ready(proc, r"session code: (\d{3} \d{3} \d{3})")
+
+
+def _ready(proc: Proc, pattern: str) -> str:
+    """Wait for *proc*'s ready line and return its first group; stop the process if it never comes."""
+    try:
+        return proc.wait_for(pattern).group(1)
+    except BaseException:
+        proc.stop()
+        raise
 
 
 class Xvfb:

@@ -173,6 +173,7 @@ def test_bad_input_gets_coded_errors_and_the_session_goes_on(
 def test_the_session_survives_a_relay_restart(tmp_path: Path, procs: list[Proc]) -> None:
     port = free_port()
     relay, url = start_relay(tmp_path / "relay", port)
+    procs.append(relay)  # stopped at the end even if a step below fails (kill below is idempotent)
     agent, code = start_agent(url, tmp_path / "agent")
     procs.append(agent)
     s = connect(code, relay=url, name="Alice")

@@ -1,0 +1,275 @@
+"""From a captured (already masked) frame to an encoded ``screen.frame``: pure, no I/O, no threads.
+
+:class:`FramePipeline` keeps two reused frame buffers (the one being
+captured into, and the last one sent) and, per 64×64 tile, whether the viewer
+holds it only as lossy JPEG and when it last changed.  Each call of
+:meth:`FramePipeline.produce`:
+
+1. finds the dirty tiles (all of them for a key frame) and merges them into rectangles;
+2. encodes tiles that look like text or flat UI as PNG (typing stays crisp;
+   a key frame of text is small) unless much of it moves at once, and the
+   rest as JPEG at the current quality (motion, photos), each rectangle shrunk
+   to the pixels that changed;
+3. re-sends tiles sent as JPEG once they have not changed for
+   :data:`SETTLE_SECONDS`, within a pixel budget per frame: losslessly (PNG)
+   where they look like text or flat UI, as a fine JPEG where they look like a
+   photo (PNG of a photo is large for no visible gain);
+4. swaps the buffers.
+
+The caller has already overwritten the hidden pixels in :attr:`FramePipeline.current`
+(a frame it captured into, or assigned).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+
+from agent.screen.encode import encode_jpeg, encode_png
+from agent.screen.hidden import HIDDEN_LABEL, Rect
+from agent.screen.tiles import (
+    TILE,
+    Frame,
+    Grid,
+    RowSample,
+    changed_bounds,
+    dirty_tiles,
+    find_scroll,
+    flat_tiles,
+    grid_shape,
+    merge_tiles,
+    move_rows,
+    sample_rows,
+    tiles_inside,
+    tiles_of,
+)
+
+#: A tile sent as JPEG is refreshed losslessly once it has not changed for this long.
+SETTLE_SECONDS: Final = 0.25
+#: Rectangles up to this many pixels that look like text go out as PNG at once (a palette PNG of
+#: text costs about 15 ns a pixel here: this bounds it to a few ms; larger motion goes out as JPEG).
+PNG_DIRECT_PIXELS: Final = TILE * TILE * 128
+#: Pixels refreshed losslessly per frame at most (bounds the time one frame takes).
+REFRESH_BUDGET_PIXELS: Final = TILE * TILE * 96
+QUALITY_DEFAULT: Final = 70
+QUALITY_MIN: Final = 30
+QUALITY_MAX: Final = 80
+#: Large areas in motion (a video, a full-screen change) go out coarser: they are gone in a moment.
+QUALITY_LARGE_MOTION: Final = 60
+LARGE_MOTION_PIXELS: Final = TILE * TILE * 128
+#: Settled photo-like tiles are sent once more at this quality (PNG would be large for no visible gain).
+QUALITY_STILL: Final = 90
+
+
+@dataclass
+class EncodedFrame:
+    """One frame ready for the wire: its header fields and its payload."""
+
+    seq: int
+    key: bool
+    width: int
+    height: int
+    captured_at: float
+    rects: list[dict[str, Any]]
+    payload: bytes
+    hidden: list[Rect] = field(default_factory=list)
+
+    def body(self, monitor: str | int) -> dict[str, Any]:
+        """The ``screen.frame`` event body (docs/screen-protocol.md)."""
+        return {
+            "seq": self.seq, "key": self.key, "width": self.width, "height": self.height,
+            "captured_at": self.captured_at, "rects": self.rects,
+            "hidden": [{**rect.to_dict(), "label": HIDDEN_LABEL} for rect in self.hidden],
+            "paused": False, "monitor": monitor,
+        }
+
+
+class FramePipeline:
+    """Change detection and encoding for one stream area of *width* × *height* pixels."""
+
+    def __init__(self, width: int, height: int) -> None:
+        if width <= 0 or height <= 0:
+            raise ValueError(f"empty stream area {width}x{height}")
+        self.width, self.height = width, height
+        self._buffers = [np.zeros((height, width), dtype=np.uint32), np.zeros((height, width), dtype=np.uint32)]
+        self._index = 0
+        self._has_previous = False
+        self._shape = grid_shape(width, height)
+        self._lossy: Grid = np.zeros(self._shape, dtype=np.bool_)
+        self._changed_at = np.zeros(self._shape, dtype=np.float64)
+        self._seq = 0
+        self.quality = QUALITY_DEFAULT
+        #: whether every viewer draws ``copy`` rectangles (scrolls moved on the viewer's side)
+        self.allow_copy = False
+        self._scroll_area: Rect | None = None
+        # Row samples of the previous frame, kept from when it was current (spares sampling it again).
+        self._rows: RowSample | None = None
+        self._rows_next: RowSample | None = None
+
+    @property
+    def current(self) -> Frame:
+        """The frame :meth:`produce` encodes next: capture into it, or replace it with a captured one."""
+        return self._buffers[self._index]
+
+    @current.setter
+    def current(self, frame: Frame) -> None:
+        if frame.shape != (self.height, self.width) or frame.dtype != np.uint32:
+            raise ValueError(f"a {frame.shape} {frame.dtype} frame for a {self.width}x{self.height} stream")
+        self._buffers[self._index] = frame
+
+    @property
+    def previous(self) -> Frame:
+        """The pixels the viewer was last sent (up to JPEG's losses)."""
+        return self._buffers[1 - self._index]
+
+    def next_refresh_at(self) -> float | None:
+        """When (``time.monotonic()``) a lossless refresh falls due, or None."""
+        if not self._lossy.any():
+            return None
+        return float(self._changed_at[self._lossy].min()) + SETTLE_SECONDS
+
+    def produce(self, now: float, captured_at: float, *, key: bool = False,
+                hidden: list[Rect] | None = None) -> EncodedFrame | None:
+        """Encode what changed in :attr:`current` since the last frame; None when nothing is to send.
+
+        *now* is ``time.monotonic()``, *captured_at* the capture's wall-clock
+        time in ms.  Raises :class:`~agent.screen.encode.EncodeError` when a
+        codec fails.
+        """
+        current = self.current
+        key = key or not self._has_previous
+        rects: list[dict[str, Any]] = []
+        chunks: list[bytes] = []
+        dirty: Grid | None = None
+        tried = self._scroll_area
+        self._rows_next = None
+        if key:
+            dirty = np.ones(self._shape, dtype=np.bool_)
+            self._scroll_area = None
+        elif self.allow_copy and tried is not None:
+            # Scrolling goes on for several frames: look where it was first, which spares a compare.
+            dirty = self._copy_scroll(current, tried, rects)
+        if dirty is None:
+            dirty = dirty_tiles(current, self.previous)
+            if dirty.any() and self.allow_copy and not key:
+                spans = merge_tiles(dirty, self.width, self.height)
+                box = spans[0]
+                for span in spans[1:]:
+                    box = box.union(span)
+                after = self._copy_scroll(current, box, rects) if box != tried else None
+                if after is not None:
+                    dirty = after
+        due = self._lossy & ~dirty & (now - self._changed_at >= SETTLE_SECONDS)
+        if dirty.any():
+            self._changed_at[dirty] = now
+            whole = Rect(0, 0, self.width, self.height)
+            as_png = dirty & flat_tiles(current, whole)
+            if not key and int(np.count_nonzero(as_png)) * TILE * TILE > PNG_DIRECT_PIXELS:
+                as_png[:] = False  # much text in motion: JPEG now (fast), PNG once it settles
+            self._encode(current, as_png, "png", key, rects, chunks)
+            self._encode(current, dirty & ~as_png, "jpeg", key, rects, chunks)
+        if due.any():
+            self._refresh(current, due, rects, chunks)
+        self._has_previous = True
+        if not rects:
+            # Nothing changed: the previous frame's samples still describe it.
+            return None
+        self._rows = self._rows_next
+        self._index = 1 - self._index
+        self._seq += 1
+        return EncodedFrame(self._seq, key, self.width, self.height, round(captured_at, 1), rects, b"".join(chunks),
+                            list(hidden or ()))
+
+    def _encode(self, current: Frame, grid: Grid, codec: str, key: bool, rects: list[dict[str, Any]],
+                chunks: list[bytes]) -> None:
+        """Encode the tiles of *grid* with *codec*, as few rectangles, each shrunk to what changed."""
+        previous = self.previous
+        for merged in merge_tiles(grid, self.width, self.height, bridge=2 if codec == "png" else 0):
+            rect = merged
+            if not key and merged.w * merged.h <= PNG_DIRECT_PIXELS:
+                bounds = changed_bounds(current, previous, merged)  # typing: the glyph, not its tile
+                if bounds is None:
+                    continue
+                rect = bounds
+            if codec == "png":
+                data = encode_png(current, rect)
+                self._lossy[tiles_inside(rect, self.width, self.height)] = False
+            else:
+                quality = self.quality
+                if rect.w * rect.h > LARGE_MOTION_PIXELS and not key:
+                    quality = min(quality, QUALITY_LARGE_MOTION)
+                data = encode_jpeg(current, rect, quality)
+                self._lossy[tiles_of(rect, self._shape)] = True
+            rects.append({**rect.to_dict(), "codec": codec, "len": len(data)})
+            chunks.append(data)
+
+    def _copy_scroll(self, current: Frame, area: Rect, rects: list[dict[str, Any]]) -> Grid | None:
+        """Find a scroll inside *area*; if found, add a ``copy`` and return what is left dirty, else None.
+
+        The copy is applied to :attr:`previous` (the viewer's picture, as this
+        side knows it), so the dirty tiles left are only what the scroll did
+        not bring: the new lines.
+        """
+        now = sample_rows(current, area)
+        before = self._rows if self._rows is not None and self._rows.area == area else None
+        self._rows_next = now  # next frame's "before", if this frame is sent
+        found = find_scroll(current, self.previous, area, now, before)
+        if found is None:
+            self._scroll_area = None
+            return None
+        self._scroll_area = area
+        destination, source_y = found
+        previous = self.previous
+        move_rows(previous, (destination.x, destination.right), destination.y, source_y, destination.h)
+        self._shift_tiles(destination, source_y)
+        rects.append({**destination.to_dict(), "codec": "copy", "sx": destination.x, "sy": source_y, "len": 0})
+        left = dirty_tiles(current, previous)
+        outside = left.copy()
+        outside[tiles_of(area, self._shape)] = False
+        if outside.any():  # the scrolling area grew (or something else moved): look again next time
+            self._scroll_area = None
+        return left
+
+    def _shift_tiles(self, destination: Rect, source_y: int) -> None:
+        """Carry the tiles' lossy marks and change times along with a copied rectangle."""
+        rows, columns = tiles_of(destination, self._shape)
+        lossy, changed = self._lossy.copy(), self._changed_at.copy()
+        shift = source_y - destination.y
+        for row in range(rows.start, rows.stop):
+            top = max(destination.y, row * TILE) + shift
+            bottom = min(destination.bottom, (row + 1) * TILE) - 1 + shift
+            sources = slice(top // TILE, bottom // TILE + 1)
+            moved_lossy = lossy[sources, columns].any(axis=0)
+            moved_changed = changed[sources, columns].max(axis=0)
+            if destination.y <= row * TILE and (row + 1) * TILE <= destination.bottom:
+                self._lossy[row, columns] = moved_lossy  # the whole tile row was replaced
+                self._changed_at[row, columns] = moved_changed
+            else:
+                self._lossy[row, columns] |= moved_lossy
+                self._changed_at[row, columns] = np.maximum(changed[row, columns], moved_changed)
+
+    def _refresh(self, current: Frame, due: Grid, rects: list[dict[str, Any]], chunks: list[bytes]) -> None:
+        """Re-send settled lossy tiles well, within the per-frame budget: text as PNG, photos as fine JPEG."""
+        budget = REFRESH_BUDGET_PIXELS // (TILE * TILE)
+        chosen = np.zeros_like(due)
+        for row in range(due.shape[0]):
+            if budget <= 0:
+                break
+            columns = np.flatnonzero(due[row])[:budget]
+            chosen[row, columns] = True
+            budget -= len(columns)
+        flat = flat_tiles(current, Rect(0, 0, self.width, self.height))
+        for grid, codec in ((chosen & flat, "png"), (chosen & ~flat, "jpeg")):
+            for rect in merge_tiles(grid, self.width, self.height):
+                data = encode_png(current, rect) if codec == "png" else encode_jpeg(current, rect, QUALITY_STILL)
+                rects.append({**rect.to_dict(), "codec": codec, "len": len(data)})
+                chunks.append(data)
+        self._lossy &= ~chosen
+
+    def reset(self) -> None:
+        """Forget what the viewer holds: the next frame is a key frame."""
+        self._has_previous = False
+        self._rows = None
+        self._lossy[:] = False

@@ -1,0 +1,449 @@
+"""The streamer's worker thread: when to capture, masking, and frames in flight.
+
+One thread does all the heavy work (capture, compare, encode) so the event
+loop only moves bytes.  Frames are spaced by the viewer's frame-rate cap and
+by :data:`CPU_BUDGET`: the worker measures what a frame costs it and never
+spends more than that share of a core.  It sleeps in ``select()`` on two things: a wake-up
+socket (viewer acks, configuration, the customer's changes) and, on X11, the
+X connection, where DAMAGE says that something was drawn.  So an idle screen
+costs nothing, and a change is captured as soon as it is drawn, within the
+frame-rate cap and the window of frames in flight.
+
+Each capture is masked before anything else reads it: the hidden rectangles,
+monitors and windows are resolved around the capture (see
+:class:`agent.screen.x11.X11Watcher`), and filled in the captured buffer.
+If hidden windows cannot be located (no X11, X errors), the whole view is
+filled: the streamer hides too much rather than too little.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from agent.screen.capture import CaptureError, Capturer
+from agent.screen.encode import EncodeError, png_image
+from agent.screen.hidden import HIDDEN_LABEL, HiddenRegions, Rect, fill_rects
+from agent.screen.pipeline import QUALITY_MAX, QUALITY_MIN, EncodedFrame, FramePipeline
+from agent.screen.tiles import Frame
+from agent.screen.x11 import X11Watcher, open_watcher
+
+log = logging.getLogger(__name__)
+
+#: Frames sent and not yet acknowledged by every viewer, at most.
+MAX_IN_FLIGHT: Final = 2
+#: A frame not acknowledged after this long is counted as lost (a viewer that stopped acking).
+ACK_TIMEOUT_SECONDS: Final = 2.0
+DEFAULT_MAX_FPS: Final = 40
+MAX_FPS_LIMIT: Final = 60
+#: The share of one core the worker may spend: frames are spaced so that their measured cost
+#: stays within it (a costly stream slows down rather than eat the customer's machine).
+CPU_BUDGET: Final = 0.25
+#: After a failure (display gone, X error), how long before sources are opened again.
+RETRY_SECONDS: Final = 1.0
+#: Without DAMAGE, how often an otherwise idle screen is polled.
+IDLE_POLL_SECONDS: Final = 1 / 15
+
+class PausedError(RuntimeError):
+    """The customer paused the view while a picture was being taken: nothing of it may leave."""
+
+
+#: ``emit(name, body, data)``: hands an event to the event loop; called from the worker thread.
+Emit = Callable[[str, dict[str, Any], "bytes | None"], None]
+
+
+@dataclass
+class _Control:
+    """What the event loop tells the worker, guarded by :attr:`Streamer._lock`."""
+
+    viewers: int = 0
+    viewer_ids: list[str] = field(default_factory=list)
+    monitor: str | int = "all"
+    max_fps: int = DEFAULT_MAX_FPS
+    key_requested: bool = True
+    configured: bool = True  # send screen.info before the next frame
+    hidden_changed: bool = True
+    stopping: bool = False
+    in_flight: dict[int, float] = field(default_factory=dict)
+    last_ack: dict[str, int] = field(default_factory=dict)
+    rtt: float | None = None
+    copy_viewers: set[str] = field(default_factory=set)
+
+    def allow_copy(self) -> bool:
+        """Copies only when every live viewer said it draws them (``screen.configure {"copy": true}``)."""
+        if self.viewer_ids:
+            return all(v in self.copy_viewers for v in self.viewer_ids)
+        return "" in self.copy_viewers and self.viewers == 1
+
+
+class Streamer:
+    """Produces ``screen.frame`` and ``screen.info`` events on a worker thread.
+
+    Thread-safe setters (:meth:`set_viewers`, :meth:`ack`, :meth:`configure`,
+    :meth:`request_key_frame`, :meth:`wake`) may be called from any thread.
+    """
+
+    def __init__(self, hidden: HiddenRegions, emit: Emit, display: str | None = None) -> None:
+        self._hidden = hidden
+        self._emit = emit
+        self._display = display
+        self._lock = threading.Lock()
+        self._control = _Control()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = hidden.on_change(self._on_hidden_change)
+        # Worker-thread state.
+        self._capturer: Capturer | None = None
+        self._watcher: X11Watcher | None = None
+        self._pipeline: FramePipeline | None = None
+        self._area: Rect | None = None
+        self._last_frame_at = 0.0
+        self._poll_at = 0.0
+        self._frame_cost = 0.0  # worker CPU seconds per frame, smoothed
+
+    # Event-loop side.
+
+    def start(self) -> None:
+        """Start the worker thread (idle until a viewer is counted)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="screen-streamer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop and join the worker thread; releases the X connections."""
+        with self._lock:
+            self._control.stopping = True
+        self.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("screen streamer did not stop within %.1f s", timeout)
+            self._thread = None
+        self._unsubscribe()
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"\0")
+
+    def set_viewers(self, count: int, viewer_ids: list[str]) -> None:
+        """The relay's live viewer count; a new viewer gets a key frame and ``screen.info``."""
+        with self._lock:
+            control = self._control
+            joined = count > control.viewers or bool(set(viewer_ids) - set(control.viewer_ids))
+            control.viewers = max(0, count)
+            control.viewer_ids = list(viewer_ids)
+            control.last_ack = {v: s for v, s in control.last_ack.items() if v in viewer_ids or v == ""}
+            if joined:
+                control.key_requested = True
+                control.configured = True
+                control.hidden_changed = True
+                control.in_flight.clear()
+        self.wake()
+
+    def ack(self, seq: int, viewer_id: str | None) -> None:
+        """A viewer drew frame *seq* (and, implicitly, every frame before it)."""
+        now = time.monotonic()
+        with self._lock:
+            control = self._control
+            key = viewer_id or ""
+            control.last_ack[key] = max(seq, control.last_ack.get(key, 0))
+            live = [control.last_ack.get(v, 0) for v in control.viewer_ids] if viewer_id else []
+            done = min(live) if live else control.last_ack[key]
+            for sent_seq in [s for s in control.in_flight if s <= done]:
+                sent_at = control.in_flight.pop(sent_seq)
+                if sent_seq == seq:
+                    sample = now - sent_at
+                    control.rtt = sample if control.rtt is None else 0.8 * control.rtt + 0.2 * sample
+        self.wake()
+
+    def configure(self, monitor: str | int | None, max_fps: int | None, copy: bool | None = None,
+                  viewer_id: str | None = None) -> None:
+        """Select the streamed monitor ("all" or a 0-based index), the frame-rate cap, and copy support."""
+        with self._lock:
+            control = self._control
+            if copy is not None:
+                if copy:
+                    control.copy_viewers.add(viewer_id or "")
+                else:
+                    control.copy_viewers.discard(viewer_id or "")
+            if monitor is not None and monitor != control.monitor:
+                control.monitor = monitor
+                control.key_requested = True
+            if max_fps is not None:
+                control.max_fps = max(1, min(MAX_FPS_LIMIT, max_fps))
+            control.configured = True
+        self.wake()
+
+    def request_key_frame(self) -> None:
+        with self._lock:
+            self._control.key_requested = True
+        self.wake()
+
+    @property
+    def streaming(self) -> bool:
+        with self._lock:
+            return self._control.viewers > 0 and not self._control.stopping
+
+    def _on_hidden_change(self) -> None:
+        with self._lock:
+            self._control.hidden_changed = True
+        self.wake()
+
+    # Worker thread.
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    timeout = self._step()
+                except Exception:  # e.g. the X server went away: start over, do not freeze the view for good
+                    log.exception("screen streamer step failed; retrying in %.0f s", RETRY_SECONDS)
+                    self._close_sources()
+                    timeout = RETRY_SECONDS
+                if timeout is False:
+                    break
+                self._wait(timeout)
+        finally:
+            self._close_sources()
+
+    def _wait(self, timeout: float | None) -> None:
+        readers: list[Any] = [self._wake_reader]
+        if self._watcher is not None:
+            readers.append(self._watcher)
+        with contextlib.suppress(InterruptedError):
+            _ready, _, _ = select.select(readers, [], [], timeout)
+        with contextlib.suppress(BlockingIOError, OSError):
+            while self._wake_reader.recv(4096):
+                pass
+
+    def _step(self) -> float | bool | None:
+        """One pass of the loop; returns how long to sleep (None: until woken), or False to end."""
+        now = time.monotonic()
+        with self._lock:
+            control = self._control
+            if control.stopping:
+                return False
+            streaming = control.viewers > 0
+            for seq, sent_at in list(control.in_flight.items()):
+                if now - sent_at > ACK_TIMEOUT_SECONDS:
+                    del control.in_flight[seq]
+            in_flight = len(control.in_flight)
+            oldest = min(control.in_flight.values(), default=now)
+            monitor, max_fps, rtt = control.monitor, control.max_fps, control.rtt
+            allow_copy = control.allow_copy()
+            key, configured, hidden_changed = control.key_requested, control.configured, control.hidden_changed
+        if not streaming:
+            self._close_sources()
+            return None
+        if self._hidden.paused:
+            return None
+        try:
+            self._open_sources(monitor, configured)
+        except CaptureError as err:
+            log.warning("screen capture unavailable: %s", err)
+            return RETRY_SECONDS
+        assert self._pipeline is not None
+        if configured:
+            with self._lock:
+                self._control.configured = False
+        if self._watcher is not None:
+            self._watcher.poll()
+        if in_flight >= MAX_IN_FLIGHT:
+            return max(0.0, oldest + ACK_TIMEOUT_SECONDS - now)
+        interval = max(1.0 / max_fps, self._frame_cost / CPU_BUDGET)
+        refresh_at = self._pipeline.next_refresh_at()
+        polling = self._watcher is None or not self._watcher.has_damage
+        if polling:
+            changed = now >= self._poll_at
+        else:
+            assert self._watcher is not None
+            changed = self._watcher.damaged
+        wanted = key or hidden_changed or changed or (refresh_at is not None and refresh_at <= now)
+        if not wanted:
+            deadlines = [t for t in (refresh_at, self._poll_at if polling else None) if t is not None]
+            return max(0.0, min(deadlines) - now) if deadlines else None
+        wait_rate = self._last_frame_at + interval - now
+        if wait_rate > 0:
+            return wait_rate
+        self._adapt_quality(rtt, interval)
+        self._pipeline.allow_copy = allow_copy
+        with self._lock:
+            self._control.key_requested = False
+            self._control.hidden_changed = False
+        cpu_before = time.thread_time()
+        try:
+            frame = self._capture_frame(now, key)
+        except CaptureError as err:
+            log.warning("screen capture failed: %s", err)
+            self._close_sources()
+            return RETRY_SECONDS
+        self._last_frame_at = now
+        # Without DAMAGE, an unchanged screen is polled less often.
+        self._poll_at = now + (interval if frame is not None else max(interval, IDLE_POLL_SECONDS))
+        if frame is not None:
+            sent = frame
+
+            def hand_over() -> None:
+                with self._lock:
+                    self._control.in_flight[sent.seq] = time.monotonic()
+                self._emit("screen.frame", sent.body(monitor), sent.payload)
+
+            if not self._hidden.unless_paused(hand_over):  # paused while encoding: drop it, start afresh later
+                self._pipeline.reset()
+        if frame is not None:
+            cost = time.thread_time() - cpu_before
+            self._frame_cost = cost if not self._frame_cost else 0.8 * self._frame_cost + 0.2 * cost
+        return 0.0
+
+    def _adapt_quality(self, rtt: float | None, interval: float) -> None:
+        """Lower JPEG quality when acks come back slowly (a slow link), raise it when they are quick."""
+        assert self._pipeline is not None
+        if rtt is None:
+            return
+        if rtt > max(0.25, 4 * interval):
+            self._pipeline.quality = max(QUALITY_MIN, self._pipeline.quality - 5)
+        elif rtt < max(0.05, interval):
+            self._pipeline.quality = min(QUALITY_MAX, self._pipeline.quality + 1)
+
+    def _capture_frame(self, now: float, key: bool) -> EncodedFrame | None:
+        """Capture, mask, encode; None when nothing changed or the view was paused meanwhile.
+
+        Raises :class:`CaptureError` (the caller closes the sources and retries later).
+        """
+        assert self._capturer is not None and self._pipeline is not None and self._area is not None
+        if self._watcher is not None and self._watcher.has_damage:
+            self._watcher.rearm()
+        frame, hidden, paused = capture_masked(self._capturer, self._watcher, self._hidden, self._area)
+        if paused:
+            return None
+        self._pipeline.current = frame
+        wall_ms = time.time() * 1000.0
+        try:
+            return self._pipeline.produce(now, wall_ms, key=key, hidden=hidden)
+        except EncodeError:
+            log.exception("screen frame encoding failed")
+            self._pipeline.reset()
+            return None
+
+    def _open_sources(self, monitor: str | int, configured: bool) -> None:
+        if self._capturer is None:
+            self._capturer = Capturer(self._display)
+            self._watcher = open_watcher(self._display)
+            configured = True
+        if not configured and self._pipeline is not None:
+            return
+        try:
+            area = self._capturer.area(monitor)
+        except IndexError:
+            area = self._capturer.virtual_screen()
+            monitor = "all"
+        if self._pipeline is None or area != self._area:
+            self._area = area
+            self._pipeline = FramePipeline(area.w, area.h)
+        monitors = [m.to_dict() for m in self._capturer.monitors()]
+        with self._lock:
+            stream = {"monitor": monitor, "x": area.x, "y": area.y, "width": area.w, "height": area.h,
+                      "max_fps": self._control.max_fps}
+        self._emit("screen.info", {"monitors": monitors, "stream": stream}, None)
+
+    def _close_sources(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        if self._capturer is not None:
+            self._capturer.close()
+            self._capturer = None
+        self._pipeline = None
+        self._area = None
+
+
+def hidden_rects(capturer: Capturer, items: list[Any]) -> tuple[list[Rect], frozenset[str]]:
+    """The fixed hidden rectangles (rectangles, monitors) and the hidden window titles."""
+    rects: list[Rect] = []
+    titles: set[str] = set()
+    monitors = capturer.monitors() if any(item.kind == "monitor" for item in items) else []
+    for item in items:
+        if item.kind == "rect" and item.rect is not None:
+            rects.append(item.rect)
+        elif item.kind == "monitor" and item.monitor is not None and item.monitor < len(monitors):
+            rects.append(monitors[item.monitor].rect)
+        elif item.kind == "window" and item.title:
+            titles.add(item.title)
+    return rects, frozenset(titles)
+
+
+def capture_masked(capturer: Capturer, watcher: X11Watcher | None, hidden: HiddenRegions,
+                   area: Rect) -> tuple[Frame, list[Rect], bool]:
+    """Capture *area* and fill every hidden pixel; returns the frame, the filled rectangles, and
+    whether the customer paused meanwhile (then the caller must drop the frame).
+
+    What the customer hides is read before and again after the capture, and
+    both are applied: something hidden while the screen was being read is
+    masked too.  Hidden windows are located around the capture (every position
+    they held during it is filled); when they cannot be located, the whole
+    area is filled.  Raises :class:`CaptureError`.
+    """
+    _paused, before = hidden.snapshot()
+    rects, titles = hidden_rects(capturer, before)
+    located = True
+    if titles and watcher is not None:
+        try:
+            watcher.begin(titles)
+        except Exception:  # an X failure must not leak a window: hide everything
+            log.exception("hidden windows cannot be located")
+            located = False
+    frame = capturer.grab(area)
+    paused, after = hidden.snapshot()
+    if after != before:
+        more_rects, more_titles = hidden_rects(capturer, [item for item in after if item not in before])
+        rects += more_rects
+        titles |= more_titles
+    if titles:
+        if watcher is None:
+            located = False
+        elif located:
+            try:
+                rects.extend(watcher.end(titles))
+            except Exception:
+                log.exception("hidden windows cannot be located")
+                located = False
+    if not located or paused:
+        rects = [area]
+    return frame, fill_rects(frame, rects, origin=(area.x, area.y)), paused
+
+
+def take_screenshot(hidden: HiddenRegions, display: str | None, monitor: str | int) -> tuple[bytes, dict[str, Any]]:
+    """A PNG of *monitor* with the hidden areas filled, and its description.
+
+    Raises :class:`CaptureError` when the screen cannot be read, IndexError
+    for an unknown monitor, :class:`EncodeError` when PNG fails,
+    :class:`PausedError` when the customer paused the view meanwhile.
+    """
+    capturer = Capturer(display)
+    watcher = open_watcher(display, use_damage=False) if any(
+        item.kind == "window" for item in hidden.snapshot()[1]) else None
+    try:
+        area = capturer.area(monitor)
+        frame, filled, paused = capture_masked(capturer, watcher, hidden, area)
+        if paused:
+            raise PausedError("the customer paused the view of their screen")
+        data = png_image(frame)
+    finally:
+        if watcher is not None:
+            watcher.close()
+        capturer.close()
+    description = {"width": area.w, "height": area.h, "format": "png", "monitor": monitor,
+                   "hidden": [{**rect.to_dict(), "label": HIDDEN_LABEL} for rect in filled]}
+    return data, description

@@ -2,12 +2,13 @@
 
 One thread does all the heavy work (capture, compare, encode) so the event
 loop only moves bytes.  Frames are spaced by the viewer's frame-rate cap and
-by :data:`CPU_BUDGET`: the worker measures what a frame costs it and never
-spends more than that share of a core.  It sleeps in ``select()`` on two things: a wake-up
-socket (viewer acks, configuration, the customer's changes) and, on X11, the
-X connection, where DAMAGE says that something was drawn.  So an idle screen
-costs nothing, and a change is captured as soon as it is drawn, within the
-frame-rate cap and the window of frames in flight.
+by :data:`CPU_BUDGET`: the worker measures what each frame costs it and, on
+average, never spends more than that share of a core.  It sleeps in
+``select()`` on two things: a wake-up socket (viewer acks, configuration, the
+customer's changes) and, on X11, the X connection, where DAMAGE says that
+something was drawn.  So an idle screen costs nothing, and a change is
+captured as soon as it is drawn, within the frame-rate cap and the window of
+frames in flight.
 
 Each capture is masked before anything else reads it: the hidden rectangles,
 monitors and windows are resolved around the capture (see
@@ -43,9 +44,11 @@ MAX_IN_FLIGHT: Final = 2
 ACK_TIMEOUT_SECONDS: Final = 2.0
 DEFAULT_MAX_FPS: Final = 40
 MAX_FPS_LIMIT: Final = 60
-#: The share of one core the worker may spend: frames are spaced so that their measured cost
-#: stays within it (a costly stream slows down rather than eat the customer's machine).
+#: The share of one core the worker may spend on average (a token bucket of CPU time, refilled at
+#: this rate, holding at most CPU_BURST seconds): a costly stream slows down rather than eat the
+#: customer's machine, while occasional large changes go out at once.
 CPU_BUDGET: Final = 0.25
+CPU_BURST: Final = 0.1
 #: After a failure (display gone, X error), how long before sources are opened again.
 RETRY_SECONDS: Final = 1.0
 #: Without DAMAGE, how often an otherwise idle screen is polled.
@@ -108,7 +111,8 @@ class Streamer:
         self._area: Rect | None = None
         self._last_frame_at = 0.0
         self._poll_at = 0.0
-        self._frame_cost = 0.0  # worker CPU seconds per frame, smoothed
+        self._cpu_credit = CPU_BURST  # worker CPU seconds it may spend now
+        self._credit_at = time.monotonic()
 
     # Event-loop side.
 
@@ -262,7 +266,7 @@ class Streamer:
             self._watcher.poll()
         if in_flight >= MAX_IN_FLIGHT:
             return max(0.0, oldest + ACK_TIMEOUT_SECONDS - now)
-        interval = max(1.0 / max_fps, self._frame_cost / CPU_BUDGET)
+        interval = 1.0 / max_fps
         refresh_at = self._pipeline.next_refresh_at()
         polling = self._watcher is None or not self._watcher.has_damage
         if polling:
@@ -277,6 +281,10 @@ class Streamer:
         wait_rate = self._last_frame_at + interval - now
         if wait_rate > 0:
             return wait_rate
+        self._cpu_credit = min(CPU_BURST, self._cpu_credit + (now - self._credit_at) * CPU_BUDGET)
+        self._credit_at = now
+        if self._cpu_credit < 0:
+            return -self._cpu_credit / CPU_BUDGET
         self._adapt_quality(rtt, interval)
         self._pipeline.allow_copy = allow_copy
         with self._lock:
@@ -302,9 +310,7 @@ class Streamer:
 
             if not self._hidden.unless_paused(hand_over):  # paused while encoding: drop it, start afresh later
                 self._pipeline.reset()
-        if frame is not None:
-            cost = time.thread_time() - cpu_before
-            self._frame_cost = cost if not self._frame_cost else 0.8 * self._frame_cost + 0.2 * cost
+        self._cpu_credit -= time.thread_time() - cpu_before
         return 0.0
 
     def _adapt_quality(self, rtt: float | None, interval: float) -> None:

@@ -14,14 +14,21 @@ MAX_TEXT: Final = 1024 * 1024
 _MISSING: Final = object()
 
 
+def _lookup(params: dict[str, Any], name: str, default: Any) -> tuple[bool, Any]:
+    """(present, value): the parameter, or *default* when absent and given; raises :class:`BadParams` when required."""
+    if name in params:
+        return True, params[name]
+    if default is _MISSING:
+        raise BadParams(f"missing parameter {name!r}", param=name)
+    return False, default
+
+
 def get_str(params: dict[str, Any], name: str, default: Any = _MISSING, *, max_length: int = 4096,
             allow_nul: bool = False) -> str:
     """Return the string parameter *name* (a default when given and absent)."""
-    value = params.get(name, _MISSING)
-    if value is _MISSING:
-        if default is _MISSING:
-            raise BadParams(f"missing parameter {name!r}", param=name)
-        return default  # type: ignore[no-any-return]
+    present, value = _lookup(params, name, default)
+    if not present:
+        return value  # type: ignore[no-any-return]
     if not isinstance(value, str):
         raise BadParams(f"{name!r} must be a string, not {type(value).__name__}", param=name)
     if len(value) > max_length:
@@ -34,11 +41,9 @@ def get_str(params: dict[str, Any], name: str, default: Any = _MISSING, *, max_l
 def get_int(params: dict[str, Any], name: str, default: Any = _MISSING, *, minimum: int | None = None,
             maximum: int | None = None) -> int:
     """Return the integer parameter *name*; booleans are refused."""
-    value = params.get(name, _MISSING)
-    if value is _MISSING:
-        if default is _MISSING:
-            raise BadParams(f"missing parameter {name!r}", param=name)
-        return default  # type: ignore[no-any-return]
+    present, value = _lookup(params, name, default)
+    if not present:
+        return value  # type: ignore[no-any-return]
     if not isinstance(value, int) or isinstance(value, bool):
         raise BadParams(f"{name!r} must be an integer, not {type(value).__name__}", param=name)
     if minimum is not None and value < minimum:
@@ -51,11 +56,9 @@ def get_int(params: dict[str, Any], name: str, default: Any = _MISSING, *, minim
 def get_float(params: dict[str, Any], name: str, default: Any = _MISSING, *, minimum: float | None = None,
               maximum: float | None = None) -> float:
     """Return the number parameter *name* as a float; booleans are refused."""
-    value = params.get(name, _MISSING)
-    if value is _MISSING:
-        if default is _MISSING:
-            raise BadParams(f"missing parameter {name!r}", param=name)
-        return default  # type: ignore[no-any-return]
+    present, value = _lookup(params, name, default)
+    if not present:
+        return value  # type: ignore[no-any-return]
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
         raise BadParams(f"{name!r} must be a number", param=name)
     if minimum is not None and value < minimum:
@@ -67,11 +70,9 @@ def get_float(params: dict[str, Any], name: str, default: Any = _MISSING, *, min
 
 def get_bool(params: dict[str, Any], name: str, default: Any = _MISSING) -> bool:
     """Return the boolean parameter *name*."""
-    value = params.get(name, _MISSING)
-    if value is _MISSING:
-        if default is _MISSING:
-            raise BadParams(f"missing parameter {name!r}", param=name)
-        return default  # type: ignore[no-any-return]
+    present, value = _lookup(params, name, default)
+    if not present:
+        return value  # type: ignore[no-any-return]
     if not isinstance(value, bool):
         raise BadParams(f"{name!r} must be true or false", param=name)
     return value
@@ -87,11 +88,9 @@ def get_choice(params: dict[str, Any], name: str, choices: frozenset[str] | set[
 
 def get_list(params: dict[str, Any], name: str, default: Any = _MISSING, *, max_items: int = 10_000) -> list[Any]:
     """Return the list parameter *name*."""
-    value = params.get(name, _MISSING)
-    if value is _MISSING:
-        if default is _MISSING:
-            raise BadParams(f"missing parameter {name!r}", param=name)
-        return default  # type: ignore[no-any-return]
+    present, value = _lookup(params, name, default)
+    if not present:
+        return value  # type: ignore[no-any-return]
     if not isinstance(value, list):
         raise BadParams(f"{name!r} must be a list", param=name)
     if len(value) > max_items:

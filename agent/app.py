@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from agent import files, inventory, registry
+from agent.annotate import AnnotationService
 from agent.audit import Journal
 from agent.dispatch import Dispatcher, MethodTable
 from agent.forbidden import ForbiddenFolders
@@ -142,8 +143,11 @@ class AgentApp:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.screen = ScreenService(self.policy.hidden, self._send_event, self.panel.add_activity, self.config.display)
+        self.annotate = AnnotationService(self._send_event, self.panel.add_activity, self.journal.append,
+                                          self.config.display,
+                                          permitted=lambda: self.policy.permissions.allows("annotate"))
         table = MethodTable([*self.session.methods(), *inventory.METHODS, *files.METHODS, *registry.METHODS,
-                             *self.screen.METHODS])
+                             *self.screen.METHODS, *self.annotate.METHODS])
         self.dispatcher = Dispatcher(table, self.journal, self.policy, self.state_dir, self.panel.add_activity)
         ssl_context = ssl.create_default_context(cafile=str(self.config.cafile)) if self.config.cafile else None
         callbacks = LinkCallbacks(on_code=self._on_code, on_paired=self._on_paired, on_status=self._on_status,
@@ -155,9 +159,11 @@ class AgentApp:
         if self._end_requested.is_set():
             await self._end_by_customer()
         await self.screen.start()
+        await self.annotate.start()
         try:
             reason = await self.link.run()
         finally:
+            await self.annotate.stop()  # every mark goes with the session: the overlay never outlives it
             await self.screen.stop()
             self.dispatcher.close()
             registry.REGISTRY.close_all()  # a hive handle never outlives its session
@@ -200,8 +206,12 @@ class AgentApp:
         await self.link.send_event(name, body, data)
 
     async def _on_event(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
-        """Events from the relay and the viewers: the screen's, for now."""
-        if name.startswith("screen.") or name == "relay.viewers":
+        """Events from the relay and the viewers, to the service they are for."""
+        if name.startswith("annotate."):
+            await self.annotate.on_event(name, body)
+        elif name.startswith("screen.") or name == "relay.viewers":
             await self.screen.on_event(name, body)
+            if name == "relay.viewers":  # a viewer that joins gets the marks as they stand
+                await self.annotate.on_event(name, body)
         else:
             log.debug("event %s ignored", name)

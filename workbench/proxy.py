@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.audit import utc_now
 from agent.errors import WorkbenchError
+from workbench.annotate import AnnotateNamespace
 from workbench.calls import CallResult
 from workbench.client import RelayClient
 from workbench.files import FilesNamespace
@@ -53,6 +54,7 @@ class Session:
         self.history = History()
         self.files = FilesNamespace(self)
         self.registry = RegistryNamespace(self)
+        self.annotate = AnnotateNamespace(self)
         client.on_ended = self._on_ended
 
     # -- the one call path -------------------------------------------------

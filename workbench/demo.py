@@ -77,11 +77,20 @@ class _AgentSupervisor(threading.Thread):
         self.code_file = data / "code.txt"
         self.current: Proc | None = None
         self.stopping = threading.Event()
+        self.failed = False
 
     def run(self) -> None:
+        try:
+            self._serve_customers()
+        except (RuntimeError, TimeoutError) as err:
+            print(f"the demo's customer agent could not start; stopping the demo:\n{err}", file=sys.stderr, flush=True)
+            self.failed = True
+            self.stopping.set()
+
+    def _serve_customers(self) -> None:
         while not self.stopping.is_set():
-            agent, code = start_agent(self.relay_url, self.data / "agent", "--window", "--forbid", str(self.forbid),
-                                      env=self.env)
+            agent, code = start_agent(self.relay_url, self.data / "agent", "--forbid", str(self.forbid),
+                                      window=True, env=self.env)
             self.current = agent
             tmp = self.code_file.with_suffix(".tmp")
             tmp.write_text(code + "\n", encoding="utf-8")
@@ -130,7 +139,8 @@ def run_demo(port: int = 8765, data: Path = Path("demo-data"), lab: bool = True,
             lab_proc = subprocess.Popen(lab_args, env=lab_env, cwd=notebooks)
             print("JupyterLab is starting: open the URL with the token printed below, then run quickstart.ipynb",
                   flush=True)
-            lab_proc.wait()
+            while lab_proc.poll() is None and not supervisor.stopping.wait(1.0):
+                pass
         else:
             supervisor.stopping.wait()
     except KeyboardInterrupt:
@@ -144,4 +154,4 @@ def run_demo(port: int = 8765, data: Path = Path("demo-data"), lab: bool = True,
             proc.stop()
         if screen is not None:
             screen.stop()
-    return 0
+    return 1 if supervisor.failed else 0

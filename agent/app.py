@@ -23,6 +23,7 @@ from typing import Any
 from agent import files, inventory, registry
 from agent.annotate import AnnotationService
 from agent.audit import Journal
+from agent.control import ControlService
 from agent.dispatch import Dispatcher, MethodTable
 from agent.forbidden import ForbiddenFolders
 from agent.link import AgentLink, LinkCallbacks
@@ -71,7 +72,7 @@ class AgentApp:
         self.journal_path = config.data_dir / "journals" / f"{stamp}-{secrets.token_hex(4)}.jsonl"
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
                                                journal_path=self.journal_path, policy=self.policy,
-                                               on_change=self._customer_changed)
+                                               on_change=self._customer_changed, on_control=self._customer_control)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ending = False
         self._end_requested = threading.Event()
@@ -146,8 +147,10 @@ class AgentApp:
         self.annotate = AnnotationService(self._send_event, self.panel.add_activity, self.journal.append,
                                           self.config.display,
                                           permitted=lambda: self.policy.permissions.allows("annotate"))
+        self.control = ControlService(self.policy, self._send_event, self.panel.add_activity, self.journal.append,
+                                      self.config.display)
         table = MethodTable([*self.session.methods(), *inventory.METHODS, *files.METHODS, *registry.METHODS,
-                             *self.screen.METHODS, *self.annotate.METHODS])
+                             *self.screen.METHODS, *self.annotate.METHODS, *self.control.METHODS])
         self.dispatcher = Dispatcher(table, self.journal, self.policy, self.state_dir, self.panel.add_activity)
         ssl_context = ssl.create_default_context(cafile=str(self.config.cafile)) if self.config.cafile else None
         callbacks = LinkCallbacks(on_code=self._on_code, on_paired=self._on_paired, on_status=self._on_status,
@@ -160,9 +163,11 @@ class AgentApp:
             await self._end_by_customer()
         await self.screen.start()
         await self.annotate.start()
+        await self.control.start()
         try:
             reason = await self.link.run()
         finally:
+            await self.control.stop()  # releases any key or button the technician held
             await self.annotate.stop()  # every mark goes with the session: the overlay never outlives it
             await self.screen.stop()
             self.dispatcher.close()
@@ -185,6 +190,16 @@ class AgentApp:
         journal: Journal | None = getattr(self, "journal", None)
         if journal is not None:
             journal.append("policy", change=change, by="customer (window)")
+
+    def _customer_control(self, granted: bool) -> None:
+        """On the window's thread: the customer lets the technician take control, or takes it back."""
+        control: ControlService | None = getattr(self, "control", None)
+        if control is None:
+            return
+        if granted:
+            control.grant(by="customer (window)")
+        else:
+            control.revoke(by="customer (window)")
 
     def _on_ended_by_technician(self, reason: str) -> None:
         self.session.record_end(reason, by="technician")
@@ -209,9 +224,12 @@ class AgentApp:
         """Events from the relay and the viewers, to the service they are for."""
         if name.startswith("annotate."):
             await self.annotate.on_event(name, body)
+        elif name.startswith("control."):
+            await self.control.on_event(name, body)
         elif name.startswith("screen.") or name == "relay.viewers":
             await self.screen.on_event(name, body)
-            if name == "relay.viewers":  # a viewer that joins gets the marks as they stand
+            if name == "relay.viewers":  # a viewer that joins gets the marks and the control state
                 await self.annotate.on_event(name, body)
+                await self.control.on_event(name, body)
         else:
             log.debug("event %s ignored", name)

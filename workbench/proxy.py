@@ -22,6 +22,7 @@ from agent.errors import WorkbenchError
 from workbench.annotate import AnnotateNamespace
 from workbench.calls import CallResult
 from workbench.client import RelayClient
+from workbench.control import ControlNamespace
 from workbench.files import FilesNamespace
 from workbench.history import CallRecord, History
 from workbench.inventory import Inventory
@@ -55,6 +56,7 @@ class Session:
         self.files = FilesNamespace(self)
         self.registry = RegistryNamespace(self)
         self.annotate = AnnotateNamespace(self)
+        self.control = ControlNamespace(self)
         client.on_ended = self._on_ended
 
     # -- the one call path -------------------------------------------------

@@ -246,6 +246,7 @@ def open_panel(
     policy: Policy,
     title: str = DEFAULT_TITLE,
     on_change: Callable[[str], None] | None = None,
+    on_control: Callable[[bool], None] | None = None,
 ) -> CustomerPanel:
     """Open the customer panel; call it from the main thread.
 
@@ -254,7 +255,12 @@ def open_panel(
     it must return quickly (e.g. ``loop.call_soon_threadsafe``).  ``on_change``
     (optional) is called the same way after the customer changed a rule in the
     window, with what changed: ``"forbid_folder"`` or ``"unforbid_folder"``
-    (never the folder itself), for the core to journal.
+    (never the folder itself), for the core to journal.  ``on_control`` (optional)
+    is called the same way when the customer presses the control button: True to
+    let the technician use their mouse and keyboard, False to take control back;
+    the core passes it to :meth:`agent.control.ControlService.grant` / ``revoke``,
+    which flip ``policy.permissions.control`` and journal it.  The window shows the
+    button only when ``on_control`` is given; the console panel has no button.
 
     Raises:
         PanelUnavailable: ``window=True`` but no window can be shown (no
@@ -263,9 +269,11 @@ def open_panel(
     if not window:
         from agent.panel.console import ConsolePanel
 
-        return ConsolePanel(on_end=on_end, journal_path=journal_path, policy=policy, title=title)
+        return ConsolePanel(on_end=on_end, journal_path=journal_path, policy=policy, title=title,
+                            on_control=on_control)
     try:
         from agent.panel.window import TkPanel
     except ImportError as err:  # Python built without tkinter
         raise PanelUnavailable(f"Tk is not available: {err}") from err
-    return TkPanel(on_end=on_end, journal_path=journal_path, policy=policy, title=title, on_change=on_change)
+    return TkPanel(on_end=on_end, journal_path=journal_path, policy=policy, title=title, on_change=on_change,
+                   on_control=on_control)

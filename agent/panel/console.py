@@ -46,6 +46,7 @@ class ConsolePanel:
         title: str = DEFAULT_TITLE,
         output: TextIO | None = None,
         input_stream: TextIO | None = None,
+        on_control: Callable[[bool], None] | None = None,
     ) -> None:
         self.accepted_terms: Terms | None = None
         self._on_end = on_end
@@ -54,6 +55,8 @@ class ConsolePanel:
         self._title = title
         self._output = output
         self._input = input_stream
+        # no button here: control is granted with --allow-control and taken back with the hotkey
+        self._on_control = on_control
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._ended = False

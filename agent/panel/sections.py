@@ -47,6 +47,9 @@ class SectionContext:
     #: tell the agent core what the customer changed (``"forbid_folder"``, ``"unforbid_folder"``…),
     #: never which folder: the journal goes to the relay, and the technician may know only that a rule exists
     changed: Callable[[str], None]
+    #: the customer grants (True) or takes back (False) control of their mouse and keyboard; the
+    #: agent's control service flips ``policy.permissions.control`` and journals it.  None: no button.
+    control: Callable[[bool], None] | None = None
 
 
 class ForbiddenFoldersLike(Protocol):
@@ -265,9 +268,12 @@ class ForbiddenFoldersSection:
 
 
 class PermissionsSection:
-    """What the customer allows, as it stands (``policy.permissions``); display only for now.
+    """What the customer allows, as it stands (``policy.permissions``), and the control button.
 
-    Issue 5 adds the grant / take back control button next to ``control``.
+    The button (when the window has a ``control`` callback) lets the technician use
+    the mouse and keyboard, or takes control back; the agent's control service
+    flips ``policy.permissions.control``, so the window shows whatever decided it
+    last: this button, the take-back hotkey, or ``--allow-control``.
     """
 
     name = "permissions"
@@ -276,13 +282,32 @@ class PermissionsSection:
         self._context: SectionContext | None = None
         self._shown: dict[str, bool] = {}
         self._rows: dict[str, tuple[ttk.Label, ttk.Label]] = {}
+        self._button: ttk.Button | None = None
+        self._hint: ttk.Label | None = None
+        self._enabled = True
 
     def build(self, parent: tk.Misc, context: SectionContext) -> tk.Widget:
         self._context = context
         self._frame = ttk.LabelFrame(parent, name=self.name, text=context.wording.permissions_caption, padding=8)
         self._frame.columnconfigure(0, weight=1)
+        if context.control is not None:
+            self._button = ttk.Button(self._frame, name="control_button", command=self.toggle_control)
+            self._button.grid(row=100, column=0, columnspan=2, sticky="ew", pady=(8, 0))
+            self._hint = ttk.Label(self._frame, name="control_hint", wraplength=400, style="Muted.TLabel")
+            self._hint.grid(row=101, column=0, columnspan=2, sticky="w", pady=(4, 0))
         self.refresh()
         return self._frame
+
+    def toggle_control(self) -> None:
+        """The button: grant control when it is not granted, take it back when it is."""
+        context = self._context
+        if context is None or context.control is None or not self._enabled:
+            return
+        try:
+            context.control(not context.policy.permissions.control)
+        except Exception:  # the window stays up; the state shown is the policy's
+            log.exception("the control callback failed")
+        self.refresh()
 
     def refresh(self) -> None:
         if self._context is None:
@@ -305,10 +330,17 @@ class PermissionsSection:
                 text=words.allowed if allowed else words.not_allowed,
                 foreground=ALLOWED_COLOUR if allowed else NOT_ALLOWED_COLOUR,
             )
+        granted = bool(permissions.get("control"))
+        if self._button is not None:
+            self._button.configure(text=words.control_take_back if granted else words.control_grant)
+        if self._hint is not None:
+            self._hint.configure(text=words.control_hint_on if granted else words.control_hint_off)
         self._shown = dict(permissions)
 
     def set_enabled(self, enabled: bool) -> None:
-        pass  # nothing to press yet
+        self._enabled = enabled
+        if self._button is not None:
+            self._button.state(["!disabled"] if enabled else ["disabled"])
 
 
 def default_sections() -> list[PanelSection]:

@@ -134,6 +134,7 @@ class TkPanel:
         policy: Policy,
         title: str = DEFAULT_TITLE,
         on_change: Callable[[str], None] | None = None,
+        on_control: Callable[[bool], None] | None = None,
         sections: list[PanelSection] | None = None,
         opener: Callable[[Path], subprocess.Popen[bytes] | None] = open_with_system,
         output: TextIO | None = None,
@@ -149,6 +150,7 @@ class TkPanel:
         self._journal_path = journal_path
         self._policy = policy
         self._on_change = on_change
+        self._on_control = on_control
         self._sections = default_sections() if sections is None else sections
         self._opener = opener
         self._output = output
@@ -330,6 +332,7 @@ class TkPanel:
             note=self._note,
             call_soon=self.call_soon,
             changed=self._changed,
+            control=self._on_control,
         )
         self._view = SessionView(
             self.root, self._wording, self._sections, context, end=self._request_end, open_journal=self._open_journal

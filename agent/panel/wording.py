@@ -56,6 +56,11 @@ class Wording:
     allowed: str
     not_allowed: str
     powers: dict[str, str]
+    # control: the grant / take back button (the hotkeys are agent.control.HOTKEYS)
+    control_grant: str
+    control_take_back: str
+    control_hint_off: str
+    control_hint_on: str
 
 
 ENGLISH = Wording(
@@ -108,6 +113,13 @@ ENGLISH = Wording(
         "annotate": "Draw and write on your screen",
         "control": "Use your mouse and keyboard",
     },
+    control_grant="Let the technician use my mouse and keyboard",
+    control_take_back="Take back control",
+    control_hint_off="Until you allow it, the technician can only watch.",
+    control_hint_on=(
+        "Your own mouse and keyboard always come first. To take back control at any moment, "
+        "press Pause or Ctrl+Alt+Shift+Space."
+    ),
 )
 
 FRENCH = Wording(
@@ -161,6 +173,13 @@ FRENCH = Wording(
         "annotate": "Dessiner et écrire sur votre écran",
         "control": "Se servir de votre souris et de votre clavier",
     },
+    control_grant="Laisser le technicien utiliser ma souris et mon clavier",
+    control_take_back="Reprendre le contrôle",
+    control_hint_off="Tant que vous ne l'autorisez pas, le technicien peut seulement regarder.",
+    control_hint_on=(
+        "Votre souris et votre clavier passent toujours en premier. Pour reprendre le contrôle à tout "
+        "moment, appuyez sur Pause ou sur Ctrl+Alt+Maj+Espace."
+    ),
 )
 
 WORDINGS: dict[str, Wording] = {"en": ENGLISH, "fr": FRENCH}

@@ -1,0 +1,122 @@
+"""What the technician asks the agent to inject, independent of the platform.
+
+The service turns viewer events and notebook calls into these; a backend
+(:class:`agent.control.x11.X11Injector` on X11) performs them.  An action has
+:func:`steps`: typed text one step per character, everything else one atomic
+step (a click's press and release are never split by a pause for the customer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.control.keys import Combo, Key
+
+
+@dataclass(frozen=True)
+class Move:
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class Click:
+    x: int
+    y: int
+    button: int = 1
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Button:
+    """Press or release one button (the widget's down / up), after moving to (x, y)."""
+
+    button: int
+    down: bool
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class Drag:
+    start: tuple[int, int]
+    end: tuple[int, int]
+    button: int = 1
+
+
+@dataclass(frozen=True)
+class Scroll:
+    """Wheel notches at (x, y): ``dy`` > 0 scrolls down, ``dx`` > 0 scrolls right."""
+
+    x: int
+    y: int
+    dx: int = 0
+    dy: int = 0
+
+
+@dataclass(frozen=True)
+class TypeText:
+    text: str
+
+
+@dataclass(frozen=True)
+class PressCombo:
+    combo: Combo
+
+
+@dataclass(frozen=True)
+class KeyDown:
+    """Hold a key down (the widget's keydown), with *modifiers* held for it if not held already."""
+
+    key: Key
+    modifiers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyUp:
+    key: Key
+
+
+Action = Move | Click | Button | Drag | Scroll | TypeText | PressCombo | KeyDown | KeyUp
+
+
+def steps(action: Action) -> int:
+    """How many steps *action* has (the unit of pausing for the customer)."""
+    if isinstance(action, TypeText):
+        return len(action.text)
+    return 1
+
+
+def is_pointer(action: Action) -> bool:
+    return isinstance(action, (Move, Click, Button, Drag, Scroll))
+
+
+class InputBackend(Protocol):
+    """Injects actions; every method is called from the service's one injection thread."""
+
+    def perform(self, action: Action, start: int, may_inject: Callable[[], bool]) -> int:
+        """Inject *action* from step *start*, asking ``may_inject()`` before each step.
+
+        Returns the number of steps done in all (``steps(action)`` when finished).
+        Raises :class:`agent.errors.WorkbenchError` (Unavailable: no key can type a
+        character; BadParams) — nothing of the failing step was injected.
+        """
+        ...
+
+    def held(self) -> bool:
+        """True while a key or button the agent pressed is still down."""
+        ...
+
+    def release_all(self) -> None:
+        """Release every key and button the agent holds down (never gated)."""
+        ...
+
+    def maintain(self) -> None:
+        """Housekeeping between actions (undo temporary key bindings no longer in use)."""
+        ...
+
+    def close(self) -> None:
+        """Release everything, undo every temporary binding, close the connection."""
+        ...

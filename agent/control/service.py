@@ -1,0 +1,794 @@
+"""The agent's control service: viewer input and notebook calls in, injected input out,
+under the customer's grant and the customer's priority.
+
+See :mod:`agent.control` for the rules; this module wires the parts:
+
+- one *injection thread* (:class:`_Worker`) owns the backend (XTEST on X11) and
+  performs every action, viewer or notebook, in arrival order;
+- the backend's *watch* reports every device event the server processed; the
+  :class:`~agent.control.ledger.InjectionLedger` tells the agent's own from the
+  customer's; a customer event suspends injection (:class:`~agent.control.priority.PriorityGate`);
+- the event loop resumes injection once the customer has been idle for the grace
+  period, and tells the widgets (``screen.control``) in order with everything else;
+- viewer input is journaled in bursts (:mod:`agent.control.bursts`); notebook calls
+  are journaled by the dispatcher like every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agent.control import actions as act
+from agent.control.bursts import Burst, BurstRecorder, click_words, plural
+from agent.control.keys import (
+    HOTKEYS,
+    Combo,
+    KeyNameError,
+    char_keysym,
+    normalise_modifiers,
+    parse_combo,
+    refusal,
+    resolve_dom_key,
+)
+from agent.control.ledger import DeviceEvent, InjectionLedger
+from agent.control.priority import PriorityGate
+from agent.dispatch import CallContext, Method
+from agent.errors import BadParams, CustomerPriority, NotGranted, Unavailable, WorkbenchError
+from agent.policy import Policy
+
+log = logging.getLogger(__name__)
+
+SendEvent = Callable[[str, dict[str, Any], "bytes | None"], Awaitable[None]]
+
+#: Default seconds a notebook call waits while the customer has priority.
+DEFAULT_TIMEOUT_S = 10.0
+MAX_TIMEOUT_S = 300.0
+#: Most characters in one viewer ``control.text`` event, and in one ``control.type`` call.
+MAX_VIEWER_TEXT = 1000
+MAX_CALL_TEXT = 10_000
+#: Most wheel notches in one viewer event.
+MAX_VIEWER_NOTCHES = 10
+BUTTONS = (1, 2, 3)
+#: Longest one injection may take (pacing new key bindings for text outside the layout included).
+INJECTION_TIMEOUT_S = 600.0
+
+HOTKEY_WORDS = " or ".join(hotkey.label for hotkey in HOTKEYS)
+GRANTED_WORDS = ("You let the technician use your mouse and keyboard. Yours always come first; "
+                 f"press {HOTKEY_WORDS} to take back control at any moment.")
+REVOKED_WORDS = "You took back control of your mouse and keyboard."
+UNAVAILABLE_WORDS = "The technician cannot use your mouse and keyboard on this computer."
+
+
+class Watch(Protocol):
+    """What the service needs of the backend's watch (RECORD and hotkeys on X11)."""
+
+    def start(self) -> None: ...
+
+    def set_watching(self, on: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+#: Builds the backend: (display, ledger, on_event, on_ready, on_hotkey) -> (injector, watch).
+#: Runs in a worker thread; raises OSError where control is not available.
+BackendFactory = Callable[
+    [str | None, InjectionLedger, Callable[[DeviceEvent], None], Callable[[bool], None], Callable[[str], None]],
+    tuple[act.InputBackend, Watch],
+]
+
+
+def x11_backend(display: str | None, ledger: InjectionLedger, on_event: Callable[[DeviceEvent], None],
+                on_ready: Callable[[bool], None], on_hotkey: Callable[[str], None]) -> tuple[act.InputBackend, Watch]:
+    """The X11 backend: XTEST injection, RECORD watch, grabbed hotkeys.  Raises OSError."""
+    from agent.control.x11 import X11Injector, X11Watch
+
+    injector = X11Injector(display, ledger)
+    try:
+        watch = X11Watch(display, on_event, on_ready, on_hotkey)
+    except OSError:
+        injector.close()
+        raise
+    return injector, watch
+
+
+# -- the injection thread ------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    run: Callable[[], Any]
+    future: Future[Any] = field(default_factory=Future)
+    viewer: bool = False
+    key: str | None = None
+    #: how many inputs the job stands for (characters of a text), counted when it is dropped
+    weight: int = 1
+
+
+class _Worker:
+    """One thread that runs jobs in order; viewer jobs can be dropped, urgent ones jump the queue."""
+
+    def __init__(self, name: str, tick: Callable[[], None], tick_s: float = 0.5) -> None:
+        self._cond = threading.Condition()
+        self._jobs: deque[_Job | None] = deque()
+        self._tick = tick
+        self._tick_s = tick_s
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, run: Callable[[], Any], *, viewer: bool = False, urgent: bool = False,
+               key: str | None = None, weight: int = 1) -> Future[Any]:
+        job = _Job(run, viewer=viewer, key=key, weight=weight)
+        with self._cond:
+            if self._closed:
+                job.future.set_exception(Unavailable("control has stopped"))
+                return job.future
+            last = self._jobs[-1] if self._jobs else None
+            if key is not None and last is not None and last.key == key:
+                self._jobs[-1] = job  # a newer pointer position replaces one not injected yet
+                last.future.set_result(None)
+            elif urgent:
+                self._jobs.appendleft(job)
+            else:
+                self._jobs.append(job)
+            self._cond.notify()
+        return job.future
+
+    def drop_viewer_jobs(self) -> int:
+        """Drop the viewer jobs not run yet; return how many inputs they stood for."""
+        with self._cond:
+            kept = deque(job for job in self._jobs if job is None or not job.viewer)
+            dropped = sum(job.weight for job in self._jobs if job is not None and job.viewer)
+            for job in self._jobs:
+                if job is not None and job.viewer:
+                    job.future.set_result(None)
+            self._jobs = kept
+            return dropped
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Run what is queued (viewer jobs dropped), then end the thread."""
+        self.drop_viewer_jobs()
+        with self._cond:
+            if not self._closed:
+                self._closed = True
+                self._jobs.append(None)
+                self._cond.notify()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._jobs:
+                    self._cond.wait(self._tick_s)
+                idle = not self._jobs
+                job = None if idle else self._jobs.popleft()
+            if idle:
+                try:
+                    self._tick()
+                except Exception:
+                    log.exception("control housekeeping failed")
+                continue
+            if job is None:  # the mark close() left: everything before it has run
+                return
+            if job.future.done():
+                continue
+            try:
+                job.future.set_result(job.run())
+            except BaseException as err:  # handed to whoever waits on the future
+                job.future.set_exception(err)
+
+
+# -- parameters ---------------------------------------------------------------------------------
+
+
+def _number(params: dict[str, Any], name: str, default: float | None = None) -> float:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadParams(f"{name!r} must be a number", param=name)
+    return float(value)
+
+
+def _coordinate(params: dict[str, Any], name: str) -> int:
+    value = _number(params, name)
+    if abs(value) > 1_000_000:
+        raise BadParams(f"{name!r} is out of range", param=name)
+    return round(value)
+
+
+def _point(params: dict[str, Any], name: str) -> tuple[int, int]:
+    value = params.get(name)
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise BadParams(f"{name!r} must be [x, y]", param=name)
+    return _coordinate({"x": value[0]}, "x"), _coordinate({"y": value[1]}, "y")
+
+
+def _button(params: dict[str, Any]) -> int:
+    value = params.get("button", 1)
+    if isinstance(value, bool) or value not in BUTTONS:
+        raise BadParams("'button' must be 1 (left), 2 (middle) or 3 (right)", param="button")
+    return int(value)
+
+
+def _timeout(params: dict[str, Any]) -> float:
+    value = _number(params, "timeout", DEFAULT_TIMEOUT_S)
+    if not 0 <= value <= MAX_TIMEOUT_S:
+        raise BadParams(f"'timeout' must be between 0 and {MAX_TIMEOUT_S:g} seconds", param="timeout")
+    return value
+
+
+def _notches(value: Any, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value == 0:
+        return 0
+    count = max(1, round(abs(value)))
+    return int(math.copysign(min(count, limit), value))
+
+
+def _text(value: Any, limit: int, param: str = "text") -> str:
+    if not isinstance(value, str):
+        raise BadParams(f"{param!r} must be a string", param=param)
+    text = value.replace("\r\n", "\n")
+    if len(text) > limit:
+        raise BadParams(f"{param!r} is longer than {limit} characters", param=param)
+    for char in text:
+        try:
+            char_keysym(char)
+        except KeyNameError as err:
+            raise BadParams(str(err), param=param) from err
+    return text
+
+
+def _combo(value: Any) -> Combo:
+    if not isinstance(value, str):
+        raise BadParams("'combo' must be a string such as \"ctrl+s\"", param="combo")
+    try:
+        combo = parse_combo(value)
+    except KeyNameError as err:
+        raise BadParams(str(err), param="combo") from err
+    why = refusal(combo.modifiers, combo.key.keysym)
+    if why:
+        raise BadParams(f"{combo.label} is not injected: {why}", param="combo")
+    return combo
+
+
+_TEXT_MODIFIERS = frozenset({"ctrl", "alt", "meta"})
+
+
+def _typed_as_text(char: str | None, modifiers: tuple[str, ...]) -> str | None:
+    """The character a key event types as text, or None when it is a shortcut.
+
+    AltGr characters arrive with "altgr" (or, from Windows browsers, with Ctrl+Alt
+    both set): they are text too.
+    """
+    if char is None or (char == " " and set(modifiers) & _TEXT_MODIFIERS):
+        return None
+    held = set(modifiers) - {"shift", "altgr"}
+    if not held:
+        return char
+    if held == {"ctrl", "alt"} and not (char.isascii() and char.isalnum()):
+        return char
+    return None
+
+
+class ControlService:
+    """T6 under C1 and C2: the technician's mouse and keyboard on the customer's computer.
+
+    See :mod:`agent.control`.  ``grant`` and ``revoke`` may be called from any
+    thread; ``on_event``, ``start`` and ``stop`` from the agent's event loop;
+    the methods in :attr:`METHODS` run in the dispatcher's worker threads.
+    """
+
+    def __init__(self, policy: Policy, send_event: SendEvent, tell_customer: Callable[[str], None],
+                 journal_append: Callable[..., dict[str, Any]], display: str | None, grace_s: float = 2.0,
+                 *, backend_factory: BackendFactory = x11_backend, clock: Callable[[], float] = time.monotonic,
+                 burst_window_s: float = 1.0) -> None:
+        self.policy = policy
+        self._send_event = send_event
+        self._tell_customer = tell_customer
+        self._journal_append = journal_append
+        self._display = display
+        self._factory = backend_factory
+        self._clock = clock
+        self.gate = PriorityGate(grace_s, clock)
+        self.ledger = InjectionLedger(clock)
+        self._bursts = BurstRecorder(burst_window_s, clock)
+        self._bursts_lock = threading.Lock()
+        self._backend: act.InputBackend | None = None
+        self._watch: Watch | None = None
+        self._worker: _Worker | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._resumer: asyncio.Task[None] | None = None
+        self._burst_timer: asyncio.TimerHandle | None = None
+        self._ready = False
+        self._stopped = False
+        #: why control is unavailable here (None: available, or not started yet)
+        self.unavailable: str | None = None
+        #: the take-back hotkeys, as the customer window words them
+        self.hotkeys = [hotkey.label for hotkey in HOTKEYS]
+        self.METHODS: list[Method] = [
+            Method("control.click", self._click, "control", self._describe_click),
+            Method("control.move", self._move, "control",
+                   lambda p: f"The technician moved the pointer to ({p.get('x')}, {p.get('y')})"),
+            Method("control.drag", self._drag, "control", self._describe_drag),
+            Method("control.scroll", self._scroll, "control",
+                   lambda p: f"The technician scrolled at ({p.get('x')}, {p.get('y')})"),
+            Method("control.type", self._type, "control", self._describe_type),
+            Method("control.key", self._key, "control", self._describe_key),
+        ]
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def granted(self) -> bool:
+        return bool(self.policy.permissions.control)
+
+    @property
+    def watching(self) -> bool:
+        """True while the customer's input is being watched (injection needs it)."""
+        return self._ready
+
+    @property
+    def injecting(self) -> bool:
+        """True when technician input would be injected now (granted, watched, customer idle)."""
+        return (self.granted and self._backend is not None and self._ready and not self._stopped
+                and not self.gate.suspended)
+
+    def _may_inject(self) -> bool:
+        return self.injecting
+
+    def state(self) -> dict[str, Any]:
+        """The body of ``screen.control``."""
+        resume_in = self.gate.resume_in() if self.granted else None
+        return {"granted": self.granted, "customer_active": self.granted and self.gate.suspended,
+                "resume_in": None if resume_in is None else round(resume_in, 2)}
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the backend (a few X connections) and its threads; watch at once if granted."""
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self._sender = asyncio.create_task(self._send_loop(), name="control-sender")
+        try:
+            backend, watch = await self._loop.run_in_executor(
+                None, self._factory, self._display, self.ledger, self._on_device_event, self._on_ready,
+                self._on_hotkey)
+        except Exception as err:  # OSError where there is no X server, or it lacks an extension
+            self.unavailable = str(err) or type(err).__name__
+            log.info("control is not available: %s", err)
+            return
+        self._backend, self._watch = backend, watch
+        self._worker = _Worker("control-inject", backend.maintain)
+        watch.start()
+        if self.granted:
+            watch.set_watching(True)
+
+    async def stop(self) -> None:
+        """Release what the agent holds down, undo key bindings, ungrab the hotkeys, end every thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.gate.reset()
+        if self._burst_timer is not None:
+            self._burst_timer.cancel()
+            self._burst_timer = None
+        self._write(self._flush_bursts())
+        if self._resumer is not None:
+            self._resumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resumer
+        loop = asyncio.get_running_loop()
+        watch, worker, backend = self._watch, self._worker, self._backend
+        self._watch = self._worker = None
+        if watch is not None:
+            await loop.run_in_executor(None, watch.close)
+        if worker is not None and backend is not None:
+            worker.submit(backend.close)  # after what is queued, which injects nothing any more
+            await loop.run_in_executor(None, worker.close)
+        self._backend = None
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+
+    # -- the customer's grant ---------------------------------------------------------------
+
+    def grant(self, by: str) -> None:
+        """The customer lets the technician use their mouse and keyboard; thread-safe, journaled."""
+        with self.policy.lock:
+            if self.policy.permissions.control or self._stopped:
+                return
+            self.policy.permissions.control = True
+        self.gate.reset()
+        self._write(self._flush_bursts())
+        self._journal_policy("grant_control", by)
+        self._tell(GRANTED_WORDS if self.unavailable is None else UNAVAILABLE_WORDS)
+        watch = self._watch
+        if watch is not None:
+            watch.set_watching(True)
+        self._post_state()
+
+    def revoke(self, by: str) -> None:
+        """The customer takes back control; thread-safe, journaled; held keys and buttons are released."""
+        with self.policy.lock:
+            if not self.policy.permissions.control:
+                return
+            self.policy.permissions.control = False
+        self.gate.reset()  # waiting notebook calls wake up and fail with not_granted
+        self._release_everything()
+        watch = self._watch
+        if watch is not None:
+            watch.set_watching(False)
+        self._write(self._flush_bursts())
+        self._journal_policy("revoke_control", by)
+        self._tell(REVOKED_WORDS)
+        self._post_state()
+
+    def _journal_policy(self, change: str, by: str) -> None:
+        try:
+            self._journal_append("policy", change=change, by=by)
+        except Exception:  # e.g. the journal closed with the session: the policy still changed
+            log.exception("could not journal %s", change)
+
+    def _release_everything(self) -> int:
+        """Drop queued viewer input and let go of every key and button; return how many inputs were dropped."""
+        worker, backend = self._worker, self._backend
+        if worker is None or backend is None:
+            return 0
+        dropped = worker.drop_viewer_jobs()
+        worker.submit(backend.release_all, urgent=True)
+        return dropped
+
+    # -- callbacks from the backend's threads ---------------------------------------------------
+
+    def _on_ready(self, ready: bool) -> None:
+        if ready:
+            # nothing injected before the record started can come back through it: a stale
+            # expectation would only hide the customer's first events
+            self.ledger.forget()
+        self._ready = ready
+        self.gate.notify()
+
+    def _on_hotkey(self, label: str) -> None:
+        if self.granted:
+            self.revoke(f"customer (hotkey {label})")
+
+    def _on_device_event(self, event: DeviceEvent) -> None:
+        if self.ledger.observe(event) or not self.granted:
+            return
+        if not self.gate.customer_input():
+            return
+        # a new suspension: nothing of the technician's stays pressed or queued
+        dropped = self._release_everything()
+        if dropped:
+            self._call_in_loop(lambda: self._note_dropped(None, "pointer", dropped))
+        self._call_in_loop(self._suspended)
+
+    def _call_in_loop(self, function: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(function)
+
+    # -- the event loop's side ----------------------------------------------------------------
+
+    def _suspended(self) -> None:
+        self._emit_state()  # first: journaling waits for the disk
+        self._write(self._flush_bursts())
+        if self._resumer is None or self._resumer.done():
+            self._resumer = asyncio.get_running_loop().create_task(self._resume_when_idle(), name="control-resume")
+
+    async def _resume_when_idle(self) -> None:
+        while True:
+            wait = self.gate.resume_in()
+            if wait is None:  # control was taken back or granted again meanwhile
+                return
+            if wait > 0:
+                await asyncio.sleep(min(wait, 0.25))  # short naps: the clock is the gate's, maybe not the loop's
+                continue
+            if self.gate.try_resume():
+                self._emit_state()
+                return
+
+    def _post_state(self) -> None:
+        self._call_in_loop(self._emit_state)
+
+    def _emit_state(self) -> None:
+        if self._queue is not None:
+            self._queue.put_nowait(("screen.control", self.state()))
+
+    async def _send_loop(self) -> None:
+        assert self._queue is not None
+        while True:
+            name, body = await self._queue.get()
+            try:
+                await self._send_event(name, body, None)
+            except Exception:  # the link may be down; the next state event says it again
+                log.info("could not send %s", name, exc_info=True)
+
+    # -- viewer events ------------------------------------------------------------------------
+
+    async def on_event(self, name: str, body: dict[str, Any]) -> None:
+        """``control.pointer`` / ``control.key`` / ``control.text`` from viewers; ``relay.viewers``.
+
+        Never raises: a malformed body is logged and dropped.  Input that
+        arrives while it cannot be injected (not granted, the customer has
+        priority, no backend) is dropped, never queued.
+        """
+        if name == "relay.viewers":
+            if body.get("count") == 0:  # nobody watches any more: nothing stays pressed
+                self._release_everything()
+            self._emit_state()
+            return
+        if name == "control.state":
+            self._emit_state()
+            return
+        viewer = body.get("viewer_id")
+        viewer = viewer if isinstance(viewer, str) else None
+        try:
+            parsed = self._viewer_action(name, body)
+        except (WorkbenchError, KeyNameError) as err:
+            log.info("control event %s dropped: %s", name, err)
+            return
+        if parsed is None:
+            return
+        action, note = parsed
+        category: Any = "pointer" if act.is_pointer(action) else "keyboard"
+        if not self.injecting:
+            if self.granted:
+                self._note_dropped(viewer, category, act.steps(action))
+            return
+        worker = self._worker
+        if worker is None:
+            return
+        key = f"move:{viewer}" if isinstance(action, act.Move) else None
+        future = worker.submit(self._viewer_job(action, viewer, category), viewer=True, key=key,
+                                     weight=act.steps(action))
+        future.add_done_callback(_log_failure)
+        with self._bursts_lock:
+            ended = note(viewer)
+        self._write(ended)
+        self._arm_burst_timer()
+
+    def _viewer_job(self, action: act.Action, viewer: str | None, category: Any) -> Callable[[], None]:
+        backend = self._backend
+        assert backend is not None
+
+        def run() -> None:
+            done = backend.perform(action, 0, self._may_inject)
+            left = act.steps(action) - done
+            if left > 0:  # the customer took priority meanwhile: the rest is dropped
+                self._call_in_loop(lambda: self._note_dropped(viewer, category, left))
+
+        return run
+
+    def _viewer_action(self, name: str, body: dict[str, Any]
+                       ) -> tuple[act.Action, Callable[[str | None], list[Burst]]] | None:
+        """The action a viewer event asks for, and how to note it in the burst; None to ignore it."""
+        bursts = self._bursts
+        if name == "control.pointer":
+            kind = body.get("action")
+            x, y = _coordinate(body, "x"), _coordinate(body, "y")
+            if kind == "move":
+                return act.Move(x, y), lambda v: bursts.move(v, x, y)
+            if kind in ("down", "up"):
+                button = _button(body)
+                down = kind == "down"
+                return act.Button(button, down, x, y), lambda v: bursts.button(v, button, down, x, y)
+            if kind in ("click", "double"):
+                button, count = _button(body), 2 if kind == "double" else 1
+                return act.Click(x, y, button, count), lambda v: bursts.click(v, button, count, x, y)
+            if kind == "wheel":
+                dx = _notches(body.get("dx", 0), MAX_VIEWER_NOTCHES)
+                dy = _notches(body.get("dy", 0), MAX_VIEWER_NOTCHES)
+                if not dx and not dy:
+                    return None
+                return act.Scroll(x, y, dx, dy), lambda v: bursts.scroll(v, x, y, dx, dy)
+            raise BadParams(f"unknown pointer action {kind!r}")
+        if name == "control.text":
+            text = "".join(c for c in str(body.get("text", ""))[:MAX_VIEWER_TEXT].replace("\r\n", "\n")
+                           if _typeable(c))
+            if not text:
+                return None
+            return act.TypeText(text), lambda v: bursts.text(v, text)
+        if name == "control.key":
+            kind = body.get("action", "press")
+            key = resolve_dom_key(body.get("key"), body.get("code"))
+            raw = body.get("modifiers", [])
+            modifiers = normalise_modifiers(raw if isinstance(raw, list) else [])
+            if key.modifier is not None:
+                modifiers = tuple(m for m in modifiers if m != key.modifier)
+            typed = _typed_as_text(key.char, modifiers)
+            if kind in ("press", "down") and typed is not None and key.modifier is None:
+                return act.TypeText(typed), lambda v: bursts.text(v, typed)
+            why = refusal(modifiers, key.keysym)
+            if why and kind != "up":
+                raise BadParams(f"not injected: {why}")
+            combo = Combo(modifiers, key)
+            if kind == "press":
+                return act.PressCombo(combo), lambda v: bursts.key(v, combo.label)
+            if kind == "down":
+                if key.modifier is not None:
+                    return act.KeyDown(key), lambda v: []
+                return act.KeyDown(key, modifiers), lambda v: bursts.key(v, combo.label)
+            if kind == "up":
+                return act.KeyUp(key), lambda v: []
+            raise BadParams(f"unknown key action {kind!r}")
+        return None
+
+    # -- bursts ---------------------------------------------------------------------------------
+
+    def _note_dropped(self, viewer: str | None, category: Any, count: int) -> None:
+        with self._bursts_lock:
+            ended = self._bursts.dropped(viewer, category, count)
+        self._write(ended)
+        self._arm_burst_timer()
+
+    def _flush_bursts(self) -> list[Burst]:
+        with self._bursts_lock:
+            return self._bursts.flush()
+
+    def _arm_burst_timer(self) -> None:
+        loop = self._loop
+        if loop is None or self._burst_timer is not None:
+            return
+        with self._bursts_lock:
+            due = self._bursts.next_due()
+        if due is not None:
+            self._burst_timer = loop.call_later(max(0.0, due - self._clock()), self._burst_timer_fired)
+
+    def _burst_timer_fired(self) -> None:
+        self._burst_timer = None
+        with self._bursts_lock:
+            ended = self._bursts.due()
+        self._write(ended)
+        self._arm_burst_timer()
+
+    def _write(self, bursts: list[Burst]) -> None:
+        for burst in bursts:
+            record = burst.record()
+            try:
+                self._journal_append("control", **record)
+            except Exception:
+                log.exception("could not journal the technician's input")
+            words = burst.words()
+            if words:
+                self._tell(words)
+
+    def _tell(self, line: str) -> None:
+        try:
+            self._tell_customer(line)
+        except Exception:
+            log.exception("could not tell the customer")
+
+    # -- notebook calls (dispatcher worker threads) ---------------------------------------------
+
+    def _inject(self, context: CallContext, action: act.Action, timeout: float) -> int:
+        """Perform *action* for a notebook call, waiting (up to *timeout*) while the customer has priority."""
+        deadline = self._clock() + timeout
+        total, done = act.steps(action), 0
+        while True:
+            self._wait_turn(deadline, timeout, done, total)
+            worker, backend = self._worker, self._backend
+            if worker is None or backend is None:
+                raise Unavailable("control has stopped")
+            job = worker.submit(functools.partial(backend.perform, action, done, self._may_inject))
+            try:
+                done = int(job.result(timeout=INJECTION_TIMEOUT_S))
+            except concurrent.futures.TimeoutError:  # not the builtin one before Python 3.11
+                raise Unavailable("the X server did not take the input in time") from None
+            if done >= total:
+                context.journal_details["steps"] = total
+                return done
+
+    def _wait_turn(self, deadline: float, timeout: float, done: int, total: int) -> None:
+        def ready() -> bool:
+            if not self.granted:
+                raise NotGranted("the customer has taken back control", permission="control")
+            if self._backend is None or self._stopped:
+                raise Unavailable(f"control is not available on this computer: {self.unavailable or 'stopped'}")
+            return self._ready
+
+        if self.gate.wait_clear(deadline, ready):
+            return
+        if not self.gate.suspended:
+            raise Unavailable("the agent could not watch the customer's input, so nothing was injected")
+        left = f" ({done} of {total} done)" if done else ""
+        raise CustomerPriority(f"the customer is using their computer; nothing more was injected{left} "
+                               f"after waiting {timeout:g} s", waited_s=timeout, done=done, total=total)
+
+    def _click(self, context: CallContext) -> dict[str, Any]:
+        params = context.params
+        x, y, button = _coordinate(params, "x"), _coordinate(params, "y"), _button(params)
+        count = 2 if params.get("double") is True else 1
+        self._inject(context, act.Click(x, y, button, count), _timeout(params))
+        return {"x": x, "y": y, "button": button, "count": count}
+
+    def _move(self, context: CallContext) -> dict[str, Any]:
+        params = context.params
+        x, y = _coordinate(params, "x"), _coordinate(params, "y")
+        self._inject(context, act.Move(x, y), _timeout(params))
+        return {"x": x, "y": y}
+
+    def _drag(self, context: CallContext) -> dict[str, Any]:
+        params = context.params
+        start, end, button = _point(params, "from"), _point(params, "to"), _button(params)
+        self._inject(context, act.Drag(start, end, button), _timeout(params))
+        return {"from": list(start), "to": list(end), "button": button}
+
+    def _scroll(self, context: CallContext) -> dict[str, Any]:
+        params = context.params
+        x, y = _coordinate(params, "x"), _coordinate(params, "y")
+        dx, dy = (round(_number(params, name, 0)) for name in ("dx", "dy"))
+        if (not dx and not dy) or max(abs(dx), abs(dy)) > 50:
+            raise BadParams("'dx' / 'dy' must be whole wheel notches, not both 0, at most 50", param="dy")
+        self._inject(context, act.Scroll(x, y, dx, dy), _timeout(params))
+        return {"x": x, "y": y, "dx": dx, "dy": dy}
+
+    def _type(self, context: CallContext) -> dict[str, Any]:
+        text = _text(context.params.get("text"), MAX_CALL_TEXT)
+        if text:
+            self._inject(context, act.TypeText(text), _timeout(context.params))
+        return {"typed": len(text)}
+
+    def _key(self, context: CallContext) -> dict[str, Any]:
+        combo = _combo(context.params.get("combo"))
+        self._inject(context, act.PressCombo(combo), _timeout(context.params))
+        return {"pressed": combo.label}
+
+    @staticmethod
+    def _describe_click(params: dict[str, Any]) -> str:
+        count = 2 if params.get("double") is True else 1
+        return "The technician " + click_words(int(params.get("button", 1)), count, int(params["x"]),
+                                               int(params["y"]))
+
+    @staticmethod
+    def _describe_drag(params: dict[str, Any]) -> str:
+        start, end = params.get("from"), params.get("to")
+        return f"The technician dragged from {tuple(start or ())} to {tuple(end or ())}"
+
+    @staticmethod
+    def _describe_type(params: dict[str, Any]) -> str:
+        text = params.get("text")
+        count = len(text) if isinstance(text, str) else 0
+        return f"The technician typed {plural(count, 'character')}"
+
+    @staticmethod
+    def _describe_key(params: dict[str, Any]) -> str:
+        try:
+            return f"The technician pressed {parse_combo(str(params.get('combo'))).label}"
+        except KeyNameError:
+            return "The technician pressed a key"
+
+
+def _typeable(char: str) -> bool:
+    try:
+        char_keysym(char)
+    except KeyNameError:
+        return False
+    return True
+
+
+def _log_failure(future: Future[Any]) -> None:
+    if future.cancelled():
+        return
+    err = future.exception()
+    if err is not None:
+        log.info("technician input not injected: %s", err)

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +68,9 @@ class CallContext:
 
 
 Handler = Callable[[CallContext], Any]
+
+#: How a service sends an event to the viewers or the technician: name, body, optional bytes.
+SendEvent = Callable[[str, dict[str, Any], "bytes | None"], Awaitable[None]]
 
 
 @dataclass(frozen=True)

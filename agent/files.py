@@ -461,6 +461,19 @@ def _guard(ctx: CallContext) -> Guard:
     return Guard(ctx.policy.forbidden_folders, private=[ctx.state_dir], home=os.path.expanduser("~"))
 
 
+def _named_entry(guard: Guard, loc: Location, spelled: str) -> tuple[str, os.stat_result]:
+    """The name and entry *loc* points at (a link itself, not followed).
+
+    Raises BadParams for a path ending in '..', NotFound when nothing is there.
+    """
+    if loc.name is None:
+        raise BadParams(f"{spelled}: name the file or folder itself, not a path ending in '..'")
+    st = guard.entry(loc)
+    if st is None:
+        raise NotFound(f"{spelled}: no such file or folder")
+    return loc.name, st
+
+
 class _Change:
     """One change being made: its undo steps and kept items, recorded before it takes effect."""
 
@@ -965,14 +978,10 @@ def move_path(ctx: CallContext) -> dict[str, Any]:
     store = _store(ctx)
     try:
         with store.lock, guard.locate(src, follow=False) as source:
-            if source.name is None:
-                raise BadParams(f"{src}: name the file or folder itself, not a path ending in '..'")
-            st = guard.entry(source)
-            if st is None:
-                raise NotFound(f"{src}: no such file or folder")
+            name, st = _named_entry(guard, source, src)
             guard.check_special(st, src)
             guard.check_movable(source, st)
-            with _target(guard, dst, source.name) as target:
+            with _target(guard, dst, name) as target:
                 assert target.name is not None
                 change = _Change(store, ctx.method, f"moved {source.path} to {target.path}")
                 try:
@@ -980,7 +989,7 @@ def move_path(ctx: CallContext) -> dict[str, Any]:
                     change.steps.append({"kind": "moved", "from": source.path, "to": target.path})
                     change.record()
                     try:
-                        os.rename(source.name, target.name, src_dir_fd=source.parent, dst_dir_fd=target.parent)
+                        os.rename(name, target.name, src_dir_fd=source.parent, dst_dir_fd=target.parent)
                         os.fsync(target.parent)
                         os.fsync(source.parent)
                     except OSError as err:
@@ -1058,11 +1067,7 @@ def delete_path(ctx: CallContext) -> dict[str, Any]:
     store = _store(ctx)
     try:
         with store.lock, guard.locate(path, follow=False) as loc:
-            if loc.name is None:
-                raise BadParams(f"{path}: name the file or folder itself, not a path ending in '..'")
-            st = guard.entry(loc)
-            if st is None:
-                raise NotFound(f"{path}: no such file or folder")
+            _, st = _named_entry(guard, loc, path)
             guard.check_movable(loc, st)
             change = _Change(store, ctx.method, f"deleted {loc.path}")
             try:

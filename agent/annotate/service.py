@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,14 +32,13 @@ from agent.annotate.model import (
     parse_mark,
 )
 from agent.annotate.overlay import NullOverlay, Overlay, OverlayError, open_overlay
-from agent.dispatch import CallContext, Method
+from agent.dispatch import CallContext, Method, SendEvent
 from agent.errors import NotFound, Unavailable, WorkbenchError
 from agent.params import get_str
 from agent.screen.hidden import Rect
 
 log = logging.getLogger(__name__)
 
-SendEvent = Callable[[str, dict[str, Any], "bytes | None"], Awaitable[None]]
 OverlayFactory = Callable[["str | None"], Overlay]
 
 #: Laser marks closer together than this belong to one burst: told once, journaled once.

@@ -25,7 +25,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -44,13 +44,11 @@ from agent.control.keys import (
 )
 from agent.control.ledger import DeviceEvent, InjectionLedger
 from agent.control.priority import PriorityGate
-from agent.dispatch import CallContext, Method
+from agent.dispatch import CallContext, Method, SendEvent
 from agent.errors import BadParams, CustomerPriority, NotGranted, Unavailable, WorkbenchError
 from agent.policy import Policy
 
 log = logging.getLogger(__name__)
-
-SendEvent = Callable[[str, dict[str, Any], "bytes | None"], Awaitable[None]]
 
 #: Default seconds a notebook call waits while the customer has priority.
 DEFAULT_TIMEOUT_S = 10.0

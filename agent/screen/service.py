@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from agent.dispatch import CallContext, Method, Reply
+from agent.dispatch import CallContext, Method, Reply, SendEvent
 from agent.errors import BadParams, Forbidden, Unavailable
 from agent.screen.capture import CaptureError, Capturer
 from agent.screen.encode import EncodeError
@@ -26,8 +26,6 @@ from agent.screen.streamer import MAX_FPS_LIMIT, PausedError, Streamer, take_scr
 from agent.screen.x11 import open_watcher
 
 log = logging.getLogger(__name__)
-
-SendEvent = Callable[[str, dict[str, Any], "bytes | None"], Awaitable[None]]
 
 VIEWED = "Your screen is being viewed"
 NOT_VIEWED = "Your screen is no longer being viewed"

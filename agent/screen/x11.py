@@ -119,6 +119,10 @@ class X11Watcher:
         self.damaged = False
         if self._damage is not None:
             xdamage.damage_subtract(self._display, self._damage, 0, 0)
+            # python-xlib buffers requests: without this round trip the subtract could reach
+            # the server after the capture (made on another connection) and wipe out drawing
+            # done in between, which DAMAGE would then never report again.
+            self._display.sync()
             # The subtraction must reach the server before the capture does (another
             # connection): drawing after it is then reported, and none is lost.
             self._display.sync()

@@ -497,7 +497,7 @@ def test_grant_is_journaled_told_and_sent_then_input_is_injected_and_journaled_i
         act.Move(5, 6), act.Click(7, 8, 1, 1), act.TypeText("héllo ж"),
         act.PressCombo(Combo(("ctrl",), Key(ord("s"), "s"))), act.PressCombo(Combo((), Key(KEYSYMS["Return"])))]
     assert r.backend.thread == "control-inject"
-    assert r.sent[-1] == {"granted": True, "customer_active": False, "resume_in": None}
+    assert r.sent[-1] == {"granted": True, "customer_active": False, "resume_in": None, "grace_s": 2.0}
     r.service.revoke("customer (window)")  # flushes the open burst first
     control = [rec for rec in r.journal if rec["kind"] == "control"]
     assert [rec["words"] for rec in control] == [
@@ -516,7 +516,7 @@ def test_customer_input_suspends_drops_viewer_input_and_makes_calls_wait(rig: Ca
     r.on_event(DeviceEvent(MOTION, 0, 300, 300))  # nothing expected: the customer's
     r.settle()
     assert r.backend.releases == 1  # whatever the technician held is let go at once
-    assert r.sent[-1] == {"granted": True, "customer_active": True, "resume_in": 2.0}
+    assert r.sent[-1] == {"granted": True, "customer_active": True, "resume_in": 2.0, "grace_s": 2.0}
     r.event("control.pointer", {"action": "click", "x": 1, "y": 1, "viewer_id": "v"})
     r.settle()
     assert r.backend.performed == []  # dropped, not queued
@@ -530,7 +530,7 @@ def test_customer_input_suspends_drops_viewer_input_and_makes_calls_wait(rig: Ca
         if r.sent[-1]["customer_active"] is False:
             break
         deadline.wait(0.02)
-    assert r.sent[-1] == {"granted": True, "customer_active": False, "resume_in": None}
+    assert r.sent[-1] == {"granted": True, "customer_active": False, "resume_in": None, "grace_s": 2.0}
     assert r.call("control.type", text="abc", timeout=0) == {"typed": 3}
     assert r.backend.typed == "abc"
 
@@ -649,7 +649,7 @@ def test_viewers_leaving_releases_what_is_held(rig: Callable[..., Rig]) -> None:
     r.event("relay.viewers", {"count": 0, "viewers": []})
     r.settle()
     assert r.backend.releases == 1
-    assert r.sent[-1] == {"granted": True, "customer_active": False, "resume_in": None}
+    assert r.sent[-1] == {"granted": True, "customer_active": False, "resume_in": None, "grace_s": 2.0}
 
 
 def test_stop_closes_the_backend_and_leaves_no_thread(rig: Callable[..., Rig]) -> None:

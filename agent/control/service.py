@@ -352,7 +352,7 @@ class ControlService:
         """The body of ``screen.control``."""
         resume_in = self.gate.resume_in() if self.granted else None
         return {"granted": self.granted, "customer_active": self.granted and self.gate.suspended,
-                "resume_in": None if resume_in is None else round(resume_in, 2)}
+                "resume_in": None if resume_in is None else round(resume_in, 2), "grace_s": self.gate.grace_s}
 
     # -- life cycle -------------------------------------------------------------------------
 

@@ -8,6 +8,9 @@
   ``playwright install``).
 - Page helpers: :func:`open_notebook`, :func:`run_cell`, :func:`cell_running`,
   :func:`interrupt_kernel`, :func:`cell`, and canvas read-back (:func:`canvas_pixels`).
+- Input helpers: :func:`canvas_box` (where the canvas is shown, for mapping pointer positions),
+  :func:`input_settled` (the page has dispatched the pointer events sent so far), and
+  :class:`LayoutKeyboard` (key presses for any character, as a keyboard whose layout has it).
 - :func:`wait_until`: bounded polling of a condition, the only way these tests wait.
 
 The recipe and its pitfalls: ``../shared/recipes/README.md``.
@@ -224,3 +227,63 @@ def canvas_pixels(canvas: Locator, points: Sequence[Point]) -> list[RGB]:
 def canvas_size(canvas: Locator) -> tuple[int, int]:
     width, height = canvas.evaluate("c => [c.width, c.height]")
     return int(width), int(height)
+
+
+def canvas_box(canvas: Locator) -> tuple[float, float, float, float]:
+    """Where *canvas* is shown in the page's viewport: (left, top, width, height) in CSS px, the
+    coordinates ``page.mouse`` takes."""
+    box = canvas.bounding_box()
+    assert box is not None, "the canvas is not shown"
+    return box["x"], box["y"], box["width"], box["height"]
+
+
+def input_settled(page: Page) -> None:
+    """Return once the page has dispatched the input sent so far: Chromium hands pointer moves to
+    the page aligned with animation frames (and may merge them), so two frames later every move
+    sent before this call has reached the page's listeners."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+#: ``code`` (the physical key) of characters on a layout that has them: US punctuation, then
+#: French AZERTY, German QWERTZ and Russian ЙЦУКЕН keys.
+_LAYOUT_CODES: dict[str, str] = {
+    " ": "Space", ",": "Comma", ".": "Period", "-": "Minus", ";": "Semicolon", "/": "Slash",
+    "é": "Digit2", "è": "Digit7", "à": "Digit0", "ç": "Digit9",
+    "ß": "Minus", "ä": "Quote", "ö": "Semicolon", "ü": "BracketLeft",
+    "ж": "Semicolon", "э": "Quote", "х": "BracketLeft",
+}
+
+
+class LayoutKeyboard:
+    """Key presses for any character, as Chromium reports them from a keyboard whose layout has that
+    character on a key: ``keydown`` with ``key`` = the character, then ``keyup``.
+
+    Playwright's ``keyboard.type`` sends key events only for characters of the US layout (for
+    others only an ``input`` event, which a non-editable element never gets), and
+    ``keyboard.insert_text`` sends no key event at all; a view that turns key events into input
+    therefore sees neither.  This goes through the DevTools protocol (``Input.dispatchKeyEvent``),
+    as Chromium's own keyboard input does.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self._cdp = page.context.new_cdp_session(page)
+
+    @staticmethod
+    def code(char: str) -> str:
+        """The ``code`` Chromium would report for *char*'s key ("" where no layout here has it)."""
+        if "a" <= char.lower() <= "z" and char.isascii():
+            return f"Key{char.upper()}"
+        if char.isdigit() and char.isascii():
+            return f"Digit{char}"
+        return _LAYOUT_CODES.get(char, "")
+
+    def type(self, text: str) -> None:
+        """Press and release one key per character of *text*, in order (no modifier held)."""
+        for char in text:
+            code = self.code(char)
+            self._cdp.send("Input.dispatchKeyEvent",
+                           {"type": "keyDown", "key": char, "code": code, "text": char, "unmodifiedText": char})
+            self._cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": char, "code": code})
+
+    def close(self) -> None:
+        self._cdp.detach()

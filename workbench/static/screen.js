@@ -1229,7 +1229,7 @@ class ScreenView {
     this.idCount = 0;
     this.textInput = null;
     this.note = { text: "", at: 0 };
-    this.controlState = { granted: false, customerActive: false, resumeIn: null };
+    this.controlState = { granted: false, customerActive: false, resumeIn: null, graceS: null };
     this.controlOn = false;
     this.toolBeforeControl = "view";
     this.heldKeys = new Map(); // code -> the control.key "down" body sent for it
@@ -1472,7 +1472,7 @@ class ScreenView {
     let text = this.linkText;
     const control = this.controlState;
     if (control.customerActive) {
-      const grace = control.resumeIn ?? CONTROL_GRACE_S;
+      const grace = control.graceS ?? CONTROL_GRACE_S; // the grace period; resume_in is only the time left
       text = `The customer is using their computer: your input resumes ${grace} s after they stop · ${text}`;
     }
     if (this.link.live && snapshot) {
@@ -1582,6 +1582,7 @@ class ScreenView {
           granted: body.granted === true,
           customerActive: body.customer_active === true,
           resumeIn: Number.isFinite(body.resume_in) ? body.resume_in : null,
+          graceS: Number.isFinite(body.grace_s) && body.grace_s > 0 ? body.grace_s : null,
         };
         if (!this.controlState.granted) this._setControl(false);
         this._renderTools();

@@ -13,6 +13,7 @@ import logging
 import secrets
 import signal
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from agent.annotate import AnnotationService
 from agent.audit import Journal
 from agent.control import ControlService
 from agent.dispatch import Dispatcher, MethodTable
+from agent.errors import WorkbenchError
 from agent.forbidden import ForbiddenFolders
 from agent.link import AgentLink, LinkCallbacks
 from agent.panel import CustomerPanel, Terms, open_panel
@@ -81,8 +83,15 @@ class AgentApp:
         """Ask for consent, then serve until the session ends; return the exit status.
 
         Returns 3 when the customer refuses the terms (nothing was connected),
-        0 after a session that ended normally.
+        2 when a ``--forbid`` folder cannot be protected, 0 after a session
+        that ended normally.
         """
+        for folder in self.config.forbid:  # before consent: a folder that cannot be protected stops everything
+            try:
+                self.policy.forbidden_folders.add(folder)
+            except WorkbenchError as err:
+                print(f"workbench-agent: cannot protect {folder}: {err.message}", file=sys.stderr, flush=True)
+                return 2
         if self.config.accept_terms:
             how = "given outside the window (--accept-terms)"
         elif self.panel.ask_consent(self.config.terms.text, self.config.terms.name):
@@ -96,8 +105,7 @@ class AgentApp:
         self.journal = Journal(self.journal_path)
         self.session = AgentSession(self.journal, self.policy, self.config.terms, how)
         self.session.record_consent()
-        for folder in self.config.forbid:
-            self.policy.forbidden_folders.add(folder)
+        for _folder in self.config.forbid:
             self.journal.append("policy", change="forbid_folder", by="customer (--forbid)")
         for x, y, w, h in self.config.hide_rects:
             self.policy.hidden.add_rect(x, y, w, h)

@@ -238,3 +238,15 @@ def test_a_session_over_wss(tmp_path: Path, procs: list[Proc]) -> None:
     assert s.ping() > 0
     s.close()
     assert agent.wait(30) == 0
+
+
+def test_a_folder_that_cannot_be_protected_stops_the_agent_plainly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "agent.cli", "--relay", "ws://127.0.0.1:9", "--data",
+                             str(tmp_path / "agent"), "--accept-terms", "--no-window", "--forbid",
+                             str(tmp_path / "no-such-folder")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "cannot protect" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "agent" / "journals").exists()  # nothing started, nothing recorded

@@ -13,7 +13,6 @@ from tests.e2e.x11tools import click_colour, click_words, need, run_x, wait_for_
 from workbench import SessionEnded, connect
 from workbench.lab import Proc, Xvfb
 
-
 END_BUTTON_RED = (0xB3, 0x26, 0x1E)
 
 

@@ -15,7 +15,6 @@ each leave exactly the expected number of live viewer connections at the server.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import http.server
 import json
 import os
@@ -33,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import psutil
 import pytest
 from PIL import Image
+
+from tests.e2e import lab_browser
 
 pytestmark = pytest.mark.e2e
 
@@ -164,25 +164,8 @@ def reaper() -> Iterator[None]:
     processes that appeared during this module are touched (each by its PID): anything a
     session-wide fixture started before is left alone.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_child_subreaper = 36
-    me = psutil.Process()
-    before = {child.pid for child in me.children(recursive=True)}
-    libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0)
-    try:
+    with lab_browser.subreaper():
         yield
-    finally:
-        ours = [child for child in me.children(recursive=True) if child.pid not in before]
-        for child in ours:
-            with contextlib.suppress(psutil.Error):
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    child.terminate()
-        _, alive = psutil.wait_procs(ours, timeout=10)  # also reaps those that are our children now
-        for child in alive:
-            with contextlib.suppress(psutil.Error):
-                child.kill()
-        psutil.wait_procs(alive, timeout=5)
-        libc.prctl(pr_set_child_subreaper, 0, 0, 0, 0)
 
 
 def notebook_cells(source: ScreenSource) -> list[str]:

@@ -177,6 +177,23 @@ def parse_prefs_js(text: str) -> dict[str, Any]:
     return prefs
 
 
+def _lz4_length(src: bytes, i: int, length: int, what: str) -> tuple[int, int]:
+    """A 4-bit length from a token, extended by following bytes while it is 15 (each 255 adds a byte).
+
+    Returns the length and the index after it; raises ValueError when the block ends first.
+    """
+    if length == 15:
+        while True:
+            if i >= len(src):
+                raise ValueError(f"truncated {what} length")
+            extra = src[i]
+            i += 1
+            length += extra
+            if extra != 255:
+                break
+    return length, i
+
+
 def lz4_block_decompress(src: bytes, size: int) -> bytes:
     """Decode one LZ4 block (the format of Mozilla's ``.mozlz4`` files) into *size* bytes.
 
@@ -188,16 +205,7 @@ def lz4_block_decompress(src: bytes, size: int) -> bytes:
     while i < end:
         token = src[i]
         i += 1
-        literal = token >> 4
-        if literal == 15:
-            while True:
-                if i >= end:
-                    raise ValueError("truncated literal length")
-                extra = src[i]
-                i += 1
-                literal += extra
-                if extra != 255:
-                    break
+        literal, i = _lz4_length(src, i, token >> 4, "literal")
         if i + literal > end:
             raise ValueError("literal run past the end of the block")
         out += src[i:i + literal]
@@ -210,16 +218,7 @@ def lz4_block_decompress(src: bytes, size: int) -> bytes:
         i += 2
         if offset == 0 or offset > len(out):
             raise ValueError("match offset outside the decoded data")
-        length = token & 15
-        if length == 15:
-            while True:
-                if i >= end:
-                    raise ValueError("truncated match length")
-                extra = src[i]
-                i += 1
-                length += extra
-                if extra != 255:
-                    break
+        length, i = _lz4_length(src, i, token & 15, "match")
         length += 4
         if len(out) + length > size:
             raise ValueError("block decodes past its declared size")

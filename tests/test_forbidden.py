@@ -7,9 +7,7 @@ content ever being returned.  Mount attacks need root and skip otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
 import os
 import subprocess
 import threading
@@ -20,39 +18,17 @@ from typing import Any
 
 import pytest
 
-from agent import files, forbidden, protocol
-from agent.audit import Journal
-from agent.dispatch import REFUSAL_WORDS, Dispatcher, MethodTable
-from agent.errors import BadParams, NotADirectory, NotFound, WorkbenchError, error_from_wire
+from agent import forbidden
+from agent.dispatch import REFUSAL_WORDS
+from agent.errors import BadParams, NotADirectory, NotFound, WorkbenchError
 from agent.forbidden import ForbiddenFolders, Guard, Identity, Mount, mount_aliases, parse_mountinfo
-from agent.policy import Policy
+from tests.test_files import Agent as FilesAgent
 
 SECRET = b"the customer's secret"
 
 
-class Agent:
-    """The file methods behind a real dispatcher and journal, without a network."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, root: Path, folders: ForbiddenFolders) -> None:
-        self.state_dir = root / "agent-state"
-        self.journal = Journal(root / "journal.jsonl")
-        self.policy = Policy()
-        self.policy.forbidden_folders = folders
-        self.said: list[str] = []
-        self.dispatcher = Dispatcher(MethodTable(files.METHODS), self.journal, self.policy, self.state_dir,
-                                     self.said.append)
-
-    def raw(self, method: str, data: bytes | None = None, **params: Any) -> tuple[Any, bytes | None]:
-        request = protocol.decode(protocol.encode(protocol.request(f"r{next(self._ids)}", method, params, data)))
-        reply = protocol.decode(protocol.encode(asyncio.run(self.dispatcher.handle(request))))
-        if reply.type == "error":
-            raise error_from_wire(reply.fields)
-        return reply["result"], reply.data
-
-    def __call__(self, method: str, data: bytes | None = None, **params: Any) -> Any:
-        return self.raw(method, data, **params)[0]
+class Agent(FilesAgent):
+    """The file methods behind a real dispatcher and journal, checking that refusals leak no secret."""
 
     def refused(self, method: str, data: bytes | None = None, **params: Any) -> WorkbenchError:
         """Call, expect an error, and check that no secret leaked in it."""

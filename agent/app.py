@@ -23,16 +23,16 @@ from typing import Any
 
 from agent import files, inventory, registry
 from agent.annotate import AnnotationService
-from agent.audit import Journal
 from agent.control import ControlService
 from agent.dispatch import Dispatcher, MethodTable
-from agent.errors import WorkbenchError
 from agent.forbidden import ForbiddenFolders
+from agent.journal import Journal
 from agent.link import AgentLink, LinkCallbacks
 from agent.panel import CustomerPanel, Terms, open_panel
 from agent.policy import Permissions, Policy
 from agent.screen import HiddenRegions, ScreenService
 from agent.session import AgentSession
+from wire.errors import WorkbenchError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ module-level ``METHODS``.  :class:`Dispatcher` runs each request in order:
    plain words (:attr:`Method.describe`);
 3. run the handler (in a worker thread when it blocks);
 4. write an ``outcome`` record (``ok`` or the error code) and fsync it;
-5. reply.  Any :class:`~agent.errors.WorkbenchError` becomes an ``error`` reply
+5. reply.  Any :class:`~wire.errors.WorkbenchError` becomes an ``error`` reply
    with its code; any other exception becomes ``internal``.  The session goes on.
 
 A request id seen before is answered from a small cache without running again,
@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent import protocol
-from agent.errors import InternalError, NotGranted, UnknownMethod, WorkbenchError
+from wire import protocol
+from wire.errors import InternalError, NotGranted, UnknownMethod, WorkbenchError
 
 if TYPE_CHECKING:
-    from agent.audit import Journal
+    from agent.journal import Journal
     from agent.policy import Policy
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ whole file: a download keeps the file open and reads the asked range; an upload
 writes into a temporary file in the destination folder, reports how many bytes
 arrived in order (to resume), checks the sha256 and renames into place.
 
-Every handler raises :class:`~agent.errors.WorkbenchError` subclasses only:
+Every handler raises :class:`~wire.errors.WorkbenchError` subclasses only:
 BadParams, NotFound, AlreadyExists, NotADirectory, IsADirectory,
 PermissionDenied, Forbidden, Conflict, NoSpace (and Unsupported on Windows).
 A failed call leaves no file changed.
@@ -57,7 +57,9 @@ from typing import Any, Final
 
 from agent import paths
 from agent.dispatch import CallContext, Method, Reply
-from agent.errors import (
+from agent.forbidden import DIR_FLAGS, FILE_FLAGS, Guard, Identity, Location, ancestors
+from agent.params import get_bool, get_int, get_str
+from wire.errors import (
     AlreadyExists,
     BadParams,
     Conflict,
@@ -68,8 +70,6 @@ from agent.errors import (
     WorkbenchError,
     from_os_error,
 )
-from agent.forbidden import DIR_FLAGS, FILE_FLAGS, Guard, Identity, Location, ancestors
-from agent.params import get_bool, get_int, get_str
 
 #: Largest chunk of a download or upload, and of a bytes read.
 CHUNK_MAX: Final = 4 * 1024 * 1024

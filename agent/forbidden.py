@@ -22,7 +22,7 @@ at a time, from ``/``:
 * the target is opened with ``O_NOFOLLOW`` and the opened descriptor is
   checked again (``fstat``) against what was checked before opening.
 
-Reaching any protected identity raises :class:`~agent.errors.Forbidden`: the
+Reaching any protected identity raises :class:`~wire.errors.Forbidden`: the
 walk stops there and nothing below is opened.  Besides the folders themselves:
 
 * **hard links**: a file inside a protected folder may have a second name
@@ -59,7 +59,7 @@ handlers pass ``ctx.state_dir``), or for good with
 :meth:`ForbiddenFolders.add_private` (not listed, not counted).
 
 Availability: Linux, macOS (no mount aliases there; macOS has no bind mounts).
-On Windows :class:`Guard` raises :class:`~agent.errors.Unsupported`: the same
+On Windows :class:`Guard` raises :class:`~wire.errors.Unsupported`: the same
 design needs handles opened relative to a directory handle and volume file ids,
 which is not written yet.
 """
@@ -80,7 +80,7 @@ from pathlib import Path
 from typing import Final
 
 from agent import paths
-from agent.errors import (
+from wire.errors import (
     BadParams,
     Conflict,
     Forbidden,

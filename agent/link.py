@@ -20,11 +20,11 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from agent import protocol
-from agent.audit import Journal
-from agent.backoff import backoff
 from agent.dispatch import Dispatcher
-from agent.errors import WorkbenchError, error_from_wire
+from agent.journal import Journal
+from wire import protocol
+from wire.backoff import backoff
+from wire.errors import WorkbenchError, error_from_wire
 
 log = logging.getLogger(__name__)
 

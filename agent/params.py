@@ -1,6 +1,6 @@
 """Checked access to request parameters, which arrive from the untrusted side.
 
-Every getter raises :class:`~agent.errors.BadParams` (code ``bad_params``)
+Every getter raises :class:`~wire.errors.BadParams` (code ``bad_params``)
 naming the parameter when it is missing or of the wrong type or size.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from agent.errors import BadParams
+from wire.errors import BadParams
 
 MAX_TEXT: Final = 1024 * 1024
 _MISSING: Final = object()

@@ -28,7 +28,7 @@ the customer's home folder when one is given, and a path must be absolute.
 On ``posix`` and ``mac`` a backslash is therefore read as a separator: a file
 whose name contains a backslash cannot be addressed (a known limitation).
 
-Every function raises :class:`~agent.errors.BadParams` (code ``bad_params``)
+Every function raises :class:`~wire.errors.BadParams` (code ``bad_params``)
 for a path it refuses, with a sentence saying why.
 """
 
@@ -39,7 +39,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from agent.errors import BadParams
+from wire.errors import BadParams
 
 Flavour = Literal["posix", "windows", "mac"]
 FLAVOURS: Final[tuple[Flavour, ...]] = ("posix", "windows", "mac")

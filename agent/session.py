@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import __version__
-from agent.audit import Journal, utc_now
 from agent.dispatch import CallContext, Method
+from agent.journal import Journal
 from agent.panel import Terms
 from agent.policy import Policy
+from wire.chain import utc_now
 
 
 def machine_summary() -> dict[str, str]:

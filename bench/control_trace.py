@@ -44,7 +44,7 @@ def is_press(frame: Any) -> bool:
 
 def wrap_decode(trace: Trace, stage: str) -> None:
     """Stamp *stage* after each decode of a press (the first thing done with a frame read from a socket)."""
-    from agent import protocol
+    from wire import protocol
 
     original = protocol.decode
 
@@ -59,8 +59,8 @@ def wrap_decode(trace: Trace, stage: str) -> None:
 
 
 def relay(trace: Trace) -> Callable[[list[str]], int]:
+    from relay.server import Relay
     from workbench import cli
-    from workbench.relay import Relay
 
     wrap_decode(trace, "relay.decoded")
     original = Relay._to_agent

@@ -11,7 +11,7 @@ import sys
 
 from websockets.asyncio.client import connect
 
-from agent import protocol
+from wire import protocol
 
 
 async def main(url: str) -> None:

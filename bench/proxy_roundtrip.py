@@ -28,7 +28,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect as ws_connect
 
-from agent import protocol
+from wire import protocol
 from workbench import connect
 from workbench.lab import Proc, python_env, start_agent, start_relay
 

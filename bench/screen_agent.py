@@ -1,7 +1,7 @@
 """The streamer side of the screen benchmark: a ScreenService behind a real websocket.
 
 ``python bench/screen_agent.py --display :N --port P`` serves one viewer at a
-time on 127.0.0.1:P with the wire format of :mod:`agent.protocol` (binary
+time on 127.0.0.1:P with the wire format of :mod:`wire.protocol` (binary
 ``screen.frame`` events; ``screen.ack`` events back), no permessage-deflate.
 It prints ``listening P`` when ready and runs until terminated.
 
@@ -21,9 +21,9 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from agent import protocol
-from agent.errors import ProtocolError
 from agent.screen import HiddenRegions, ScreenService
+from wire import protocol
+from wire.errors import ProtocolError
 
 
 class DirectHop:
@@ -84,7 +84,7 @@ async def run_via_relay(display: str, relay_url: str) -> None:
     token from ``relay.viewer_token`` instead of to this process.  Until
     then it raises NotImplementedError.
     """
-    raise NotImplementedError("measuring through the relay needs workbench.relay and agent.link")
+    raise NotImplementedError("measuring through the relay needs relay.server and agent.link")
 
 
 def main() -> None:

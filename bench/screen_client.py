@@ -20,8 +20,8 @@ from typing import TextIO
 from screen_observe import Observer, parse_rect
 from websockets.asyncio.client import connect
 
-from agent import protocol
 from agent.screen.decode import Canvas
+from wire import protocol
 
 
 async def run(url: str, observer: Observer, max_fps: int, log: TextIO | None) -> None:

@@ -9,8 +9,8 @@ import pytest
 from agent.annotate import model
 from agent.annotate.model import Mark, MarkSet, describe_add, describe_mark, parse_mark
 from agent.annotate.render import mark_box, render
-from agent.errors import BadParams
 from agent.screen.hidden import Rect
+from wire.errors import BadParams
 
 SCREEN = Rect(0, 0, 800, 600)
 RED = (0xE5, 0x39, 0x35)

@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from agent import protocol
 from agent.annotate import AnnotationService, Mark, OverlayError
 from agent.annotate import model as annotate_model
 from agent.annotate.service import NOT_SHOWN_WORDS
-from agent.audit import Journal
 from agent.dispatch import Dispatcher, MethodTable
-from agent.errors import BadParams, NotFound, NotGranted, error_from_wire
+from agent.journal import Journal
 from agent.policy import Permissions, Policy
+from wire import protocol
+from wire.errors import BadParams, NotFound, NotGranted, error_from_wire
 from workbench.annotate import AnnotateNamespace
 from workbench.calls import CallResult
 

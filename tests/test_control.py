@@ -41,8 +41,8 @@ from agent.control.ledger import (
 from agent.control.priority import PriorityGate
 from agent.control.service import ControlService, _typed_as_text
 from agent.dispatch import CallContext
-from agent.errors import BadParams, CustomerPriority, NotGranted, Unavailable
 from agent.policy import Permissions, Policy
+from wire.errors import BadParams, CustomerPriority, NotGranted, Unavailable
 from workbench.calls import CallResult
 from workbench.control import ControlNamespace
 

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent import protocol
-from agent.audit import Journal, verify_file
 from agent.dispatch import CallContext, Dispatcher, Method, MethodTable, Reply
-from agent.errors import Forbidden
+from agent.journal import Journal
 from agent.policy import Policy
+from wire import protocol
+from wire.chain import verify_file
+from wire.errors import Forbidden
 
 
 def make(tmp_path: Path, seen: list[str], told: list[str]) -> tuple[Dispatcher, Journal]:

@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
-from agent import files, protocol
-from agent.audit import Journal
+from agent import files
 from agent.dispatch import Dispatcher, MethodTable
-from agent.errors import WorkbenchError, error_from_wire
 from agent.forbidden import ForbiddenFolders
+from agent.journal import Journal
 from agent.policy import Policy
+from wire import protocol
+from wire.errors import WorkbenchError, error_from_wire
 
 
 class Agent:

@@ -20,9 +20,9 @@ import pytest
 
 from agent import forbidden
 from agent.dispatch import REFUSAL_WORDS
-from agent.errors import BadParams, NotADirectory, NotFound, WorkbenchError
 from agent.forbidden import ForbiddenFolders, Guard, Identity, Mount, mount_aliases, parse_mountinfo
 from tests.test_files import Agent as FilesAgent
+from wire.errors import BadParams, NotADirectory, NotFound, WorkbenchError
 
 SECRET = b"the customer's secret"
 

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 import agent.inventory as inventory
-from agent import protocol
-from agent.audit import Journal
 from agent.dispatch import CallContext, Dispatcher, MethodTable
-from agent.errors import BadParams
 from agent.inventory import linux, macos, portable, windows
-from agent.inventory.facts import STATUSES, Fact
+from agent.journal import Journal
 from agent.policy import Policy
+from wire import protocol
+from wire.errors import BadParams
+from wire.facts import STATUSES, Fact
 
 LINUX = sys.platform.startswith("linux")
 

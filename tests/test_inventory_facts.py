@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.inventory.facts import Fact, chassis_fact, missing, ok, placeholder_reason, text_fact
+from wire.facts import Fact, chassis_fact, missing, ok, placeholder_reason, text_fact
 
 
 @pytest.mark.parametrize("raw", [

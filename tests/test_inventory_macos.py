@@ -7,7 +7,7 @@ from typing import Any
 
 from agent.inventory import macos
 from agent.inventory._probe import ProbeError
-from agent.inventory.facts import Fact
+from wire.facts import Fact
 
 SW_VERS = "ProductName:\t\tmacOS\nProductVersion:\t\t14.4.1\nBuildVersion:\t\t23E224\n"
 

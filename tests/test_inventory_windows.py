@@ -17,7 +17,7 @@ import pytest
 
 from agent.inventory import windows
 from agent.inventory._probe import ProbeError
-from agent.inventory.facts import Fact
+from wire.facts import Fact
 
 
 def report(**overrides: Any) -> str:

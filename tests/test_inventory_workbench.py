@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from agent.errors import ProtocolError
 from agent.inventory import collect
-from agent.inventory.facts import Fact, missing, ok
+from wire.errors import ProtocolError
+from wire.facts import Fact, missing, ok
 from workbench.calls import CallResult
 from workbench.inventory import Inventory, fetch, human_bytes
 

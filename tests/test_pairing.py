@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import BadCode, BadParams, CodeBurned, CodeExpired, Unauthorized
-from workbench.pairing import CodeBook, Technicians, format_code, normalise_code
+from relay.pairing import CodeBook, Technicians, format_code, normalise_code
+from wire.errors import BadCode, BadParams, CodeBurned, CodeExpired, Unauthorized
 
 
 class Clock:

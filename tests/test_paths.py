@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from agent import paths
-from agent.errors import BadParams
+from wire.errors import BadParams
 
 
 def test_current_flavour_by_platform() -> None:

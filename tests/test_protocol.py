@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from agent import protocol
-from agent.errors import MessageTooLarge, NotFound, ProtocolError, UnsupportedVersion, WorkbenchError, error_from_wire
+from wire import protocol
+from wire.errors import MessageTooLarge, NotFound, ProtocolError, UnsupportedVersion, WorkbenchError, error_from_wire
 
 
 def test_text_round_trip() -> None:

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from agent.errors import BadParams, NotFound, Unavailable, Unsupported
 from agent.policy import Policy
 from agent.registry import Registry
 from agent.registry.backend import Scope
 from agent.registry.dconf import DconfBackend, Unmapped, gvariant_value, parse_gvariant, to_gvariant
 from agent.registry.model import GVARIANT, RegValue
 from tests.test_registry_support import AgentHarness
+from wire.errors import BadParams, NotFound, Unavailable, Unsupported
 
 # Texts as `dconf read` printed them on this machine.
 PRINTED: list[tuple[str, str, str, Any]] = [

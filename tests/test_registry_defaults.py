@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from agent.errors import BadParams, NotFound, Unsupported
 from agent.registry import Registry
 from agent.registry.backend import Scope
 from agent.registry.defaults import DefaultsBackend, parse_domains, plist_object, plist_value
 from agent.registry.model import PLIST, RegValue
 from tests.test_registry_support import AgentHarness
+from wire.errors import BadParams, NotFound, Unsupported
 
 
 @pytest.mark.parametrize(("obj", "type_", "data", "native"), [

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import BadParams, Conflict, Forbidden, NotFound
 from agent.forbidden import ForbiddenFolders, Guard
 from agent.registry.backend import Scope
 from agent.registry.hive import HiveBackend, HiveFile
@@ -16,6 +15,7 @@ from agent.registry.model import RegValue
 from agent.registry.regf import checksum
 from agent.registry.regf_edit import HiveEditor
 from tests.test_registry_support import make_hive, regipy_values, sha256
+from wire.errors import BadParams, Conflict, Forbidden, NotFound
 
 
 def open_hive(path: Path, folders: ForbiddenFolders | None = None) -> HiveBackend:

@@ -6,7 +6,6 @@ import base64
 
 import pytest
 
-from agent.errors import BadParams
 from agent.registry.model import (
     GVARIANT,
     MAX_DATA_BYTES,
@@ -18,6 +17,7 @@ from agent.registry.model import (
     parse_reg,
     value_from_wire,
 )
+from wire.errors import BadParams
 
 
 def b64(raw: bytes) -> dict[str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import BadParams
 from agent.registry.paths import Rules, canonical_forms, hive_mounts, split_path
+from wire.errors import BadParams
 
 
 def test_the_native_separator_wins_and_the_other_works_alone() -> None:

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from agent.dispatch import REFUSAL_WORDS
-from agent.errors import WorkbenchError
 from agent.forbidden import Guard
 from agent.policy import Policy
 from agent.registry import METHODS, Registry
 from agent.registry.hive import HiveBackend, HiveFile
 from agent.registry.model import MAX_DATA_BYTES, RegValue
 from tests.test_registry_support import AgentHarness, make_hive, regipy_values, sha256
+from wire.errors import WorkbenchError
 
 
 def backend_for(path: Path) -> HiveBackend:

@@ -1,7 +1,7 @@
 """Helpers shared by the registry tests (no tests here): a real dispatcher, real hive files, real tools.
 
 * :class:`AgentHarness` runs calls through :class:`agent.dispatch.Dispatcher` with a real
-  :class:`agent.audit.Journal`, each request and reply encoded and decoded by :mod:`agent.protocol`
+  :class:`wire.chain.Journal`, each request and reply encoded and decoded by :mod:`wire.protocol`
   as on the wire, and it is also a :class:`workbench.calls.Caller` for the technician's namespace.
 * Hives are made here, never downloaded: :func:`make_hive` writes the product's own new empty hive,
   :func:`hivexsh` drives Debian's independent implementation (libhivex) to read or fill them.
@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 from regipy.registry import RegistryHive
 
-from agent import protocol
-from agent.audit import Journal
 from agent.dispatch import Dispatcher, MethodTable
-from agent.errors import WorkbenchError, error_from_wire
+from agent.journal import Journal
 from agent.policy import Policy
 from agent.registry import Registry
 from agent.registry.regf_edit import new_hive
+from wire import protocol
+from wire.errors import WorkbenchError, error_from_wire
 from workbench.calls import CallResult
 
 needs_hivex = pytest.mark.skipif(shutil.which("hivexsh") is None,

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from agent.errors import BadParams, NotFound, PermissionDenied, Unsupported, WorkbenchError
 from agent.registry import Registry
 from agent.registry.backend import Scope
 from agent.registry.model import RegValue
 from agent.registry.winreg_backend import WinregBackend, winreg_data
 from tests.test_registry_support import AgentHarness
+from wire.errors import BadParams, NotFound, PermissionDenied, Unsupported, WorkbenchError
 
 
 def test_values_become_what_winreg_set_value_takes() -> None:

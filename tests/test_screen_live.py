@@ -25,12 +25,12 @@ import pytest
 from PIL import Image
 
 from agent.dispatch import CallContext
-from agent.errors import Forbidden
 from agent.policy import Policy
 from agent.screen import FILL_BGRA, NOT_VIEWED, VIEWED, HiddenRegions, Rect, ScreenService
 from agent.screen.capture import Capturer
 from agent.screen.decode import Canvas
 from agent.screen.streamer import capture_masked
+from wire.errors import Forbidden
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import screen_x

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import traitlets
 
-from agent import protocol
+from wire import protocol
 from workbench import widget as widget_module
 from workbench.widget import ScreenWidget
 

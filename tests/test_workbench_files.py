@@ -22,12 +22,13 @@ from typing import Any
 
 import pytest
 
-from agent import dispatch, files, protocol
-from agent.audit import Journal
+from agent import dispatch, files
 from agent.dispatch import Dispatcher, MethodTable
-from agent.errors import AlreadyExists, Conflict, ConnectionLost, Forbidden, NotFound, error_from_wire
 from agent.forbidden import ForbiddenFolders
+from agent.journal import Journal
 from agent.policy import Policy
+from wire import protocol
+from wire.errors import AlreadyExists, Conflict, ConnectionLost, Forbidden, NotFound, error_from_wire
 from workbench.calls import CallResult
 from workbench.files import EditResult, FilesNamespace, Listing, Progress
 

@@ -14,7 +14,7 @@ import getpass
 import ssl
 from pathlib import Path
 
-from agent.errors import (
+from wire.errors import (
     BadCode,
     CodeBurned,
     CodeExpired,

@@ -4,7 +4,7 @@ A namespace (``s.files``, ``s.registry``, …) holds a :class:`Caller` and
 never sees sockets or threads.  :class:`workbench.proxy.Session` is the
 real caller: it sends the request through the relay, records it in
 ``s.history``, and raises the error the agent replied with (a subclass of
-:class:`agent.errors.WorkbenchError`).
+:class:`wire.errors.WorkbenchError`).
 """
 
 from __future__ import annotations

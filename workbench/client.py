@@ -27,9 +27,9 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from agent import protocol
-from agent.backoff import backoff
-from agent.errors import (
+from wire import protocol
+from wire.backoff import backoff
+from wire.errors import (
     BadParams,
     ConnectionLost,
     PairingFailed,
@@ -82,7 +82,7 @@ class RelayClient:
     def pair(self, code: str, name: str, key: str | None) -> dict[str, Any]:
         """Pair with the agent showing *code*; return the relay's ``paired`` message fields.
 
-        Raises :class:`~agent.errors.PairingFailed` (or BadCode, CodeExpired,
+        Raises :class:`~wire.errors.PairingFailed` (or BadCode, CodeExpired,
         CodeBurned, Unauthorized) with the relay's reason, ConnectionLost when
         the relay cannot be reached.
         """

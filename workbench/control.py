@@ -3,7 +3,7 @@
 :class:`ControlNamespace` turns each method into a call to the agent's
 ``control.*`` methods (see :mod:`agent.control`) through a
 :class:`~workbench.calls.Caller`, which journals it and raises the agent's
-error (a :class:`~agent.errors.WorkbenchError` subclass):
+error (a :class:`~wire.errors.WorkbenchError` subclass):
 
 - ``NotGranted`` until the customer lets the technician use their mouse and
   keyboard (a button in their window, or ``workbench-agent --allow-control``),

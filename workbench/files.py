@@ -3,7 +3,7 @@
 :class:`FilesNamespace` turns each method into a call to the agent's
 ``files.*`` methods (see :mod:`agent.files`) through a
 :class:`~workbench.calls.Caller`, which journals it and raises the agent's
-error (a :class:`~agent.errors.WorkbenchError` subclass: ``Forbidden`` when
+error (a :class:`~wire.errors.WorkbenchError` subclass: ``Forbidden`` when
 the customer protected the folder, ``NotFound``, ``Conflict``…).
 
 Results display well in a notebook: a listing is a table, an edit shows its
@@ -13,8 +13,8 @@ Transfers (:meth:`FilesNamespace.download`, :meth:`FilesNamespace.upload`)
 are chunked and pipelined (a few chunks in flight), keep memory flat (at most
 ``in_flight`` chunks are held), write the local file atomically (``.part``
 then rename), check the sha256 at the end, and resume from the last good
-offset when the connection drops (:class:`~agent.errors.ConnectionLost`,
-:class:`~agent.errors.Timeout`), a bounded number of times.  A download left
+offset when the connection drops (:class:`~wire.errors.ConnectionLost`,
+:class:`~wire.errors.Timeout`), a bounded number of times.  A download left
 half-done (its ``.part``) is resumed by the next call for the same file.
 """
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, overload
 
-from agent.errors import AlreadyExists, Conflict, ConnectionLost, Forbidden, NotFound, ProtocolError, Timeout
+from wire.errors import AlreadyExists, Conflict, ConnectionLost, Forbidden, NotFound, ProtocolError, Timeout
 from workbench.calls import Caller, CallResult
 
 #: Largest chunk the agent serves or takes.
@@ -202,7 +202,7 @@ def _in_kernel() -> bool:
         from IPython.core.getipython import get_ipython
     except ImportError:
         return False
-    shell: Any = get_ipython()  # type: ignore[no-untyped-call]
+    shell: Any = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 

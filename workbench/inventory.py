@@ -1,7 +1,7 @@
 """The customer's system information (MISSION.md R4), as the technician sees it in a notebook.
 
 ``s.inventory()`` returns an :class:`Inventory`: every fact the agent
-collected (:class:`agent.inventory.facts.Fact`: name, value, status, source,
+collected (:class:`wire.facts.Fact`: name, value, status, source,
 personal), plus the session id and start time.  It displays as a table,
 converts to a plain dict or JSON, and looks facts up by key::
 
@@ -22,8 +22,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from agent.errors import ProtocolError
-from agent.inventory.facts import COLLECT_METHOD, STATUSES, Fact
+from wire.errors import ProtocolError
+from wire.facts import COLLECT_METHOD, STATUSES, Fact
 from workbench.calls import Caller
 
 __all__ = ["Fact", "Inventory", "fetch"]
@@ -65,7 +65,7 @@ class Inventory:
         """Build an inventory from the value ``inventory.collect`` returned.
 
         *started_at* is the session's start (a datetime or ISO text; None or
-        ``""`` when unknown).  Raises :class:`agent.errors.ProtocolError` when
+        ``""`` when unknown).  Raises :class:`wire.errors.ProtocolError` when
         *value* is not a well-formed inventory (the agent and workbench
         disagree: update both) or a time is not ISO 8601.
         """

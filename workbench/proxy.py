@@ -2,7 +2,7 @@
 
 Every call goes through :meth:`Session.call` (or :meth:`Session.submit`),
 which records it in :attr:`Session.history` and raises the agent's error as a
-:class:`agent.errors.WorkbenchError` subclass.  The namespaces
+:class:`wire.errors.WorkbenchError` subclass.  The namespaces
 (``s.files``, ``s.registry``) are thin typed wrappers over that one path;
 ``s.aio`` offers the same calls as awaitables for async code.
 """
@@ -17,8 +17,8 @@ import io
 import time
 from typing import TYPE_CHECKING, Any
 
-from agent.audit import utc_now
-from agent.errors import WorkbenchError
+from wire.chain import utc_now
+from wire.errors import WorkbenchError
 from workbench.annotate import AnnotateNamespace
 from workbench.calls import CallResult
 from workbench.client import RelayClient

@@ -3,7 +3,7 @@
 :class:`RegistryNamespace` turns each method into a call to the agent's
 ``registry.*`` methods (see :mod:`agent.registry`) through a
 :class:`~workbench.calls.Caller`, which journals it and raises the agent's
-error (a :class:`~agent.errors.WorkbenchError` subclass): ``Forbidden`` when
+error (a :class:`~wire.errors.WorkbenchError` subclass): ``Forbidden`` when
 the customer protected that part of the registry, ``NotFound`` for a missing
 key or value, ``BadParams`` for a value that does not fit its type or a limit,
 ``Unsupported`` for a type the customer's OS has no equivalent for,

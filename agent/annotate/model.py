@@ -3,7 +3,7 @@
 Pure (no I/O, no clock of its own): the service passes ``now`` in.  Everything here
 comes from the untrusted side, so :func:`parse_mark` bounds every field (point counts,
 coordinates, sizes, text length, colour format) and raises
-:class:`~agent.errors.BadParams` naming the field.
+:class:`~wire.errors.BadParams` naming the field.
 
 Wire form (docs/control-protocol.md): ``{"id", "tool", "points": [[x, y], ...],
 "colour": "#rrggbb", "width": px, "text"?}`` in the customer's desktop pixels.
@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-from agent.errors import BadParams
 from agent.screen.hidden import Rect
+from wire.errors import BadParams
 
 Tool = Literal["pen", "arrow", "rect", "ellipse", "highlighter", "text", "laser"]
 TOOLS: Final[frozenset[str]] = frozenset(get_args(Tool))

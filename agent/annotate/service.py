@@ -33,9 +33,9 @@ from agent.annotate.model import (
 )
 from agent.annotate.overlay import NullOverlay, Overlay, OverlayError, open_overlay
 from agent.dispatch import CallContext, Method, SendEvent
-from agent.errors import NotFound, Unavailable, WorkbenchError
 from agent.params import get_str
 from agent.screen.hidden import Rect
+from wire.errors import NotFound, Unavailable, WorkbenchError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class AnnotationService:
     """Marks on the customer's screen (T5), shown to the customer on screen and in words (C2).
 
     *send_event* sends an event to the viewers (``screen.marks``); *tell_customer* adds a line
-    to the customer's window; *journal_append* is :meth:`agent.audit.Journal.append`; *display*
+    to the customer's window; *journal_append* is :meth:`wire.chain.Journal.append`; *display*
     is the X display (None: ``$DISPLAY``).  *permitted*, when given, says whether the customer
     allows annotations now (viewer events are refused otherwise; methods are checked by the
     dispatcher).  *overlay_factory* makes the overlay (tests pass a fake).

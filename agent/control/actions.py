@@ -100,7 +100,7 @@ class InputBackend(Protocol):
         """Inject *action* from step *start*, asking ``may_inject()`` before each step.
 
         Returns the number of steps done in all (``steps(action)`` when finished).
-        Raises :class:`agent.errors.WorkbenchError` (Unavailable: no key can type a
+        Raises :class:`wire.errors.WorkbenchError` (Unavailable: no key can type a
         character; BadParams) — nothing of the failing step was injected.
         """
         ...

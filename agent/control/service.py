@@ -45,8 +45,8 @@ from agent.control.keys import (
 from agent.control.ledger import DeviceEvent, InjectionLedger
 from agent.control.priority import PriorityGate
 from agent.dispatch import CallContext, Method, SendEvent
-from agent.errors import BadParams, CustomerPriority, NotGranted, Unavailable, WorkbenchError
 from agent.policy import Policy
+from wire.errors import BadParams, CustomerPriority, NotGranted, Unavailable, WorkbenchError
 
 log = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ from agent.control.ledger import (
     DeviceEvent,
     InjectionLedger,
 )
-from agent.errors import BadParams, Unavailable
+from wire.errors import BadParams, Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from typing import Any, Final
 
 from agent.dispatch import CallContext, Method
 from agent.inventory import browser_settings, portable
-from agent.inventory.facts import COLLECT_METHOD, WIRE_VERSION, Fact, missing
 from agent.params import get_int
+from wire.facts import COLLECT_METHOD, WIRE_VERSION, Fact, missing
 
 log = logging.getLogger(__name__)
 

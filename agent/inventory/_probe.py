@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from agent.inventory.facts import Fact, Status, missing
+from wire.facts import Fact, Status, missing
 
 #: Largest file a collector reads whole.
 MAX_FILE_BYTES = 4 * 1024 * 1024

@@ -22,7 +22,7 @@ from typing import Any
 
 from agent.inventory._probe import ProbeError, home_relative, read_bytes, read_text
 from agent.inventory.browsers import FAMILIES, Family, System
-from agent.inventory.facts import Fact, missing, ok
+from wire.facts import Fact, missing, ok
 
 #: Largest browser preference file read.
 MAX_PREFS_BYTES = 32 * 1024 * 1024

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.inventory._probe import ProbeError, home_relative, quiet_env, read_bytes, read_text, run
-from agent.inventory.facts import Fact, ok
+from wire.facts import Fact, ok
 
 Engine = Literal["chromium", "firefox", "other"]
 System = Literal["linux", "windows", "macos"]

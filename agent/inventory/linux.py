@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from agent.inventory import browsers
 from agent.inventory._probe import ProbeError, read_text
-from agent.inventory.facts import Fact, chassis_fact, missing, ok, text_fact
+from wire.facts import Fact, chassis_fact, missing, ok, text_fact
 
 SYSTEM: Final = "linux"
 OS_RELEASE: Final = (Path("/etc/os-release"), Path("/usr/lib/os-release"))

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from agent.inventory import browsers
 from agent.inventory._probe import ProbeError, run
-from agent.inventory.facts import Fact, missing, ok, text_fact
+from wire.facts import Fact, missing, ok, text_fact
 
 SYSTEM: Final = "macos"
 #: Seconds ``system_profiler`` gets; ``sw_vers`` and ``ioreg`` answer in milliseconds.

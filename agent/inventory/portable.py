@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from agent.inventory.facts import Fact, missing, ok, text_fact
+from wire.facts import Fact, missing, ok, text_fact
 
 #: File systems that are images or views of other volumes, never a place to free space.
 _SKIPPED_FSTYPES = frozenset({"squashfs", "iso9660", "udf", "cramfs", "erofs"})

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from agent.inventory import browsers
 from agent.inventory._probe import ProbeError, run
-from agent.inventory.facts import Fact, chassis_fact, missing, ok, text_fact
+from wire.facts import Fact, chassis_fact, missing, ok, text_fact
 
 SYSTEM: Final = "windows"
 #: Seconds PowerShell gets to start and answer (its cold start alone can take two).

@@ -3,7 +3,7 @@
 A backend is chosen once per agent for its OS (:func:`agent.registry.live_backend`),
 and one more is made per offline hive file the technician opens.  All take
 key paths already split (:data:`~agent.registry.paths.KeyPath`) and names
-already checked, and raise only :class:`~agent.errors.WorkbenchError`
+already checked, and raise only :class:`~wire.errors.WorkbenchError`
 subclasses: ``NotFound`` for a missing key or value, ``BadParams`` for a
 value the backend cannot store, ``Unsupported`` for a type it has no
 equivalent for, ``PermissionDenied`` when the OS refuses, ``Unavailable`` when
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from agent.errors import BadParams, NotFound
 from agent.registry.model import RegValue, decode_windows, encode_windows
 from agent.registry.paths import KeyPath
+from wire.errors import BadParams, NotFound
 
 #: The largest subtree a change may touch: more cannot be backed up first.
 MAX_BACKUP_VALUES: Final = 100_000

@@ -46,10 +46,10 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from agent.errors import BadParams, NotFound, Timeout, Unavailable, Unsupported
 from agent.registry.backend import KeyListing, Scope
 from agent.registry.model import GVARIANT, RegValue
 from agent.registry.paths import KeyPath
+from wire.errors import BadParams, NotFound, Timeout, Unavailable, Unsupported
 
 _RANGES: Final[dict[str, tuple[int, int]]] = {
     "b": (0, 1),

@@ -42,10 +42,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from agent.errors import BadParams, NotFound, Timeout, Unavailable, Unsupported
 from agent.registry.backend import KeyListing, Scope, walk_keys
 from agent.registry.model import PLIST, RegValue
 from agent.registry.paths import KeyPath
+from wire.errors import BadParams, NotFound, Timeout, Unavailable, Unsupported
 
 #: ``runner(arguments, stdin) -> (exit status, stdout, stderr)``
 Runner = Callable[[Sequence[str], "bytes | None"], "tuple[int, bytes, bytes]"]

@@ -42,13 +42,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from agent.errors import BadParams, Conflict, NotFound, from_os_error
 from agent.forbidden import Guard
 from agent.registry.backend import KeyListing, Scope
 from agent.registry.model import RegValue, decode_windows, encode_windows
 from agent.registry.paths import KeyPath, hive_mounts
 from agent.registry.regf import HiveFormatError, HiveReader
 from agent.registry.regf_edit import HiveEditor
+from wire.errors import BadParams, Conflict, NotFound, from_os_error
 
 _CHUNK: Final = 1024 * 1024
 _TEMP_FLAGS: Final = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -95,7 +95,7 @@ class HiveFile:
 
     Every method raises what the guard raises (``Forbidden``, ``NotFound``,
     ``IsADirectory``…), ``Conflict`` when the file changed under a write, and
-    the OS's errors translated by :func:`agent.errors.from_os_error`.
+    the OS's errors translated by :func:`wire.errors.from_os_error`.
     """
 
     def __init__(self, path: str, guard: Callable[[], Guard]) -> None:

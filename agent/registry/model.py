@@ -34,7 +34,7 @@ that nothing is shown as something it is not.
 
 Limits: data at most :data:`MAX_DATA_BYTES` once encoded, value names at most
 :data:`MAX_VALUE_NAME` characters, key names :data:`MAX_KEY_NAME`, paths
-:data:`MAX_DEPTH` keys deep; beyond them :class:`~agent.errors.BadParams`.
+:data:`MAX_DEPTH` keys deep; beyond them :class:`~wire.errors.BadParams`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from agent.errors import BadParams
+from wire.errors import BadParams
 
 REG_NONE: Final = 0
 REG_SZ: Final = 1

@@ -8,7 +8,7 @@ when a path contains the native separator only that one splits it, otherwise
 the other one does.  So ``HKCU/Software/Foo`` works, and so does the real
 Windows key ``HKCR\\MIME\\Database\\Content Type\\application/json``.
 Empty names (doubled, leading or trailing separators) are dropped.
-:func:`split_path` raises :class:`~agent.errors.BadParams` for a NUL, a key
+:func:`split_path` raises :class:`~wire.errors.BadParams` for a NUL, a key
 name over :data:`~agent.registry.model.MAX_KEY_NAME` characters or a path
 deeper than :data:`~agent.registry.model.MAX_DEPTH`.
 
@@ -44,8 +44,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from agent.errors import BadParams
 from agent.registry.model import MAX_DEPTH, MAX_KEY_NAME
+from wire.errors import BadParams
 
 KeyPath = tuple[str, ...]
 

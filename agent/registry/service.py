@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from agent.dispatch import CallContext, Method
-from agent.errors import BadParams, Conflict, Forbidden, NotFound, WorkbenchError, from_os_error
 from agent.forbidden import Guard
 from agent.params import get_bool, get_str
 from agent.registry.backend import Backend, Scope
@@ -30,6 +29,7 @@ from agent.registry.model import (
 )
 from agent.registry.paths import KeyPath, Rules, split_path
 from agent.registry.undo import UndoStore
+from wire.errors import BadParams, Conflict, Forbidden, NotFound, WorkbenchError, from_os_error
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ keeps every byte.
 
 OS errors are translated here and only here: a missing key or value is
 ``NotFound``, access refused ``PermissionDenied``, anything else by
-:func:`agent.errors.from_os_error`.
+:func:`wire.errors.from_os_error`.
 
 Availability: Windows.
 """
@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.errors import BadParams, NotFound, PermissionDenied, Unsupported, from_os_error
 from agent.registry.backend import KeyListing, Scope, capture_tree, restore_tree, walk_keys
 from agent.registry.model import (
     REG_DWORD,
@@ -41,6 +40,7 @@ from agent.registry.model import (
     type_name,
 )
 from agent.registry.paths import WINDOWS_ROOTS, KeyPath, windows_root
+from wire.errors import BadParams, NotFound, PermissionDenied, Unsupported, from_os_error
 
 
 def load_winreg() -> Any:

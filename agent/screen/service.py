@@ -18,12 +18,12 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.dispatch import CallContext, Method, Reply, SendEvent
-from agent.errors import BadParams, Forbidden, Unavailable
 from agent.screen.capture import CaptureError, Capturer
 from agent.screen.encode import EncodeError
 from agent.screen.hidden import HiddenRegions
 from agent.screen.streamer import MAX_FPS_LIMIT, PausedError, Streamer, take_screenshot
 from agent.screen.x11 import open_watcher
+from wire.errors import BadParams, Forbidden, Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from agent.errors import CustomerPriority, NotGranted
+from wire.errors import CustomerPriority, NotGranted
 from workbench import connect
 from workbench.lab import Proc, Xvfb, start_agent, start_relay
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from agent import protocol
-from agent.audit import Journal
 from agent.control import ControlService
 from agent.dispatch import Dispatcher, MethodTable
+from agent.journal import Journal
 from agent.policy import Permissions, Policy
+from wire import protocol
 from workbench.lab import Proc, Xvfb
 
 pytestmark = pytest.mark.e2e

@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from agent.audit import verify_file
-from agent.errors import BadParams, Conflict, IsADirectory, NotADirectory
 from agent.registry.regf_edit import new_hive
 from tests.test_registry_support import regipy_values
+from wire.chain import verify_file
+from wire.errors import BadParams, Conflict, IsADirectory, NotADirectory
 from workbench import ConnectionLost, Forbidden, NotFound, Session, WorkbenchError, connect
 from workbench.calls import CallResult
 from workbench.files import FilesNamespace

@@ -54,11 +54,11 @@ for _tool, _package in (("Xvfb", "xvfb"), ("xdotool", "xdotool"), ("import", "im
 from playwright.sync_api import Locator, Page  # noqa: E402
 from websockets.sync.client import connect as ws_connect  # noqa: E402
 
-from agent import protocol  # noqa: E402
 from agent.screen.decode import Canvas  # noqa: E402
 from agent.screen.hidden import FILL_BGRA, HIDDEN_LABEL  # noqa: E402
 from tests.e2e import lab_browser as lab  # noqa: E402
 from tests.e2e import screen_app as app_spec  # noqa: E402
+from wire import protocol  # noqa: E402
 from workbench.lab import Xvfb, start_agent, start_relay  # noqa: E402
 
 if not Path(lab.CHROMIUM).exists():

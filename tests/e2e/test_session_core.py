@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
-from agent import protocol
-from agent.audit import verify_file
+from wire import protocol
+from wire.chain import verify_file
 from workbench import BadCode, CodeBurned, CodeExpired, SessionEnded, Unauthorized, connect
 from workbench.lab import Proc, free_port, start_agent, start_relay
 

@@ -30,8 +30,6 @@ from typing import Any
 
 import pytest
 
-from agent import protocol
-from agent.errors import ProtocolError
 from tests.e2e import viewer_stub
 from tests.e2e.test_widget_browser import (  # noqa: F401  (pytest fixtures, requested by name below)
     WAIT,
@@ -46,6 +44,8 @@ from tests.e2e.test_widget_browser import (  # noqa: F401  (pytest fixtures, req
     wait_canvas_size,
     wait_until,
 )
+from wire import protocol
+from wire.errors import ProtocolError
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,7 @@
 """A stand-in for the relay's viewer side of docs/screen-protocol.md, for the widget's browser tests.
 
 It stands in for ``workbench/relay.py`` + an agent until those run the live screen; it speaks
-the same wire format through :mod:`agent.protocol`.  Run as its own process::
+the same wire format through :mod:`wire.protocol`.  Run as its own process::
 
     python viewer_stub.py --session S --token T [--port 0] [--fps 15]
 
@@ -43,8 +43,8 @@ from PIL import Image, ImageDraw
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from agent import protocol
-from agent.errors import ProtocolError
+from wire import protocol
+from wire.errors import ProtocolError
 
 MONITORS: list[dict[str, Any]] = [
     {"index": 0, "x": 0, "y": 0, "width": 640, "height": 360, "primary": True},

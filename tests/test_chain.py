@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.audit import GENESIS, ChainError, ChainFollower, Journal, record_hash, verify_file
+from agent.journal import Journal
+from wire.chain import GENESIS, ChainError, ChainFollower, record_hash, verify_file
 
 
 def make_journal(path: Path, count: int = 5) -> Journal:

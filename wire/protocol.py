@@ -7,7 +7,7 @@ a binary frame::
     b"WB" | version (1 byte) | header length (4 bytes, big endian) | JSON header | payload
 
 :func:`decode` checks the version, the size, the type and each field's type
-before anything acts on a message, and raises :class:`~agent.errors.ProtocolError`
+before anything acts on a message, and raises :class:`~wire.errors.ProtocolError`
 (or a subclass) with a stable code when a frame is malformed.  Nothing else
 in this module raises.
 
@@ -35,7 +35,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from agent.errors import MessageTooLarge, ProtocolError, UnsupportedVersion
+from wire.errors import MessageTooLarge, ProtocolError, UnsupportedVersion
 
 PROTOCOL_VERSION: Final = 1
 #: Largest frame either side accepts; the websocket layer is set to the same.

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.errors import BadCode, BadParams, CodeBurned, CodeExpired, Unauthorized
+from wire.errors import BadCode, BadParams, CodeBurned, CodeExpired, Unauthorized
 
 CODE_DIGITS = 9
 

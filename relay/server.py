@@ -13,7 +13,7 @@ Roles, announced by the first message on a connection (``hello``):
   (see ``docs/screen-protocol.md``).
 
 Nothing a side sends is trusted: every frame is decoded and checked with
-:func:`agent.protocol.decode`; a bad one gets an ``error`` reply with a code and
+:func:`wire.protocol.decode`; a bad one gets an ``error`` reply with a code and
 the connection stays up.  Messages for a side that is away (a dropped link, a
 restarting process) wait in a bounded queue and are delivered when it resumes.
 A relay restarted with the same ``--data`` picks up the sessions that had not
@@ -38,9 +38,11 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from agent import protocol
-from agent.audit import ChainError, utc_now
-from agent.errors import (
+from relay.pairing import CodeBook, Technicians, format_code, hash_secret
+from relay.records import SessionRecords, load_open_sessions
+from wire import protocol
+from wire.chain import ChainError, utc_now
+from wire.errors import (
     PairingFailed,
     ProtocolError,
     SessionEnded,
@@ -49,8 +51,6 @@ from agent.errors import (
     UnknownMethod,
     WorkbenchError,
 )
-from workbench.pairing import CodeBook, Technicians, format_code, hash_secret
-from workbench.records import SessionRecords, load_open_sessions
 
 log = logging.getLogger(__name__)
 

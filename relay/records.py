@@ -5,7 +5,7 @@
 - ``session.json``: id, technician, customer machine, consent, start and end
   times, and hashed resume tokens (rewritten atomically);
 - ``journal.jsonl``: the agent's hash-chained journal, record by record, each
-  checked against the previous one as it arrives (:class:`agent.audit.ChainFollower`);
+  checked against the previous one as it arrives (:class:`wire.chain.ChainFollower`);
 - ``messages.jsonl``: every message relayed, in order: time, direction, type,
   request id, method or event name, size (file contents and screen pixels
   are not copied here).
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agent.audit import ChainError, ChainFollower, canonical, utc_now
+from wire.chain import ChainError, ChainFollower, canonical, utc_now
 
 
 def write_json_atomically(path: Path, value: Any) -> None:
@@ -84,7 +84,7 @@ class SessionRecords:
     def add_journal_record(self, record: dict[str, Any]) -> bool:
         """Keep the agent's next journal record; return False when it was already kept.
 
-        Raises :class:`agent.audit.ChainError` when the record does not follow
+        Raises :class:`wire.chain.ChainError` when the record does not follow
         the chain kept so far (an edited or truncated journal on the agent).
         """
         seq = record.get("seq")

@@ -1,0 +1,239 @@
+// @ts-check
+// The picture: decodes frames and draws them, in order, on a canvas kept at the stream's own
+// resolution; reports each frame done so that the caller can ack it.
+
+import { isInt } from "./protocol.js";
+
+// The agent's own fill (agent/screen/hidden.py FILL_BGRA), so the canvas equals its picture.
+const HIDDEN_FILL = "#303030";
+
+/**
+ * One rectangle of a frame (docs/screen-protocol.md), as it comes off the wire.
+ * @typedef {object} FrameRect
+ * @property {number} x
+ * @property {number} y
+ * @property {number} w
+ * @property {number} h
+ * @property {number} len bytes of the payload it takes
+ * @property {string} codec "jpeg", "png", "raw" (BGRX) or "copy"
+ * @property {number} [sx] "copy": where the pixels come from
+ * @property {number} [sy]
+ */
+/** @typedef {{ x: number, y: number, w: number, h: number, label?: unknown }} HiddenArea */
+/**
+ * A screen.frame event's body (fields unchecked until used: it comes from the wire).
+ * @typedef {object} FrameBody
+ * @property {number} [seq]
+ * @property {boolean} [key] a whole picture, not a delta
+ * @property {number} [width]
+ * @property {number} [height]
+ * @property {FrameRect[]} [rects]
+ * @property {HiddenArea[]} [hidden]
+ * @property {number | "all"} [monitor]
+ * @property {number} [captured_at] epoch ms
+ * @property {boolean} [paused]
+ */
+/** @typedef {{ copyFrom: { x: number, y: number } }} CopyFrom */
+/** @typedef {ImageBitmap | ImageData | CopyFrom} Drawable */
+/** @typedef {{ skipped: boolean, error: unknown }} FrameOutcome */
+/** @typedef {{ body: FrameBody, generation: number, skipped: boolean, images: Promise<Drawable[]> }} FrameJob */
+
+/** @param {readonly (Drawable | null)[] | null | undefined} images */
+function closeImages(images) {
+  for (const image of images ?? []) /** @type {{ close?: () => void } | null} */ (image)?.close?.();
+}
+
+/** "raw" pixels are B,G,R,X bytes (docs/screen-protocol.md); ImageData wants R,G,B,A.
+ * @param {Uint8Array} bytes @param {number} width @param {number} height
+ * @returns {ImageData} */
+function bgrxToImageData(bytes, width, height) {
+  const rgba = new Uint8ClampedArray(bytes.byteLength);
+  for (let i = 0; i < rgba.length; i += 4) {
+    rgba[i] = bytes[i + 2];
+    rgba[i + 1] = bytes[i + 1];
+    rgba[i + 2] = bytes[i];
+    rgba[i + 3] = 255;
+  }
+  return new ImageData(rgba, width, height);
+}
+
+/** Start decoding every rect of a frame; resolves to one drawable per rect: an ImageBitmap
+ * (jpeg, png), an ImageData (raw), or {copyFrom: {x, y}} for a "copy" rect (drawn from the
+ * canvas itself). Rejects, closing what was decoded, on any error.
+ * @param {FrameBody} body
+ * @param {Uint8Array} payload
+ * @returns {Promise<Drawable[]>} */
+export function decodeRects(body, payload) {
+  const rects = Array.isArray(body.rects) ? body.rects : [];
+  let offset = 0;
+  /** @type {Promise<Drawable>[]} */
+  const tasks = rects.map((rect) => {
+    if (![rect.x, rect.y, rect.w, rect.h, rect.len].every(isInt)) {
+      return Promise.reject(new Error("rect with bad geometry"));
+    }
+    const start = offset;
+    offset += rect.len;
+    if (offset > payload.byteLength) return Promise.reject(new Error("rects longer than the payload"));
+    const bytes = payload.subarray(start, offset);
+    switch (rect.codec) {
+      case "jpeg":
+      case "png":
+        // A websocket's ArrayBuffer, never a SharedArrayBuffer.
+        return createImageBitmap(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: `image/${rect.codec}` }));
+      case "raw":
+        if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
+        return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));
+      case "copy": {
+        const { sx, sy } = rect;
+        const inside = isInt(sx) && isInt(sy) && sx + rect.w <= /** @type {number} */ (body.width)
+          && sy + rect.h <= /** @type {number} */ (body.height);
+        if (!inside || rect.len !== 0) return Promise.reject(new Error("copy rect from outside the frame"));
+        return Promise.resolve({ copyFrom: { x: sx, y: sy } });
+      }
+      default:
+        return Promise.reject(new Error(`unknown codec ${rect.codec}`));
+    }
+  });
+  return Promise.allSettled(tasks).then((results) => {
+    const failed = results.find((result) => result.status === "rejected");
+    const images = results.map((result) => (result.status === "fulfilled" ? result.value : null));
+    if (failed) {
+      closeImages(images);
+      throw failed.reason;
+    }
+    return /** @type {Drawable[]} */ (images);
+  });
+}
+
+/**
+ * @typedef {object} SurfaceCallbacks
+ * @property {(body: FrameBody, outcome: FrameOutcome) => void} [onFrameDone]
+ * @property {(width: number, height: number, key: boolean) => void} [onResize]
+ */
+
+/** The picture: a canvas whose backing store is the stream's own pixel space (so getImageData
+ * reads stream pixels and zoom is only CSS). Frames are decoded in parallel as they arrive and
+ * drawn strictly in order (they are deltas); a key frame supersedes the frames queued before it.
+ * onFrameDone(body, {skipped, error}) fires once per frame, in order: the caller acks it. */
+export class ScreenSurface {
+  /** @param {HTMLCanvasElement} canvas @param {SurfaceCallbacks} [callbacks] */
+  constructor(canvas, { onFrameDone = () => {}, onResize = () => {} } = {}) {
+    this.canvas = canvas;
+    this.ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d", { alpha: false }));
+    this.onFrameDone = onFrameDone;
+    this.onResize = onResize;
+    /** @type {FrameJob[]} */
+    this.queue = [];
+    this.pumping = false;
+    this.generation = 0;
+    /** @type {HiddenArea[]} */
+    this.hidden = [];
+    this.framesDrawn = 0;
+  }
+
+  get width() {
+    return this.canvas.width;
+  }
+
+  get height() {
+    return this.canvas.height;
+  }
+
+  /** @param {FrameBody} body @param {Uint8Array} payload */
+  push(body, payload) {
+    /** @type {FrameJob} */
+    const job = { body, generation: this.generation, skipped: false, images: decodeRects(body, payload) };
+    job.images.catch(() => {}); // handled in _pump; avoid an unhandled rejection meanwhile
+    if (body.key) for (const queued of this.queue) queued.skipped = true;
+    this.queue.push(job);
+    this._pump();
+  }
+
+  /** Forget queued frames (a new connection starts a new stream); the picture stays. */
+  reset() {
+    this.generation += 1;
+    for (const job of this.queue) job.images.then(closeImages, () => {});
+    this.queue = [];
+  }
+
+  dispose() {
+    this.reset();
+    this.onFrameDone = () => {};
+    this.onResize = () => {};
+  }
+
+  async _pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length) {
+        const job = this.queue[0];
+        if (job.skipped) {
+          this.queue.shift();
+          job.images.then(closeImages, () => {});
+          this.onFrameDone(job.body, { skipped: true, error: null });
+          continue;
+        }
+        /** @type {Drawable[] | null} */
+        let images = null;
+        /** @type {unknown} */
+        let error = null;
+        try {
+          images = await job.images;
+        } catch (err) {
+          error = err;
+        }
+        if (job.generation !== this.generation) {
+          closeImages(images);
+          continue; // reset() already emptied the queue
+        }
+        this.queue.shift();
+        if (!error) {
+          try {
+            this._draw(job.body, /** @type {Drawable[]} */ (images));
+          } catch (err) {
+            error = err;
+          }
+        }
+        closeImages(images);
+        this.onFrameDone(job.body, { skipped: false, error });
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** @param {FrameBody} body @param {Drawable[]} images */
+  _draw(body, images) {
+    const { canvas, ctx } = this;
+    if (isInt(body.width) && isInt(body.height) && (canvas.width !== body.width || canvas.height !== body.height)) {
+      canvas.width = body.width; // reallocates and clears the backing store
+      canvas.height = body.height;
+      this.onResize(body.width, body.height, Boolean(body.key));
+    }
+    const rects = Array.isArray(body.rects) ? body.rects : [];
+    rects.forEach((rect, index) => {
+      const image = images[index];
+      if (image instanceof ImageData) {
+        ctx.putImageData(image, rect.x, rect.y);
+      } else if ("copyFrom" in image) {
+        // Drawing a canvas onto itself behaves as if the source were copied first, so overlapping
+        // source and destination (a scroll) come out right.
+        const { x, y } = image.copyFrom;
+        ctx.drawImage(canvas, x, y, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);
+      } else {
+        ctx.drawImage(image, rect.x, rect.y);
+      }
+    });
+    // Every frame carries the whole current list; none means nothing is hidden.
+    const hidden = Array.isArray(body.hidden) ? body.hidden : [];
+    this.hidden = hidden.filter((area) => [area.x, area.y, area.w, area.h].every(isInt));
+    // The agent already filled these pixels before encoding; painting them again here means a
+    // stale copy can never show through, whatever the agent's dirty-tile logic missed.
+    ctx.fillStyle = HIDDEN_FILL;
+    for (const area of this.hidden) {
+      ctx.fillRect(area.x, area.y, area.w, area.h);
+    }
+    this.framesDrawn += 1;
+  }
+}

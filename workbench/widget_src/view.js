@@ -1,0 +1,723 @@
+// @ts-check
+// The view: wires a link, a surface, the tools and the DOM to one anywidget model. It decides
+// when to stream (visible or not), what the status says, which tool is active, and what goes to
+// the kernel; the parts it wires do the work.
+
+import { Annotations } from "./annotations.js";
+import { createControlTool } from "./control.js";
+import { element } from "./dom.js";
+import { isTextKey, keyEvent, WheelNotches } from "./keys.js";
+import { buildLayout } from "./layout.js";
+import { ScreenLink } from "./link.js";
+import { DEFAULT_WIDTHS, PALETTE } from "./marks.js";
+import { PointerRouter } from "./pointer.js";
+import { isInt } from "./protocol.js";
+import { shortcutFor } from "./shortcuts.js";
+import { StreamStats } from "./stats.js";
+import { monitorLabel, noticeText, statusText } from "./status.js";
+import { ScreenSurface } from "./surface.js";
+import { createDrawTool, createEraserTool, createLaserTool, createPanTool, createTextTool } from "./tools.js";
+import { ViewTransform } from "./transform.js";
+
+/** @typedef {import("./transform.js").Point} Point */
+/** @typedef {import("./pointer.js").Tool} Tool */
+/** @typedef {import("./control.js").ControlTool} ControlTool */
+/** @typedef {import("./tools.js").ToolHost} ToolHost */
+/** @typedef {import("./marks.js").ToolName} ToolName */
+/** @typedef {import("./link.js").LinkState} LinkState */
+/** @typedef {import("./link.js").LinkDetail} LinkDetail */
+/** @typedef {import("./protocol.js").Message} Message */
+/** @typedef {import("./surface.js").FrameBody} FrameBody */
+/** @typedef {import("./surface.js").FrameOutcome} FrameOutcome */
+/** @typedef {import("./stats.js").StatsSnapshot} StatsSnapshot */
+/** @typedef {import("./status.js").StateNotice} StateNotice */
+/** @typedef {import("./status.js").ControlState} ControlState */
+/** @typedef {import("./status.js").Monitor} Monitor */
+/** @typedef {import("./keys.js").ControlKeyBody} ControlKeyBody */
+/**
+ * The widget's traits (workbench/widget.py): set by Python, or reported by the view.
+ * @typedef {object} Traits
+ * @property {string} relay_url
+ * @property {string} session_id
+ * @property {string} token
+ * @property {number | "all"} monitor
+ * @property {"fit" | "1:1"} zoom
+ * @property {number} max_fps
+ * @property {boolean} can_refresh_token
+ * @property {boolean} connected
+ * @property {string} status
+ * @property {number} fps
+ * @property {number} kbps
+ * @property {number | null} latency_ms
+ * @property {string} latency_kind
+ * @property {Monitor[]} monitors
+ * @property {boolean} paused
+ * @property {number} hidden_count
+ */
+/**
+ * What the view uses of anywidget's model.
+ * @typedef {object} WidgetModel
+ * @property {<K extends keyof Traits>(name: K) => Traits[K]} get
+ * @property {<K extends keyof Traits>(name: K, value: Traits[K]) => void} set
+ * @property {() => void} save_changes
+ * @property {(event: string, handler: (...args: any[]) => void) => void} on
+ * @property {(event: string, handler: (...args: any[]) => void) => void} off
+ * @property {(content: Record<string, unknown>) => void} send a custom message to the kernel
+ */
+/** @typedef {{ type?: string, ok?: boolean, message?: string }} KernelMessage */
+
+const DEFAULT_HIDDEN_LABEL = "Hidden by the customer";
+// Leaving the screen for less than this (scrolling past, a quick tab switch) keeps the stream.
+const HIDE_GRACE_MS = 1_000;
+const STATS_INTERVAL_MS = 1_000;
+const TOKEN_REFRESH_MIN_INTERVAL_MS = 30_000;
+const NOTE_MS = 6_000;
+
+/** Wires a link, a surface and the DOM to one anywidget model. */
+export class ScreenView {
+  /** @param {WidgetModel} model @param {HTMLElement} el */
+  constructor(model, el) {
+    this.model = model;
+    this.el = el;
+    /** @type {(() => void)[]} */
+    this.cleanups = [];
+    /** @type {Monitor[]} */
+    this.monitors = [];
+    /** @type {number | "all" | undefined} */
+    this.streamMonitor = "all";
+    /** @type {Record<string, unknown> | null} screen.info's "stream": its monitor and origin on the virtual screen */
+    this.streamInfo = null;
+    this.visible = false;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.hideTimer = null;
+    /** @type {StateNotice} */
+    this.stateNotice = { paused: false, hiddenCount: 0, reason: "" };
+    this.linkText = "Not connected yet";
+    this.lastRefreshAt = -Infinity;
+    this.lastKeyRequestAt = -Infinity;
+    this.lastHiddenKey = "";
+    /** @type {Record<string, string>} */
+    this.lastPublished = {};
+    // Marks and control.
+    /** @type {ToolName | "control"} */
+    this.toolName = "view";
+    this.colour = PALETTE[0][1];
+    this.note = { text: "", at: 0 };
+    /** @type {ControlState} */
+    this.controlState = { granted: false, customerActive: false, resumeIn: null, graceS: null };
+    this.controlOn = false;
+    /** @type {ToolName} */
+    this.toolBeforeControl = "view";
+    /** @type {Map<string, ControlKeyBody>} code -> the control.key "down" body sent for it */
+    this.heldKeys = new Map();
+
+    this.dom = buildLayout(el);
+    const { root, canvas } = this.dom;
+    this.surface = new ScreenSurface(canvas, {
+      onFrameDone: (body, outcome) => this._frameDone(body, outcome),
+      onResize: (width, height, key) => this._streamResized(width, height, key),
+    });
+    this.transform = new ViewTransform(canvas, () => this._streamOrigin());
+    this.stats = new StreamStats();
+    this.link = new ScreenLink({
+      url: model.get("relay_url"),
+      sessionId: model.get("session_id"),
+      token: model.get("token"),
+      onMessage: (msg, payload) => this._onMessage(msg, payload),
+      onState: (state, detail) => this._onLinkState(state, detail),
+    });
+    this.annotations = new Annotations({
+      svg: this.dom.marksSvg,
+      layer: this.dom.layer,
+      info: this.dom.marksInfo,
+      transform: this.transform,
+      streamSize: () => ({ width: this.surface.width, height: this.surface.height }),
+      send: (name, body) => this.link.send(name, body),
+      note: (text) => this._note(text),
+      refocus: () => root.focus({ preventScroll: true }),
+    });
+    this.previews = this.annotations.previews;
+    this.wheel = new WheelNotches();
+    this.pointer = new PointerRouter(this.dom.viewport, this.transform);
+    this.tools = this._makeTools();
+    this.pointer.setTool(this.tools.view);
+    this._renderTools();
+    this._listenAll();
+
+    // Stream only while some part of the view can be seen: scrolled into view, its tab shown,
+    // the browser tab visible. Closing the socket (rather than pausing) also lets the relay tell
+    // the customer truthfully whether anyone is watching.
+    const observer = new IntersectionObserver((entries) => {
+      this.visible = entries[entries.length - 1].isIntersecting;
+      this._syncStreaming();
+    });
+    observer.observe(root);
+    this.cleanups.push(() => observer.disconnect());
+    this._listen(document, "visibilitychange", () => this._syncStreaming());
+
+    const statsTimer = setInterval(() => this._refreshStats(), STATS_INTERVAL_MS);
+    this.cleanups.push(() => clearInterval(statsTimer));
+    this.cleanups.push(() => clearTimeout(this.hideTimer ?? undefined));
+
+    this._applyZoom();
+    this._renderMonitors();
+    this._renderStatus();
+  }
+
+  dispose() {
+    this._releaseInput(); // no key or button stays held on the customer's side
+    for (const cleanup of this.cleanups.splice(0).reverse()) cleanup();
+    this.pointer.dispose();
+    this.link.dispose();
+    this.surface.dispose();
+    this.previews.clear();
+    this.dom.root.remove();
+  }
+
+  /** The model's and the DOM's events (undone by dispose). */
+  _listenAll() {
+    const { model } = this;
+    const { root, viewport, monitorSelect, zoomButton, toolbar } = this.dom;
+    const restart = () =>
+      this.link.restart({ url: model.get("relay_url"), sessionId: model.get("session_id"), token: model.get("token") });
+    this._onModel("change:relay_url", restart);
+    this._onModel("change:session_id", restart);
+    this._onModel("change:token", restart);
+    this._onModel("change:monitor", () => {
+      this._renderMonitors(); // the change may come from Python or another view of this model
+      this._configure();
+    });
+    this._onModel("change:max_fps", () => this._configure());
+    this._onModel("change:zoom", () => this._applyZoom());
+    this._onModel("msg:custom", (/** @type {KernelMessage | undefined} */ msg) => this._onKernelMessage(msg));
+    this._listen(monitorSelect, "change", () => {
+      const value = monitorSelect.value;
+      model.set("monitor", value === "all" ? "all" : Number(value));
+      model.save_changes();
+    });
+    this._listen(zoomButton, "click", () => {
+      model.set("zoom", model.get("zoom") === "1:1" ? "fit" : "1:1");
+      model.save_changes();
+    });
+    this._listen(toolbar, "click", (event) => this._onToolbarClick(event));
+    // Keys reach the view while it (or a control in it) has the focus; clicking the picture gives it.
+    this._listen(root, "keydown", (event) => this._onKey(event, true));
+    this._listen(root, "keyup", (event) => this._onKey(event, false));
+    this._listen(root, "focusout", (event) => {
+      if (!root.contains(/** @type {Node | null} */ (event.relatedTarget))) this._releaseInput();
+    });
+    this._listen(viewport, "pointerdown", () => {
+      if (!root.contains(document.activeElement)) root.focus({ preventScroll: true });
+    });
+    this._listen(viewport, "wheel", (event) => this._onWheel(event), { passive: false });
+    this._listen(viewport, "contextmenu", (event) => {
+      if (this.controlOn) event.preventDefault(); // the right button is the customer's
+    });
+  }
+
+  /* -- zoom, monitors, status -- */
+
+  _applyZoom() {
+    const { root, zoomButton, viewport } = this.dom;
+    const oneToOne = this.model.get("zoom") === "1:1";
+    const center = this._visibleCenter();
+    root.classList.toggle("wb-screen--one-to-one", oneToOne);
+    zoomButton.textContent = oneToOne ? "Fit to width" : "Zoom 1:1";
+    zoomButton.title = oneToOne
+      ? "Fit the screen to the cell's width"
+      : "One screen pixel per device pixel; drag or scroll to pan";
+    this._sizeCanvas();
+    if (oneToOne && center) {
+      const scale = this.transform.scale;
+      viewport.scrollLeft = center.x * scale - viewport.clientWidth / 2;
+      viewport.scrollTop = center.y * scale - viewport.clientHeight / 2;
+    }
+  }
+
+  /** The stream point at the middle of what is shown, to keep it centred across a zoom change.
+   * @returns {Point | null} */
+  _visibleCenter() {
+    const { canvas, viewport } = this.dom;
+    if (!canvas.width) return null;
+    const box = viewport.getBoundingClientRect();
+    const canvasBox = canvas.getBoundingClientRect();
+    const x = (Math.max(box.left, canvasBox.left) + Math.min(box.right, canvasBox.right)) / 2;
+    const y = (Math.max(box.top, canvasBox.top) + Math.min(box.bottom, canvasBox.bottom)) / 2;
+    return this.transform.clientToStream(x, y);
+  }
+
+  _sizeCanvas() {
+    const { canvas } = this.dom;
+    const oneToOne = this.model.get("zoom") === "1:1";
+    // 1:1 means one stream pixel per device pixel, so text is as crisp as on the customer's screen.
+    canvas.style.width = oneToOne && canvas.width ? `${canvas.width / (devicePixelRatio || 1)}px` : "";
+  }
+
+  _renderMonitors() {
+    const { monitorSelect } = this.dom;
+    const current = String(this.model.get("monitor"));
+    const options = [["all", this.monitors.length > 1 ? "All monitors, side by side" : "All monitors"]];
+    for (const monitor of this.monitors) options.push([String(monitor.index), monitorLabel(monitor)]);
+    if (!options.some(([value]) => value === current)) options.push([current, `Monitor ${Number(current) + 1}`]);
+    monitorSelect.replaceChildren(
+      ...options.map(([value, text]) => element("option", "", { value, textContent: text })),
+    );
+    monitorSelect.value = current;
+    monitorSelect.disabled = this.monitors.length < 2;
+  }
+
+  _renderHidden() {
+    const { width, height } = this.surface;
+    const hidden = this.surface.hidden;
+    const key = JSON.stringify([width, height, hidden]);
+    if (key === this.lastHiddenKey) return;
+    this.lastHiddenKey = key;
+    /** @param {number} value @param {number} total */
+    const percent = (value, total) => `${(100 * value) / total}%`;
+    this.dom.hiddenLayer.replaceChildren(
+      ...hidden.map((area) =>
+        element("div", "wb-screen-hidden", {
+          textContent: typeof area.label === "string" && area.label ? area.label : DEFAULT_HIDDEN_LABEL,
+          style:
+            `left:${percent(area.x, width)};top:${percent(area.y, height)};` +
+            `width:${percent(area.w, width)};height:${percent(area.h, height)}`,
+        }),
+      ),
+    );
+  }
+
+  _renderNotice() {
+    const { notice } = this.dom;
+    notice.textContent = noticeText(this.stateNotice);
+    notice.hidden = notice.textContent === "";
+  }
+
+  /** @param {StatsSnapshot | null} [snapshot] */
+  _renderStatus(snapshot = null) {
+    const { statusLine } = this.dom;
+    const text = statusText(this.linkText, this.controlState, this.link.live, snapshot);
+    statusLine.textContent = text;
+    statusLine.title = text; // in full, where the line is cut
+  }
+
+  /* -- streaming -- */
+
+  _syncStreaming() {
+    const shouldStream = this.visible && document.visibilityState !== "hidden" && this.dom.root.isConnected;
+    if (shouldStream) {
+      clearTimeout(this.hideTimer ?? undefined);
+      this.hideTimer = null;
+      this.link.start();
+    } else if (this.link.wanted && this.hideTimer === null) {
+      this.hideTimer = setTimeout(() => {
+        this.hideTimer = null;
+        this.link.stop();
+      }, HIDE_GRACE_MS);
+    }
+  }
+
+  /** @param {LinkState} state @param {LinkDetail} detail */
+  _onLinkState(state, detail) {
+    switch (state) {
+      case "connecting":
+        this.linkText = "Connecting…";
+        break;
+      case "live":
+        this.linkText = "Live";
+        this.stats.reset();
+        this.surface.reset();
+        this._configure();
+        this._requestKeyFrame(true);
+        break;
+      case "retrying": {
+        this.surface.reset();
+        const why = detail.wasWelcomed ? "Connection lost" : `Cannot reach the relay at ${this.link.credentials.url}`;
+        this.linkText = `${why}; retrying in ${Math.max(1, Math.round((detail.delay ?? 0) / 1000))} s`;
+        break;
+      }
+      case "refused":
+        this.linkText = `The relay refused this view (${detail.message ?? "unauthorized"})`;
+        this._refreshToken();
+        break;
+      case "ended":
+        this.linkText = "The session has ended.";
+        break;
+      default:
+        this.surface.reset();
+        this.linkText = "Paused while not visible";
+    }
+    if (state !== "live") this._setControl(false); // its input would be lost: hand the mouse back now
+    this._renderTools();
+    const idle = state === "live" ? {} : { fps: 0, kbps: 0, latency_ms: null, latency_kind: "" };
+    this._publish({ connected: state === "live", status: this.linkText, ...idle });
+    this._renderStatus();
+  }
+
+  /** @param {Message} msg @param {Uint8Array} payload */
+  _onMessage(msg, payload) {
+    if (msg.type === "bye") {
+      this.linkText = `The relay closed this view: ${msg.reason}`;
+      this._renderStatus();
+      return;
+    }
+    if (msg.type === "error") {
+      console.warn(`screen: relay error ${msg.code}: ${msg.message}`);
+      return;
+    }
+    if (msg.type !== "event" || typeof msg.name !== "string" || typeof msg.body !== "object" || !msg.body) return;
+    const body = /** @type {Record<string, any>} */ (msg.body);
+    switch (msg.name) {
+      case "screen.frame":
+        this.stats.frameReceived(payload.byteLength);
+        this.surface.push(body, payload);
+        break;
+      case "screen.info":
+        this.monitors = (Array.isArray(body.monitors) ? body.monitors : []).filter((/** @type {Monitor} */ m) => isInt(m.index));
+        this.streamInfo = body.stream && typeof body.stream === "object" ? body.stream : null;
+        this._renderMonitors();
+        this._publish({
+          monitors: this.monitors.map(({ index, x, y, width, height, primary }) => ({
+            index, x, y, width, height, primary: Boolean(primary),
+          })),
+        });
+        break;
+      case "screen.state":
+        this.stateNotice = {
+          paused: Boolean(body.paused),
+          hiddenCount: isInt(body.hidden_count) ? body.hidden_count : 0,
+          reason: typeof body.reason === "string" ? body.reason : "",
+        };
+        this._renderNotice();
+        this._publish({ paused: this.stateNotice.paused, hidden_count: this.stateNotice.hiddenCount });
+        break;
+      case "screen.marks":
+        this.annotations.onMarks(body);
+        break;
+      case "screen.control":
+        this.controlState = {
+          granted: body.granted === true,
+          customerActive: body.customer_active === true,
+          resumeIn: Number.isFinite(body.resume_in) ? body.resume_in : null,
+          graceS: Number.isFinite(body.grace_s) && body.grace_s > 0 ? body.grace_s : null,
+        };
+        if (!this.controlState.granted) this._setControl(false);
+        this._renderTools();
+        this._renderStatus();
+        break;
+      default:
+        break; // other screen.* events are for later versions
+    }
+  }
+
+  /** @param {FrameBody} body @param {FrameOutcome} outcome */
+  _frameDone(body, { skipped, error }) {
+    if (error) {
+      console.warn("screen: frame not drawn:", /** @type {Error} */ (error).message ?? error);
+      this._requestKeyFrame(false);
+    }
+    if (!skipped && !error) {
+      this.stats.frameDrawn(body.captured_at);
+      if (body.monitor !== undefined) this.streamMonitor = body.monitor;
+      if (typeof body.paused === "boolean" && body.paused !== this.stateNotice.paused) {
+        this.stateNotice = { ...this.stateNotice, paused: body.paused };
+        this._renderNotice();
+        this._publish({ paused: body.paused });
+      }
+      if (this.dom.stage.hidden) {
+        this.dom.stage.hidden = false;
+        this.dom.placeholder.hidden = true;
+      }
+      this._renderHidden();
+      this.previews.frameDrawn(body.captured_at);
+    }
+    // Every frame is acked, drawn or superseded, so the agent's in-flight count never stalls.
+    if (Number.isInteger(body.seq) && this.link.send("screen.ack", { seq: body.seq })) this.stats.ackSent();
+  }
+
+  /** @param {number} width @param {number} height @param {boolean} key */
+  _streamResized(width, height, key) {
+    this._sizeCanvas();
+    this.previews.resize(width, height);
+    // A delta frame on a freshly sized (cleared) canvas leaves holes: ask for a whole picture.
+    if (!key) this._requestKeyFrame(true);
+  }
+
+  _configure() {
+    const monitor = this.model.get("monitor");
+    // copy: this viewer draws "copy" rects (scrolls travel as a copy, not as pixels).
+    this.link.send("screen.configure", { monitor, max_fps: this.model.get("max_fps"), copy: true });
+  }
+
+  /** @param {boolean} force */
+  _requestKeyFrame(force) {
+    const now = performance.now();
+    if (!force && now - this.lastKeyRequestAt < 1000) return;
+    if (this.link.send("screen.key_request", {})) this.lastKeyRequestAt = now;
+  }
+
+  /** @returns {Point} */
+  _streamOrigin() {
+    const monitor = this.streamMonitor;
+    const stream = this.streamInfo;
+    if (stream && stream.monitor === monitor && Number.isFinite(stream.x) && Number.isFinite(stream.y)) {
+      return { x: /** @type {number} */ (stream.x), y: /** @type {number} */ (stream.y) };
+    }
+    if (monitor === "all" || monitor === undefined) {
+      if (!this.monitors.length) return { x: 0, y: 0 };
+      return { x: Math.min(...this.monitors.map((m) => m.x)), y: Math.min(...this.monitors.map((m) => m.y)) };
+    }
+    const shown = this.monitors.find((m) => m.index === monitor);
+    return shown ? { x: shown.x, y: shown.y } : { x: 0, y: 0 };
+  }
+
+  _refreshStats() {
+    this.previews.sweep();
+    if (this.note.text && performance.now() - this.note.at > NOTE_MS) this._note("");
+    const snapshot = this.stats.snapshot();
+    this._renderStatus(snapshot);
+    if (!this.link.live) return;
+    /** @param {number} value */
+    const round1 = (value) => Math.round(value * 10) / 10;
+    this._publish({
+      fps: round1(snapshot.fps),
+      kbps: Math.round(snapshot.kbps),
+      latency_ms: snapshot.latencyMs === null ? null : round1(snapshot.latencyMs),
+      latency_kind: snapshot.latencyKind,
+    });
+  }
+
+  /* -- marks and control -- */
+
+  _makeTools() {
+    const { viewport, canvas } = this.dom;
+    const annotations = this.annotations;
+    /** @type {ToolHost} */
+    const host = {
+      contains: (point) => this.transform.containsStream(point),
+      clamp: (point) => ({
+        x: Math.min(Math.max(point.x, 0), Math.max(0, canvas.width - 1)),
+        y: Math.min(Math.max(point.y, 0), Math.max(0, canvas.height - 1)),
+      }),
+      capture: (event) => viewport.setPointerCapture?.(event.pointerId),
+      release: (event) => {
+        if (viewport.hasPointerCapture?.(event.pointerId)) viewport.releasePointerCapture(event.pointerId);
+      },
+      style: (tool) => ({ colour: this.colour, width: DEFAULT_WIDTHS[tool] }),
+      newId: () => annotations.newId(),
+      draft: (stroke) => this.previews.draw(stroke),
+      discard: (id) => this.previews.drop(id),
+      finish: (stroke) => annotations.sendMark(stroke),
+      laser: (stroke) => annotations.sendLaser(stroke),
+      openText: (point) => annotations.openText(point, this.colour),
+      eraseAt: (point) => annotations.eraseAt(point),
+      send: (name, body) => this.link.send(name, body),
+      toDesktop: (point) => this.transform.streamToDesktop(point.x, point.y),
+    };
+    return {
+      view: createPanTool(viewport, () => this.model.get("zoom") === "1:1"),
+      pen: createDrawTool("pen", host),
+      arrow: createDrawTool("arrow", host),
+      rect: createDrawTool("rect", host),
+      ellipse: createDrawTool("ellipse", host),
+      highlighter: createDrawTool("highlighter", host),
+      laser: createLaserTool(host),
+      text: createTextTool(host),
+      eraser: createEraserTool(host),
+      control: createControlTool(host),
+    };
+  }
+
+  /** @param {string} name */
+  _setTool(name) {
+    if (!Object.hasOwn(this.tools, name) || name === "control") return;
+    const tool = /** @type {ToolName} */ (name);
+    this.annotations.closeText(false);
+    if (this.controlOn) this._setControl(false);
+    this.toolName = tool;
+    this.pointer.setTool(this.tools[tool]);
+    this._renderTools();
+  }
+
+  /** Control on or off; on only while the customer grants it and the link is live.
+   * @param {boolean} on */
+  _setControl(on) {
+    const wanted = Boolean(on) && this.controlState.granted && this.link.live;
+    if (wanted === this.controlOn) return;
+    this.annotations.closeText(false);
+    if (wanted) {
+      this.toolBeforeControl = /** @type {ToolName} */ (this.toolName);
+      this.controlOn = true;
+      this.toolName = "control";
+      this.pointer.setTool(this.tools.control);
+      this.dom.root.focus({ preventScroll: true });
+    } else {
+      this._releaseInput();
+      this.controlOn = false;
+      this.toolName = this.toolBeforeControl;
+      this.pointer.setTool(this.tools[this.toolName]); // the control tool lets go of held buttons
+    }
+    this._renderTools();
+    this._renderStatus();
+  }
+
+  _renderTools() {
+    const { root, toolButtons, colourButtons, controlButton } = this.dom;
+    root.dataset.tool = this.toolName;
+    for (const [name, button] of Object.entries(toolButtons)) {
+      button.setAttribute("aria-pressed", String(name === this.toolName));
+    }
+    for (const button of colourButtons) button.setAttribute("aria-pressed", String(button.dataset.colour === this.colour));
+    const { granted } = this.controlState;
+    const live = this.link?.live ?? false;
+    controlButton.disabled = !granted || !live;
+    controlButton.setAttribute("aria-pressed", String(this.controlOn));
+    controlButton.textContent = this.controlOn ? "Control: on" : "Control";
+    controlButton.title = this.controlOn
+      ? "Your mouse and keys go to the customer's computer; click to stop"
+      : granted ? "Use the customer's mouse and keyboard (they can take it back at any time)"
+        : "The customer has not allowed control";
+  }
+
+  /** @param {string} text */
+  _note(text) {
+    this.note = { text, at: performance.now() };
+    this.dom.noteLine.textContent = text;
+  }
+
+  /** @param {MouseEvent} event */
+  _onToolbarClick(event) {
+    const button = /** @type {Element | null} */ (event.target)?.closest?.("button");
+    if (!button || button.disabled) return;
+    if (button.dataset.tool) this._setTool(button.dataset.tool);
+    else if (button.dataset.colour) this._setColour(button.dataset.colour);
+    else if (button === this.dom.undoButton) this.annotations.undo();
+    else if (button === this.dom.clearButton) this.annotations.clear();
+    else if (button === this.dom.controlButton) this._setControl(!this.controlOn);
+  }
+
+  /** @param {string} colour */
+  _setColour(colour) {
+    this.colour = colour;
+    this._renderTools();
+  }
+
+  /** @param {KeyboardEvent} event @param {boolean} down */
+  _onKey(event, down) {
+    const target = /** @type {Element} */ (event.target);
+    if (target !== this.dom.root && target.matches?.("input, textarea, select")) {
+      event.stopPropagation(); // typing a label or choosing a monitor: not for the notebook either
+      return;
+    }
+    if (this.controlOn) {
+      event.preventDefault();
+      event.stopPropagation();
+      this._controlKey(event, down);
+      return;
+    }
+    if (!down) return;
+    const action = shortcutFor(event);
+    if (action) {
+      event.preventDefault();
+      event.stopPropagation();
+      const [verb, argument] = action.split(":");
+      if (verb === "tool") this._setTool(argument);
+      else if (verb === "colour") this._setColour(PALETTE[Number(argument)][1]);
+      else if (verb === "undo") this.annotations.undo();
+      else if (verb === "clear") this.annotations.clear();
+    } else if (!(event.ctrlKey || event.metaKey || event.altKey || event.key === "Tab" || event.key === "Escape"
+                 || (event.shiftKey && event.key === "Enter"))) {
+      event.stopPropagation(); // single keys are the notebook's cell commands (D D deletes a cell)
+    }
+  }
+
+  /** @param {KeyboardEvent} event @param {boolean} down */
+  _controlKey(event, down) {
+    if (down && event.repeat && !isTextKey(event)) return; // the customer's system repeats a held key itself
+    const message = keyEvent(event, down);
+    if (!message) return;
+    if (message[0] === "control.key") {
+      const body = message[1];
+      const id = event.code || event.key;
+      if (down) this.heldKeys.set(id, body);
+      else if (!this.heldKeys.delete(id)) return; // pressed before control was on: not ours to release
+    }
+    this.link.send(message[0], message[1]);
+  }
+
+  /** Let go of every key and button held on the customer's side (focus lost, control off, view gone). */
+  _releaseInput() {
+    for (const body of this.heldKeys.values()) this.link.send("control.key", { ...body, action: "up" });
+    this.heldKeys.clear();
+    this.tools?.control.releaseAll();
+  }
+
+  /** @param {WheelEvent} event */
+  _onWheel(event) {
+    if (!this.controlOn) return; // the wheel scrolls the view (1:1) when not in control
+    event.preventDefault();
+    const point = this.transform.clientToStream(event.clientX, event.clientY);
+    this.tools.control.wheel(event, point, this.wheel.add(event));
+  }
+
+  /* -- kernel -- */
+
+  _refreshToken() {
+    if (!this.model.get("can_refresh_token")) {
+      this.linkText += ". Re-run the cell for a new viewing token.";
+      return;
+    }
+    const now = performance.now();
+    if (now - this.lastRefreshAt < TOKEN_REFRESH_MIN_INTERVAL_MS) return;
+    this.lastRefreshAt = now;
+    this.linkText += "; asking the kernel for a new token (it answers once the running cell ends)…";
+    this.model.send({ type: "refresh_token" });
+  }
+
+  /** @param {KernelMessage | undefined} msg */
+  _onKernelMessage(msg) {
+    if (msg?.type === "key_request") {
+      this._requestKeyFrame(true);
+    } else if (msg?.type === "token") {
+      if (msg.ok) {
+        // A changed token already restarted the link (change:token); an unchanged one did not.
+        if (this.link.terminal === "refused") this.link.restart({ token: this.model.get("token") });
+      } else {
+        this.linkText = `No new viewing token: ${msg.message ?? "the kernel could not get one"}`;
+        this._renderStatus();
+      }
+    }
+  }
+
+  /** Report state to the kernel (readable as traits); only changed values, one message.
+   * @param {Partial<Traits>} values */
+  _publish(values) {
+    let changed = false;
+    for (const [name, value] of Object.entries(values)) {
+      const json = JSON.stringify(value);
+      if (this.lastPublished[name] === json) continue;
+      this.lastPublished[name] = json;
+      this.model.set(/** @type {keyof Traits} */ (name), /** @type {never} */ (value));
+      changed = true;
+    }
+    if (changed) this.model.save_changes();
+  }
+
+  /** @param {string} event @param {(...args: any[]) => void} handler */
+  _onModel(event, handler) {
+    this.model.on(event, handler);
+    this.cleanups.push(() => this.model.off(event, handler));
+  }
+
+  /**
+   * @template {keyof DocumentEventMap} E
+   * @param {HTMLElement | Document} target
+   * @param {E} event
+   * @param {(event: DocumentEventMap[E]) => void} handler
+   * @param {AddEventListenerOptions} [options]
+   */
+  _listen(target, event, handler, options = undefined) {
+    const listener = /** @type {EventListener} */ (handler);
+    target.addEventListener(event, listener, options);
+    this.cleanups.push(() => target.removeEventListener(event, listener, options));
+  }
+}

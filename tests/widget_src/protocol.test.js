@@ -1,0 +1,47 @@
+// Unit tests of workbench/widget_src/protocol.js and backoff.js (node --test).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { backoffDelays } from "../../workbench/widget_src/backoff.js";
+import { decodeMessage, encodeBinary, eventMessage, helloMessage, isInt } from "../../workbench/widget_src/protocol.js";
+
+test("a binary frame round-trips through encodeBinary and decodeMessage", () => {
+  const frame = encodeBinary({ type: "event", name: "screen.frame", body: { seq: 3 } }, new Uint8Array([9, 8, 7]));
+  assert.deepEqual([...frame.subarray(0, 3)], [0x57, 0x42, 1]);
+  const { msg, payload } = decodeMessage(frame.buffer);
+  assert.deepEqual(msg, { v: 1, type: "event", name: "screen.frame", body: { seq: 3 } });
+  assert.deepEqual([...payload], [9, 8, 7]);
+});
+
+test("a frame inside a bigger buffer is read at its own offset", () => {
+  const frame = encodeBinary({ type: "welcome" });
+  const padded = new Uint8Array(frame.byteLength + 5);
+  padded.set(frame, 5);
+  assert.equal(decodeMessage(padded.subarray(5)).msg.type, "welcome");
+});
+
+test("malformed messages are refused with a reason", () => {
+  assert.throws(() => decodeMessage(new Uint8Array([1, 2, 3, 4, 5, 6, 7])), /WB prefix/);
+  assert.throws(() => decodeMessage(new Uint8Array([0x57, 0x42, 1, 0, 0, 0, 99, 123, 125])), /out of range/);
+  assert.throws(() => decodeMessage("[1]"), /JSON object/);
+  assert.throws(() => decodeMessage('{"v": 2, "type": "x"}'), /protocol version 2/);
+  assert.throws(() => decodeMessage('{"v": 1}'), /without a type/);
+});
+
+test("text messages carry the protocol version", () => {
+  assert.deepEqual(JSON.parse(eventMessage("screen.ack", { seq: 1 })),
+                   { v: 1, type: "event", name: "screen.ack", body: { seq: 1 } });
+  assert.deepEqual(JSON.parse(helloMessage("S", "T")),
+                   { v: 1, type: "hello", role: "viewer", session_id: "S", token: "T" });
+});
+
+test("isInt accepts whole numbers from 0 only", () => {
+  assert.deepEqual([0, 7, -1, 1.5, "3", null, NaN].map(isInt), [true, true, false, false, false, false, false]);
+});
+
+test("backoff jitters around the doubling delay", () => {
+  const low = backoffDelays({ random: () => 0 });
+  const high = backoffDelays({ random: () => 1 });
+  assert.deepEqual([low.next().value, low.next().value], [188, 375]);
+  assert.deepEqual([high.next().value, high.next().value], [313, 625]);
+});

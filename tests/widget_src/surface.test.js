@@ -1,0 +1,105 @@
+// Unit tests of workbench/widget_src/surface.js and transform.js with a logging canvas (node --test).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { decodeRects, ScreenSurface } from "../../workbench/widget_src/surface.js";
+import { ViewTransform } from "../../workbench/widget_src/transform.js";
+import { fakeCanvas, installImageData } from "./fakes.js";
+
+installImageData();
+
+const raw = (x, y, w, h) => ({ x, y, w, h, codec: "raw", len: w * h * 4 });
+
+/** Push frames and wait until each was reported done. */
+function drawAll(surface, frames) {
+  return new Promise((resolve) => {
+    const done = [];
+    surface.onFrameDone = (body, outcome) => {
+      done.push([body.seq, outcome.skipped, outcome.error?.message ?? null]);
+      if (done.length === frames.length) resolve(done);
+    };
+    for (const [body, payload] of frames) surface.push(body, payload);
+  });
+}
+
+test("raw BGRX pixels become RGBA, copies come from the canvas, hidden areas are painted over", async () => {
+  const canvas = fakeCanvas();
+  const resized = [];
+  const surface = new ScreenSurface(/** @type {any} */ (canvas), { onResize: (...args) => resized.push(args) });
+  const body = {
+    seq: 1, key: true, width: 4, height: 2,
+    rects: [raw(0, 0, 1, 1), { x: 2, y: 0, w: 2, h: 2, codec: "copy", len: 0, sx: 0, sy: 0 }],
+    hidden: [{ x: 1, y: 1, w: 1, h: 1, label: "bank" }, { x: -1, y: 0, w: 1, h: 1 }],
+  };
+  const done = await drawAll(surface, [[body, new Uint8Array([10, 20, 30, 0])]]);
+  assert.deepEqual(done, [[1, false, null]]);
+  assert.deepEqual(resized, [[4, 2, true]]);
+  assert.deepEqual(canvas.log, [
+    ["put", 0, 0, [30, 20, 10, 255]],
+    ["draw", 0, 0, 2, 2, 2, 0, 2, 2],
+    ["fill", "#303030", 1, 1, 1, 1],
+  ]);
+  assert.deepEqual(surface.hidden, [{ x: 1, y: 1, w: 1, h: 1, label: "bank" }]);  // a bad area is dropped
+  assert.equal(surface.framesDrawn, 1);
+});
+
+test("a key frame supersedes the deltas queued before it; every frame is reported, in order", async () => {
+  const surface = new ScreenSurface(/** @type {any} */ (fakeCanvas(2, 2)));
+  const pixel = new Uint8Array(4);
+  const done = await drawAll(surface, [
+    [{ seq: 1, rects: [raw(0, 0, 1, 1)] }, pixel],
+    [{ seq: 2, rects: [raw(0, 0, 1, 1)] }, pixel],
+    [{ seq: 3, key: true, rects: [raw(0, 0, 1, 1)] }, pixel],
+  ]);
+  assert.deepEqual(done, [[1, false, null], [2, true, null], [3, false, null]]);
+});
+
+test("bad frames are reported as errors and not drawn", async () => {
+  const canvas = fakeCanvas(4, 4);
+  const surface = new ScreenSurface(/** @type {any} */ (canvas));
+  const done = await drawAll(surface, [
+    [{ seq: 1, rects: [raw(0, 0, 1, 1)] }, new Uint8Array(3)],
+    [{ seq: 2, rects: [{ ...raw(0, 0, 1, 1), len: 3 }] }, new Uint8Array(3)],
+    [{ seq: 3, rects: [{ x: 0, y: 0, w: 1, h: 1, codec: "gif", len: 0 }] }, new Uint8Array(0)],
+    [{ seq: 4, width: 4, height: 4, rects: [{ x: 0, y: 0, w: 2, h: 2, codec: "copy", len: 0, sx: 3, sy: 0 }] },
+     new Uint8Array(0)],
+    [{ seq: 5, rects: [{ ...raw(0, 0, 1, 1), x: -1 }] }, new Uint8Array(4)],
+  ]);
+  assert.deepEqual(done, [
+    [1, false, "rects longer than the payload"], [2, false, "raw rect of wrong size"],
+    [3, false, "unknown codec gif"], [4, false, "copy rect from outside the frame"],
+    [5, false, "rect with bad geometry"],
+  ]);
+  assert.deepEqual(canvas.log, []);
+});
+
+test("decodeRects closes what it decoded when another rect fails", async () => {
+  const closed = [];
+  globalThis.createImageBitmap = async () => ({ close: () => closed.push("bitmap") });
+  const body = { rects: [{ x: 0, y: 0, w: 1, h: 1, codec: "png", len: 1 }, { x: 0, y: 0, w: 1, h: 1, codec: "?", len: 0 }] };
+  await assert.rejects(decodeRects(body, new Uint8Array(1)), /unknown codec/);
+  assert.deepEqual(closed, ["bitmap"]);
+});
+
+test("reset forgets queued frames: nothing more is reported for them", async () => {
+  const surface = new ScreenSurface(/** @type {any} */ (fakeCanvas(2, 2)));
+  const done = [];
+  surface.onFrameDone = (body) => done.push(body.seq);
+  surface.push({ seq: 1, rects: [raw(0, 0, 1, 1)] }, new Uint8Array(4));
+  surface.reset();
+  await drawAll(surface, [[{ seq: 2, rects: [] }, new Uint8Array(0)]]);
+  assert.deepEqual(done, []);  // seq 1 dropped; seq 2 went to drawAll's own callback
+});
+
+test("the transform maps client, stream and desktop pixels both ways", () => {
+  const canvas = fakeCanvas(200, 100, { left: 10, top: 20, width: 100, height: 50 });
+  const transform = new ViewTransform(/** @type {any} */ (canvas), () => ({ x: 1920, y: 0 }));
+  assert.equal(transform.scale, 0.5);
+  assert.deepEqual(transform.clientToStream(60, 45), { x: 100, y: 50 });
+  assert.deepEqual(transform.streamToClient(100, 50), { x: 60, y: 45 });
+  assert.deepEqual(transform.streamToDesktop(100, 50), { x: 2020, y: 50 });
+  assert.deepEqual(transform.desktopToStream(2020, 50), { x: 100, y: 50 });
+  assert.deepEqual([{ x: 0, y: 0 }, { x: 199.5, y: 99 }, { x: 200, y: 0 }, { x: -1, y: 5 }].map((p) => transform.containsStream(p)),
+                   [true, true, false, false]);
+  assert.equal(new ViewTransform(/** @type {any} */ (fakeCanvas())).scale, 1);  // no picture yet
+});

@@ -266,44 +266,62 @@ def test_prefs_js_parsing() -> None:
     assert bs.firefox_settings({"network.proxy.type": 0})["proxy"]["value"] == "direct (no proxy)"
 
 
-def lz4_literals(data: bytes) -> bytes:
-    """An LZ4 block made of one literal run: valid, if not compressed."""
-    n = len(data)
-    if n < 15:
-        return bytes([n << 4]) + data
-    rest = n - 15
-    return bytes([0xF0]) + b"\xff" * (rest // 255) + bytes([rest % 255]) + data
+FIREFOX_FILES = Path(__file__).parent / "data/firefox"  # written by Firefox itself: see its README.md
 
 
-def test_lz4_block_with_matches() -> None:
-    # "abcd" then a match of 8 at offset 4 (overlapping), then a final literal "!"
-    block = bytes([0x44]) + b"abcd" + struct.pack("<H", 4) + bytes([0x10]) + b"!"
-    assert bs.lz4_block_decompress(block, 13) == b"abcdabcdabcd!"
-    # a long match: length nibble 15 + 5 more + 4 = 24 bytes of "z"
-    block = bytes([0x1F]) + b"z" + struct.pack("<H", 1) + bytes([5]) + bytes([0x00])
-    assert bs.lz4_block_decompress(block, 25) == b"z" * 25
-    with pytest.raises(ValueError):
-        bs.lz4_block_decompress(bytes([0x44]) + b"abcd" + struct.pack("<H", 9), 12)
-    with pytest.raises(ValueError):
-        bs.lz4_block_decompress(lz4_literals(b"abc"), 4)
-    payload = b"x" * 300
-    assert bs.lz4_block_decompress(lz4_literals(payload), 300) == payload
-    with pytest.raises(ValueError):
-        bs.decode_mozlz4(b"not mozlz4")
+def firefox_file(name: str) -> bytes:
+    return (FIREFOX_FILES / name).read_bytes()
 
 
-def mozlz4(value: Any) -> bytes:
-    raw = json.dumps(value).encode()
-    return b"mozLz40\x00" + struct.pack("<I", len(raw)) + lz4_literals(raw)
+@pytest.mark.parametrize("name", ["fresh/search.json.mozlz4", "ddg/search.json.mozlz4", "addonStartup.json.lz4",
+                                  "sessionstore.jsonlz4"])
+def test_mozlz4_files_firefox_wrote(name: str) -> None:
+    data = firefox_file(name)
+    decoded = bs.decode_mozlz4(data)
+    assert len(decoded) == struct.unpack_from("<I", data, 8)[0]
+    assert len(decoded) > len(data) - 12  # LZ4 did compress: there were matches to copy, not only literals
+    value = json.loads(decoded)
+    assert isinstance(value, dict)
+    if name == "addonStartup.json.lz4":
+        assert "app-builtin-addons" in value
+    elif name == "sessionstore.jsonlz4":
+        assert value["version"] == ["sessionrestore", 1]
+        assert value["windows"][0]["tabs"][0]["entries"][0]["url"] == "about:blank"
+    else:
+        assert "DuckDuckGo" in [engine["_name"] for engine in value["engines"]]
 
 
 def test_firefox_search_json() -> None:
-    search = {"version": 9, "engines": [{"id": "ddg", "_name": "DuckDuckGo"}, {"id": "google", "_name": "Google"}],
-              "metaData": {"defaultEngineId": "ddg"}}
-    assert json.loads(bs.decode_mozlz4(mozlz4(search))) == search
-    assert bs.firefox_search_engine(search) == "DuckDuckGo"
+    fresh = json.loads(bs.decode_mozlz4(firefox_file("fresh/search.json.mozlz4")))
+    assert "defaultEngineId" not in fresh["metaData"]
+    assert bs.firefox_search_engine(fresh) is None  # no engine chosen: Firefox's own default applies
+    chosen = json.loads(bs.decode_mozlz4(firefox_file("ddg/search.json.mozlz4")))
+    assert chosen["metaData"]["defaultEngineId"] == "ddg"
+    assert bs.firefox_search_engine(chosen) == "DuckDuckGo"
+    assert bs.firefox_search_engine({"metaData": {"defaultEngineId": "gone"}, "engines": []}) == "gone"
     assert bs.firefox_search_engine({"metaData": {"current": "Qwant"}}) == "Qwant"
     assert bs.firefox_search_engine({"metaData": {"current": ""}}) is None
+
+
+def test_mozlz4_bad_input() -> None:
+    good = firefox_file("ddg/search.json.mozlz4")
+    size = struct.unpack_from("<I", good, 8)[0]
+    with pytest.raises(ValueError, match="not a mozLz40 file"):
+        bs.decode_mozlz4(b"not mozlz4")
+    with pytest.raises(ValueError, match="not a mozLz40 file"):
+        bs.decode_mozlz4(good[:11])
+    for cut in (12, 40, len(good) // 2, len(good) - 1):
+        with pytest.raises(ValueError, match="corrupt mozLz40 block"):
+            bs.decode_mozlz4(good[:cut])
+    with pytest.raises(ValueError, match="corrupt mozLz40 block"):
+        bs.decode_mozlz4(good[:12] + b"\xff" * (len(good) - 12))
+    # a hostile header is refused before anything is allocated for it
+    with pytest.raises(ValueError, match="over the 33554432-byte limit"):
+        bs.decode_mozlz4(good[:8] + struct.pack("<I", 0xFFFFFFFF) + good[12:])
+    with pytest.raises(ValueError, match="header says"):
+        bs.decode_mozlz4(good[:8] + struct.pack("<I", size + 1) + good[12:])
+    with pytest.raises(ValueError, match="corrupt mozLz40 block"):
+        bs.decode_mozlz4(good[:8] + struct.pack("<I", size - 1) + good[12:])
 
 
 @pytest.fixture
@@ -329,8 +347,7 @@ def profiles(tmp_path: Path) -> Path:
         'user_pref("browser.startup.homepage", "https://home.example/");\n'
         'user_pref("network.proxy.type", 2);\n'
         'user_pref("network.proxy.autoconfig_url", "http://pac.example/proxy.pac");\n')
-    (firefox / "abcd.default-release/search.json.mozlz4").write_bytes(
-        mozlz4({"engines": [{"id": "qwant", "_name": "Qwant"}], "metaData": {"defaultEngineId": "qwant"}}))
+    shutil.copy(FIREFOX_FILES / "ddg/search.json.mozlz4", firefox / "abcd.default-release/search.json.mozlz4")
     return home
 
 
@@ -349,7 +366,7 @@ def test_settings_facts_from_profiles(profiles: Path) -> None:
     assert firefox.value["profile"] == "~/.mozilla/firefox/abcd.default-release"
     assert firefox.value["home_page"]["value"] == "https://home.example/"
     assert firefox.value["proxy"]["value"] == "PAC script http://pac.example/proxy.pac"
-    assert firefox.value["search_engine"]["value"] == "Qwant"
+    assert firefox.value["search_engine"]["value"] == "DuckDuckGo"
     assert "search.json.mozlz4" in firefox.source
     assert str(profiles) not in json.dumps([f.to_wire() for f in facts.values()])  # no user name in values
 
@@ -366,6 +383,24 @@ def test_settings_problems(profiles: Path) -> None:
     assert chrome.status == "unavailable" and "not started yet" in (chrome.detail or "")
     assert facts["browser.settings[epiphany]"].status == "unsupported"
     assert facts["browser.settings[safari]"].status == "unsupported"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_damaged_search_json_falls_back_on_prefs(profiles: Path, damage: str) -> None:
+    profile = profiles / ".mozilla/firefox/abcd.default-release"
+    good = firefox_file("ddg/search.json.mozlz4")
+    bad = good[:len(good) // 2] if damage == "truncated" else good[:12] + bytes(b ^ 0x5A for b in good[12:])
+    with pytest.raises(ValueError, match="corrupt mozLz40 block"):
+        bs.decode_mozlz4(bad)
+    (profile / "search.json.mozlz4").write_bytes(bad)
+    firefox = {f.key: f for f in bs.settings_facts([], "linux", home=profiles, env={})}["browser.settings[firefox]"]
+    assert firefox.ok and firefox.value["home_page"]["value"] == "https://home.example/"
+    assert firefox.value["search_engine"] == {"value": None, "default": True}
+    assert "search.json.mozlz4" not in firefox.source
+    with (profile / "prefs.js").open("a") as prefs:
+        prefs.write('user_pref("browser.search.defaultenginename", "Qwant");\n')
+    firefox = {f.key: f for f in bs.settings_facts([], "linux", home=profiles, env={})}["browser.settings[firefox]"]
+    assert firefox.value["search_engine"] == {"value": "Qwant", "default": False}
 
 
 _SETTINGS_SCRIPT = """

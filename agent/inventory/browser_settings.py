@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import lz4.block
+
 from agent.inventory._probe import ProbeError, home_relative, read_bytes, read_text
 from agent.inventory.browsers import FAMILIES, Family, System
 from wire.facts import Fact, missing, ok
@@ -177,74 +179,30 @@ def parse_prefs_js(text: str) -> dict[str, Any]:
     return prefs
 
 
-def _lz4_length(src: bytes, i: int, length: int, what: str) -> tuple[int, int]:
-    """A 4-bit length from a token, extended by following bytes while it is 15 (each 255 adds a byte).
-
-    Returns the length and the index after it; raises ValueError when the block ends first.
-    """
-    if length == 15:
-        while True:
-            if i >= len(src):
-                raise ValueError(f"truncated {what} length")
-            extra = src[i]
-            i += 1
-            length += extra
-            if extra != 255:
-                break
-    return length, i
-
-
-def lz4_block_decompress(src: bytes, size: int) -> bytes:
-    """Decode one LZ4 block (the format of Mozilla's ``.mozlz4`` files) into *size* bytes.
-
-    Raises ValueError when the block is malformed or does not decode to *size* bytes.
-    """
-    out = bytearray()
-    i = 0
-    end = len(src)
-    while i < end:
-        token = src[i]
-        i += 1
-        literal, i = _lz4_length(src, i, token >> 4, "literal")
-        if i + literal > end:
-            raise ValueError("literal run past the end of the block")
-        out += src[i:i + literal]
-        i += literal
-        if i >= end:
-            break  # the last sequence has literals only
-        if i + 2 > end:
-            raise ValueError("truncated match offset")
-        offset = src[i] | (src[i + 1] << 8)
-        i += 2
-        if offset == 0 or offset > len(out):
-            raise ValueError("match offset outside the decoded data")
-        length, i = _lz4_length(src, i, token & 15, "match")
-        length += 4
-        if len(out) + length > size:
-            raise ValueError("block decodes past its declared size")
-        start = len(out) - offset
-        if offset >= length:
-            out += out[start:start + length]
-        else:  # an overlapping copy repeats the last *offset* bytes
-            for k in range(length):
-                out.append(out[start + k])
-    if len(out) != size:
-        raise ValueError(f"block decoded to {len(out)} bytes, header says {size}")
-    return bytes(out)
+#: The magic that opens Mozilla's ``.mozlz4`` / ``.jsonlz4`` / ``.json.lz4`` files.
+MOZLZ4_MAGIC = b"mozLz40\x00"
 
 
 def decode_mozlz4(data: bytes) -> bytes:
-    """Decode a Mozilla ``mozLz40`` file (magic, 32-bit little-endian size, one LZ4 block).
+    """Decode a Mozilla ``mozLz40`` file: the magic, a 32-bit little-endian size, then one LZ4 block.
 
-    Raises ValueError when *data* is not such a file.
+    The block is decoded by the ``lz4`` package into at most :data:`MAX_PREFS_BYTES`
+    bytes, so a hostile size in the header cannot make us allocate more.
+    Raises ValueError when *data* is not such a file, declares a size over that
+    cap, or its block is corrupt or does not decode to the declared size.
     """
-    magic = b"mozLz40\x00"
-    if not data.startswith(magic) or len(data) < 12:
+    if not data.startswith(MOZLZ4_MAGIC) or len(data) < 12:
         raise ValueError("not a mozLz40 file")
     (size,) = struct.unpack_from("<I", data, 8)
     if size > MAX_PREFS_BYTES:
-        raise ValueError("mozLz40 file too large")
-    return lz4_block_decompress(data[12:], size)
+        raise ValueError(f"mozLz40 file declares {size} bytes, over the {MAX_PREFS_BYTES}-byte limit")
+    try:
+        decoded = bytes(lz4.block.decompress(data[12:], uncompressed_size=size))
+    except lz4.block.LZ4BlockError as err:
+        raise ValueError(f"corrupt mozLz40 block: {err}") from err
+    if len(decoded) != size:  # the lz4 package takes the size as a bound, so a short block is no error to it
+        raise ValueError(f"mozLz40 block decoded to {len(decoded)} bytes, header says {size}")
+    return decoded
 
 
 def firefox_search_engine(search: Mapping[str, Any]) -> str | None:

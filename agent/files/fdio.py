@@ -18,12 +18,17 @@ import os
 import posixpath
 import secrets
 import stat
+import sys
 from dataclasses import dataclass
 from typing import Any, Final
 
 from agent.files.common import CHUNK_MAX, COPY_DEPTH
-from agent.forbidden import DIR_FLAGS, FILE_FLAGS, Guard, Identity, Location, ancestors
+from agent.forbidden import Guard, Identity, Location
+from agent.forbidden._posix import DIR_FLAGS, FILE_FLAGS, ancestors
 from wire.errors import BadParams, Conflict
+
+if sys.platform == "win32":  # the choice is made in agent.files.methods
+    raise ImportError(f"{__name__} is POSIX-only")
 
 _BLOCK: Final = 1024 * 1024
 #: Creating a private new file: never an existing one, never through a link.

@@ -19,6 +19,7 @@ import json
 import os
 import posixpath
 import stat
+import sys
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -42,6 +43,9 @@ from agent.files.undo import Change, replace_file
 from agent.forbidden import Guard, Identity, Location
 from agent.params import get_bool, get_int, get_str
 from wire.errors import AlreadyExists, BadParams, Conflict, NotADirectory, NotFound, from_os_error
+
+if sys.platform == "win32":  # the choice is made in agent.files.methods
+    raise ImportError(f"{__name__} is POSIX-only")
 
 _ERRORS_CHOICES: Final = frozenset({"strict", "replace"})
 

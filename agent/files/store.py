@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -22,8 +23,12 @@ from agent import paths
 from agent.dispatch import CallContext
 from agent.files.common import KEEP_CHANGES, MAX_TRANSFERS
 from agent.files.fdio import remove_tree, unlink_quietly
-from agent.forbidden import DIR_FLAGS, Guard, Identity
+from agent.forbidden import Guard, Identity
+from agent.forbidden._posix import DIR_FLAGS
 from wire.errors import Conflict
+
+if sys.platform == "win32":  # the choice is made in agent.files.methods
+    raise ImportError(f"{__name__} is POSIX-only")
 
 
 @dataclass

@@ -17,6 +17,7 @@ import errno
 import os
 import secrets
 import stat
+import sys
 from typing import Any, Final
 
 from agent import paths
@@ -28,6 +29,9 @@ from agent.files.undo import replace_file
 from agent.forbidden import Identity
 from agent.params import get_bool, get_int, get_str
 from wire.errors import AlreadyExists, BadParams, Conflict, Forbidden, IsADirectory, NotFound, from_os_error
+
+if sys.platform == "win32":  # the choice is made in agent.files.methods
+    raise ImportError(f"{__name__} is POSIX-only")
 
 #: Largest gap in a download's running hash filled at once (a few chunks served out of order).
 _CATCH_UP_MAX: Final = 4 * CHUNK_MAX

@@ -16,6 +16,7 @@ import errno
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -35,8 +36,12 @@ from agent.files.fdio import (
     unlink_quietly,
 )
 from agent.files.store import Store, guard_of, store_of
-from agent.forbidden import DIR_FLAGS, FILE_FLAGS, Guard, Identity, Location
+from agent.forbidden import Guard, Identity, Location
+from agent.forbidden._posix import DIR_FLAGS, FILE_FLAGS
 from wire.errors import AlreadyExists, Conflict, IsADirectory, NotFound, from_os_error
+
+if sys.platform == "win32":  # the choice is made in agent.files.methods
+    raise ImportError(f"{__name__} is POSIX-only")
 
 
 class Change:

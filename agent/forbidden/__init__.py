@@ -67,20 +67,21 @@ The package, by job:
 
 * :mod:`~agent.forbidden.rules`: identities, limits and the rules snapshot
   (platform-free);
-* :mod:`~agent.forbidden.mounts`: the mount table and its aliases (pure
-  parsing; the live table is Linux's);
+* :mod:`~agent.forbidden.mounts`: the mount table and its aliases (POSIX;
+  the live table is Linux's);
 * :mod:`~agent.forbidden.links`: the hard-link index (POSIX);
 * :mod:`~agent.forbidden.folders`: :class:`ForbiddenFolders` (POSIX);
 * :mod:`~agent.forbidden._posix_walk`: :class:`Guard` and :class:`Location`,
   the component walk (POSIX), over the shared POSIX layer
-  :mod:`~agent.forbidden._posix` (open flags, :func:`ancestors`).
+  :mod:`~agent.forbidden._posix` (open flags, ancestors; also used by
+  :mod:`agent.files`' POSIX modules).
 
 The platform's backend is chosen here, once.  On Windows none of the POSIX
 modules is imported (they read ``os.O_NOFOLLOW`` and ``os.O_DIRECTORY``):
 :class:`Guard` and :class:`ForbiddenFolders` come from
 :mod:`~agent.forbidden._unsupported` and raise
-:class:`~wire.errors.Unsupported` when constructed, and ``DIR_FLAGS``,
-``FILE_FLAGS`` and :func:`ancestors` are absent.
+:class:`~wire.errors.Unsupported` when constructed.  Each POSIX module
+refuses to load on Windows (ImportError), so this cannot change by accident.
 """
 
 from __future__ import annotations
@@ -89,13 +90,10 @@ import sys
 
 from agent.forbidden.rules import Identity
 
-__all__ = ["ForbiddenFolders", "Guard", "Identity", "Location"]
-
 if sys.platform == "win32":
     from agent.forbidden._unsupported import ForbiddenFolders, Guard, Location
 else:
-    from agent.forbidden._posix import DIR_FLAGS, FILE_FLAGS, ancestors
     from agent.forbidden._posix_walk import Guard, Location
     from agent.forbidden.folders import ForbiddenFolders
 
-    __all__ += ["DIR_FLAGS", "FILE_FLAGS", "ancestors"]
+__all__ = ["ForbiddenFolders", "Guard", "Identity", "Location"]

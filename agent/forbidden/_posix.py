@@ -9,9 +9,13 @@ Availability: Linux, macOS.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Final
 
 from agent.forbidden.rules import MAX_STEPS, Identity
+
+if sys.platform == "win32":  # the choice is made in agent.forbidden
+    raise ImportError(f"{__name__} is POSIX-only")
 
 _O_PATH: Final = getattr(os, "O_PATH", 0)
 #: Opening a directory during a walk: never through a link.

@@ -15,6 +15,7 @@ import errno
 import os
 import posixpath
 import stat
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
@@ -34,6 +35,9 @@ from wire.errors import (
     Unsupported,
     from_os_error,
 )
+
+if sys.platform == "win32":  # the choice is made in agent.forbidden
+    raise ImportError(f"{__name__} is POSIX-only")
 
 _SUPPORTED: Final = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
 _PROC_MEMORY_FILES: Final = frozenset(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,9 @@ from agent.forbidden.mounts import (
 )
 from agent.forbidden.rules import CTIME_SLACK_NS, INDEX_LIMIT, MAX_FOLDERS, Identity, Rules
 from wire.errors import BadParams, Conflict, NotADirectory, NotFound, WorkbenchError, from_os_error
+
+if sys.platform == "win32":  # the choice is made in agent.forbidden
+    raise ImportError(f"{__name__} is POSIX-only")
 
 
 class _Folder:

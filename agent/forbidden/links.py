@@ -12,9 +12,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 
 from agent.forbidden._posix import DIR_FLAGS
 from agent.forbidden.rules import INDEX_DEPTH, INDEX_LIMIT, Identity
+
+if sys.platform == "win32":  # the choice is made in agent.forbidden
+    raise ImportError(f"{__name__} is POSIX-only")
 
 
 def index_links(fd: int, limit: int = INDEX_LIMIT, depth: int = INDEX_DEPTH) -> tuple[frozenset[Identity], bool]:

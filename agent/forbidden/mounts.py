@@ -4,10 +4,11 @@ A bind mount of a folder *below* a protected one has a different identity
 than the protected folder; ``/proc/self/mountinfo`` says which subtree each
 mount shows, so :func:`mount_aliases` finds the mount points (and overlays)
 that show a protected folder's content.  The parsing and matching functions
-are pure and platform-free; :class:`MountTable` reads the live table.
+are pure (tested with sample tables); :class:`MountTable` reads the live table.
 
-Availability: the live table is Linux's (``/proc/self/mountinfo``); elsewhere
-:meth:`MountTable.mounts` is always empty (macOS has no bind mounts).
+Availability: Linux, macOS (device numbers are ``os.makedev``'s).  The live
+table is Linux's (``/proc/self/mountinfo``); on macOS :meth:`MountTable.mounts`
+is always empty (macOS has no bind mounts).
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ import contextlib
 import os
 import posixpath
 import select
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.forbidden.rules import Identity
+
+if sys.platform == "win32":  # the choice is made in agent.forbidden
+    raise ImportError(f"{__name__} is POSIX-only")
 
 
 @dataclass(frozen=True)

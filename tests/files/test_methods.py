@@ -49,10 +49,19 @@ def test_on_windows_every_file_method_is_unsupported_and_nothing_posix_is_import
         dispatcher.close()
         journal.close()
         loaded = sorted(name for name in sys.modules if name.startswith("agent.files."))
-        print(json.dumps({"answers": answers, "loaded": loaded}))
+        not_loadable = []
+        for posix_only in ("fdio", "store", "undo", "operations", "transfers"):
+            try:
+                __import__("agent.files." + posix_only)
+            except ImportError as err:
+                not_loadable.append(str(err))
+        print(json.dumps({"answers": answers, "loaded": loaded, "not_loadable": not_loadable}))
     """)
     result = json.loads(out.strip().splitlines()[-1])
     assert set(result["answers"]) == {m.name for m in files.METHODS}
     for name, answer in result["answers"].items():
         assert answer == ["unsupported", "file access is not available on this operating system yet"], name
     assert result["loaded"] == ["agent.files._unsupported", "agent.files.common", "agent.files.methods"]
+    # Each refuses to load (the first POSIX-only module on its import path says so).
+    assert len(result["not_loadable"]) == 5
+    assert all(message.endswith("is POSIX-only") for message in result["not_loadable"])

@@ -29,11 +29,18 @@ def test_on_windows_the_walk_is_unsupported_and_nothing_posix_is_imported() -> N
                 make()
             except Unsupported as err:
                 refused.append(err.message)
-        absent = [name for name in ("DIR_FLAGS", "FILE_FLAGS", "ancestors") if hasattr(agent.forbidden, name)]
         loaded = sorted(name for name in sys.modules if name.startswith("agent.forbidden."))
-        print(json.dumps({"refused": refused, "present": absent, "loaded": loaded}))
+        not_loadable = []
+        for posix_only in ("_posix", "_posix_walk", "folders", "links", "mounts"):
+            try:
+                __import__("agent.forbidden." + posix_only)
+            except ImportError as err:
+                not_loadable.append(str(err))
+        print(json.dumps({"refused": refused, "loaded": loaded, "not_loadable": not_loadable}))
     """)
     result = json.loads(out.strip().splitlines()[-1])
     assert result["refused"] == ["file access is not available on this operating system yet"] * 2
-    assert result["present"] == [], "the POSIX layer's names are absent, not faked"
     assert result["loaded"] == ["agent.forbidden._unsupported", "agent.forbidden.rules"]
+    # Each refuses to load (the first POSIX-only module on its import path says so).
+    assert len(result["not_loadable"]) == 5
+    assert all(message.endswith("is POSIX-only") for message in result["not_loadable"])

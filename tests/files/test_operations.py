@@ -1,92 +1,20 @@
-"""agent.files: the file handlers, called through a real Dispatcher on real files.
-
-Every call goes through the wire format (encode, decode) both ways, so sizes
-and types are those the link would carry.
-"""
+"""agent.files.operations: list, stat, read, write, edit, move, copy, delete and mkdir, on real files."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import tracemalloc
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agent import files
-from agent.dispatch import Dispatcher, MethodTable
-from agent.forbidden import ForbiddenFolders
-from agent.journal import Journal
-from agent.policy import Policy
-from wire import protocol
-from wire.errors import WorkbenchError, error_from_wire
+from tests.files.harness import Agent, leftovers, sha
 
-
-class Agent:
-    """The file methods behind a real dispatcher and journal, without a network."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, root: Path, folders: ForbiddenFolders | None = None) -> None:
-        self.state_dir = root / "agent-state"
-        self.journal = Journal(root / "journal.jsonl")
-        self.policy = Policy()
-        self.policy.forbidden_folders = folders if folders is not None else ForbiddenFolders()
-        self.said: list[str] = []
-        self.dispatcher = Dispatcher(MethodTable(files.METHODS), self.journal, self.policy, self.state_dir,
-                                     self.said.append)
-
-    def raw(self, method: str, data: bytes | None = None, **params: Any) -> tuple[Any, bytes | None]:
-        request = protocol.decode(protocol.encode(protocol.request(f"r{next(self._ids)}", method, params, data)))
-        reply = protocol.decode(protocol.encode(asyncio.run(self.dispatcher.handle(request))))
-        if reply.type == "error":
-            raise error_from_wire(reply.fields)
-        return reply["result"], reply.data
-
-    def __call__(self, method: str, data: bytes | None = None, **params: Any) -> Any:
-        return self.raw(method, data, **params)[0]
-
-    def error(self, method: str, data: bytes | None = None, **params: Any) -> WorkbenchError:
-        with pytest.raises(WorkbenchError) as caught:
-            self(method, data, **params)
-        return caught.value
-
-    def outcome(self) -> dict[str, Any]:
-        return self.journal.records[-1]
-
-    def close(self) -> None:
-        self.dispatcher.close()
-        self.journal.close()
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Any:
-    a = Agent(tmp_path)
-    yield a
-    a.close()
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    return h
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if ".wb-" in p.name)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------ looking
@@ -207,16 +135,6 @@ def test_write_create_overwrite_and_undo(agent: Agent, home: Path) -> None:
     assert agent.error("files.undo").code == "not_found"
 
 
-def test_write_keeps_hard_linked_backup_intact(agent: Agent, home: Path) -> None:
-    target = home / "w.txt"
-    target.write_text("original")
-    inode = target.stat().st_ino
-    agent("files.write", path=str(target), text="new")
-    agent("files.undo")
-    assert target.read_text() == "original"
-    assert target.stat().st_ino == inode, "undo brings back the very file, not a copy"
-
-
 def test_write_refusals_change_nothing(agent: Agent, home: Path) -> None:
     target = home / "w.txt"
     target.write_text("keep")
@@ -296,16 +214,6 @@ def test_move_over_a_link_keeps_the_link(agent: Agent, home: Path) -> None:
     assert os.readlink(home / "l") == "t" and (home / "a").read_text() == "A"
 
 
-def test_undo_never_destroys(agent: Agent, home: Path) -> None:
-    (home / "src").mkdir()
-    agent("files.copy", src=str(home / "src"), dst=str(home / "copy"))
-    (home / "copy" / "customer.txt").write_text("written by the customer since")
-    agent("files.undo")
-    assert not (home / "copy").exists()
-    kept = list((agent.state_dir / "files" / "items").rglob("customer.txt"))
-    assert [p.read_text() for p in kept] == ["written by the customer since"]
-
-
 def test_move_refusals(agent: Agent, home: Path) -> None:
     (home / "d").mkdir()
     (home / "e").mkdir()
@@ -368,27 +276,6 @@ def test_mkdir(agent: Agent, home: Path) -> None:
     assert not (home / "a").exists()
 
 
-def test_undo_refuses_when_changed_since(agent: Agent, home: Path) -> None:
-    target = home / "t.txt"
-    target.write_text("v1")
-    agent("files.write", path=str(target), text="v2")
-    target.write_text("customer's own edit")
-    err = agent.error("files.undo")
-    assert err.code == "conflict"
-    assert target.read_text() == "customer's own edit"
-
-
-def test_undo_keeps_a_bounded_history(agent: Agent, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(files, "KEEP_CHANGES", 3)
-    target = home / "t.txt"
-    for n in range(6):
-        agent("files.write", path=str(target), text=str(n))
-    for _ in range(3):
-        agent("files.undo")
-    assert target.read_text() == "2"
-    assert agent.error("files.undo").code == "not_found"
-
-
 def test_full_disk_leaves_nothing_changed(tmp_path: Path) -> None:
     mnt = tmp_path / "small"
     mnt.mkdir()
@@ -425,9 +312,9 @@ def test_permission_denied(tmp_path: Path) -> None:
     os.chmod(tmp_path.parent, 0o755)
     code = textwrap.dedent(f"""
         import json, os, sys, tempfile
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
-        from test_files import Agent
+        from tests.files.harness import Agent
         import agent.forbidden, encodings.idna  # everything imported before becoming nobody
         os.setgid(65534); os.setuid(65534)
         a = Agent(Path(tempfile.mkdtemp()))
@@ -446,210 +333,3 @@ def test_permission_denied(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.strip().splitlines()[-1]) == ["denied", "denied", "denied"]
     assert (open_dir / "ro.txt").read_text() == "ro"
-
-
-def test_kill_9_mid_write_leaves_old_or_new_never_half(tmp_path: Path) -> None:
-    """The writer is killed after its temporary file is written, before the rename."""
-    target = tmp_path / "home" / "doc.txt"
-    target.parent.mkdir()
-    target.write_bytes(b"old content\n" * 1000)
-    code = textwrap.dedent(f"""
-        import os, sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from pathlib import Path
-        from test_files import Agent
-        import agent.files as files
-        a = Agent(Path({str(tmp_path / 'child')!r}))
-        real_rename = os.rename
-        def stop_before_rename(src, dst, **kw):
-            if ".wb-" in str(src):
-                sys.stdout.write("ready\\n"); sys.stdout.flush()
-                sys.stdin.read()  # wait to be killed
-            return real_rename(src, dst, **kw)
-        files.os.rename = stop_before_rename
-        a("files.write", path={str(target)!r}, text="new content\\n" * 100000)
-    """)
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline() == "ready\n"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert target.read_bytes() == b"old content\n" * 1000
-    # A fresh agent on the same state undoes nothing wrong: the recorded change never took effect.
-    a = Agent(tmp_path / "child")
-    try:
-        a("files.undo")
-        assert target.read_bytes() == b"old content\n" * 1000
-    finally:
-        a.close()
-
-
-# ---------------------------------------------------------------- transfers
-
-
-def test_download_chunks_and_sha(agent: Agent, home: Path) -> None:
-    payload = os.urandom(3 * 1000 + 7)
-    (home / "f.bin").write_bytes(payload)
-    opened = agent("files.download_open", path=str(home / "f.bin"))
-    assert opened["size"] == len(payload)
-    got = b""
-    sha_seen = None
-    for offset in range(0, len(payload), 1000):
-        value, data = agent.raw("files.download_chunk", id=opened["id"], offset=offset, length=1000)
-        assert data is not None
-        got += data
-        sha_seen = value.get("sha256")
-        assert value["eof"] == (offset + 1000 >= len(payload))
-    assert got == payload and sha_seen == sha(payload)
-    assert agent("files.download_close", id=opened["id"])["closed"] is True
-    assert agent.error("files.download_chunk", id=opened["id"], offset=0).code == "not_found"
-
-
-def test_download_out_of_order_still_gives_the_whole_sha(agent: Agent, home: Path) -> None:
-    payload = os.urandom(5000)
-    (home / "f.bin").write_bytes(payload)
-    transfer = agent("files.download_open", path=str(home / "f.bin"))["id"]
-    last, data = agent.raw("files.download_chunk", id=transfer, offset=4000, length=1000)
-    assert last["eof"] and last["sha256"] == sha(payload)
-    _, data = agent.raw("files.download_chunk", id=transfer, offset=0, length=4000)
-    assert data == payload[:4000]
-
-
-def test_download_of_empty_file(agent: Agent, home: Path) -> None:
-    (home / "e").write_bytes(b"")
-    transfer = agent("files.download_open", path=str(home / "e"))["id"]
-    value, data = agent.raw("files.download_chunk", id=transfer, offset=0, length=100)
-    assert data == b"" and value["eof"] and value["sha256"] == sha(b"")
-
-
-def test_download_chunk_reads_only_its_range(agent: Agent, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    big = home / "big.bin"
-    with open(big, "wb") as f:
-        f.truncate(64 * 1024 * 1024)
-    transfer = agent("files.download_open", path=str(big))["id"]
-    read: list[int] = []
-    real_pread = os.pread
-
-    def counting_pread(fd: int, n: int, offset: int) -> bytes:
-        data = real_pread(fd, n, offset)
-        read.append(len(data))
-        return data
-
-    monkeypatch.setattr(files.os, "pread", counting_pread)
-    _, data = agent.raw("files.download_chunk", id=transfer, offset=0, length=files.CHUNK_MAX)
-    assert data is not None and len(data) == files.CHUNK_MAX
-    assert sum(read) == files.CHUNK_MAX
-    assert agent.error("files.download_chunk", id=transfer, offset=0, length=files.CHUNK_MAX + 1).code == "bad_params"
-
-
-def test_download_of_a_file_that_shrinks(agent: Agent, home: Path) -> None:
-    target = home / "f.bin"
-    target.write_bytes(b"x" * 5000)
-    transfer = agent("files.download_open", path=str(target))["id"]
-    os.truncate(target, 100)
-    assert agent.error("files.download_chunk", id=transfer, offset=0, length=1000).code == "conflict"
-
-
-def test_chunk_words_cannot_lie(agent: Agent, home: Path) -> None:
-    (home / "f").write_bytes(b"x")
-    transfer = agent("files.download_open", path=str(home / "f"))["id"]
-    agent("files.download_chunk", id=transfer, offset=0, path=str(home / "f"))
-    assert agent.said[-1].startswith(f"The technician copied part of the file {home / 'f'}")
-    err = agent.error("files.download_chunk", id=transfer, offset=0, path="/some/innocent/file")
-    assert err.code == "bad_params"
-
-
-def test_upload_in_any_order_then_finish(agent: Agent, home: Path) -> None:
-    payload = os.urandom(2500)
-    target = home / "up.bin"
-    opened = agent("files.upload_open", path=str(target), size=len(payload))
-    transfer = opened["id"]
-    assert agent("files.upload_chunk", payload[1000:2000], id=transfer, offset=1000)["received"] == 0
-    assert agent("files.upload_chunk", payload[:1000], id=transfer, offset=0)["received"] == 2000
-    assert agent("files.upload_status", id=transfer)["received"] == 2000
-    assert agent.error("files.upload_finish", id=transfer, sha256=sha(payload)).code == "conflict"
-    # A chunk sent twice (a retry) is harmless; a different one is refused.
-    agent("files.upload_chunk", payload[:1000], id=transfer, offset=0)
-    assert agent.error("files.upload_chunk", b"y" * 1000, id=transfer, offset=0).code == "conflict"
-    agent("files.upload_chunk", payload[2000:], id=transfer, offset=2000)
-    assert not target.exists()
-    result = agent("files.upload_finish", id=transfer, sha256=sha(payload))
-    assert target.read_bytes() == payload and result["sha256"] == sha(payload)
-    assert agent.outcome()["sha256_after"] == sha(payload)
-    assert leftovers(home) == []
-    agent("files.undo")
-    assert not target.exists()
-
-
-def test_upload_bad_hash_changes_nothing(agent: Agent, home: Path) -> None:
-    target = home / "up.bin"
-    target.write_bytes(b"before")
-    transfer = agent("files.upload_open", path=str(target), size=3, overwrite=True)["id"]
-    agent("files.upload_chunk", b"abc", id=transfer, offset=0)
-    assert agent.error("files.upload_finish", id=transfer, sha256=sha(b"xyz")).code == "conflict"
-    assert target.read_bytes() == b"before" and leftovers(home) == []
-    assert agent.error("files.upload_status", id=transfer).code == "not_found"
-
-
-def test_upload_refusals(agent: Agent, home: Path) -> None:
-    (home / "exists").write_bytes(b"e")
-    assert agent.error("files.upload_open", path=str(home / "exists"), size=1).code == "exists"
-    assert agent.error("files.upload_open", path=str(home), size=1).code == "is_a_directory"
-    assert agent.error("files.upload_open", path=str(home / "x"), size=-1).code == "bad_params"
-    assert agent.error("files.upload_open", path=str(home / "x"), size=1 << 60).code == "bad_params"
-    transfer = agent("files.upload_open", path=str(home / "x"), size=4)["id"]
-    assert agent.error("files.upload_chunk", b"12345", id=transfer, offset=0).code == "bad_params"
-    assert agent.error("files.upload_chunk", id=transfer, offset=0).code == "bad_params"
-    assert agent("files.upload_abort", id=transfer)["aborted"] is True
-    assert leftovers(home) == [] and not (home / "x").exists()
-
-
-def test_upload_overwrite_is_undoable(agent: Agent, home: Path) -> None:
-    target = home / "cfg"
-    target.write_bytes(b"old")
-    transfer = agent("files.upload_open", path=str(target), size=3, overwrite=True)["id"]
-    agent("files.upload_chunk", b"new", id=transfer, offset=0)
-    agent("files.upload_finish", id=transfer)
-    assert target.read_bytes() == b"new"
-    agent("files.undo")
-    assert target.read_bytes() == b"old"
-
-
-def test_chunk_memory_is_bounded(agent: Agent, home: Path) -> None:
-    """Serving one chunk of a large file allocates about one chunk, not the file."""
-    big = home / "big.bin"
-    with open(big, "wb") as f:
-        f.truncate(256 * 1024 * 1024)
-    transfer = agent("files.download_open", path=str(big))["id"]
-    tracemalloc.start()
-    try:
-        agent.raw("files.download_chunk", id=transfer, offset=128 * 1024 * 1024, length=1024 * 1024)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 16 * 1024 * 1024
-
-
-# ------------------------------------------------------------ plain words
-
-
-def test_every_method_has_plain_words() -> None:
-    names = {m.name for m in files.METHODS}
-    assert {"files.list", "files.stat", "files.read", "files.write", "files.edit", "files.move", "files.copy",
-            "files.delete", "files.mkdir", "files.undo", "files.download_open", "files.download_chunk",
-            "files.upload_open", "files.upload_chunk", "files.upload_status", "files.upload_finish"} <= names
-    params = {"path": "/home/ana/notes.txt", "src": "/home/ana/a", "dst": "/home/ana/b", "id": "x"}
-    for method in files.METHODS:
-        assert method.permission == "files"
-        words = method.describe(params)
-        assert words.startswith("The technician "), method.name
-    described = {m.name: m.describe(params) for m in files.METHODS}
-    assert described["files.read"] == "The technician read the file /home/ana/notes.txt"
-    assert described["files.write"] == "The technician changed the file /home/ana/notes.txt"
-    assert described["files.move"] == "The technician moved /home/ana/a to /home/ana/b"
-    part = files.METHODS[[m.name for m in files.METHODS].index("files.read")].describe({**params, "offset": 9})
-    assert part == "The technician read part of the file /home/ana/notes.txt"

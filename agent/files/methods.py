@@ -1,0 +1,121 @@
+"""The method table of the file methods: each ``files.*`` name, its handler, and its words for the customer.
+
+The platform's handlers are chosen here, once.  On Linux and macOS they are
+those of :mod:`agent.files.operations`, :mod:`agent.files.transfers` and
+:mod:`agent.files.undo`.  On Windows none of those POSIX modules is imported
+(they need ``dir_fd`` and ``os.O_NOFOLLOW``): every handler comes from
+:mod:`agent.files._unsupported` and raises :class:`~wire.errors.Unsupported`,
+until a Windows walk is written.  The words are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from agent.dispatch import Method
+from agent.files.common import clean
+
+if sys.platform == "win32":
+    from agent.files._unsupported import (
+        copy_path,
+        delete_path,
+        download_chunk,
+        download_close,
+        download_open,
+        edit_file,
+        list_folder,
+        make_folder,
+        move_path,
+        read_file,
+        stat_path,
+        undo,
+        upload_abort,
+        upload_chunk,
+        upload_finish,
+        upload_open,
+        upload_status,
+        write_file,
+    )
+else:
+    from agent.files.operations import (
+        copy_path,
+        delete_path,
+        edit_file,
+        list_folder,
+        make_folder,
+        move_path,
+        read_file,
+        stat_path,
+        write_file,
+    )
+    from agent.files.transfers import (
+        download_chunk,
+        download_close,
+        download_open,
+        upload_abort,
+        upload_chunk,
+        upload_finish,
+        upload_open,
+        upload_status,
+    )
+    from agent.files.undo import undo
+
+
+def _show(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    text = value if isinstance(value, str) else "?"
+    return clean(text if len(text) <= 300 else text[:300] + "…")
+
+
+def _said(template: str, *names: str) -> Callable[[dict[str, Any]], str]:
+    def describe(params: dict[str, Any]) -> str:
+        return template.format(*(_show(params, name) for name in names))
+    return describe
+
+
+def _read_words(params: dict[str, Any]) -> str:
+    where = _show(params, "path")
+    if "offset" in params or "length" in params:
+        return f"The technician read part of the file {where}"
+    return f"The technician read the file {where}"
+
+
+def _chunk_words(verb: str) -> Callable[[dict[str, Any]], str]:
+    def describe(params: dict[str, Any]) -> str:
+        where = _show(params, "path") if isinstance(params.get("path"), str) else "a file"
+        return f"The technician {verb} {where} (part starting at byte {params.get('offset', 0)})"
+    return describe
+
+
+def _iter_methods() -> Iterator[Method]:
+    yield Method("files.list", list_folder, "files", _said("The technician looked at the list of files in {}", "path"))
+    yield Method("files.stat", stat_path, "files",
+                 _said("The technician looked at the size and dates of {}", "path"))
+    yield Method("files.read", read_file, "files", _read_words)
+    yield Method("files.write", write_file, "files", _said("The technician changed the file {}", "path"))
+    yield Method("files.edit", edit_file, "files", _said("The technician edited the file {}", "path"))
+    yield Method("files.move", move_path, "files", _said("The technician moved {} to {}", "src", "dst"))
+    yield Method("files.copy", copy_path, "files", _said("The technician copied {} to {}", "src", "dst"))
+    yield Method("files.delete", delete_path, "files",
+                 _said("The technician deleted {} (kept in the agent's trash, it can be restored)", "path"))
+    yield Method("files.mkdir", make_folder, "files", _said("The technician created the folder {}", "path"))
+    yield Method("files.undo", undo, "files", lambda params: "The technician undid their last change to your files")
+    yield Method("files.download_open", download_open, "files",
+                 _said("The technician started copying the file {} from your computer", "path"))
+    yield Method("files.download_chunk", download_chunk, "files", _chunk_words("copied part of the file"))
+    yield Method("files.download_close", download_close, "files",
+                 lambda params: "The technician finished copying a file from your computer")
+    yield Method("files.upload_open", upload_open, "files",
+                 _said("The technician started sending a file to your computer, to be saved as {}", "path"))
+    yield Method("files.upload_chunk", upload_chunk, "files", _chunk_words("sent part of the file"))
+    yield Method("files.upload_status", upload_status, "files",
+                 lambda params: "The technician checked how much of a file they sent has arrived")
+    yield Method("files.upload_finish", upload_finish, "files",
+                 lambda params: "The technician finished sending a file; it was checked and saved")
+    yield Method("files.upload_abort", upload_abort, "files",
+                 lambda params: "The technician cancelled sending a file; nothing was saved")
+
+
+METHODS: list[Method] = list(_iter_methods())

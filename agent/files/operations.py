@@ -1,0 +1,545 @@
+"""The file operations: list, stat, read, write, edit, move, copy, delete and mkdir.
+
+Every path goes through the call's :class:`~agent.forbidden.Guard`; every
+change goes through :mod:`agent.files.undo` (recorded, then made atomically).
+Handlers raise :class:`~wire.errors.WorkbenchError` subclasses only, as each
+docstring says; a failed call leaves no file changed.
+
+Availability: Linux, macOS (imported only there, see :mod:`agent.files.methods`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import difflib
+import errno
+import hashlib
+import json
+import os
+import posixpath
+import stat
+import sys
+from collections.abc import Callable
+from typing import Any, Final
+
+from agent import paths
+from agent.dispatch import CallContext, Reply
+from agent.files.common import (
+    CHUNK_MAX,
+    DIFF_MAX,
+    LIST_DEFAULT,
+    LIST_MAX,
+    TEXT_JSON_MAX,
+    TEXT_MAX,
+    clean,
+    entry_kind,
+    iso,
+    path_param,
+)
+from agent.files.fdio import copy_entry, pread_exact, remove_tree, sha_fd, write_all
+from agent.files.store import guard_of, store_of
+from agent.files.undo import Change, replace_file
+from agent.forbidden import Guard, Identity, Location
+from agent.params import get_bool, get_int, get_str
+from wire.errors import AlreadyExists, BadParams, Conflict, NotADirectory, NotFound, from_os_error
+
+if sys.platform == "win32":  # the choice is made in agent.files.methods
+    raise ImportError(f"{__name__} is POSIX-only")
+
+_ERRORS_CHOICES: Final = frozenset({"strict", "replace"})
+
+
+def _named_entry(guard: Guard, loc: Location, spelled: str) -> tuple[str, os.stat_result]:
+    """The name and entry *loc* points at (a link itself, not followed).
+
+    Raises BadParams for a path ending in '..', NotFound when nothing is there.
+    """
+    if loc.name is None:
+        raise BadParams(f"{spelled}: name the file or folder itself, not a path ending in '..'")
+    st = guard.entry(loc)
+    if st is None:
+        raise NotFound(f"{spelled}: no such file or folder")
+    return loc.name, st
+
+
+def _writer(data: bytes) -> Callable[[int], tuple[int, str]]:
+    def write(fd: int) -> tuple[int, str]:
+        write_all(fd, data)
+        return len(data), hashlib.sha256(data).hexdigest()
+    return write
+
+
+def _entry(guard: Guard, parent: int, name: str, st: os.stat_result) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": clean(name), "kind": entry_kind(st)}
+    if name != clean(name):
+        entry["undecodable"] = True
+    if (stat.S_ISDIR(st.st_mode) and guard.protected(st) is not None) or (
+            stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and Identity.of(st) in guard.rules.linked_files):
+        # Listed so the folder's existence is not a riddle, but nothing about it is read.
+        entry.update(protected=True, size=None, modified=None)
+        return entry
+    entry.update(size=st.st_size if stat.S_ISREG(st.st_mode) else None, modified=iso(st.st_mtime),
+                 mode=stat.filemode(st.st_mode))
+    if stat.S_ISLNK(st.st_mode):
+        with contextlib.suppress(OSError):
+            entry["target"] = clean(os.readlink(name, dir_fd=parent))
+    return entry
+
+
+def list_folder(ctx: CallContext) -> dict[str, Any]:
+    """files.list {path, limit?}: the folder's entries, sorted by name.
+
+    Protected folders appear with ``protected: true`` and no size or date.
+    Raises NotFound, NotADirectory, Forbidden, PermissionDenied, BadParams.
+    """
+    path = path_param(ctx.params)
+    limit = get_int(ctx.params, "limit", LIST_DEFAULT, minimum=1, maximum=LIST_MAX)
+    guard = guard_of(ctx)
+    entries: list[dict[str, Any]] = []
+    truncated = False
+    try:
+        with guard.locate(path) as loc:
+            fd = guard.open_dir(loc)
+            shown = loc.path
+            try:
+                with os.scandir(fd) as found:
+                    for item in found:
+                        if len(entries) >= limit:
+                            truncated = True
+                            break
+                        try:
+                            st = item.stat(follow_symlinks=False)
+                        except FileNotFoundError:
+                            continue
+                        except OSError:
+                            entries.append({"name": clean(item.name), "kind": "unknown", "size": None,
+                                            "modified": None})
+                            continue
+                        entries.append(_entry(guard, fd, item.name, st))
+            finally:
+                os.close(fd)
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    entries.sort(key=lambda e: e["name"])
+    ctx.journal_details.update(entries=len(entries))
+    return {"path": clean(shown), "entries": entries, "truncated": truncated}
+
+
+def stat_path(ctx: CallContext) -> dict[str, Any]:
+    """files.stat {path, follow?=true}: kind, size, dates, mode, owner, links.
+
+    Raises NotFound, Forbidden, PermissionDenied, BadParams.
+    """
+    path = path_param(ctx.params)
+    follow = get_bool(ctx.params, "follow", True)
+    guard = guard_of(ctx)
+    try:
+        with guard.locate(path, follow=follow) as loc:
+            st = guard.entry(loc)
+            if st is None:
+                raise NotFound(f"{path}: no such file or folder")
+            if stat.S_ISREG(st.st_mode):
+                guard.check_file(st, path, loc.name or "")
+            info: dict[str, Any] = {
+                "path": clean(loc.path), "name": clean(posixpath.basename(loc.path) or "/"), "kind": entry_kind(st),
+                "size": st.st_size, "modified": iso(st.st_mtime), "accessed": iso(st.st_atime),
+                "changed": iso(st.st_ctime), "mode": stat.filemode(st.st_mode), "links": st.st_nlink,
+                "uid": st.st_uid, "gid": st.st_gid,
+            }
+            if stat.S_ISLNK(st.st_mode) and loc.name is not None:
+                info["target"] = clean(os.readlink(loc.name, dir_fd=loc.parent))
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    return info
+
+
+def _text_codec(params: dict[str, Any]) -> str | None:
+    encoding = params.get("encoding", "utf-8")
+    if encoding is None:
+        return None
+    encoding = get_str(params, "encoding", "utf-8", max_length=64)
+    try:
+        codecs.lookup(encoding)
+        "".encode(encoding)
+    except LookupError as err:
+        raise BadParams(f"unknown text encoding {encoding!r}", param="encoding") from err
+    return encoding
+
+
+def _decode(data: bytes, encoding: str, errors: str, where: str, base: int = 0) -> str:
+    try:
+        return data.decode(encoding, errors)
+    except UnicodeDecodeError as err:
+        raise BadParams(f"{where}: not valid {encoding} text (at byte {base + err.start}); read it as bytes "
+                        "(encoding=None), name its encoding, or use errors='replace'", param="encoding") from err
+    except LookupError as err:
+        raise BadParams(f"{encoding!r} is not a text encoding", param="encoding") from err
+
+
+def read_file(ctx: CallContext) -> Reply | dict[str, Any]:
+    """files.read {path, encoding?="utf-8"|null, offset?, length?, errors?}.
+
+    With an encoding, returns ``text`` (at most :data:`TEXT_MAX` bytes of the
+    file); with ``encoding: null``, the bytes as reply data (at most
+    :data:`CHUNK_MAX`).  Raises BadParams (range too large, undecodable text,
+    unknown encoding), NotFound, IsADirectory, Forbidden, PermissionDenied.
+    """
+    path = path_param(ctx.params)
+    encoding = _text_codec(ctx.params)
+    errors = get_str(ctx.params, "errors", "strict")
+    if errors not in _ERRORS_CHOICES:
+        raise BadParams("errors must be 'strict' or 'replace'", param="errors")
+    offset = get_int(ctx.params, "offset", 0, minimum=0, maximum=1 << 62)
+    limit = TEXT_MAX if encoding is not None else CHUNK_MAX
+    length_param = ctx.params.get("length")
+    length = None if length_param is None else get_int(ctx.params, "length", minimum=0, maximum=limit)
+    guard = guard_of(ctx)
+    try:
+        with guard.locate(path) as loc:
+            fd, st = guard.open_file(loc)
+            try:
+                available = max(0, st.st_size - offset)
+                if length is None:
+                    if available > limit:
+                        raise BadParams(f"{path}: {available} bytes from offset {offset}, more than the {limit} "
+                                        "one read may return; give offset and length, or download the file",
+                                        param="length")
+                    length = available
+                data = pread_exact(fd, length, offset)
+            finally:
+                os.close(fd)
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    sha = hashlib.sha256(data).hexdigest()
+    ctx.journal_details.update(bytes=len(data), sha256=sha, offset=offset)
+    result: dict[str, Any] = {"path": clean(loc.path), "size": st.st_size, "offset": offset, "length": len(data),
+                              "sha256": sha}
+    if encoding is None:
+        return Reply(result, data)
+    text = _decode(data, encoding, errors, path, offset)
+    if len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) > TEXT_JSON_MAX:
+        raise BadParams(f"{path}: too many special characters to send as text; read it as bytes")
+    result["text"] = text
+    result["encoding"] = encoding
+    return result
+
+
+def write_file(ctx: CallContext) -> dict[str, Any]:
+    """files.write {path, text? | request data, encoding?, overwrite?=true}.
+
+    Writes atomically; the old content is kept for undo.  Raises BadParams
+    (neither or both of text and data, unencodable text, too large),
+    AlreadyExists (overwrite false), IsADirectory, NotFound (folder missing),
+    Forbidden, PermissionDenied, NoSpace.
+    """
+    path = path_param(ctx.params)
+    overwrite = get_bool(ctx.params, "overwrite", True)
+    has_text = "text" in ctx.params
+    if has_text == (ctx.data is not None):
+        raise BadParams("give either 'text' or bytes as request data, not both or neither", param="text")
+    if has_text:
+        encoding = _text_codec(ctx.params) or "utf-8"
+        text = get_str(ctx.params, "text", max_length=TEXT_MAX, allow_nul=True)
+        try:
+            data = text.encode(encoding)
+        except UnicodeEncodeError as err:
+            raise BadParams(f"the text cannot be written in {encoding}: {err.reason} at character {err.start}",
+                            param="encoding") from err
+    else:
+        assert ctx.data is not None
+        data = ctx.data
+    if len(data) > TEXT_MAX:
+        raise BadParams(f"{len(data)} bytes is more than one write takes ({TEXT_MAX}); upload the file",
+                        param="text")
+    guard = guard_of(ctx)
+    try:
+        with guard.locate(path) as loc:
+            return replace_file(ctx, guard, loc, _writer(data), overwrite=overwrite, summary=f"changed {loc.path}")
+    except OSError as err:
+        raise from_os_error(err, path) from err
+
+
+def edit_file(ctx: CallContext) -> dict[str, Any]:
+    """files.edit {path, old, new, encoding?}: replace the one occurrence of *old* by *new*.
+
+    Returns a unified ``diff``.  Raises Conflict when *old* is absent or found
+    more than once (nothing is changed), BadParams (empty old, undecodable
+    file, file larger than :data:`TEXT_MAX`), and the errors of files.write.
+    """
+    path = path_param(ctx.params)
+    old_text = get_str(ctx.params, "old", max_length=TEXT_MAX, allow_nul=True)
+    new_text = get_str(ctx.params, "new", max_length=TEXT_MAX, allow_nul=True)
+    encoding = _text_codec(ctx.params) or "utf-8"
+    if not old_text:
+        raise BadParams("'old' must not be empty", param="old")
+    guard = guard_of(ctx)
+    try:
+        with guard.locate(path) as loc:
+            fd, st = guard.open_file(loc)
+            try:
+                if st.st_size > TEXT_MAX:
+                    raise BadParams(f"{path}: {st.st_size} bytes is too large to edit here; download it")
+                current = _decode(pread_exact(fd, st.st_size, 0), encoding, "strict", path)
+                count = current.count(old_text)
+                if count == 0 and "\r\n" in current and "\n" in old_text and "\r\n" not in old_text:
+                    old_text, new_text = old_text.replace("\n", "\r\n"), new_text.replace("\n", "\r\n")
+                    count = current.count(old_text)
+                if count == 0:
+                    raise Conflict(f"{path}: the text to replace was not found; nothing was changed")
+                if count > 1:
+                    raise Conflict(f"{path}: the text to replace was found {count} times; include more "
+                                   "around it so that it is found once; nothing was changed")
+                updated = current.replace(old_text, new_text, 1)
+                try:
+                    data = updated.encode(encoding)
+                except UnicodeEncodeError as err:
+                    raise BadParams(f"the new text cannot be written in {encoding}", param="new") from err
+                result = replace_file(ctx, guard, loc, _writer(data), overwrite=True, summary=f"edited {loc.path}",
+                                  old=(fd, st))
+            finally:
+                os.close(fd)
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    shown = clean(loc.path)
+    diff = "".join(difflib.unified_diff(current.splitlines(keepends=True), updated.splitlines(keepends=True),
+                                        fromfile=shown, tofile=shown))
+    result["diff"] = diff if len(diff) <= DIFF_MAX else diff[:DIFF_MAX] + "\n… (diff cut)\n"
+    return result
+
+
+def _target(guard: Guard, dst: str, src_name: str) -> Location:
+    """Locate a destination; a trailing separator means "into this folder, same name"."""
+    loc = guard.locate(dst, follow=False)
+    if loc.name is None:
+        loc.name = src_name
+        loc.path = posixpath.join(loc.path, src_name)
+    try:
+        paths.check_name(loc.name, guard.flavour)
+    except BaseException:
+        loc.close()
+        raise
+    return loc
+
+
+def _free_target(guard: Guard, change: Change, loc: Location, overwrite: bool, src_is_dir: bool) -> None:
+    """Make sure *loc* may receive a moved or copied entry; keep a file it replaces."""
+    assert loc.name is not None
+    st = guard.entry(loc)
+    if st is None:
+        return
+    if not overwrite:
+        raise AlreadyExists(f"{loc.requested}: already exists (use overwrite to replace a file)")
+    if stat.S_ISDIR(st.st_mode) or src_is_dir:
+        raise AlreadyExists(f"{loc.requested}: already exists; folders are never replaced")
+    if stat.S_ISLNK(st.st_mode):  # the link itself is kept, not what it points to
+        change.steps.append({"kind": "replaced", "path": loc.path, "item": change.keep_link(loc.parent, loc.name),
+                             "before": None, "after": None})
+        return
+    fd, opened = guard.open_file(loc)
+    try:
+        item = change.keep_file(loc.parent, loc.name, fd, opened)
+        change.steps.append({"kind": "replaced", "path": loc.path, "item": item, "before": sha_fd(fd),
+                             "after": None})
+    finally:
+        os.close(fd)
+
+
+def _to_trash(guard: Guard, change: Change, loc: Location, st: os.stat_result) -> None:
+    """Move *loc* into the agent's trash (a copy and removal across devices)."""
+    assert loc.name is not None
+    item = change.item_name()
+    step = {"kind": "deleted", "path": loc.path, "item": item}
+    change.steps.append(step)
+    change.record()
+    items = change.store.items_fd()
+    try:
+        try:
+            os.rename(loc.name, item, src_dir_fd=loc.parent, dst_dir_fd=items)
+        except OSError as err:
+            if err.errno != errno.EXDEV:
+                raise
+            copy_entry(guard, loc, st, items, item)
+            remove_tree(loc.parent, loc.name, guard, loc.requested)
+        os.fsync(items)
+        os.fsync(loc.parent)
+    finally:
+        os.close(items)
+
+
+def move_path(ctx: CallContext) -> dict[str, Any]:
+    """files.move {src, dst, overwrite?=false}: rename, or copy and remove across devices.
+
+    ``dst`` ending with a separator means "into that folder".  A file replaced
+    at ``dst`` is kept for undo; folders are never replaced.  Raises Forbidden
+    (into or out of a protected folder, or moving a folder that holds one),
+    AlreadyExists, NotFound, BadParams (a folder into itself), PermissionDenied,
+    NoSpace.
+    """
+    src = path_param(ctx.params, "src")
+    dst = path_param(ctx.params, "dst")
+    overwrite = get_bool(ctx.params, "overwrite", False)
+    guard = guard_of(ctx)
+    store = store_of(ctx)
+    try:
+        with store.lock, guard.locate(src, follow=False) as source:
+            name, st = _named_entry(guard, source, src)
+            guard.check_special(st, src)
+            guard.check_movable(source, st)
+            with _target(guard, dst, name) as target:
+                assert target.name is not None
+                change = Change(store, ctx.method, f"moved {source.path} to {target.path}")
+                try:
+                    _free_target(guard, change, target, overwrite, stat.S_ISDIR(st.st_mode))
+                    change.steps.append({"kind": "moved", "from": source.path, "to": target.path})
+                    change.record()
+                    try:
+                        os.rename(name, target.name, src_dir_fd=source.parent, dst_dir_fd=target.parent)
+                        os.fsync(target.parent)
+                        os.fsync(source.parent)
+                    except OSError as err:
+                        if err.errno != errno.EXDEV:
+                            raise
+                        change.steps.pop()
+                        copy_entry(guard, source, st, target.parent, target.name)
+                        change.steps.append({"kind": "created", "path": target.path, "after": None})
+                        _to_trash(guard, change, source, st)
+                    change.record()
+                except BaseException:
+                    change.abandon()
+                    raise
+                change.done()
+                return {"src": clean(source.path), "dst": clean(target.path), "kind": entry_kind(st)}
+    except OSError as err:
+        raise from_os_error(err, f"{src} → {dst}") from err
+
+
+def copy_path(ctx: CallContext) -> dict[str, Any]:
+    """files.copy {src, dst, overwrite?=false}: copy a file or a folder tree.
+
+    The copy appears at once when complete (built under a temporary name).
+    Links inside a copied folder are copied as links; devices, pipes and
+    sockets are skipped (counted in ``skipped``).  Raises Forbidden (from or
+    into a protected folder, or a tree holding one), AlreadyExists, NotFound,
+    BadParams (a folder into itself), PermissionDenied, NoSpace.
+    """
+    src = path_param(ctx.params, "src")
+    dst = path_param(ctx.params, "dst")
+    overwrite = get_bool(ctx.params, "overwrite", False)
+    guard = guard_of(ctx)
+    store = store_of(ctx)
+    try:
+        with store.lock, guard.locate(src, follow=True) as source:
+            st = guard.entry(source)
+            if st is None:
+                raise NotFound(f"{src}: no such file or folder")
+            guard.check_special(st, src)
+            if stat.S_ISREG(st.st_mode):
+                guard.check_file(st, src, source.name or "")
+            src_name = source.name if source.name is not None else posixpath.basename(source.path)
+            if not src_name:
+                raise BadParams("the whole disk cannot be copied")
+            if source.name is None:  # a folder reached whole: copy it through its parent's view
+                source.name = "."
+            with _target(guard, dst, src_name) as target:
+                assert target.name is not None
+                change = Change(store, ctx.method, f"copied {source.path} to {target.path}")
+                try:
+                    _free_target(guard, change, target, overwrite, stat.S_ISDIR(st.st_mode))
+                    change.steps.append({"kind": "created", "path": target.path, "after": None})
+                    change.record()
+                    stats = copy_entry(guard, source, st, target.parent, target.name)
+                except BaseException:
+                    change.abandon()
+                    raise
+                change.done()
+    except OSError as err:
+        raise from_os_error(err, f"{src} → {dst}") from err
+    ctx.journal_details.update(files=stats.files, folders=stats.folders, bytes=stats.bytes)
+    return {"src": clean(source.path), "dst": clean(target.path), "files": stats.files, "folders": stats.folders,
+            "bytes": stats.bytes, "skipped": stats.skipped}
+
+
+def delete_path(ctx: CallContext) -> dict[str, Any]:
+    """files.delete {path}: move a file or folder to the agent's trash (undo brings it back).
+
+    A link is deleted itself, not what it points to.  Raises Forbidden (a
+    protected folder, or one holding it), NotFound, PermissionDenied, NoSpace
+    (a copy to the trash across devices did not fit; nothing was deleted).
+    """
+    path = path_param(ctx.params)
+    guard = guard_of(ctx)
+    store = store_of(ctx)
+    try:
+        with store.lock, guard.locate(path, follow=False) as loc:
+            _, st = _named_entry(guard, loc, path)
+            guard.check_movable(loc, st)
+            change = Change(store, ctx.method, f"deleted {loc.path}")
+            try:
+                _to_trash(guard, change, loc, st)
+            except BaseException:
+                change.abandon()
+                raise
+            change.done()
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    return {"path": clean(loc.path), "kind": entry_kind(st), "recoverable": True}
+
+
+def make_folder(ctx: CallContext) -> dict[str, Any]:
+    """files.mkdir {path, parents?=false, exist_ok?=false}: create a folder (and its parents).
+
+    Raises AlreadyExists, NotFound (a parent missing without ``parents``),
+    NotADirectory, Forbidden, PermissionDenied, BadParams.
+    """
+    path = path_param(ctx.params)
+    parents = get_bool(ctx.params, "parents", False)
+    exist_ok = get_bool(ctx.params, "exist_ok", False)
+    guard = guard_of(ctx)
+    store = store_of(ctx)
+    parsed = guard.parse(path)
+    prefixes = [paths.ParsedPath(parsed.flavour, parsed.anchor, parsed.parts[:i])
+                for i in range(1, len(parsed.parts) + 1)] if parents else [parsed]
+    created: list[str] = []
+    try:
+        with store.lock:
+            change = Change(store, ctx.method, f"created the folder {path}")
+            try:
+                for index, prefix in enumerate(prefixes):
+                    last = index == len(prefixes) - 1
+                    with guard.locate(prefix, follow=False) as loc:
+                        if loc.name is None:
+                            continue
+                        st = guard.entry(loc)
+                        if st is not None and stat.S_ISLNK(st.st_mode) and not last:
+                            continue  # the next walk follows it and checks where it leads
+                        if st is not None:
+                            if not stat.S_ISDIR(st.st_mode):
+                                error = AlreadyExists if last else NotADirectory
+                                raise error(f"{loc.requested}: exists, and is not a folder")
+                            if last and not (exist_ok or parents):
+                                raise AlreadyExists(f"{loc.requested}: already exists")
+                            continue
+                        paths.check_name(loc.name, guard.flavour)
+                        change.steps.append({"kind": "created", "path": loc.path, "after": None})
+                        change.record()
+                        os.mkdir(loc.name, 0o777, dir_fd=loc.parent)
+                        if os.geteuid() == 0:
+                            owner = os.fstat(loc.parent)
+                            with contextlib.suppress(OSError):
+                                os.chown(loc.name, owner.st_uid, owner.st_gid, dir_fd=loc.parent,
+                                         follow_symlinks=False)
+                        os.fsync(loc.parent)
+                        created.append(clean(loc.path))
+            except BaseException:
+                if not created:
+                    change.abandon()
+                raise
+            if created:
+                change.done()
+            else:
+                change.abandon()
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    return {"path": clean(path), "created": created}
+

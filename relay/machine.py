@@ -415,6 +415,9 @@ class RelayMachine:
         code = hello.get("code")
         if not isinstance(code, str):
             raise PairingFailed("a session code is required")
+        # The claim sweeps expired codes too, and would drop their owners: hand them new codes first.
+        for expired in self.codes.sweep():
+            self._hand_new_code(expired, "expired")
         try:
             owner = self.codes.claim(code)
         finally:

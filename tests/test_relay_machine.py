@@ -181,6 +181,17 @@ def test_an_expired_code_is_replaced_and_refused() -> None:
     assert refusal(relay.hello("t", "technician", code=code, name="Alice"), "t") == "code_expired"
 
 
+def test_a_code_that_expired_between_two_ticks_is_replaced_when_a_technician_tries_it() -> None:
+    relay = Harness(code_ttl=60.0)
+    code = relay.waiting_agent("a")
+    relay.now += 61  # no Tick yet
+    actions = relay.hello("t", "technician", code=code, name="Alice")
+    (fresh,) = messages(actions, "a")
+    assert fresh["reason"] == "expired" and fresh["code"] != code
+    assert refusal(actions[1:], "t") == "code_expired"
+    assert relay.feed(Tick()) == []  # handed once
+
+
 def test_a_code_is_used_once() -> None:
     relay = Harness()
     code = relay.waiting_agent("a")

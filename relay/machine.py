@@ -31,8 +31,7 @@ import copy
 import logging
 import secrets
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from relay.events import (
@@ -58,6 +57,7 @@ from relay.events import (
     Undelivered,
 )
 from relay.pairing import CodeBook, Technicians, format_code, hash_secret
+from relay.session import SessionState
 from wire import protocol
 from wire.chain import ChainError, ChainFollower
 from wire.errors import (
@@ -81,43 +81,6 @@ AGENT_GOODBYE_TIMEOUT = 10.0
 VIEWER_EVENT_PREFIXES = ("screen.", "control.", "annotate.")
 #: Close code for a connection a side replaced by resuming on a new one.
 REPLACED = 4001
-
-
-@dataclass
-class SessionState:
-    """One paired session as the relay holds it: who is connected, what waits, the journal's head."""
-
-    meta: dict[str, Any]
-    chain: ChainFollower = field(default_factory=ChainFollower)
-    agent: ConnId | None = None
-    technician: ConnId | None = None
-    #: viewer id → connection
-    viewers: dict[str, ConnId] = field(default_factory=dict)
-    to_agent: deque[Frame] = field(default_factory=deque)
-    to_technician: deque[Frame] = field(default_factory=deque)
-    #: sha256 of a viewer token → when it expires (monotonic seconds)
-    viewer_tokens: dict[str, float] = field(default_factory=dict)
-    #: counts for the technician and for tests: events from viewers by name, connections, refusals
-    viewer_events: dict[str, int] = field(default_factory=dict)
-    viewer_connections: int = 0
-    viewer_refusals: int = 0
-    records_open: bool = True
-    #: when an agent told the session is over is closed if it has not said bye (monotonic seconds)
-    agent_goodbye_at: float | None = None
-
-    @property
-    def id(self) -> str:
-        return str(self.meta["session_id"])
-
-    @property
-    def ended(self) -> bool:
-        return bool(self.meta.get("ended_at"))
-
-    def side(self, side: Side) -> tuple[ConnId | None, deque[Frame]]:
-        """The connection of *side* (None while away) and the frames waiting for it."""
-        if side == "agent":
-            return self.agent, self.to_agent
-        return self.technician, self.to_technician
 
 
 @dataclass
@@ -477,12 +440,7 @@ class RelayMachine:
             return protocol.response(message["id"], {"token": token, "session_id": session.id,
                                                      "expires_in": VIEWER_TOKEN_LIFETIME})
         if method == "relay.status":
-            return protocol.response(message["id"], {
-                "session_id": session.id, "agent_connected": session.agent is not None,
-                "viewers": len(session.viewers), "viewer_connections": session.viewer_connections,
-                "viewer_refusals": session.viewer_refusals, "viewer_events": dict(session.viewer_events),
-                "journal_seq": session.chain.seq, "journal_head": session.chain.head,
-                "journal_alerts": session.meta.get("journal_alerts", []), "ended_at": session.meta.get("ended_at")})
+            return protocol.response(message["id"], session.status())
         return protocol.error(message["id"], UnknownMethod(f"the relay has no method {method!r}").to_wire())
 
     # -- viewers ---------------------------------------------------------

@@ -63,16 +63,15 @@ def relay(trace: Trace) -> Callable[[list[str]], int]:
     from workbench import cli
 
     wrap_decode(trace, "relay.decoded")
-    original = Relay._to_agent
+    original = Relay._send
 
     @functools.wraps(original)
-    async def to_agent(self: Relay, session: Any, frame: str | bytes) -> bool:
-        sent = await original(self, session, frame)
-        if is_press(frame):
+    async def send(self: Relay, conn: str, frame: str | bytes) -> None:
+        await original(self, conn, frame)
+        if is_press(frame):  # only the agent is sent presses (from a viewer)
             trace.stamp("relay.sent")
-        return sent
 
-    Relay._to_agent = to_agent  # type: ignore[method-assign]
+    Relay._send = send  # type: ignore[method-assign]
     return lambda argv: cli.main(["relay", *argv])
 
 

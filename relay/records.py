@@ -5,7 +5,8 @@
 - ``session.json``: id, technician, customer machine, consent, start and end
   times, and hashed resume tokens (rewritten atomically);
 - ``journal.jsonl``: the agent's hash-chained journal, record by record, each
-  checked against the previous one as it arrives (:class:`wire.chain.ChainFollower`);
+  checked against the previous one as it arrives (by :class:`relay.machine.RelayMachine`,
+  with :class:`wire.chain.ChainFollower`; this module only writes what passed);
 - ``messages.jsonl``: every message relayed, in order: time, direction, type,
   request id, method or event name, size (file contents and screen pixels
   are not copied here).
@@ -45,16 +46,18 @@ class SessionRecords:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.meta_path = self.dir / "session.json"
         self.journal_path = self.dir / "journal.jsonl"
-        self.follower = ChainFollower()
-        self.journal_problem: str | None = None
-        if self.journal_path.exists():
-            for line in self.journal_path.read_bytes().splitlines():
-                try:
-                    self.follower.check(json.loads(line))
-                except (ValueError, ChainError):
-                    break
         self._messages = open(self.dir / "messages.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._journal = open(self.journal_path, "ab")  # noqa: SIM115
+
+    def kept_journal(self) -> ChainFollower:
+        """The head of the journal records kept so far: up to the first that does not follow the chain."""
+        follower = ChainFollower()
+        for line in self.journal_path.read_bytes().splitlines():
+            try:
+                follower.check(json.loads(line))
+            except (ValueError, ChainError):
+                break
+        return follower
 
     def save_meta(self, meta: dict[str, Any]) -> None:
         write_json_atomically(self.meta_path, meta)
@@ -81,20 +84,10 @@ class SessionRecords:
             if not file.closed:
                 file.flush()
 
-    def add_journal_record(self, record: dict[str, Any]) -> bool:
-        """Keep the agent's next journal record; return False when it was already kept.
-
-        Raises :class:`wire.chain.ChainError` when the record does not follow
-        the chain kept so far (an edited or truncated journal on the agent).
-        """
-        seq = record.get("seq")
-        if self._journal.closed:
-            return False
-        if isinstance(seq, int) and seq <= self.follower.seq:
-            return False
-        self.follower.check(record)
-        self._journal.write(canonical(record) + b"\n")
-        return True
+    def append_journal(self, record: dict[str, Any]) -> None:
+        """Append the agent's next journal record, already checked against the chain; ignored once closed."""
+        if not self._journal.closed:
+            self._journal.write(canonical(record) + b"\n")
 
     def close(self) -> None:
         self._messages.close()

@@ -1,0 +1,169 @@
+"""What goes into the relay's state machine and what comes out of it: plain records, no I/O.
+
+The I/O layer (:mod:`relay.server`) turns what happens on its sockets into *events*
+(a decoded hello, a message, a frame that did not decode, a connection closed, a
+second gone by), hands each to :meth:`relay.machine.RelayMachine.handle` with the
+:class:`Instant` it happened at, and carries out the *actions* it gets back, in
+order: send a frame, close a connection, write one of a session's records.
+
+Connections are named by a :data:`ConnId` the I/O layer chooses; frames are the
+websocket frames of :mod:`wire.protocol`, already encoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from wire import protocol
+from wire.errors import WorkbenchError
+
+ConnId = str
+Frame = str | bytes
+#: The two sides of a session whose messages wait for them while they are away.
+Side = Literal["agent", "technician"]
+
+
+@dataclass(frozen=True)
+class Instant:
+    """When an event happened: *monotonic* seconds for deadlines, *utc* (ISO 8601) for the records."""
+
+    monotonic: float
+    utc: str
+
+
+# -- events -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The first message of connection *conn*, decoded (its type may still be wrong)."""
+
+    conn: ConnId
+    message: protocol.Message
+
+
+@dataclass(frozen=True)
+class Received:
+    """A later message of *conn*: decoded, and the *frame* it came in, to forward as it is."""
+
+    conn: ConnId
+    message: protocol.Message
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A frame of *conn* (its first or a later one) that :func:`wire.protocol.decode` refused with *error*."""
+
+    conn: ConnId
+    error: WorkbenchError
+
+
+@dataclass(frozen=True)
+class Closed:
+    """*conn* is gone, whoever closed it."""
+
+    conn: ConnId
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A :class:`Deliver` failed: *conn* had gone before the frame could be sent."""
+
+    conn: ConnId
+    frame: Frame
+    session_id: str
+    side: Side
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time went by (the I/O layer feeds one a second): codes expire, records are flushed."""
+
+
+Event = Hello | Received | Undecodable | Closed | Undelivered | Tick
+
+
+# -- actions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send *frame* to *conn*; if *conn* has gone, forget it."""
+
+    conn: ConnId
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """Send *frame* to *conn*, one side of a session; if *conn* has gone, answer :class:`Undelivered`.
+
+    The machine then keeps the frame for when that side resumes.
+    """
+
+    conn: ConnId
+    frame: Frame
+    session_id: str
+    side: Side
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close *conn* with a websocket close *code* and *reason*."""
+
+    conn: ConnId
+    code: int = 1000
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OpenRecords:
+    """Create the records of a new session (see :mod:`relay.records`)."""
+
+    session_id: str
+
+
+@dataclass(frozen=True)
+class SaveMeta:
+    """Rewrite the session's ``session.json`` with *meta* (a copy the machine no longer touches)."""
+
+    session_id: str
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LogMessage:
+    """Append one line to the session's ``messages.jsonl`` (see :meth:`relay.records.SessionRecords.log_message`)."""
+
+    session_id: str
+    direction: str
+    kind: str
+    fields: dict[str, Any]
+    size: int
+
+
+@dataclass(frozen=True)
+class AppendJournal:
+    """Append a record of the agent's journal, already checked against the chain, to ``journal.jsonl``."""
+
+    session_id: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FlushRecords:
+    """Push the session's buffered records to the OS."""
+
+    session_id: str
+
+
+@dataclass(frozen=True)
+class CloseRecords:
+    """Close the session's record files: nothing more will be written to them."""
+
+    session_id: str
+
+
+Action = Send | Deliver | Close | OpenRecords | SaveMeta | LogMessage | AppendJournal | FlushRecords | CloseRecords

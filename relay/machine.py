@@ -1,0 +1,557 @@
+"""The relay's rules as a state machine without I/O: events in, actions out.
+
+Everything the relay decides lives here: pairing an agent with a technician by a
+one-time code (wrong tries, burned and expired codes, the technicians list),
+resuming either side with its token and sending it what waited for it, the bounded
+queue for a side that is away, admitting screen viewers by token, checking the
+agent's journal against the hash chain (a break is a *journal alert* in
+``session.json``), and ending a session.  No sockets, no event loop, no files, no
+clock: the I/O layer (:mod:`relay.server`) feeds :meth:`RelayMachine.handle` the
+events of :mod:`relay.events` with the time they happened, and carries out the
+actions it returns, in order.  The machine draws codes, tokens and ids from
+:mod:`secrets` and :mod:`uuid`; tests read them from the frames it sends.
+
+Roles, announced by the first message on a connection (``hello``):
+
+- ``agent``: a customer's agent, after the customer accepted the terms.  A new
+  agent is handed a code (``welcome {code}``); a reconnecting one resumes its
+  session with ``resume {session_id, token}``.
+- ``technician``: a workbench; pairs with ``code`` (and ``name``/``key`` when the
+  relay admits only listed technicians) or resumes like the agent.
+- ``viewer``: a screen widget's own websocket, admitted by a token the technician
+  obtained with the ``relay.viewer_token`` request (see ``docs/screen-protocol.md``).
+
+A bad frame gets an ``error`` reply with a code and the connection stays up; a bad
+hello gets the error and the connection is closed.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from relay.events import (
+    Action,
+    AppendJournal,
+    Close,
+    Closed,
+    CloseRecords,
+    ConnId,
+    Deliver,
+    Event,
+    FlushRecords,
+    Frame,
+    Hello,
+    Instant,
+    LogMessage,
+    OpenRecords,
+    Received,
+    SaveMeta,
+    Send,
+    Side,
+    Undecodable,
+    Undelivered,
+)
+from relay.pairing import CodeBook, Technicians, format_code, hash_secret
+from relay.session import SessionState
+from wire import protocol
+from wire.chain import ChainError, ChainFollower
+from wire.errors import (
+    PairingFailed,
+    ProtocolError,
+    SessionEnded,
+    Unauthorized,
+    Unavailable,
+    UnknownMethod,
+    WorkbenchError,
+)
+
+log = logging.getLogger(__name__)
+
+#: Frames kept for a side that is away; beyond this the sender is told ``unavailable``.
+MAX_WAITING_FRAMES = 1000
+VIEWER_TOKEN_LIFETIME = 12 * 3600.0
+#: How long an agent has to send its last journal records after the technician ended the session.
+AGENT_GOODBYE_TIMEOUT = 10.0
+#: Event prefixes a viewer may send on to the agent.
+VIEWER_EVENT_PREFIXES = ("screen.", "control.", "annotate.")
+#: Close code for a connection a side replaced by resuming on a new one.
+REPLACED = 4001
+
+
+@dataclass
+class _WaitingAgent:
+    """An agent holding a code, waiting for a technician."""
+
+    hello: protocol.Message
+
+
+@dataclass
+class _Party:
+    """The agent or the technician of a session."""
+
+    side: Side
+    session: SessionState
+
+
+@dataclass
+class _Viewer:
+    session: SessionState
+    viewer_id: str
+
+
+_Connection = _WaitingAgent | _Party | _Viewer
+
+
+class RelayMachine:
+    """The relay's state: waiting agents, sessions, connections; see the module docstring.
+
+    Not thread-safe: one caller feeds it, one event at a time.
+    """
+
+    def __init__(self, technicians: Technicians | None = None, *, code_ttl: float = 600.0,
+                 max_wrong_tries: int = 5, max_waiting_frames: int = MAX_WAITING_FRAMES) -> None:
+        self.technicians = technicians or Technicians.open()
+        self._now = Instant(0.0, "")
+        self.codes = CodeBook(ttl=code_ttl, max_wrong=max_wrong_tries, clock=lambda: self._now.monotonic)
+        self.max_waiting_frames = max_waiting_frames
+        self.sessions: dict[str, SessionState] = {}
+        self._connections: dict[ConnId, _Connection] = {}
+        #: connections the machine closed whose :class:`Closed` has not come yet; their frames are ignored
+        self._closing: set[ConnId] = set()
+        self._out: list[Action] = []
+
+    def restore(self, meta: dict[str, Any], chain: ChainFollower) -> SessionState:
+        """Take back a session that had not ended when the relay stopped, so both sides can resume.
+
+        *chain* is the head of the journal records kept so far.
+        """
+        session = SessionState(meta, chain)
+        self.sessions[session.id] = session
+        return session
+
+    def handle(self, event: Event, now: Instant) -> list[Action]:
+        """Take one *event* that happened at *now*; return what to do, in order.
+
+        Never raises for anything a connection sent: a bad message becomes an
+        ``error`` frame in the actions.
+        """
+        self._now = now
+        self._out = []
+        if isinstance(event, Hello):
+            self._on_hello(event.conn, event.message)
+        elif isinstance(event, Received):
+            self._on_message(event.conn, event.message, event.frame)
+        elif isinstance(event, Undecodable):
+            self._on_undecodable(event.conn, event.error)
+        elif isinstance(event, Closed):
+            self._on_closed(event.conn)
+        elif isinstance(event, Undelivered):
+            self._on_undelivered(event)
+        else:
+            self._on_tick()
+        actions, self._out = self._out, []
+        return actions
+
+    # -- events ----------------------------------------------------------
+
+    def _on_hello(self, conn: ConnId, hello: protocol.Message) -> None:
+        try:
+            if conn in self._connections or conn in self._closing:
+                raise ProtocolError("hello only once")
+            if hello.type != "hello":
+                raise ProtocolError("the first message must be hello")
+            role = hello["role"]
+            if role == "agent":
+                self._agent_hello(conn, hello)
+            elif role == "technician":
+                self._technician_hello(conn, hello)
+            elif role == "viewer":
+                self._viewer_hello(conn, hello)
+            else:
+                raise ProtocolError(f"unknown role {role!r}")
+        except WorkbenchError as err:
+            self._refuse(conn, err)
+
+    def _on_message(self, conn: ConnId, message: protocol.Message, frame: Frame) -> None:
+        state = self._connections.get(conn)
+        if state is None or conn in self._closing:
+            return  # closed by the relay: what it still sends does not count
+        try:
+            if isinstance(state, _WaitingAgent):
+                self._from_waiting_agent(conn, message)
+            elif isinstance(state, _Viewer):
+                self._from_viewer(conn, state, message, frame)
+            elif state.side == "agent":
+                self._from_agent(conn, state.session, message, frame)
+            else:
+                self._from_technician(conn, state.session, message, frame)
+        except WorkbenchError as err:
+            self._refuse(conn, err)
+
+    def _on_undecodable(self, conn: ConnId, error: WorkbenchError) -> None:
+        if conn in self._closing:
+            return
+        if conn not in self._connections:  # its first frame: no hello, no connection
+            self._refuse(conn, error)
+            return
+        self._send(conn, protocol.error(None, error.to_wire()))
+
+    def _on_closed(self, conn: ConnId) -> None:
+        self._closing.discard(conn)
+        state = self._connections.pop(conn, None)
+        if isinstance(state, _WaitingAgent):
+            self.codes.withdraw(conn)
+        elif isinstance(state, _Viewer):
+            session = state.session
+            session.viewers.pop(state.viewer_id, None)
+            if not session.ended:
+                self._to_agent(session, self._viewers_event(session))
+        elif isinstance(state, _Party):
+            session = state.session
+            if state.side == "agent":
+                if session.ended:
+                    self._close_records(session)
+                if session.agent == conn:
+                    session.agent = None
+                    session.agent_goodbye_at = None
+                    if not session.ended:
+                        self._to_technician(session, protocol.event("relay.agent", {"connected": False}))
+            elif session.technician == conn:
+                session.technician = None
+
+    def _on_undelivered(self, event: Undelivered) -> None:
+        session = self.sessions.get(event.session_id)
+        if session is None:
+            return
+        current, waiting = session.side(event.side)
+        if current is not None and current != event.conn and current not in self._closing:
+            self._out.append(Deliver(current, event.frame, session.id, event.side))
+        elif len(waiting) < self.max_waiting_frames:
+            waiting.append(event.frame)
+        else:
+            log.warning("session %s: a frame for the %s was lost: too much waits for it", session.id, event.side)
+
+    def _on_tick(self) -> None:
+        for owner in self.codes.sweep():
+            self._hand_new_code(owner, "expired")
+        for session in self.sessions.values():
+            deadline = session.agent_goodbye_at
+            if deadline is not None and deadline <= self._now.monotonic:
+                session.agent_goodbye_at = None
+                if session.agent is not None:
+                    self._close(session.agent)
+            if session.records_open:
+                self._out.append(FlushRecords(session.id))
+
+    # -- agents ----------------------------------------------------------
+
+    def _agent_hello(self, conn: ConnId, hello: protocol.Message) -> None:
+        resume = hello.get("resume")
+        if resume is not None:
+            session = self._resume(resume, "agent_token_sha256")
+            self._check_agent_head(session, hello.get("journal"))
+            self._attach_agent(session, conn)
+            return
+        if not isinstance(hello.get("consent"), dict):
+            raise ProtocolError("an agent says hello only after the customer's consent")
+        self._connections[conn] = _WaitingAgent(hello)
+        self._hand_new_code(conn, "new")
+
+    def _hand_new_code(self, owner: ConnId, reason: str) -> None:
+        """Issue a code to the waiting agent *owner* and send it (``new``, ``expired`` or ``burned``)."""
+        if not isinstance(self._connections.get(owner), _WaitingAgent):
+            return
+        code = self.codes.issue(owner)
+        self._send(owner, protocol.Message("welcome", {"code": format_code(code), "expires_in": self.codes.ttl,
+                                                       "reason": reason}))
+
+    def _from_waiting_agent(self, conn: ConnId, message: protocol.Message) -> None:
+        if message.type == "bye":
+            self._connections.pop(conn, None)
+            self.codes.withdraw(conn)
+            self._close(conn)
+            return
+        self._send(conn, protocol.error(
+            message.get("id"), ProtocolError("no technician yet: only bye is expected").to_wire()))
+
+    def _attach_agent(self, session: SessionState, conn: ConnId) -> None:
+        old, session.agent = session.agent, conn
+        self._connections[conn] = _Party("agent", session)
+        if old is not None and old != conn:
+            self._close(old, REPLACED, "replaced by a newer connection")
+        self._send(conn, protocol.Message("welcome", {
+            "session_id": session.id, "resumed": True, "journal_seq": session.chain.seq,
+            "technician": session.meta.get("technician")}))
+        self._send(conn, self._viewers_event(session))
+        while session.to_agent:
+            self._out.append(Deliver(conn, session.to_agent.popleft(), session.id, "agent"))
+        self._to_technician(session, protocol.event("relay.agent", {"connected": True}))
+
+    def _from_agent(self, conn: ConnId, session: SessionState, message: protocol.Message, frame: Frame) -> None:
+        self._log(session, "agent>", message, frame)
+        if message.type in ("response", "error"):
+            self._deliver(session, "technician", frame)
+        elif message.type == "event":
+            if str(message["name"]).startswith("screen."):
+                for viewer in session.viewers.values():
+                    self._out.append(Send(viewer, frame))
+            else:
+                self._deliver(session, "technician", frame)
+        elif message.type == "journal":
+            for record in message["records"]:
+                if not self._keep_journal_record(session, record):
+                    break
+            if session.records_open:
+                self._out.append(FlushRecords(session.id))
+        elif message.type == "bye":  # the customer ended, or the agent acknowledges the end
+            self._check_agent_head(session, message.get("journal"))
+            self._end(session, str(message["reason"]), by="customer")
+            self._close_records(session)
+            self._close(conn)
+        else:
+            self._send(conn, protocol.error(
+                message.get("id"), ProtocolError(f"an agent does not send {message.type}").to_wire()))
+
+    def _keep_journal_record(self, session: SessionState, record: Any) -> bool:
+        """Keep the agent's next journal record; False (and an alert) when it breaks the chain.
+
+        A record already kept (a resumed agent sends again what it was not sure of) is skipped.
+        """
+        if not session.records_open:
+            return True
+        record = record if isinstance(record, dict) else {}
+        seq = record.get("seq")
+        if isinstance(seq, int) and seq <= session.chain.seq:
+            return True
+        try:
+            session.chain.check(record)
+        except ChainError as err:
+            self._journal_alert(session, str(err))
+            return False
+        self._out.append(AppendJournal(session.id, record))
+        return True
+
+    def _check_agent_head(self, session: SessionState, head: Any) -> None:
+        """A resuming agent's journal must extend what the relay kept; note it when not."""
+        if not isinstance(head, dict):
+            return
+        seq = head.get("seq")
+        if isinstance(seq, int) and seq < session.chain.seq:
+            self._journal_alert(session, f"the agent's journal has {seq} records; the relay kept {session.chain.seq}")
+
+    def _journal_alert(self, session: SessionState, reason: str) -> None:
+        log.warning("session %s: journal alert: %s", session.id, reason)
+        session.meta.setdefault("journal_alerts", []).append({"time": self._now.utc, "reason": reason})
+        self._save_meta(session)
+
+    # -- technicians -----------------------------------------------------
+
+    def _technician_hello(self, conn: ConnId, hello: protocol.Message) -> None:
+        resume = hello.get("resume")
+        if resume is None:
+            self._pair(conn, hello)
+            return
+        session = self._resume(resume, "technician_token_sha256")
+        old, session.technician = session.technician, conn
+        self._connections[conn] = _Party("technician", session)
+        if old is not None and old != conn:
+            self._close(old, REPLACED, "replaced by a newer connection")
+        self._send(conn, protocol.Message("welcome", {
+            "session_id": session.id, "resumed": True, "agent_connected": session.agent is not None}))
+        while session.to_technician:
+            self._out.append(Deliver(conn, session.to_technician.popleft(), session.id, "technician"))
+
+    def _pair(self, conn: ConnId, hello: protocol.Message) -> None:
+        """Admit the technician, claim its code and start the session with the code's agent.
+
+        Raises :class:`Unauthorized`, :class:`PairingFailed` and the code's errors
+        (:class:`BadCode`, :class:`CodeExpired`, :class:`CodeBurned`).  Every wrong
+        try counts against every waiting code (:class:`relay.pairing.CodeBook`); the
+        agents whose code it burned are handed new ones before the technician is answered.
+        """
+        name = self.technicians.admit(hello.get("name"), hello.get("key"))
+        code = hello.get("code")
+        if not isinstance(code, str):
+            raise PairingFailed("a session code is required")
+        # The claim sweeps expired codes too, and would drop their owners: hand them new codes first.
+        for expired in self.codes.sweep():
+            self._hand_new_code(expired, "expired")
+        try:
+            owner = self.codes.claim(code)
+        finally:
+            for burned in self.codes.take_burned():
+                self._hand_new_code(burned, "burned")
+        waiting = self._connections.get(owner)
+        if not isinstance(waiting, _WaitingAgent):
+            raise PairingFailed("the customer's agent left before the technician arrived")
+        self.codes.withdraw(owner)
+        agent_token, technician_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        agent_hello = waiting.hello
+        meta: dict[str, Any] = {
+            "session_id": str(uuid.uuid4()),
+            "started_at": self._now.utc,
+            "ended_at": None,
+            "technician": name,
+            "machine": agent_hello.get("machine", {}),
+            "consent": agent_hello.get("consent", {}),
+            "policy": agent_hello.get("policy", {}),
+            "agent_version": agent_hello.get("agent_version"),
+            "agent_token_sha256": hash_secret(agent_token),
+            "technician_token_sha256": hash_secret(technician_token),
+        }
+        session = SessionState(meta, agent=owner, technician=conn)
+        self.sessions[session.id] = session
+        self._connections[owner] = _Party("agent", session)
+        self._connections[conn] = _Party("technician", session)
+        self._out.append(OpenRecords(session.id))
+        self._save_meta(session)
+        public = {k: v for k, v in meta.items() if not k.endswith("_sha256")}
+        self._send(owner, protocol.Message("paired", {**public, "resume_token": agent_token}))
+        self._send(conn, protocol.Message("paired", {**public, "resume_token": technician_token}))
+
+    def _from_technician(self, conn: ConnId, session: SessionState, message: protocol.Message,
+                         frame: Frame) -> None:
+        self._log(session, "technician>", message, frame)
+        if message.type == "request":
+            if str(message["method"]).startswith("relay."):
+                self._send(conn, self._relay_method(session, message))
+            elif session.ended:
+                self._send(conn, protocol.error(message["id"], SessionEnded("the session has ended").to_wire()))
+            elif not self._deliver(session, "agent", frame):
+                self._send(conn, protocol.error(message["id"], Unavailable(
+                    "the customer's agent is away and too much is waiting for it").to_wire()))
+        elif message.type == "bye":
+            self._end(session, str(message["reason"]), by="technician")
+            self._close(conn)
+        else:
+            self._send(conn, protocol.error(
+                message.get("id"), ProtocolError(f"a technician does not send {message.type}").to_wire()))
+
+    def _relay_method(self, session: SessionState, message: protocol.Message) -> protocol.Message:
+        method = message["method"]
+        if method == "relay.viewer_token":
+            token = secrets.token_urlsafe(24)
+            session.viewer_tokens[hash_secret(token)] = self._now.monotonic + VIEWER_TOKEN_LIFETIME
+            return protocol.response(message["id"], {"token": token, "session_id": session.id,
+                                                     "expires_in": VIEWER_TOKEN_LIFETIME})
+        if method == "relay.status":
+            return protocol.response(message["id"], session.status())
+        return protocol.error(message["id"], UnknownMethod(f"the relay has no method {method!r}").to_wire())
+
+    # -- viewers ---------------------------------------------------------
+
+    def _viewer_hello(self, conn: ConnId, hello: protocol.Message) -> None:
+        """Admit a viewer by its token; raises :class:`Unauthorized` or :class:`SessionEnded`."""
+        session = self.sessions.get(str(hello.get("session_id")))
+        token = hello.get("token")
+        if session is None or not isinstance(token, str):
+            raise Unauthorized("unknown session or token")
+        expiry = session.viewer_tokens.get(hash_secret(token))
+        if expiry is None or expiry < self._now.monotonic:
+            session.viewer_refusals += 1
+            raise Unauthorized("unknown session or token")
+        if session.ended:
+            raise SessionEnded("the session has ended")
+        viewer_id = uuid.uuid4().hex[:12]
+        session.viewers[viewer_id] = conn
+        session.viewer_connections += 1
+        self._connections[conn] = _Viewer(session, viewer_id)
+        self._send(conn, protocol.Message("welcome", {"viewer_id": viewer_id}))
+        self._to_agent(session, self._viewers_event(session))
+
+    def _from_viewer(self, conn: ConnId, viewer: _Viewer, message: protocol.Message, frame: Frame) -> None:
+        session = viewer.session
+        name = str(message.get("name", ""))
+        if message.type != "event" or not name.startswith(VIEWER_EVENT_PREFIXES):
+            self._send(conn, protocol.error(None, ProtocolError(
+                "a viewer sends screen, control and annotate events only").to_wire()))
+            return
+        session.viewer_events[name] = session.viewer_events.get(name, 0) + 1
+        self._log(session, "viewer>", message, frame)
+        body = {**message["body"], "viewer_id": viewer.viewer_id}
+        self._to_agent(session, protocol.event(name, body, message.data))
+
+    def _viewers_event(self, session: SessionState) -> protocol.Message:
+        return protocol.event("relay.viewers", {"count": len(session.viewers), "viewers": sorted(session.viewers)})
+
+    # -- shared ----------------------------------------------------------
+
+    def _resume(self, resume: Any, token_field: str) -> SessionState:
+        """The session *resume* names; raises :class:`Unauthorized` or :class:`SessionEnded`."""
+        if not isinstance(resume, dict):
+            raise ProtocolError("resume must be an object")
+        session = self.sessions.get(str(resume.get("session_id")))
+        token = resume.get("token")
+        if session is None or not isinstance(token, str) or session.meta.get(token_field) != hash_secret(token):
+            raise Unauthorized("no such session to resume")
+        if session.ended:
+            raise SessionEnded(f"the session ended: {session.meta.get('end_reason', '')}")
+        return session
+
+    def _end(self, session: SessionState, reason: str, by: str) -> None:
+        """End *session*: record the end time and tell everyone still connected."""
+        if session.ended:
+            return
+        session.meta["ended_at"] = self._now.utc
+        session.meta["end_reason"] = reason
+        session.meta["ended_by"] = by
+        self._save_meta(session)
+        bye = protocol.bye(reason)
+        for conn in [session.technician, *session.viewers.values()]:
+            if conn is not None:
+                self._send(conn, bye)
+                self._close(conn)
+        if session.agent is not None and by != "customer":
+            # The agent journals the end and answers with its last records and a bye;
+            # its connection stays open for that, but not for ever.
+            self._send(session.agent, bye)
+            session.agent_goodbye_at = self._now.monotonic + AGENT_GOODBYE_TIMEOUT
+        elif session.agent is None:
+            self._close_records(session)
+
+    def _to_agent(self, session: SessionState, message: protocol.Message) -> bool:
+        return self._deliver(session, "agent", protocol.encode(message))
+
+    def _to_technician(self, session: SessionState, message: protocol.Message) -> bool:
+        return self._deliver(session, "technician", protocol.encode(message))
+
+    def _deliver(self, session: SessionState, side: Side, frame: Frame) -> bool:
+        """Send *frame* to *side*, or keep it for when that side resumes; False when too much waits already."""
+        conn, waiting = session.side(side)
+        if conn is not None and conn not in self._closing:
+            self._out.append(Deliver(conn, frame, session.id, side))
+            return True
+        if len(waiting) >= self.max_waiting_frames:
+            return False
+        waiting.append(frame)
+        return True
+
+    def _send(self, conn: ConnId, message: protocol.Message) -> None:
+        self._out.append(Send(conn, protocol.encode(message)))
+
+    def _refuse(self, conn: ConnId, error: WorkbenchError) -> None:
+        """Answer *error* and close: the connection cannot go on."""
+        self._send(conn, protocol.error(None, error.to_wire()))
+        self._close(conn)
+
+    def _close(self, conn: ConnId, code: int = 1000, reason: str = "") -> None:
+        if conn not in self._closing:
+            self._closing.add(conn)
+            self._out.append(Close(conn, code, reason))
+
+    def _log(self, session: SessionState, direction: str, message: protocol.Message, frame: Frame) -> None:
+        if session.records_open:
+            self._out.append(LogMessage(session.id, direction, message.type, message.fields, len(frame)))
+
+    def _save_meta(self, session: SessionState) -> None:
+        self._out.append(SaveMeta(session.id, copy.deepcopy(session.meta)))
+
+    def _close_records(self, session: SessionState) -> None:
+        if session.records_open:
+            session.records_open = False
+            self._out.append(CloseRecords(session.id))

@@ -1,7 +1,7 @@
 """The screen watcher on X11: DAMAGE (is anything drawn?) and window tracking, on one connection.
 
 Availability: X11 (Linux, BSD), through python-xlib.  Imported only by
-:mod:`agent.screen.backend` and :mod:`agent.screen.windows`, which choose it.
+:mod:`agent.screen.backend` and :mod:`agent.screen.tracking`, which choose it.
 
 One :class:`X11Watcher` holds one connection, used by one thread (the
 streamer's worker).  It selects ``SubstructureNotify`` on the root window, so

@@ -17,7 +17,7 @@ import logging
 from typing import Protocol
 
 from agent.display import has_x11_display, is_x11_platform
-from agent.screen.windows import WindowTracker
+from agent.screen.tracking import WindowTracker
 
 log = logging.getLogger(__name__)
 

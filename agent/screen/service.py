@@ -22,7 +22,7 @@ from agent.screen.capture import CaptureError, Capturer
 from agent.screen.encode import EncodeError
 from agent.screen.hidden import HiddenRegions
 from agent.screen.streamer import MAX_FPS_LIMIT, PausedError, Streamer, take_screenshot
-from agent.screen.windows import list_windows
+from agent.screen.tracking import list_windows
 from wire.errors import BadParams, Forbidden, Unavailable
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class ScreenService:
         on a system without window tracking, :class:`Unavailable` where the
         windows cannot be listed (no display, python-xlib missing).
 
-        Availability: X11 (see :mod:`agent.screen.windows`).
+        Availability: X11 (see :mod:`agent.screen.tracking`).
         """
         return list_windows(self._display)
 

@@ -35,7 +35,7 @@ from agent.screen.encode import EncodeError, png_image
 from agent.screen.hidden import HIDDEN_LABEL, HiddenRegions, Rect, fill_rects
 from agent.screen.pipeline import QUALITY_MAX, QUALITY_MIN, EncodedFrame, FramePipeline
 from agent.screen.tiles import Frame
-from agent.screen.windows import WindowTracker, open_window_tracker
+from agent.screen.tracking import WindowTracker, open_window_tracker
 
 log = logging.getLogger(__name__)
 

@@ -78,8 +78,8 @@ def relay(trace: Trace) -> Callable[[list[str]], int]:
 def agent(trace: Trace) -> Callable[[list[str]], int]:
     from agent import cli
     from agent.control import actions
+    from agent.control._x11_inject import X11Injector
     from agent.control.service import ControlService
-    from agent.control.x11 import X11Injector
 
     wrap_decode(trace, "agent.decoded")
     on_event = ControlService.on_event

@@ -14,8 +14,9 @@ Contract: ``docs/control-protocol.md``.  The overlay is a window like any other 
 capture, so the technician sees each mark in the live stream, once.
 """
 
+from agent.annotate.base import NullOverlay, Overlay, OverlayError
 from agent.annotate.model import Mark, MarkSet, describe_mark, parse_mark
-from agent.annotate.overlay import NullOverlay, Overlay, OverlayError, open_overlay
+from agent.annotate.overlay import open_overlay
 from agent.annotate.service import AnnotationService
 
 __all__ = ["AnnotationService", "Mark", "MarkSet", "NullOverlay", "Overlay", "OverlayError", "describe_mark",

@@ -5,9 +5,10 @@ lets every click and key go through to what is under it, and disappears with
 :meth:`Overlay.close` or with the agent's process.  The screen capture reads it like
 any window, so the technician sees each mark once, in the stream.
 
-Backends, chosen once by :func:`open_overlay`:
+Backends, chosen once by :func:`open_overlay` (the protocol they implement is in
+:mod:`agent.annotate.base`; a new system adds ``_<system>.py`` and one branch here):
 
-- **X11** (:class:`agent.annotate.x11.X11Overlay`): an override-redirect window over the
+- **X11** (:class:`agent.annotate._x11.X11Overlay`): an override-redirect window over the
   root whose SHAPE is the marks' pixels (bounding) and nothing (input).
 - **Windows** (not written yet): a top-most layered window,
   ``WS_EX_LAYERED | WS_EX_TRANSPARENT | WS_EX_TOPMOST | WS_EX_TOOLWINDOW | WS_EX_NOACTIVATE``,
@@ -27,61 +28,29 @@ Backends, chosen once by :func:`open_overlay`:
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from collections.abc import Sequence
-from typing import Protocol
 
-from agent.annotate.model import Mark
+from agent.annotate.base import NullOverlay, Overlay, OverlayError
+from agent.display import has_x11_display, is_x11_platform
+
+__all__ = ["NullOverlay", "Overlay", "OverlayError", "open_overlay"]
 
 log = logging.getLogger(__name__)
-
-
-class OverlayError(OSError):
-    """The overlay cannot show marks (display gone, unsupported screen format)."""
-
-
-class Overlay(Protocol):
-    """Shows marks over the customer's screen, click-through.  Methods block; one caller at a time."""
-
-    #: The backend's name, for the technician ("x11", "none", …).
-    name: str
-
-    def show(self, marks: Sequence[Mark]) -> None:
-        """Make the screen show exactly *marks* (oldest first), on top; raises :class:`OverlayError`."""
-        ...
-
-    def close(self) -> None:
-        """Remove every mark and the overlay itself; safe to call twice."""
-        ...
-
-
-class NullOverlay:
-    """Shows nothing: where no overlay can be drawn."""
-
-    name = "none"
-
-    def __init__(self, reason: str = "") -> None:
-        self.reason = reason
-        self.marks: list[Mark] = []
-
-    def show(self, marks: Sequence[Mark]) -> None:
-        self.marks = list(marks)
-
-    def close(self) -> None:
-        self.marks = []
 
 
 def open_overlay(display: str | None = None) -> Overlay:
     """The overlay for this system; a :class:`NullOverlay` (with its reason) where none can be drawn.
 
-    Blocking (it opens a display connection): call it off the event loop.
+    The one place the backend is chosen.  Blocking (it opens a display
+    connection): call it off the event loop.  Never raises.
+
+    Availability: X11 (Linux, BSD) with python-xlib; elsewhere a :class:`NullOverlay`.
     """
-    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
-        if display is None and not os.environ.get("DISPLAY"):
+    if is_x11_platform():
+        if not has_x11_display(display):
             return NullOverlay("no X display")
         try:
-            from agent.annotate.x11 import X11Overlay
+            from agent.annotate._x11 import X11Overlay
 
             return X11Overlay(display)
         except (ImportError, OSError) as err:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
 
+from agent.annotate.base import NullOverlay, Overlay, OverlayError
 from agent.annotate.model import (
     CLEARED_WORDS,
     LISTED_WORDS,
@@ -31,7 +32,7 @@ from agent.annotate.model import (
     describe_mark,
     parse_mark,
 )
-from agent.annotate.overlay import NullOverlay, Overlay, OverlayError, open_overlay
+from agent.annotate.overlay import open_overlay
 from agent.dispatch import CallContext, Method, SendEvent
 from agent.params import get_str
 from agent.screen.hidden import Rect

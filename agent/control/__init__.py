@@ -74,9 +74,9 @@ Impossible by nature (nothing the agent sends reaches them):
   to that program;
 - Wayland sessions: XTEST reaches only XWayland applications.  Not supported.
 
-Platforms: X11 (python-xlib, with the XTEST, RECORD and XKEYBOARD extensions).
-Elsewhere the service starts, reports ``unavailable``, and every call fails
-with ``unavailable``.
+Platforms: X11 (python-xlib, with the XTEST, RECORD and XKEYBOARD extensions),
+chosen in :mod:`agent.control.backend`.  Elsewhere the service starts, reports
+``unavailable``, and every call fails with ``unavailable``.
 """
 
 from __future__ import annotations

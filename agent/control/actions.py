@@ -1,16 +1,14 @@
 """What the technician asks the agent to inject, independent of the platform.
 
 The service turns viewer events and notebook calls into these; a backend
-(:class:`agent.control.x11.X11Injector` on X11) performs them.  An action has
+(an :class:`agent.control.backend.InputBackend`) performs them.  An action has
 :func:`steps`: typed text one step per character, everything else one atomic
 step (a click's press and release are never split by a pause for the customer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from agent.control.keys import Combo, Key
 
@@ -91,32 +89,3 @@ def steps(action: Action) -> int:
 
 def is_pointer(action: Action) -> bool:
     return isinstance(action, (Move, Click, Button, Drag, Scroll))
-
-
-class InputBackend(Protocol):
-    """Injects actions; every method is called from the service's one injection thread."""
-
-    def perform(self, action: Action, start: int, may_inject: Callable[[], bool]) -> int:
-        """Inject *action* from step *start*, asking ``may_inject()`` before each step.
-
-        Returns the number of steps done in all (``steps(action)`` when finished).
-        Raises :class:`wire.errors.WorkbenchError` (Unavailable: no key can type a
-        character; BadParams) — nothing of the failing step was injected.
-        """
-        ...
-
-    def held(self) -> bool:
-        """True while a key or button the agent pressed is still down."""
-        ...
-
-    def release_all(self) -> None:
-        """Release every key and button the agent holds down (never gated)."""
-        ...
-
-    def maintain(self) -> None:
-        """Housekeeping between actions (undo temporary key bindings no longer in use)."""
-        ...
-
-    def close(self) -> None:
-        """Release everything, undo every temporary binding, close the connection."""
-        ...

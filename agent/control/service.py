@@ -3,7 +3,7 @@ under the customer's grant and the customer's priority.
 
 See :mod:`agent.control` for the rules; this module wires the parts:
 
-- one *injection thread* (:class:`_Worker`) owns the backend (XTEST on X11) and
+- one *injection thread* (:class:`~agent.control.worker.InjectionWorker`) owns the backend (XTEST on X11) and
   performs every action, viewer or notebook, in arrival order;
 - the backend's *watch* reports every device event the server processed; the
   :class:`~agent.control.ledger.InjectionLedger` tells the agent's own from the
@@ -12,6 +12,10 @@ See :mod:`agent.control` for the rules; this module wires the parts:
   period, and tells the widgets (``screen.control``) in order with everything else;
 - viewer input is journaled in bursts (:mod:`agent.control.bursts`); notebook calls
   are journaled by the dispatcher like every call.
+
+The backend is chosen by :mod:`agent.control.backend`; viewer events become
+actions in :mod:`agent.control.viewer`, and call parameters are checked in
+:mod:`agent.control.params`.
 """
 
 from __future__ import annotations
@@ -21,44 +25,29 @@ import concurrent.futures
 import contextlib
 import functools
 import logging
-import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from agent.control import actions as act
+from agent.control import params as check
+from agent.control.backend import BackendFactory, InputBackend, Watch, open_backend
 from agent.control.bursts import Burst, BurstRecorder, click_words, plural
-from agent.control.keys import (
-    HOTKEYS,
-    Combo,
-    KeyNameError,
-    char_keysym,
-    normalise_modifiers,
-    parse_combo,
-    refusal,
-    resolve_dom_key,
-)
+from agent.control.keys import HOTKEYS, KeyNameError, parse_combo
 from agent.control.ledger import DeviceEvent, InjectionLedger
 from agent.control.priority import PriorityGate
+from agent.control.viewer import viewer_action
+from agent.control.worker import InjectionWorker
 from agent.dispatch import CallContext, Method, SendEvent
 from agent.policy import Policy
 from wire.errors import BadParams, CustomerPriority, NotGranted, Unavailable, WorkbenchError
 
 log = logging.getLogger(__name__)
 
-#: Default seconds a notebook call waits while the customer has priority.
-DEFAULT_TIMEOUT_S = 10.0
-MAX_TIMEOUT_S = 300.0
-#: Most characters in one viewer ``control.text`` event, and in one ``control.type`` call.
-MAX_VIEWER_TEXT = 1000
+#: Most characters in one ``control.type`` call.
 MAX_CALL_TEXT = 10_000
-#: Most wheel notches in one viewer event.
-MAX_VIEWER_NOTCHES = 10
-BUTTONS = (1, 2, 3)
 #: Longest one injection may take (pacing new key bindings for text outside the layout included).
 INJECTION_TIMEOUT_S = 600.0
 
@@ -67,217 +56,6 @@ GRANTED_WORDS = ("You let the technician use your mouse and keyboard. Yours alwa
                  f"press {HOTKEY_WORDS} to take back control at any moment.")
 REVOKED_WORDS = "You took back control of your mouse and keyboard."
 UNAVAILABLE_WORDS = "The technician cannot use your mouse and keyboard on this computer."
-
-
-class Watch(Protocol):
-    """What the service needs of the backend's watch (RECORD and hotkeys on X11)."""
-
-    def start(self) -> None: ...
-
-    def set_watching(self, on: bool) -> None: ...
-
-    def close(self) -> None: ...
-
-
-#: Builds the backend: (display, ledger, on_event, on_ready, on_hotkey) -> (injector, watch).
-#: Runs in a worker thread; raises OSError where control is not available.
-BackendFactory = Callable[
-    [str | None, InjectionLedger, Callable[[DeviceEvent], None], Callable[[bool], None], Callable[[str], None]],
-    tuple[act.InputBackend, Watch],
-]
-
-
-def x11_backend(display: str | None, ledger: InjectionLedger, on_event: Callable[[DeviceEvent], None],
-                on_ready: Callable[[bool], None], on_hotkey: Callable[[str], None]) -> tuple[act.InputBackend, Watch]:
-    """The X11 backend: XTEST injection, RECORD watch, grabbed hotkeys.  Raises OSError."""
-    from agent.control.x11 import X11Injector, X11Watch
-
-    injector = X11Injector(display, ledger)
-    try:
-        watch = X11Watch(display, on_event, on_ready, on_hotkey)
-    except OSError:
-        injector.close()
-        raise
-    return injector, watch
-
-
-# -- the injection thread ------------------------------------------------------------------
-
-
-@dataclass
-class _Job:
-    run: Callable[[], Any]
-    future: Future[Any] = field(default_factory=Future)
-    viewer: bool = False
-    key: str | None = None
-    #: how many inputs the job stands for (characters of a text), counted when it is dropped
-    weight: int = 1
-
-
-class _Worker:
-    """One thread that runs jobs in order; viewer jobs can be dropped, urgent ones jump the queue."""
-
-    def __init__(self, name: str, tick: Callable[[], None], tick_s: float = 0.5) -> None:
-        self._cond = threading.Condition()
-        self._jobs: deque[_Job | None] = deque()
-        self._tick = tick
-        self._tick_s = tick_s
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def submit(self, run: Callable[[], Any], *, viewer: bool = False, urgent: bool = False,
-               key: str | None = None, weight: int = 1) -> Future[Any]:
-        job = _Job(run, viewer=viewer, key=key, weight=weight)
-        with self._cond:
-            if self._closed:
-                job.future.set_exception(Unavailable("control has stopped"))
-                return job.future
-            last = self._jobs[-1] if self._jobs else None
-            if key is not None and last is not None and last.key == key:
-                self._jobs[-1] = job  # a newer pointer position replaces one not injected yet
-                last.future.set_result(None)
-            elif urgent:
-                self._jobs.appendleft(job)
-            else:
-                self._jobs.append(job)
-            self._cond.notify()
-        return job.future
-
-    def drop_viewer_jobs(self) -> int:
-        """Drop the viewer jobs not run yet; return how many inputs they stood for."""
-        with self._cond:
-            kept = deque(job for job in self._jobs if job is None or not job.viewer)
-            dropped = sum(job.weight for job in self._jobs if job is not None and job.viewer)
-            for job in self._jobs:
-                if job is not None and job.viewer:
-                    job.future.set_result(None)
-            self._jobs = kept
-            return dropped
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Run what is queued (viewer jobs dropped), then end the thread."""
-        self.drop_viewer_jobs()
-        with self._cond:
-            if not self._closed:
-                self._closed = True
-                self._jobs.append(None)
-                self._cond.notify()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if not self._jobs:
-                    self._cond.wait(self._tick_s)
-                idle = not self._jobs
-                job = None if idle else self._jobs.popleft()
-            if idle:
-                try:
-                    self._tick()
-                except Exception:
-                    log.exception("control housekeeping failed")
-                continue
-            if job is None:  # the mark close() left: everything before it has run
-                return
-            if job.future.done():
-                continue
-            try:
-                job.future.set_result(job.run())
-            except BaseException as err:  # handed to whoever waits on the future
-                job.future.set_exception(err)
-
-
-# -- parameters ---------------------------------------------------------------------------------
-
-
-def _number(params: dict[str, Any], name: str, default: float | None = None) -> float:
-    value = params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadParams(f"{name!r} must be a number", param=name)
-    return float(value)
-
-
-def _coordinate(params: dict[str, Any], name: str) -> int:
-    value = _number(params, name)
-    if abs(value) > 1_000_000:
-        raise BadParams(f"{name!r} is out of range", param=name)
-    return round(value)
-
-
-def _point(params: dict[str, Any], name: str) -> tuple[int, int]:
-    value = params.get(name)
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise BadParams(f"{name!r} must be [x, y]", param=name)
-    return _coordinate({"x": value[0]}, "x"), _coordinate({"y": value[1]}, "y")
-
-
-def _button(params: dict[str, Any]) -> int:
-    value = params.get("button", 1)
-    if isinstance(value, bool) or value not in BUTTONS:
-        raise BadParams("'button' must be 1 (left), 2 (middle) or 3 (right)", param="button")
-    return int(value)
-
-
-def _timeout(params: dict[str, Any]) -> float:
-    value = _number(params, "timeout", DEFAULT_TIMEOUT_S)
-    if not 0 <= value <= MAX_TIMEOUT_S:
-        raise BadParams(f"'timeout' must be between 0 and {MAX_TIMEOUT_S:g} seconds", param="timeout")
-    return value
-
-
-def _notches(value: Any, limit: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value == 0:
-        return 0
-    count = max(1, round(abs(value)))
-    return int(math.copysign(min(count, limit), value))
-
-
-def _text(value: Any, limit: int, param: str = "text") -> str:
-    if not isinstance(value, str):
-        raise BadParams(f"{param!r} must be a string", param=param)
-    text = value.replace("\r\n", "\n")
-    if len(text) > limit:
-        raise BadParams(f"{param!r} is longer than {limit} characters", param=param)
-    for char in text:
-        try:
-            char_keysym(char)
-        except KeyNameError as err:
-            raise BadParams(str(err), param=param) from err
-    return text
-
-
-def _combo(value: Any) -> Combo:
-    if not isinstance(value, str):
-        raise BadParams("'combo' must be a string such as \"ctrl+s\"", param="combo")
-    try:
-        combo = parse_combo(value)
-    except KeyNameError as err:
-        raise BadParams(str(err), param="combo") from err
-    why = refusal(combo.modifiers, combo.key.keysym)
-    if why:
-        raise BadParams(f"{combo.label} is not injected: {why}", param="combo")
-    return combo
-
-
-_TEXT_MODIFIERS = frozenset({"ctrl", "alt", "meta"})
-
-
-def _typed_as_text(char: str | None, modifiers: tuple[str, ...]) -> str | None:
-    """The character a key event types as text, or None when it is a shortcut.
-
-    AltGr characters arrive with "altgr" (or, from Windows browsers, with Ctrl+Alt
-    both set): they are text too.
-    """
-    if char is None or (char == " " and set(modifiers) & _TEXT_MODIFIERS):
-        return None
-    held = set(modifiers) - {"shift", "altgr"}
-    if not held:
-        return char
-    if held == {"ctrl", "alt"} and not (char.isascii() and char.isalnum()):
-        return char
-    return None
 
 
 class ControlService:
@@ -290,7 +68,7 @@ class ControlService:
 
     def __init__(self, policy: Policy, send_event: SendEvent, tell_customer: Callable[[str], None],
                  journal_append: Callable[..., dict[str, Any]], display: str | None, grace_s: float = 2.0,
-                 *, backend_factory: BackendFactory = x11_backend, clock: Callable[[], float] = time.monotonic,
+                 *, backend_factory: BackendFactory = open_backend, clock: Callable[[], float] = time.monotonic,
                  burst_window_s: float = 1.0) -> None:
         self.policy = policy
         self._send_event = send_event
@@ -303,9 +81,9 @@ class ControlService:
         self.ledger = InjectionLedger(clock)
         self._bursts = BurstRecorder(burst_window_s, clock)
         self._bursts_lock = threading.Lock()
-        self._backend: act.InputBackend | None = None
+        self._backend: InputBackend | None = None
         self._watch: Watch | None = None
-        self._worker: _Worker | None = None
+        self._worker: InjectionWorker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
         self._sender: asyncio.Task[None] | None = None
@@ -372,7 +150,7 @@ class ControlService:
             log.info("control is not available: %s", err)
             return
         self._backend, self._watch = backend, watch
-        self._worker = _Worker("control-inject", backend.maintain)
+        self._worker = InjectionWorker("control-inject", backend.maintain)
         watch.start()
         if self.granted:
             watch.set_watching(True)
@@ -541,7 +319,7 @@ class ControlService:
         viewer = body.get("viewer_id")
         viewer = viewer if isinstance(viewer, str) else None
         try:
-            parsed = self._viewer_action(name, body)
+            parsed = viewer_action(name, body, self._bursts)
         except (WorkbenchError, KeyNameError) as err:
             log.info("control event %s dropped: %s", name, err)
             return
@@ -576,60 +354,6 @@ class ControlService:
                 self._call_in_loop(lambda: self._note_dropped(viewer, category, left))
 
         return run
-
-    def _viewer_action(self, name: str, body: dict[str, Any]
-                       ) -> tuple[act.Action, Callable[[str | None], list[Burst]]] | None:
-        """The action a viewer event asks for, and how to note it in the burst; None to ignore it."""
-        bursts = self._bursts
-        if name == "control.pointer":
-            kind = body.get("action")
-            x, y = _coordinate(body, "x"), _coordinate(body, "y")
-            if kind == "move":
-                return act.Move(x, y), lambda v: bursts.move(v, x, y)
-            if kind in ("down", "up"):
-                button = _button(body)
-                down = kind == "down"
-                return act.Button(button, down, x, y), lambda v: bursts.button(v, button, down, x, y)
-            if kind in ("click", "double"):
-                button, count = _button(body), 2 if kind == "double" else 1
-                return act.Click(x, y, button, count), lambda v: bursts.click(v, button, count, x, y)
-            if kind == "wheel":
-                dx = _notches(body.get("dx", 0), MAX_VIEWER_NOTCHES)
-                dy = _notches(body.get("dy", 0), MAX_VIEWER_NOTCHES)
-                if not dx and not dy:
-                    return None
-                return act.Scroll(x, y, dx, dy), lambda v: bursts.scroll(v, x, y, dx, dy)
-            raise BadParams(f"unknown pointer action {kind!r}")
-        if name == "control.text":
-            text = "".join(c for c in str(body.get("text", ""))[:MAX_VIEWER_TEXT].replace("\r\n", "\n")
-                           if _typeable(c))
-            if not text:
-                return None
-            return act.TypeText(text), lambda v: bursts.text(v, text)
-        if name == "control.key":
-            kind = body.get("action", "press")
-            key = resolve_dom_key(body.get("key"), body.get("code"))
-            raw = body.get("modifiers", [])
-            modifiers = normalise_modifiers(raw if isinstance(raw, list) else [])
-            if key.modifier is not None:
-                modifiers = tuple(m for m in modifiers if m != key.modifier)
-            typed = _typed_as_text(key.char, modifiers)
-            if kind in ("press", "down") and typed is not None and key.modifier is None:
-                return act.TypeText(typed), lambda v: bursts.text(v, typed)
-            why = refusal(modifiers, key.keysym)
-            if why and kind != "up":
-                raise BadParams(f"not injected: {why}")
-            combo = Combo(modifiers, key)
-            if kind == "press":
-                return act.PressCombo(combo), lambda v: bursts.key(v, combo.label)
-            if kind == "down":
-                if key.modifier is not None:
-                    return act.KeyDown(key), lambda v: []
-                return act.KeyDown(key, modifiers), lambda v: bursts.key(v, combo.label)
-            if kind == "up":
-                return act.KeyUp(key), lambda v: []
-            raise BadParams(f"unknown key action {kind!r}")
-        return None
 
     # -- bursts ---------------------------------------------------------------------------------
 
@@ -714,41 +438,41 @@ class ControlService:
 
     def _click(self, context: CallContext) -> dict[str, Any]:
         params = context.params
-        x, y, button = _coordinate(params, "x"), _coordinate(params, "y"), _button(params)
+        x, y, button = check.coordinate(params, "x"), check.coordinate(params, "y"), check.button(params)
         count = 2 if params.get("double") is True else 1
-        self._inject(context, act.Click(x, y, button, count), _timeout(params))
+        self._inject(context, act.Click(x, y, button, count), check.timeout(params))
         return {"x": x, "y": y, "button": button, "count": count}
 
     def _move(self, context: CallContext) -> dict[str, Any]:
         params = context.params
-        x, y = _coordinate(params, "x"), _coordinate(params, "y")
-        self._inject(context, act.Move(x, y), _timeout(params))
+        x, y = check.coordinate(params, "x"), check.coordinate(params, "y")
+        self._inject(context, act.Move(x, y), check.timeout(params))
         return {"x": x, "y": y}
 
     def _drag(self, context: CallContext) -> dict[str, Any]:
         params = context.params
-        start, end, button = _point(params, "from"), _point(params, "to"), _button(params)
-        self._inject(context, act.Drag(start, end, button), _timeout(params))
+        start, end, button = check.point(params, "from"), check.point(params, "to"), check.button(params)
+        self._inject(context, act.Drag(start, end, button), check.timeout(params))
         return {"from": list(start), "to": list(end), "button": button}
 
     def _scroll(self, context: CallContext) -> dict[str, Any]:
         params = context.params
-        x, y = _coordinate(params, "x"), _coordinate(params, "y")
-        dx, dy = (round(_number(params, name, 0)) for name in ("dx", "dy"))
+        x, y = check.coordinate(params, "x"), check.coordinate(params, "y")
+        dx, dy = (round(check.number(params, name, 0)) for name in ("dx", "dy"))
         if (not dx and not dy) or max(abs(dx), abs(dy)) > 50:
             raise BadParams("'dx' / 'dy' must be whole wheel notches, not both 0, at most 50", param="dy")
-        self._inject(context, act.Scroll(x, y, dx, dy), _timeout(params))
+        self._inject(context, act.Scroll(x, y, dx, dy), check.timeout(params))
         return {"x": x, "y": y, "dx": dx, "dy": dy}
 
     def _type(self, context: CallContext) -> dict[str, Any]:
-        text = _text(context.params.get("text"), MAX_CALL_TEXT)
+        text = check.text(context.params.get("text"), MAX_CALL_TEXT)
         if text:
-            self._inject(context, act.TypeText(text), _timeout(context.params))
+            self._inject(context, act.TypeText(text), check.timeout(context.params))
         return {"typed": len(text)}
 
     def _key(self, context: CallContext) -> dict[str, Any]:
-        combo = _combo(context.params.get("combo"))
-        self._inject(context, act.PressCombo(combo), _timeout(context.params))
+        combo = check.combo(context.params.get("combo"))
+        self._inject(context, act.PressCombo(combo), check.timeout(context.params))
         return {"pressed": combo.label}
 
     @staticmethod
@@ -774,14 +498,6 @@ class ControlService:
             return f"The technician pressed {parse_combo(str(params.get('combo'))).label}"
         except KeyNameError:
             return "The technician pressed a key"
-
-
-def _typeable(char: str) -> bool:
-    try:
-        char_keysym(char)
-    except KeyNameError:
-        return False
-    return True
 
 
 def _log_failure(future: Future[Any]) -> None:

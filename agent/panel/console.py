@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from agent.panel import DEFAULT_TITLE, ConsentUnavailable, Terms
+from agent.panel.base import DEFAULT_TITLE, ConsentUnavailable, Terms
 from agent.panel.model import clock, format_code, one_line
 
 if TYPE_CHECKING:

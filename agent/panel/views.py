@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tkinter import font as tkfont
 from tkinter import ttk
 
-from agent.panel import Terms
+from agent.panel.base import Terms
 from agent.panel.model import PanelState
 from agent.panel.sections import PanelSection, SectionContext
 from agent.panel.wording import Wording, wording_for

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
-from agent.panel import DEFAULT_TITLE, PanelUnavailable, Terms, terms_language, terms_variants
+from agent.panel.base import DEFAULT_TITLE, PanelUnavailable, Terms
 from agent.panel.model import (
     ActivityAdded,
     CallRequested,
@@ -49,6 +49,7 @@ from agent.panel.model import (
 )
 from agent.panel.opener import open_with_system
 from agent.panel.sections import PanelSection, SectionContext, default_sections
+from agent.panel.terms import terms_language, terms_variants
 from agent.panel.views import SessionView, build_consent, setup_style, show_path_dialog
 from agent.panel.wording import Wording, wording_for
 

@@ -15,7 +15,9 @@ or encoding, so none of them leaves the machine.
 
 Availability: capture wherever mss runs (X11, Windows, macOS); DAMAGE-driven
 capture and hidden windows on X11 with python-xlib.  Elsewhere the streamer
-polls, and a hidden window hides the whole view (it cannot be located).
+polls, and a hidden window hides the whole view (it cannot be located).  The
+per-platform parts are chosen in one place each: the screen watcher in
+:mod:`agent.screen.backend`, window tracking in :mod:`agent.screen.tracking`.
 """
 
 from agent.screen.hidden import FILL_BGRA, HIDDEN_LABEL, HiddenItem, HiddenRegions, Rect, parse_rect

@@ -1,7 +1,7 @@
 """What the customer hides (C4), and how hidden pixels are overwritten.
 
 :class:`HiddenRegions` is the customer's live list: rectangles, windows
-(tracked by title, see :mod:`agent.screen.x11`), whole monitors, and a pause
+(tracked by title, see :mod:`agent.screen.tracking`), whole monitors, and a pause
 switch.  It is pure data, safe to change from any thread (the customer window,
 the command line) while the streamer reads it; each change calls the
 registered callbacks so that the next frame masks the new area at once.

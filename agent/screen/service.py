@@ -22,7 +22,7 @@ from agent.screen.capture import CaptureError, Capturer
 from agent.screen.encode import EncodeError
 from agent.screen.hidden import HiddenRegions
 from agent.screen.streamer import MAX_FPS_LIMIT, PausedError, Streamer, take_screenshot
-from agent.screen.x11 import open_watcher
+from agent.screen.tracking import list_windows
 from wire.errors import BadParams, Forbidden, Unavailable
 
 log = logging.getLogger(__name__)
@@ -178,16 +178,13 @@ class ScreenService:
     def list_windows(self) -> list[dict[str, Any]]:
         """The visible windows (title, x, y, w, h), for the customer's "hide a window" picker.
 
-        Blocking (call it off the event loop).  Raises :class:`Unavailable`
-        where windows cannot be listed (no X11 or python-xlib).
+        Blocking (call it off the event loop).  Raises :class:`Unsupported`
+        on a system without window tracking, :class:`Unavailable` where the
+        windows cannot be listed (no display, python-xlib missing).
+
+        Availability: X11 (see :mod:`agent.screen.tracking`).
         """
-        watcher = open_watcher(self._display, use_damage=False)
-        if watcher is None:
-            raise Unavailable("windows cannot be listed on this system")
-        try:
-            return watcher.windows()
-        finally:
-            watcher.close()
+        return list_windows(self._display)
 
     # Plumbing between the worker thread and the event loop.
 

@@ -12,7 +12,7 @@ frames in flight.
 
 Each capture is masked before anything else reads it: the hidden rectangles,
 monitors and windows are resolved around the capture (see
-:class:`agent.screen.x11.X11Watcher`), and filled in the captured buffer.
+:class:`agent.screen.backend.ScreenWatcher`), and filled in the captured buffer.
 If hidden windows cannot be located (no X11, X errors), the whole view is
 filled: the streamer hides too much rather than too little.
 """
@@ -29,12 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from agent.screen.backend import ScreenWatcher, open_watcher
 from agent.screen.capture import CaptureError, Capturer
 from agent.screen.encode import EncodeError, png_image
 from agent.screen.hidden import HIDDEN_LABEL, HiddenRegions, Rect, fill_rects
 from agent.screen.pipeline import QUALITY_MAX, QUALITY_MIN, EncodedFrame, FramePipeline
 from agent.screen.tiles import Frame
-from agent.screen.x11 import X11Watcher, open_watcher
+from agent.screen.tracking import WindowTracker, open_window_tracker
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class Streamer:
         self._unsubscribe = hidden.on_change(self._on_hidden_change)
         # Worker-thread state.
         self._capturer: Capturer | None = None
-        self._watcher: X11Watcher | None = None
+        self._watcher: ScreenWatcher | None = None
         self._pipeline: FramePipeline | None = None
         self._area: Rect | None = None
         self._last_frame_at = 0.0
@@ -390,7 +391,7 @@ def hidden_rects(capturer: Capturer, items: list[Any]) -> tuple[list[Rect], froz
     return rects, frozenset(titles)
 
 
-def capture_masked(capturer: Capturer, watcher: X11Watcher | None, hidden: HiddenRegions,
+def capture_masked(capturer: Capturer, watcher: WindowTracker | None, hidden: HiddenRegions,
                    area: Rect) -> tuple[Frame, list[Rect], bool]:
     """Capture *area* and fill every hidden pixel; returns the frame, the filled rectangles, and
     whether the customer paused meanwhile (then the caller must drop the frame).
@@ -438,7 +439,7 @@ def take_screenshot(hidden: HiddenRegions, display: str | None, monitor: str | i
     :class:`PausedError` when the customer paused the view meanwhile.
     """
     capturer = Capturer(display)
-    watcher = open_watcher(display, use_damage=False) if any(
+    watcher = open_window_tracker(display) if any(
         item.kind == "window" for item in hidden.snapshot()[1]) else None
     try:
         area = capturer.area(monitor)

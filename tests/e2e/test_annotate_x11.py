@@ -20,10 +20,10 @@ import pytest
 from PIL import Image
 
 from agent.annotate import parse_mark
-from agent.annotate.x11 import WM_CLASS, X11Overlay
+from agent.annotate._x11 import WM_CLASS, X11Overlay
+from agent.screen._x11 import X11Watcher
 from agent.screen.capture import Capturer
 from agent.screen.hidden import Rect
-from agent.screen.x11 import X11Watcher
 from tests.e2e.x11tools import need, run_x, screenshot
 from workbench.lab import Proc, Xvfb, python_env
 
@@ -54,7 +54,7 @@ BELOW = textwrap.dedent("""
 HOLDER = textwrap.dedent("""
     import threading
     from agent.annotate import parse_mark
-    from agent.annotate.x11 import X11Overlay
+    from agent.annotate._x11 import X11Overlay
     overlay = X11Overlay()
     overlay.show([parse_mark({"tool": "rect", "points": [[300, 300], [400, 400]], "width": 10})])
     print("SHOWN", flush=True)

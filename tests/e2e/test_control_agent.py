@@ -1,8 +1,5 @@
 """Control through the real chain: a notebook Session → the relay → ``workbench-agent --allow-control``
 on Xvfb → a real program that records what it receives.
-
-Skipped until ``agent/app.py`` wires :class:`agent.control.ControlService` and
-``workbench/proxy.py`` gives sessions ``s.control``.
 """
 
 from __future__ import annotations
@@ -23,12 +20,6 @@ from workbench import connect
 from workbench.lab import Proc, Xvfb, start_agent, start_relay
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).resolve().parents[2]
-WIRED = ("ControlService" in (REPO / "agent" / "app.py").read_text()
-         and "ControlNamespace" in (REPO / "workbench" / "proxy.py").read_text())
-if not WIRED:
-    pytest.skip("agent/app.py or workbench/proxy.py does not wire control yet", allow_module_level=True)
 
 TARGET = Path(__file__).with_name("control_target.py")
 

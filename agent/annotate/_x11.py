@@ -43,8 +43,8 @@ from typing import Any, Final
 
 from PIL import Image
 
+from agent.annotate.base import OverlayError
 from agent.annotate.model import Mark
-from agent.annotate.overlay import OverlayError
 from agent.annotate.render import render
 from agent.screen.hidden import Rect
 

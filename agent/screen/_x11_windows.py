@@ -1,39 +1,29 @@
-"""X11 helpers for the streamer: DAMAGE (is anything drawn?) and top-level window tracking.
+"""Window tracking on X11: the top-level windows, their titles and where they are, from events.
 
-Availability: X11 (Linux, BSD), through python-xlib; :func:`open_watcher`
-returns None where either is missing, and the streamer then polls and treats
-hidden windows as unlocatable (it hides the whole view rather than guess).
+Availability: X11 (Linux, BSD), through python-xlib.  Imported only by
+:mod:`agent.screen._x11`, whose connection feeds it.
 
-One :class:`X11Watcher` holds one connection, used by one thread (the
-streamer's worker).  It selects ``SubstructureNotify`` on the root window, so
-the X server reports every top-level window's creation, mapping and move; no
-per-frame geometry queries are needed.  To mask a moving window exactly,
-the streamer brackets each capture between :meth:`X11Watcher.begin` and
-:meth:`X11Watcher.end`: each ends with a round trip, so every move the server
-made before the capture was reported by the time ``end`` returns, and ``end``
-returns every position a hidden window held in between.
+:class:`X11TopLevels` follows every top-level window of one connection that
+selected ``SubstructureNotify`` on the root: the X server reports each
+creation, mapping, move and reparenting, so no per-frame geometry query is
+needed.  Windows are matched to the customer's hidden titles; once matched, a
+window stays hidden even if its title changes later (a browser tab title).
+Every position a hidden window held between :meth:`X11TopLevels.begin_bracket`
+and :meth:`X11TopLevels.end_bracket` is returned, so a window moved during a
+capture is masked where it was and where it went.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import Xlib.error
+import Xlib.Xatom
+from Xlib import X
+
 from agent.screen.hidden import Rect
-
-log = logging.getLogger(__name__)
-
-try:  # python-xlib is optional: absent means no DAMAGE and no window tracking
-    import Xlib.display
-    import Xlib.error
-    import Xlib.Xatom
-    from Xlib import X
-    from Xlib.ext import damage as xdamage
-except ImportError:  # pragma: no cover - exercised only where python-xlib is missing
-    Xlib = None  # type: ignore[assignment]
 
 #: How deep under a top-level window (a window manager's frame) the client window with the title may sit.
 _TITLE_DEPTH = 2
@@ -49,89 +39,31 @@ class _TopLevel:
     watched: set[int] = field(default_factory=set)
 
 
-class X11Watcher:
-    """DAMAGE and top-level windows on one X connection; one thread only.
+class X11TopLevels:
+    """The top-level windows seen through one python-xlib connection; used by that connection's thread only.
 
-    Raises :class:`OSError` from the constructor when the display cannot be
-    opened (the caller then falls back to polling).
+    *display* must already select ``SubstructureNotifyMask`` on its root
+    window; its owner hands every event to :meth:`handle`.  X errors from
+    windows that vanish between an event and a query are absorbed.
     """
 
-    def __init__(self, display: str | None = None, *, use_damage: bool = True) -> None:
-        if Xlib is None:
-            raise OSError("python-xlib is not installed")
-        try:
-            self._display = Xlib.display.Display(display)
-        except (Xlib.error.DisplayError, Xlib.error.ConnectionClosedError, OSError) as err:
-            raise OSError(f"cannot open X display {display or os.environ.get('DISPLAY')!r}: {err}") from err
-        # Windows vanish between an event and a query; their errors are expected and harmless.
-        self._display.set_error_handler(lambda *args: None)
-        self._root = self._display.screen().root
-        self._net_wm_name = self._display.intern_atom("_NET_WM_NAME")
-        self._utf8 = self._display.intern_atom("UTF8_STRING")
+    def __init__(self, display: Any) -> None:
+        self._display = display
+        self._root = display.screen().root
+        self._net_wm_name = display.intern_atom("_NET_WM_NAME")
+        self._utf8 = display.intern_atom("UTF8_STRING")
         self._title_atoms = {self._net_wm_name, Xlib.Xatom.WM_NAME}
         self._toplevels: dict[int, _TopLevel] = {}
         self._owner: dict[int, int] = {}  # watched descendant -> its top-level
         self._sticky: dict[str, set[int]] = {}  # title -> top-levels matched once
         self._seen: list[Rect] = []
-        self._titles: frozenset[str] = frozenset()
-        self.damaged = True
-        self._damage: int | None = None
-        self._damage_event = -1
-        self._root.change_attributes(event_mask=X.SubstructureNotifyMask)
-        if use_damage and self._display.has_extension("DAMAGE"):
-            xdamage.query_version(self._display)
-            self._damage = xdamage.damage_create(self._root, xdamage.DamageReportNonEmpty)
-            # python-xlib registers a copy of the event class: compare codes, not classes.
-            extension = self._display.query_extension("DAMAGE")
-            if extension is not None:
-                self._damage_event = extension.first_event + xdamage.DamageNotifyCode
         self._scan()
-        self._display.sync()
-
-    @property
-    def has_damage(self) -> bool:
-        """True when the server reports drawing (DAMAGE); otherwise the caller polls."""
-        return self._damage is not None
-
-    def fileno(self) -> int:
-        """The connection's socket, to wait on with select()."""
-        return int(self._display.fileno())
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            if self._damage is not None:
-                xdamage.damage_destroy(self._display, self._damage)
-            self._display.close()
 
     # Events.
 
-    def poll(self) -> None:
-        """Handle every event already received; sets :attr:`damaged` on drawing."""
-        while self._display.pending_events():
-            self._handle(self._display.next_event())
-
-    def rearm(self) -> None:
-        """Clear the accumulated damage, so that the next drawing reports again.
-
-        Call it just before a capture: whatever is drawn from then on is
-        reported, so no change is missed between two captures.
-        """
-        self.damaged = False
-        if self._damage is not None:
-            xdamage.damage_subtract(self._display, self._damage, 0, 0)
-            # python-xlib buffers requests: without this round trip the subtract could reach
-            # the server after the capture (made on another connection) and wipe out drawing
-            # done in between, which DAMAGE would then never report again.
-            self._display.sync()
-            # The subtraction must reach the server before the capture does (another
-            # connection): drawing after it is then reported, and none is lost.
-            self._display.sync()
-
-    def _handle(self, event: Any) -> None:
+    def handle(self, event: Any) -> None:
+        """Update the windows from one structure or property event (others are ignored)."""
         kind = event.type
-        if kind == self._damage_event:
-            self.damaged = True
-            return
         if kind == X.ConfigureNotify and event.window.id in self._toplevels:
             top = self._toplevels[event.window.id]
             top.rect = _outer(event.x, event.y, event.width, event.height, event.border_width)
@@ -259,32 +191,25 @@ class X11Watcher:
                     rects.append(top.rect)
         return rects
 
-    def begin(self, titles: frozenset[str]) -> None:
-        """Start a capture bracket for the windows titled *titles*.
+    # Brackets around a capture; the caller has made a round trip and handled every event first.
 
-        Does a round trip, so that the server's state up to now is known.
-        """
-        self._display.sync()
-        self.poll()
+    def begin_bracket(self, titles: frozenset[str]) -> None:
+        """Start remembering where the windows titled *titles* are, from now on."""
         self._match(titles)
         self._seen = self._hidden_rects()
 
-    def end(self, titles: frozenset[str]) -> list[Rect]:
-        """End the bracket: every rectangle a hidden window covered since :meth:`begin`.
+    def end_bracket(self, titles: frozenset[str]) -> list[Rect]:
+        """Every rectangle a hidden window covered since :meth:`begin_bracket`, without duplicates.
 
-        A window that took a hidden title during the capture is included.
+        A window that took a hidden title meanwhile is included.
         """
-        self._display.sync()
-        self.poll()
         self._match(titles)
         seen = self._seen + self._hidden_rects()
         self._seen = []
-        return _dedupe(seen)
+        return list(dict.fromkeys(seen))
 
-    def windows(self) -> list[dict[str, Any]]:
+    def listing(self) -> list[dict[str, Any]]:
         """The visible top-level windows, for the customer's picker: title and rectangle."""
-        self._display.sync()
-        self.poll()
         found = []
         for wid, top in self._toplevels.items():
             if not top.mapped:
@@ -298,20 +223,3 @@ class X11Watcher:
 
 def _outer(x: int, y: int, width: int, height: int, border: int) -> Rect:
     return Rect(x, y, width + 2 * border, height + 2 * border)
-
-
-def _dedupe(rects: list[Rect]) -> list[Rect]:
-    return list(dict.fromkeys(rects))
-
-
-def open_watcher(display: str | None, *, use_damage: bool = True) -> X11Watcher | None:
-    """An :class:`X11Watcher`, or None where X11 or python-xlib is not available."""
-    if Xlib is None:
-        return None
-    if display is None and not os.environ.get("DISPLAY"):
-        return None
-    try:
-        return X11Watcher(display, use_damage=use_damage)
-    except OSError as err:
-        log.info("no X11 window tracking: %s", err)
-        return None

@@ -1,0 +1,92 @@
+"""The control capability's seam: what a backend provides, and the one place it is chosen.
+
+A backend is two objects built together by a :data:`BackendFactory`: an
+:class:`InputBackend` that injects actions, and a :class:`Watch` that reports
+every device event the system processes (so the customer's input wins, C1)
+and the take-back hotkeys.  :func:`open_backend` picks this system's; a new
+system adds ``agent/control/_<system>.py`` with an ``open_backend`` of the
+same signature, and one branch here.
+
+Availability: X11 (Linux, BSD) with python-xlib and the XTEST, RECORD and
+XKEYBOARD extensions (:mod:`agent.control._x11`).  Elsewhere
+:func:`open_backend` raises :class:`wire.errors.Unsupported`; the service then
+starts, reports control as unavailable, and every call fails with
+``unavailable``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Protocol
+
+from agent.control.actions import Action
+from agent.control.ledger import DeviceEvent, InjectionLedger
+from agent.display import has_x11_display, is_x11_platform
+from wire.errors import Unsupported
+
+
+class InputBackend(Protocol):
+    """Injects actions; every method is called from the service's one injection thread."""
+
+    def perform(self, action: Action, start: int, may_inject: Callable[[], bool]) -> int:
+        """Inject *action* from step *start*, asking ``may_inject()`` before each step.
+
+        Returns the number of steps done in all (``steps(action)`` when finished).
+        Raises :class:`wire.errors.WorkbenchError` (Unavailable: no key can type a
+        character; BadParams) — nothing of the failing step was injected.
+        """
+        ...
+
+    def held(self) -> bool:
+        """True while a key or button the agent pressed is still down."""
+        ...
+
+    def release_all(self) -> None:
+        """Release every key and button the agent holds down (never gated)."""
+        ...
+
+    def maintain(self) -> None:
+        """Housekeeping between actions (undo temporary key bindings no longer in use)."""
+        ...
+
+    def close(self) -> None:
+        """Release everything, undo every temporary binding, close the connection."""
+        ...
+
+
+class Watch(Protocol):
+    """What the service needs of the backend's watch (RECORD and hotkeys on X11)."""
+
+    def start(self) -> None: ...
+
+    def set_watching(self, on: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+#: Builds the backend: (display, ledger, on_event, on_ready, on_hotkey) -> (injector, watch).
+#: Runs in a worker thread; raises OSError or Unsupported where control is not available.
+BackendFactory = Callable[
+    [str | None, InjectionLedger, Callable[[DeviceEvent], None], Callable[[bool], None], Callable[[str], None]],
+    tuple[InputBackend, Watch],
+]
+
+
+def open_backend(display: str | None, ledger: InjectionLedger, on_event: Callable[[DeviceEvent], None],
+                 on_ready: Callable[[bool], None], on_hotkey: Callable[[str], None]) -> tuple[InputBackend, Watch]:
+    """This system's injector and watch (a :data:`BackendFactory`).
+
+    Raises :class:`Unsupported` on a system without a control backend, and
+    :class:`OSError` where there is one but it cannot run (no display,
+    python-xlib missing, an X extension missing).
+    """
+    if is_x11_platform():
+        if not has_x11_display(display):
+            raise OSError("no X display (DISPLAY is not set)")
+        try:
+            from agent.control import _x11
+        except ImportError as err:  # python-xlib is a Linux dependency; a BSD may lack it
+            raise OSError(f"python-xlib is not installed: {err}") from err
+        return _x11.open_backend(display, ledger, on_event, on_ready, on_hotkey)
+    raise Unsupported(f"the technician cannot use the mouse and keyboard on {sys.platform} yet")

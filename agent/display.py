@@ -1,0 +1,30 @@
+"""Which graphical session the agent runs in: the one test every per-platform choice shares.
+
+Screen watching, window tracking, control and the overlay each choose their backend in
+one place (``agent/screen/backend.py``, ``agent/screen/tracking.py``,
+``agent/control/backend.py``, ``agent/annotate/overlay.py``); they all ask this module
+whether an X11 session is there, so that no two of them disagree.  Nothing here imports
+an X library: it is safe on every platform.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Final
+
+#: ``sys.platform`` prefixes whose desktops are X11 (or XWayland) sessions.
+X11_PLATFORMS: Final = ("linux", "freebsd", "openbsd", "netbsd")
+
+
+def is_x11_platform() -> bool:
+    """True on the systems whose desktop is an X server (Linux and the BSDs)."""
+    return sys.platform.startswith(X11_PLATFORMS)
+
+
+def has_x11_display(display: str | None) -> bool:
+    """True on an X11 platform where *display*, or else ``$DISPLAY``, names a display to open.
+
+    It does not open the display: a backend that then fails to connect says why.
+    """
+    return is_x11_platform() and bool(display or os.environ.get("DISPLAY"))

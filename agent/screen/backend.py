@@ -1,0 +1,64 @@
+"""The screen watcher: what tells the streamer that something was drawn, and where hidden windows are.
+
+The capability's contract is :class:`ScreenWatcher`; :func:`open_watcher` is the
+one place its backend is chosen.  A new system adds ``agent/screen/_<system>.py``
+and one branch there.  The capture itself (mss) runs everywhere and needs no
+backend here.
+
+Availability: X11 (Linux, BSD) with python-xlib, :class:`agent.screen._x11.X11Watcher`
+(DAMAGE and window tracking on one connection).  Elsewhere :func:`open_watcher`
+returns None: the streamer polls, and hides the whole view while a window is hidden
+(it cannot be located).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from agent.display import has_x11_display, is_x11_platform
+from agent.screen.tracking import WindowTracker
+
+log = logging.getLogger(__name__)
+
+
+class ScreenWatcher(WindowTracker, Protocol):
+    """Drawing notifications and window tracking on one connection; one thread only."""
+
+    #: True once something was drawn since the last :meth:`rearm`.
+    damaged: bool
+
+    @property
+    def has_damage(self) -> bool:
+        """True when the system reports drawing; otherwise the streamer polls."""
+        ...
+
+    def fileno(self) -> int:
+        """A descriptor that becomes readable when there is news, to wait on with ``select()``."""
+        ...
+
+    def poll(self) -> None:
+        """Handle every notification already received (sets :attr:`damaged`)."""
+        ...
+
+    def rearm(self) -> None:
+        """Clear the accumulated drawing, just before a capture, so the next drawing reports again."""
+        ...
+
+
+def open_watcher(display: str | None, *, use_damage: bool = True) -> ScreenWatcher | None:
+    """This system's screen watcher, or None where there is none (the streamer then polls).
+
+    Blocking (it opens a display connection).  Never raises: a display that
+    cannot be opened, or python-xlib missing, is logged and gives None.
+    """
+    if is_x11_platform():
+        if not has_x11_display(display):
+            return None
+        try:
+            from agent.screen import _x11
+        except ImportError as err:  # python-xlib is a Linux dependency; a BSD may lack it
+            log.info("no X11 screen watcher: %s", err)
+            return None
+        return _x11.open_watcher(display, use_damage=use_damage)
+    return None

@@ -32,7 +32,7 @@ from agent.panel import CustomerPanel, Terms, open_panel
 from agent.policy import Permissions, Policy
 from agent.screen import HiddenRegions, ScreenService
 from agent.session import AgentSession
-from wire.errors import WorkbenchError
+from wire.errors import Unsupported, WorkbenchError
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,17 @@ class AgentApp:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.policy = Policy(permissions=Permissions(control=config.allow_control))
-        self.policy.forbidden_folders = ForbiddenFolders()
+        self._no_folders_reason = ""
+        try:
+            self.policy.forbidden_folders = ForbiddenFolders()
+        except Unsupported as err:  # no walk on this platform: the files methods answer `unsupported` too
+            self.policy.forbidden_folders = None
+            self._no_folders_reason = err.message
         self.policy.hidden = HiddenRegions()
         self.state_dir = config.data_dir / "state"
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.policy.forbidden_folders.add_private(str(config.data_dir))  # the journal and backups, too
+        if self.policy.forbidden_folders is not None:
+            self.policy.forbidden_folders.add_private(str(config.data_dir))  # the journal and backups, too
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         self.journal_path = config.data_dir / "journals" / f"{stamp}-{secrets.token_hex(4)}.jsonl"
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
@@ -87,6 +93,10 @@ class AgentApp:
         that ended normally.
         """
         for folder in self.config.forbid:  # before consent: a folder that cannot be protected stops everything
+            if self.policy.forbidden_folders is None:
+                print(f"workbench-agent: cannot protect {folder}: {self._no_folders_reason}", file=sys.stderr,
+                      flush=True)
+                return 2
             try:
                 self.policy.forbidden_folders.add(folder)
             except WorkbenchError as err:

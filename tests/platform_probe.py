@@ -26,7 +26,11 @@ How a platform is imitated on this Linux machine, and where the imitation stops:
    them works, their contents are not imitated.
 4. **Every module is imported again**, except those whose names say they are
    another platform's backend (:func:`other_platforms_backend`); each failure
-   is reported with its last traceback line.  Then the per-platform choices are
+   is reported with its last traceback line.  On Windows a module may also
+   *decline* to load by raising ``ImportError("<module> is POSIX-only")`` from
+   its first lines (the POSIX layers of ``agent.files`` and ``agent.forbidden``
+   do): that is reported apart, as ``declined``, and is no failure — unless
+   ``agent.app`` needs it, which then fails in its own right.  Then the per-platform choices are
    asked what they chose (screen watcher, window tracker, overlay, control).
 """
 
@@ -39,6 +43,7 @@ import importlib.machinery
 import json
 import os
 import pkgutil
+import re
 import select
 import signal
 import socket
@@ -133,16 +138,29 @@ def _ours(name: str) -> bool:
     return name.split(".", 1)[0] in OURS
 
 
-def walk(target: str | None, extra: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """Import every module of :data:`OURS` (less other platforms' backends) and *extra*; returns (imported, failed)."""
+#: How a POSIX-only module declines to load on Windows (its own words, raised from its first lines).
+DECLINED = re.compile(r"^ImportError: (agent|wire)(\.\w+)+ is POSIX-only$")
+
+
+def walk(target: str | None, extra: Sequence[str]) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """Import every module of :data:`OURS` (less other platforms' backends) and *extra*.
+
+    Returns (imported, failed, declined): *declined* holds, on Windows only, the modules
+    that refused to load with the POSIX-only declaration (:data:`DECLINED`).
+    """
     imported: list[str] = []
     failed: dict[str, str] = {}
+    declined: dict[str, str] = {}
 
     def load(name: str) -> types.ModuleType | None:
         try:
             module = importlib.import_module(name)
         except BaseException as err:
-            failed[name] = "".join(traceback.format_exception_only(type(err), err)).strip()
+            said = "".join(traceback.format_exception_only(type(err), err)).strip()
+            if target == "win32" and name != "agent.app" and DECLINED.match(said):
+                declined[name] = said
+            else:
+                failed[name] = said
             return None
         imported.append(name)
         return module
@@ -162,7 +180,7 @@ def walk(target: str | None, extra: Sequence[str]) -> tuple[list[str], dict[str,
         load(name)
     if target is not None:
         load("agent.app")  # the agent itself, named once more in case the walk above ever misses it
-    return imported, failed
+    return imported, failed, declined
 
 
 def imitate(target: str) -> None:
@@ -221,13 +239,13 @@ def main(argv: Sequence[str]) -> int:
     real = sys.platform
     walk(None, [])  # the libraries, on the real platform
     imitate(target)
-    imported, failed = walk(target, extra)
+    imported, failed, declined = walk(target, extra)
     try:
         chosen = choices()
     except Exception as err:
         chosen = {"error": repr(err)}
     builtins.print(json.dumps({"real": real, "platform": sys.platform, "imported": imported, "failed": failed,
-                               "choices": chosen}))
+                               "declined": declined, "choices": chosen}))
     return 0
 
 

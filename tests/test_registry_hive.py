@@ -1,4 +1,8 @@
-"""Offline hive files as a backend: atomic writes, the customer's folders, undo copies."""
+"""Offline hive files as a backend (agent.registry.hive): reading, planning changes, dirty hives, undo copies.
+
+The file work under it (atomic replacement, the customer's folders) is tested in
+test_registry_posix_hive_io.py.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,17 @@ import pytest
 
 from agent.forbidden import ForbiddenFolders, Guard
 from agent.registry.backend import Scope
-from agent.registry.hive import HiveBackend, HiveFile
+from agent.registry.choice import open_hive_file
+from agent.registry.hive import HiveBackend, planned_writes
 from agent.registry.model import RegValue
-from agent.registry.regf import checksum
+from agent.registry.regf import HiveReader, checksum
 from agent.registry.regf_edit import HiveEditor
 from tests.test_registry_support import make_hive, regipy_values, sha256
-from wire.errors import BadParams, Conflict, Forbidden, NotFound
+from wire.errors import BadParams, Conflict, NotFound
 
 
 def open_hive(path: Path, folders: ForbiddenFolders | None = None) -> HiveBackend:
-    return HiveBackend(HiveFile(str(path), lambda: Guard(folders)))
+    return HiveBackend(open_hive_file(str(path), lambda: Guard(folders)))
 
 
 def leftovers(folder: Path, *expected: str) -> list[str]:
@@ -48,80 +53,6 @@ def test_reads_and_writes_through_the_backend(tmp_path: Path) -> None:
     assert [(item.key, item.skipped) for item in listing] == [
         ((), False), (("Vendor",), False), (("Vendor", "App"), False), (("Vendor", "Empty"), True)]
     assert leftovers(tmp_path, "SOFTWARE") == []
-
-
-def test_a_failed_change_leaves_the_file_exactly_as_it_was(tmp_path: Path) -> None:
-    path = make_hive(tmp_path / "h")
-    backend = open_hive(path)
-    backend.set(("A",), RegValue("v", "REG_DWORD", 1))
-    before = sha256(path)
-
-    def plan(editor: HiveEditor) -> None:
-        editor.set_value(("A",), "w", 4, b"\x02\0\0\0")
-        raise RuntimeError("the agent stopped here")
-
-    with pytest.raises(RuntimeError):
-        backend.file.edit(plan)
-    assert sha256(path) == before
-    assert leftovers(tmp_path, "h") == []  # no temporary copy left behind
-
-
-def test_a_file_changed_during_an_edit_is_not_overwritten(tmp_path: Path) -> None:
-    path = make_hive(tmp_path / "h")
-    backend = open_hive(path)
-
-    def plan(editor: HiveEditor) -> None:
-        editor.create_key(("Mine",))
-        with open(path, "ab") as other_program:  # someone else writes the hive meanwhile
-            other_program.write(b"\0" * 4096)
-
-    with pytest.raises(Conflict, match="changed while"):
-        backend.file.edit(plan)
-    assert path.stat().st_size == 8192 + 4096
-    assert not backend.exists(("Mine",))
-    assert leftovers(tmp_path, "h") == []
-
-
-def test_writes_replace_the_file_atomically_and_keep_its_mode(tmp_path: Path) -> None:
-    path = make_hive(tmp_path / "h")
-    path.chmod(0o640)
-    inode = path.stat().st_ino
-    open_hive(path).set(("A",), RegValue("v", "REG_SZ", "x"))
-    assert path.stat().st_ino != inode  # a new file renamed over the old one
-    assert path.stat().st_mode & 0o777 == 0o640
-
-
-def test_a_hive_in_a_protected_folder_cannot_be_opened_by_any_name(tmp_path: Path) -> None:
-    protected = tmp_path / "protected"
-    protected.mkdir()
-    make_hive(protected / "NTUSER.DAT")
-    (tmp_path / "link").symlink_to(protected)
-    (tmp_path / "other").mkdir()
-    folders = ForbiddenFolders()
-    try:
-        folders.add(str(protected))
-        for spelling in (protected / "NTUSER.DAT", tmp_path / "link" / "NTUSER.DAT",
-                         tmp_path / "other" / ".." / "protected" / "NTUSER.DAT"):
-            with pytest.raises(Forbidden):
-                open_hive(spelling, folders)
-    finally:
-        folders.close()
-
-
-def test_a_folder_protected_after_opening_stops_the_next_call(tmp_path: Path) -> None:
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    backend_folders = ForbiddenFolders()
-    try:
-        backend = open_hive(make_hive(folder / "SYSTEM"), backend_folders)
-        backend.keys(())
-        backend_folders.add(str(folder))
-        with pytest.raises(Forbidden):
-            backend.keys(())
-        with pytest.raises(Forbidden):
-            backend.set(("A",), RegValue("v", "REG_SZ", "x"))
-    finally:
-        backend_folders.close()
 
 
 def test_not_a_hive_and_missing_files_are_named(tmp_path: Path) -> None:
@@ -169,3 +100,30 @@ def test_capture_and_restore_give_back_the_same_bytes(tmp_path: Path) -> None:
     with pytest.raises(Conflict, match="altered"):
         backend.restore(Scope(("A",)), state, blobs)
     assert sha256(path) == original
+
+
+def test_planned_writes_make_the_change_in_a_copy_of_the_bytes(tmp_path: Path) -> None:
+    """The planning is platform-free: bytes in, writes out; applied to a copy, they give a hive with the change."""
+    original = make_hive(tmp_path / "h").read_bytes()
+
+    def plan(editor: HiveEditor) -> None:
+        editor.set_value(("Vendor", "App"), "Mode", 1, "safe\0".encode("utf-16-le"))
+
+    writes = planned_writes(original, "h", plan)
+    assert writes[-1][0] == 0  # the base block goes last, once the cells it points to are written
+    copy = bytearray(original)
+    for position, data in writes:
+        copy[position:position + len(data)] = data
+    reader = HiveReader(bytes(copy))
+    value = reader.find_value(reader.find(("Vendor", "App")), "Mode")
+    assert value is not None and reader.data(value) == "safe\0".encode("utf-16-le")
+    assert len(HiveReader(original).walk(("Vendor",))) == 1  # the input is untouched: no key Vendor there
+
+
+def test_planned_writes_refuse_a_dirty_hive(tmp_path: Path) -> None:
+    data = bytearray(make_hive(tmp_path / "h").read_bytes())
+    primary = struct.unpack_from("<I", data, 4)[0]
+    struct.pack_into("<I", data, 8, primary + 1)  # its last change is still in the .LOG files
+    struct.pack_into("<I", data, 508, checksum(data))
+    with pytest.raises(Conflict, match="LOG"):
+        planned_writes(bytes(data), "h", lambda editor: editor.create_key(("A",)))

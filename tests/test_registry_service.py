@@ -13,14 +13,15 @@ from agent.dispatch import REFUSAL_WORDS
 from agent.forbidden import Guard
 from agent.policy import Policy
 from agent.registry import METHODS, Registry
-from agent.registry.hive import HiveBackend, HiveFile
+from agent.registry.choice import open_hive_file
+from agent.registry.hive import HiveBackend
 from agent.registry.model import MAX_DATA_BYTES, RegValue
 from tests.test_registry_support import AgentHarness, make_hive, regipy_values, sha256
 from wire.errors import WorkbenchError
 
 
 def backend_for(path: Path) -> HiveBackend:
-    return HiveBackend(HiveFile(str(path), lambda: Guard(None)))
+    return HiveBackend(open_hive_file(str(path), lambda: Guard(None)))
 
 
 @pytest.fixture

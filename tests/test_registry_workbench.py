@@ -10,7 +10,8 @@ import pytest
 from agent.forbidden import Guard
 from agent.policy import Policy
 from agent.registry import Registry
-from agent.registry.hive import HiveBackend, HiveFile
+from agent.registry.choice import open_hive_file
+from agent.registry.hive import HiveBackend
 from tests.test_registry_support import AgentHarness, make_hive, sha256
 from wire.errors import Conflict, Forbidden, NotFound, Unsupported
 from workbench.registry import HiveHandle, RegistryNamespace, RegistryValue, RegText, infer_type
@@ -23,7 +24,7 @@ def live(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def harness(tmp_path: Path, live: Path) -> Iterator[AgentHarness]:
-    agent = AgentHarness(tmp_path, Registry(lambda: HiveBackend(HiveFile(str(live), lambda: Guard(None)))),
+    agent = AgentHarness(tmp_path, Registry(lambda: HiveBackend(open_hive_file(str(live), lambda: Guard(None)))),
                          Policy(forbidden_registry=[f"{live}\\Private"]))
     yield agent
     agent.close()
@@ -68,7 +69,7 @@ def test_results_display_in_a_notebook(registry: RegistryNamespace, tmp_path: Pa
 
 
 def test_hidden_keys_and_errors_come_back_as_python(registry: RegistryNamespace, live: Path) -> None:
-    HiveBackend(HiveFile(str(live), lambda: Guard(None))).create_key(("Private",))
+    HiveBackend(open_hive_file(str(live), lambda: Guard(None))).create_key(("Private",))
     with pytest.raises(Forbidden):
         registry.set("Private", "pin", "1234")
     registry.set("Public", "open", "yes")
@@ -102,7 +103,7 @@ def test_a_hive_handle_is_a_namespace_aimed_at_the_file(registry: RegistryNamesp
 
 
 def test_undo_conflicts_come_back_as_python(registry: RegistryNamespace, live: Path) -> None:
-    other_program = HiveBackend(HiveFile(str(live), lambda: Guard(None)))
+    other_program = HiveBackend(open_hive_file(str(live), lambda: Guard(None)))
     registry.set("K", "n", 0)
     registry.set("K", "n", 1)
     other_program.delete_key(("K",))

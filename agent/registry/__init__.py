@@ -1,16 +1,23 @@
 """T4: the registry, on every OS, under the customer's rules (C2, and C3 for registry subtrees).
 
 One interface over typed values (:mod:`agent.registry.model`), with a backend
-chosen once for this OS (psutil's model: absent beats fake):
+chosen once for this OS, in :mod:`agent.registry.choice` only (psutil's model:
+absent beats fake):
 
-=========  ===========================================  =====================
+=========  ===========================================  ==========================================
 OS         live backend                                 module
-=========  ===========================================  =====================
+=========  ===========================================  ==========================================
 Windows    the registry (``winreg``)                    ``winreg_backend``
 Linux      GNOME's dconf (``dconf`` command)            ``dconf``
 macOS      preferences (``defaults`` command)           ``defaults``
-any        offline hive files, opened on purpose        ``hive`` (``regf``, ``regf_edit``)
-=========  ===========================================  =====================
+POSIX      offline hive files, opened on purpose        ``hive`` (``regf``, ``regf_edit``) over
+                                                        ``_posix_hive_io``
+=========  ===========================================  ==========================================
+
+Availability: offline hives (``open_hive``) need the customer's folder guard
+(:mod:`agent.forbidden`): Linux, macOS; on Windows ``open_hive`` answers
+``Unsupported`` for now.  Nothing POSIX-only is imported on Windows, and
+``winreg`` is imported nowhere else.
 
 Methods (permission ``registry``).  ``path`` is a key path (see
 :mod:`agent.registry.paths`; ``""`` is the top); every method but the hive
@@ -49,7 +56,8 @@ Errors: ``Forbidden`` (the customer protected it, including deleting a key
 with a protected key below it), ``NotFound`` (key, value, hive handle, or
 nothing to undo), ``BadParams`` (a NUL, a wrong type, data over
 :data:`~agent.registry.model.MAX_DATA_BYTES`, a damaged hive…),
-``Unsupported`` (a type this OS's store has no equivalent for),
+``Unsupported`` (a type this OS's store has no equivalent for; offline hives on
+Windows),
 ``Unavailable`` (the store's tool cannot be reached), ``Conflict`` (undo after
 another change; writing a dirty hive), ``PermissionDenied``.  A failed change
 leaves nothing changed.
@@ -57,27 +65,9 @@ leaves nothing changed.
 
 from __future__ import annotations
 
-import sys
-
 from agent.dispatch import Method
-from agent.registry.backend import Backend
+from agent.registry.choice import live_backend
 from agent.registry.service import Registry
-
-
-def live_backend(platform: str = sys.platform) -> Backend:
-    """The live backend for *platform* (a ``sys.platform`` value)."""
-    if platform == "win32":
-        from agent.registry.winreg_backend import WinregBackend
-
-        return WinregBackend()
-    if platform == "darwin":
-        from agent.registry.defaults import DefaultsBackend
-
-        return DefaultsBackend()
-    from agent.registry.dconf import DconfBackend
-
-    return DconfBackend()
-
 
 #: The agent's registry service (one per process).
 REGISTRY = Registry(live_backend)

@@ -1,6 +1,6 @@
 """What every registry backend provides, and the backup helpers the Windows-like ones share.
 
-A backend is chosen once per agent for its OS (:func:`agent.registry.live_backend`),
+A backend is chosen once per agent for its OS (:func:`agent.registry.choice.live_backend`),
 and one more is made per offline hive file the technician opens.  All take
 key paths already split (:data:`~agent.registry.paths.KeyPath`) and names
 already checked, and raise only :class:`~wire.errors.WorkbenchError`

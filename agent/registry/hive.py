@@ -4,15 +4,19 @@ A hive copied from a broken PC is a classic support case: the technician
 opens it with ``registry.open_hive(path)`` and reads or repairs it like the
 live registry.  Paths are relative to the hive's root key (``""`` is the root).
 
-The file is reached through :class:`agent.forbidden.Guard` at every call, so
-a hive inside a folder the customer protected (or the agent's own folders)
-is refused with ``Forbidden`` however it is spelled, and nothing is read
-through a link swapped in between.  Every change is atomic on the file:
+This module is the platform-free part: :class:`HiveBackend` reads and plans
+changes with :mod:`~agent.registry.regf` and :mod:`~agent.registry.regf_edit`
+over a :class:`HiveStore`, the file on disk.  The store reaches the file
+through :class:`agent.forbidden.Guard` at every call, so a hive inside a
+folder the customer protected (or the agent's own folders) is refused with
+``Forbidden`` however it is spelled, and nothing is read through a link
+swapped in between.  Every change is atomic on the file:
 
 1. the hive is copied beside itself (a hidden temporary file, same folder);
-2. the change is planned on that copy and written into it
-   (:class:`~agent.registry.regf_edit.HiveEditor`: new cells in one new bin, fixed
-   fields patched, nothing else touched), then fsync'ed;
+2. the change is planned on that copy (:func:`planned_writes`:
+   :class:`~agent.registry.regf_edit.HiveEditor` makes new cells in one new
+   bin and patches fixed fields, nothing else touched) and written into it,
+   then fsync'ed;
 3. if the original changed meanwhile, ``Conflict`` and nothing is replaced;
    else the copy is renamed over the original and the folder fsync'ed.
 
@@ -25,33 +29,28 @@ differ: its last changes are still in the ``.LOG1``/``.LOG2`` files beside it,
 and Windows would replay them over ours), for a bad header checksum, or for a
 file shorter than its header says; such hives can still be read.
 
-Availability: where :class:`agent.forbidden.Guard` is (Linux, macOS); on
-Windows ``open_hive`` raises ``Unsupported`` until the guard exists there.
+Availability: this module, everywhere.  The store is
+:class:`agent.registry._posix_hive_io.HiveFile` where the guard exists
+(Linux, macOS); on Windows :func:`agent.registry.choice.open_hive_file`
+raises ``Unsupported`` until the guard exists there.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import mmap
 import os
-import secrets
-import stat
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Protocol
 
-from agent.forbidden import Guard
 from agent.registry.backend import KeyListing, Scope
 from agent.registry.model import RegValue, decode_windows, encode_windows
 from agent.registry.paths import KeyPath, hive_mounts
-from agent.registry.regf import HiveFormatError, HiveReader
+from agent.registry.regf import Buffer, HiveFormatError, HiveReader
 from agent.registry.regf_edit import HiveEditor
-from wire.errors import BadParams, Conflict, NotFound, from_os_error
-
-_CHUNK: Final = 1024 * 1024
-_TEMP_FLAGS: Final = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+from wire.errors import BadParams, Conflict, NotFound
 
 
 @dataclass(frozen=True)
@@ -76,148 +75,52 @@ class HiveInfo:
                 "writable": self.writable}
 
 
-def _copy(source: int, target: int) -> str:
-    """Copy descriptor *source* (from its start) into *target*; the sha256 of the bytes."""
-    digest = hashlib.sha256()
-    offset = 0
-    while chunk := os.pread(source, _CHUNK, offset):
-        digest.update(chunk)
-        view = memoryview(chunk)
-        while view:
-            written = os.write(target, view)
-            view = view[written:]
-        offset += len(chunk)
-    return digest.hexdigest()
-
-
-class HiveFile:
-    """The hive file on disk, reached through a fresh :class:`Guard` for every operation.
+class HiveStore(Protocol):
+    """The hive file on disk, as :class:`HiveBackend` uses it (one implementation per platform).
 
     Every method raises what the guard raises (``Forbidden``, ``NotFound``,
-    ``IsADirectory``…), ``Conflict`` when the file changed under a write, and
-    the OS's errors translated by :func:`wire.errors.from_os_error`.
+    ``IsADirectory``…), ``BadParams`` for a file that is not a hive (or a
+    damaged one), ``Conflict`` when the file changed under a write or cannot
+    take one (:func:`check_writable`), and the OS's errors translated by
+    :func:`wire.errors.from_os_error`.
     """
 
-    def __init__(self, path: str, guard: Callable[[], Guard]) -> None:
-        self.path = path
-        self._guard = guard
-        #: the path walked to reach it last time, links resolved
-        self.physical = path
+    #: the path as the technician spelled it
+    path: str
+    #: the path walked to reach it last time, links resolved
+    physical: str
 
-    @contextlib.contextmanager
-    def _opened(self) -> Iterator[tuple[Any, int, os.stat_result]]:
-        guard = self._guard()
-        with guard.locate(self.path) as location:
-            fd, st = guard.open_file(location)
-            self.physical = location.path
-            try:
-                yield location, fd, st
-            finally:
-                os.close(fd)
-
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[HiveReader]:
+    def reading(self) -> AbstractContextManager[HiveReader]:
         """A reader over the file as it is now (valid inside the ``with`` only)."""
-        with self._opened() as (_, fd, st):
-            if st.st_size == 0:
-                raise BadParams(f"{self.path}: an empty file is not a registry hive")
-            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as view:
-                yield _reader(view, self.path)
+        ...
 
     def sha256(self) -> str:
-        with self._opened() as (_, fd, _st):
-            digest = hashlib.sha256()
-            offset = 0
-            while chunk := os.pread(fd, _CHUNK, offset):
-                digest.update(chunk)
-                offset += len(chunk)
-            return digest.hexdigest()
+        """The sha256 of the file's bytes."""
+        ...
 
     def copy_to(self, target: Path) -> str:
         """Copy the hive to *target* (fsync'ed); its sha256."""
-        with self._opened() as (_, fd, _st):
-            out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
-            try:
-                digest = _copy(fd, out)
-                os.fsync(out)
-            finally:
-                os.close(out)
-        return digest
-
-    def replace(self, fill: Callable[[int, int], None]) -> None:
-        """Atomically replace the hive by a copy that ``fill(original_fd, copy_fd)`` writes."""
-        with self._opened() as (location, fd, st):
-            temp = f".{location.name}.{secrets.token_hex(6)}.tmp"
-            try:
-                out = os.open(temp, _TEMP_FLAGS, 0o600, dir_fd=location.parent)
-                try:
-                    fill(fd, out)
-                    os.fchmod(out, stat.S_IMODE(st.st_mode))
-                    with contextlib.suppress(OSError):
-                        os.fchown(out, st.st_uid, st.st_gid)
-                    os.fsync(out)
-                finally:
-                    os.close(out)
-                now = os.stat(location.name, dir_fd=location.parent, follow_symlinks=False)
-                if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) != (
-                        st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
-                    raise Conflict(f"{self.path}: the file changed while it was being edited; nothing was written")
-                os.replace(temp, location.name, src_dir_fd=location.parent, dst_dir_fd=location.parent)
-                os.fsync(location.parent)
-            except OSError as err:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp, dir_fd=location.parent)
-                raise from_os_error(err, self.path) from err
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp, dir_fd=location.parent)
-                raise
+        ...
 
     def edit(self, plan: Callable[[HiveEditor], None]) -> None:
         """Apply the change *plan* describes, atomically (see the module docstring)."""
-
-        def fill(source: int, out: int) -> None:
-            _copy(source, out)
-            with mmap.mmap(out, 0, access=mmap.ACCESS_READ) as view:
-                reader = _reader(view, self.path)
-                _check_writable(reader, self.path)
-                editor = HiveEditor(reader)
-                try:
-                    plan(editor)
-                    patches, new_bin, base = editor.finish()
-                except HiveFormatError as err:
-                    raise BadParams(f"{self.path}: the hive is damaged: {err}", damaged=True) from err
-                bins_end = 4096 + reader.base.bins_size
-            for position, data in patches.items():
-                os.pwrite(out, data, position)
-            if new_bin:
-                os.pwrite(out, new_bin, bins_end)
-            os.pwrite(out, base, 0)
-
-        self.replace(fill)
+        ...
 
     def restore_from(self, source: Path, sha256: str) -> None:
         """Put back the copy at *source*, which must still hash to *sha256* (else ``Conflict``)."""
-
-        def fill(_original: int, out: int) -> None:
-            backup = os.open(source, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            try:
-                if _copy(backup, out) != sha256:
-                    raise Conflict("the backup copy of the hive was altered; it was not restored")
-            finally:
-                os.close(backup)
-
-        self.replace(fill)
+        ...
 
 
-def _reader(view: mmap.mmap, path: str) -> HiveReader:
+def reader_over(view: Buffer, path: str) -> HiveReader:
+    """A reader over *view* (bytes, or an ``mmap`` of the file); raises ``BadParams`` when they are not a hive."""
     try:
         return HiveReader(view)
     except HiveFormatError as err:
         raise BadParams(f"{path}: {err}", damaged=True) from err
 
 
-def _check_writable(reader: HiveReader, path: str) -> None:
+def check_writable(reader: HiveReader, path: str) -> None:
+    """Raise ``Conflict`` when the hive cannot take a change (dirty, bad checksum, truncated)."""
     base = reader.base
     if base.dirty:
         raise Conflict(f"{path}: this hive was not closed cleanly (its last changes are still in the .LOG1/.LOG2 "
@@ -226,6 +129,30 @@ def _check_writable(reader: HiveReader, path: str) -> None:
         raise Conflict(f"{path}: the hive's header checksum is wrong; it can be read but not changed here")
     if reader.truncated:
         raise Conflict(f"{path}: the file is shorter than its header says; it can be read but not changed here")
+
+
+def planned_writes(view: Buffer, path: str, plan: Callable[[HiveEditor], None]) -> list[tuple[int, bytes]]:
+    """The writes (offset, bytes) that make the change *plan* describes in the hive copy *view*.
+
+    Written in this order into the copy (the base block last), they give a
+    valid hive.  Raises ``BadParams`` for a damaged hive, ``Conflict`` for one
+    that cannot take a change (:func:`check_writable`), and what *plan* raises
+    (``KeyError`` for a missing key or value, ``ValueError`` for what the
+    format forbids).
+    """
+    reader = reader_over(view, path)
+    check_writable(reader, path)
+    editor = HiveEditor(reader)
+    try:
+        plan(editor)
+        patches, new_bin, base = editor.finish()
+    except HiveFormatError as err:
+        raise BadParams(f"{path}: the hive is damaged: {err}", damaged=True) from err
+    writes = list(patches.items())
+    if new_bin:
+        writes.append((4096 + reader.base.bins_size, new_bin))
+    writes.append((0, base))
+    return writes
 
 
 def _describe_key(key: KeyPath) -> str:
@@ -244,7 +171,7 @@ class HiveBackend:
     separator = "\\"
     atomic = True
 
-    def __init__(self, file: HiveFile) -> None:
+    def __init__(self, file: HiveStore) -> None:
         self.file = file
         with file.reading() as reader:
             base = reader.base

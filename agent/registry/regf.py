@@ -1,7 +1,8 @@
 """The REGF file format of Windows registry hives, and reading it.
 
 Pure: works on bytes (or an ``mmap``); :mod:`agent.registry.regf_edit` plans
-changes as patches and makes new hives, :mod:`agent.registry.hive` does the
+changes as patches and makes new hives, :mod:`agent.registry.hive` (the backend)
+and :mod:`agent.registry._posix_hive_io` (descriptor I/O) do the
 file work.  Layout, from the published description of the format
 (Maxim Suhanov, "Windows registry file format specification"); all integers
 little endian, cell offsets relative to the first hive bin, at file offset 4096:

@@ -4,6 +4,10 @@
 offline hives the technician opened, and the undo store; :meth:`Registry.methods`
 gives the :class:`~agent.dispatch.Method` table.  See :mod:`agent.registry`
 for the methods' parameters and results.
+
+Availability: everywhere; ``open_hive`` (and undoing a change to a hive)
+raises ``Unsupported`` where :func:`agent.registry.choice.open_hive_file` does
+(Windows, for now).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from agent.dispatch import CallContext, Method
 from agent.forbidden import Guard
 from agent.params import get_bool, get_str
 from agent.registry.backend import Backend, Scope
-from agent.registry.hive import HiveBackend, HiveFile
+from agent.registry.choice import open_hive_file
+from agent.registry.hive import HiveBackend
 from agent.registry.model import (
     MAX_VALUE_NAME,
     RegSection,
@@ -338,13 +343,13 @@ class Registry:
             for backend in self._hives.values():
                 if backend.file.path == path:
                     return backend
-        return HiveBackend(HiveFile(path, self._guard(ctx)))
+        return HiveBackend(open_hive_file(path, self._guard(ctx)))
 
     def open_hive(self, ctx: CallContext) -> dict[str, Any]:
         path = get_str(ctx.params, "path", max_length=MAX_PATH_CHARS)
         if self._rules(ctx).forbids([(path,)]):  # before reading anything of it
             raise Forbidden(PROTECTED)
-        backend = HiveBackend(HiveFile(path, self._guard(ctx)))
+        backend = HiveBackend(open_hive_file(path, self._guard(ctx)))
         self._check(ctx, backend, ())  # again, by the path reached and where Windows would mount it
         with self._lock:
             for handle, known in self._hives.items():

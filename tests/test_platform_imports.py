@@ -93,3 +93,32 @@ def test_the_probe_catches_x11_and_posix_only_code_in_a_shared_module(tmp_path: 
     assert "fcntl" in failed["canary_fcntl"]
     on_linux = probe("linux", "canary_xlib", "canary_nofollow", "canary_fcntl", path=tmp_path)["failed"]
     assert set(on_linux) == {"canary_xlib"}  # POSIX code is fine on Linux; X11 is not, without a display
+
+
+_AGENT_ON_WINDOWS = """
+import json, sys
+from pathlib import Path
+from tests import platform_probe
+
+platform_probe.walk(None, [])  # the libraries, on the real platform
+platform_probe.imitate("win32")
+from agent.app import AgentApp, AgentConfig
+from agent.panel.terms import load_terms
+
+data = Path(sys.argv[1])
+app = AgentApp(AgentConfig(relay_url="ws://127.0.0.1:9", data_dir=data, terms=load_terms("en"),
+                           accept_terms=True, forbid=[str(data / "private")]))
+print(json.dumps({"folders": app.policy.forbidden_folders is None, "status": app.run()}))
+"""
+
+
+def test_the_agent_starts_on_windows_without_a_folder_walk_and_refuses_to_promise_one(tmp_path: Path) -> None:
+    """No walk on Windows yet: the agent starts, and a ``--forbid`` it cannot keep stops it before consent (C3)."""
+    (tmp_path / "private").mkdir()
+    done = subprocess.run([sys.executable, "-c", _AGENT_ON_WINDOWS, str(tmp_path)], cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"folders": True, "status": 2}
+    assert f"cannot protect {tmp_path / 'private'}" in done.stderr
+    assert not (tmp_path / "journals").exists()  # nothing journaled: consent was never recorded

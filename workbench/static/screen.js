@@ -600,6 +600,65 @@ var WheelNotches = class {
   }
 };
 
+// workbench/widget_src/control_mode.js
+var ControlMode = class {
+  /** @param {ControlModeHost} host */
+  constructor(host) {
+    this.host = host;
+    this.on = false;
+    this.heldKeys = /* @__PURE__ */ new Map();
+    this.notches = new WheelNotches();
+  }
+  /** Turn control on or off; on only while host.allowed(). Returns whether the mode changed.
+   * @param {boolean} on @returns {boolean} */
+  set(on) {
+    const wanted = Boolean(on) && this.host.allowed();
+    if (wanted === this.on) return false;
+    this.host.switching(wanted);
+    if (!wanted) this.release();
+    this.on = wanted;
+    return true;
+  }
+  /** A keydown (`down`) or keyup while control is on: the customer's, not the page's. Returns
+   * whether the key was taken (false while control is off).
+   * @param {ControlKeyEvent} event @param {boolean} down @returns {boolean} */
+  key(event, down) {
+    if (!this.on) return false;
+    event.preventDefault();
+    event.stopPropagation();
+    if (down && event.repeat && !isTextKey(event)) return true;
+    const message = keyEvent(event, down);
+    if (!message) return true;
+    if (message[0] === "control.key") {
+      const body = message[1];
+      const id = event.code || event.key;
+      if (down) this.heldKeys.set(id, body);
+      else if (!this.heldKeys.delete(id)) return true;
+    }
+    this.host.send(message[0], message[1]);
+    return true;
+  }
+  /** A wheel turn over the view: the customer's while control is on (else it scrolls the view).
+   * @param {ControlWheelEvent} event */
+  wheel(event) {
+    if (!this.on) return;
+    event.preventDefault();
+    const point = this.host.toStream(event.clientX, event.clientY);
+    this.host.tool.wheel(event, point, this.notches.add(event));
+  }
+  /** The context menu is not shown while control is on: the right button is the customer's.
+   * @param {Pick<Event, "preventDefault">} event */
+  contextMenu(event) {
+    if (this.on) event.preventDefault();
+  }
+  /** Let go of every key and button held on the customer's side (focus lost, control off, view gone). */
+  release() {
+    for (const body of this.heldKeys.values()) this.host.send("control.key", { ...body, action: "up" });
+    this.heldKeys.clear();
+    this.host.tool.releaseAll();
+  }
+};
+
 // workbench/widget_src/layout.js
 function buildLayout(el) {
   const root = element("div", "wb-screen", { tabIndex: 0 });
@@ -933,6 +992,35 @@ var ScreenLink = class {
   }
 };
 
+// workbench/widget_src/model.js
+var IDLE_TRAITS = Object.freeze({ fps: 0, kbps: 0, latency_ms: null, latency_kind: "" });
+var TraitPublisher = class {
+  /** @param {Pick<WidgetModel, "set" | "save_changes">} model */
+  constructor(model) {
+    this.model = model;
+    this.lastPublished = {};
+  }
+  /** Set the values that differ from those last published; returns whether any did.
+   * @param {Partial<Traits>} values @returns {boolean} */
+  publish(values) {
+    let changed = false;
+    for (const [name, value] of Object.entries(values)) {
+      const json = JSON.stringify(value);
+      if (this.lastPublished[name] === json) continue;
+      this.lastPublished[name] = json;
+      this.model.set(
+        /** @type {keyof Traits} */
+        name,
+        /** @type {never} */
+        value
+      );
+      changed = true;
+    }
+    if (changed) this.model.save_changes();
+    return changed;
+  }
+};
+
 // workbench/widget_src/pointer.js
 var PointerRouter = class {
   /** @param {HTMLElement} target @param {Pick<ViewTransform, "clientToStream">} transform */
@@ -979,6 +1067,70 @@ var PointerRouter = class {
     if (handler) handler.call(this.tool, event, this.transform.clientToStream(event.clientX, event.clientY));
   }
 };
+
+// workbench/widget_src/screen_state.js
+var DEFAULT_HIDDEN_LABEL = "Hidden by the customer";
+function monitorsFrom(body) {
+  return (Array.isArray(body.monitors) ? body.monitors : []).filter((m) => isInt(m.index));
+}
+function streamFrom(body) {
+  return body.stream && typeof body.stream === "object" ? body.stream : null;
+}
+function monitorsTrait(monitors) {
+  return monitors.map(({ index, x, y, width, height, primary }) => ({
+    index,
+    x,
+    y,
+    width,
+    height,
+    primary: Boolean(primary)
+  }));
+}
+function stateNoticeFrom(body) {
+  return {
+    paused: Boolean(body.paused),
+    hiddenCount: isInt(body.hidden_count) ? body.hidden_count : 0,
+    reason: typeof body.reason === "string" ? body.reason : ""
+  };
+}
+function controlStateFrom(body) {
+  return {
+    granted: body.granted === true,
+    customerActive: body.customer_active === true,
+    resumeIn: Number.isFinite(body.resume_in) ? body.resume_in : null,
+    graceS: Number.isFinite(body.grace_s) && body.grace_s > 0 ? body.grace_s : null
+  };
+}
+function streamOrigin(monitor, stream, monitors) {
+  if (stream && stream.monitor === monitor && Number.isFinite(stream.x) && Number.isFinite(stream.y)) {
+    return { x: (
+      /** @type {number} */
+      stream.x
+    ), y: (
+      /** @type {number} */
+      stream.y
+    ) };
+  }
+  if (monitor === "all" || monitor === void 0) {
+    if (!monitors.length) return { x: 0, y: 0 };
+    return { x: Math.min(...monitors.map((m) => m.x)), y: Math.min(...monitors.map((m) => m.y)) };
+  }
+  const shown = monitors.find((m) => m.index === monitor);
+  return shown ? { x: shown.x, y: shown.y } : { x: 0, y: 0 };
+}
+function monitorOptions(monitors, current) {
+  const options = [["all", monitors.length > 1 ? "All monitors, side by side" : "All monitors"]];
+  for (const monitor of monitors) options.push([String(monitor.index), monitorLabel(monitor)]);
+  if (!options.some(([value]) => value === current)) options.push([current, `Monitor ${Number(current) + 1}`]);
+  return options;
+}
+function hiddenBoxes(hidden, width, height) {
+  const percent = (value, total) => `${100 * value / total}%`;
+  return hidden.map((area) => ({
+    text: typeof area.label === "string" && area.label ? area.label : DEFAULT_HIDDEN_LABEL,
+    style: `left:${percent(area.x, width)};top:${percent(area.y, height)};width:${percent(area.w, width)};height:${percent(area.h, height)}`
+  }));
+}
 
 // workbench/widget_src/shortcuts.js
 function shortcutFor(event) {
@@ -1243,6 +1395,27 @@ var ScreenSurface = class {
   }
 };
 
+// workbench/widget_src/toolbar.js
+function controlButtonText({ granted, controlOn }) {
+  if (controlOn) return { text: "Control: on", title: "Your mouse and keys go to the customer's computer; click to stop" };
+  return {
+    text: "Control",
+    title: granted ? "Use the customer's mouse and keyboard (they can take it back at any time)" : "The customer has not allowed control"
+  };
+}
+function renderToolbar({ root, toolButtons, colourButtons, controlButton: controlButton2 }, state) {
+  root.dataset.tool = state.tool;
+  for (const [name, button] of Object.entries(toolButtons)) {
+    button.setAttribute("aria-pressed", String(name === state.tool));
+  }
+  for (const button of colourButtons) button.setAttribute("aria-pressed", String(button.dataset.colour === state.colour));
+  controlButton2.disabled = !state.granted || !state.live;
+  controlButton2.setAttribute("aria-pressed", String(state.controlOn));
+  const { text, title } = controlButtonText(state);
+  controlButton2.textContent = text;
+  controlButton2.title = title;
+}
+
 // workbench/widget_src/tools.js
 var LASER_SEND_INTERVAL_MS = 100;
 var LASER_TRAIL_MS = 300;
@@ -1389,9 +1562,9 @@ var ViewTransform = class {
    * @param {HTMLCanvasElement} canvas
    * @param {() => Point} [streamOrigin] the stream's top left corner in desktop px
    */
-  constructor(canvas, streamOrigin = () => ({ x: 0, y: 0 })) {
+  constructor(canvas, streamOrigin2 = () => ({ x: 0, y: 0 })) {
     this.canvas = canvas;
-    this.streamOrigin = streamOrigin;
+    this.streamOrigin = streamOrigin2;
   }
   /** CSS px per stream px (1 in 1:1 on a 1× display; < 1 when fitted to a narrow cell). */
   get scale() {
@@ -1431,7 +1604,6 @@ var ViewTransform = class {
 };
 
 // workbench/widget_src/view.js
-var DEFAULT_HIDDEN_LABEL = "Hidden by the customer";
 var HIDE_GRACE_MS = 1e3;
 var STATS_INTERVAL_MS = 1e3;
 var TOKEN_REFRESH_MIN_INTERVAL_MS = 3e4;
@@ -1452,14 +1624,11 @@ var ScreenView = class {
     this.lastRefreshAt = -Infinity;
     this.lastKeyRequestAt = -Infinity;
     this.lastHiddenKey = "";
-    this.lastPublished = {};
+    this.traits = new TraitPublisher(model);
     this.toolName = "view";
     this.colour = PALETTE[0][1];
     this.note = { text: "", at: 0 };
     this.controlState = { granted: false, customerActive: false, resumeIn: null, graceS: null };
-    this.controlOn = false;
-    this.toolBeforeControl = "view";
-    this.heldKeys = /* @__PURE__ */ new Map();
     this.dom = buildLayout(el);
     const { root, canvas } = this.dom;
     this.surface = new ScreenSurface(canvas, {
@@ -1486,9 +1655,15 @@ var ScreenView = class {
       refocus: () => root.focus({ preventScroll: true })
     });
     this.previews = this.annotations.previews;
-    this.wheel = new WheelNotches();
     this.pointer = new PointerRouter(this.dom.viewport, this.transform);
     this.tools = this._makeTools();
+    this.control = new ControlMode({
+      tool: this.tools.control,
+      allowed: () => this.controlState.granted && this.link.live,
+      send: (name, body) => this.link.send(name, body),
+      toStream: (x, y) => this.transform.clientToStream(x, y),
+      switching: () => this.annotations.closeText(false)
+    });
     this.pointer.setTool(this.tools.view);
     this._renderTools();
     this._listenAll();
@@ -1507,7 +1682,7 @@ var ScreenView = class {
     this._renderStatus();
   }
   dispose() {
-    this._releaseInput();
+    this.control.release();
     for (const cleanup of this.cleanups.splice(0).reverse()) cleanup();
     this.pointer.dispose();
     this.link.dispose();
@@ -1546,15 +1721,13 @@ var ScreenView = class {
       if (!root.contains(
         /** @type {Node | null} */
         event.relatedTarget
-      )) this._releaseInput();
+      )) this.control.release();
     });
     this._listen(viewport, "pointerdown", () => {
       if (!root.contains(document.activeElement)) root.focus({ preventScroll: true });
     });
-    this._listen(viewport, "wheel", (event) => this._onWheel(event), { passive: false });
-    this._listen(viewport, "contextmenu", (event) => {
-      if (this.controlOn) event.preventDefault();
-    });
+    this._listen(viewport, "wheel", (event) => this.control.wheel(event), { passive: false });
+    this._listen(viewport, "contextmenu", (event) => this.control.contextMenu(event));
   }
   /* -- zoom, monitors, status -- */
   _applyZoom() {
@@ -1590,11 +1763,8 @@ var ScreenView = class {
   _renderMonitors() {
     const { monitorSelect } = this.dom;
     const current = String(this.model.get("monitor"));
-    const options = [["all", this.monitors.length > 1 ? "All monitors, side by side" : "All monitors"]];
-    for (const monitor of this.monitors) options.push([String(monitor.index), monitorLabel(monitor)]);
-    if (!options.some(([value]) => value === current)) options.push([current, `Monitor ${Number(current) + 1}`]);
     monitorSelect.replaceChildren(
-      ...options.map(([value, text]) => element("option", "", { value, textContent: text }))
+      ...monitorOptions(this.monitors, current).map(([value, text]) => element("option", "", { value, textContent: text }))
     );
     monitorSelect.value = current;
     monitorSelect.disabled = this.monitors.length < 2;
@@ -1605,14 +1775,8 @@ var ScreenView = class {
     const key = JSON.stringify([width, height, hidden]);
     if (key === this.lastHiddenKey) return;
     this.lastHiddenKey = key;
-    const percent = (value, total) => `${100 * value / total}%`;
     this.dom.hiddenLayer.replaceChildren(
-      ...hidden.map(
-        (area) => element("div", "wb-screen-hidden", {
-          textContent: typeof area.label === "string" && area.label ? area.label : DEFAULT_HIDDEN_LABEL,
-          style: `left:${percent(area.x, width)};top:${percent(area.y, height)};width:${percent(area.w, width)};height:${percent(area.h, height)}`
-        })
-      )
+      ...hiddenBoxes(hidden, width, height).map(({ text, style }) => element("div", "wb-screen-hidden", { textContent: text, style }))
     );
   }
   _renderNotice() {
@@ -1673,7 +1837,7 @@ var ScreenView = class {
     }
     if (state !== "live") this._setControl(false);
     this._renderTools();
-    const idle = state === "live" ? {} : { fps: 0, kbps: 0, latency_ms: null, latency_kind: "" };
+    const idle = state === "live" ? {} : IDLE_TRAITS;
     this._publish({ connected: state === "live", status: this.linkText, ...idle });
     this._renderStatus();
   }
@@ -1699,26 +1863,13 @@ var ScreenView = class {
         this.surface.push(body, payload);
         break;
       case "screen.info":
-        this.monitors = (Array.isArray(body.monitors) ? body.monitors : []).filter((m) => isInt(m.index));
-        this.streamInfo = body.stream && typeof body.stream === "object" ? body.stream : null;
+        this.monitors = monitorsFrom(body);
+        this.streamInfo = streamFrom(body);
         this._renderMonitors();
-        this._publish({
-          monitors: this.monitors.map(({ index, x, y, width, height, primary }) => ({
-            index,
-            x,
-            y,
-            width,
-            height,
-            primary: Boolean(primary)
-          }))
-        });
+        this._publish({ monitors: monitorsTrait(this.monitors) });
         break;
       case "screen.state":
-        this.stateNotice = {
-          paused: Boolean(body.paused),
-          hiddenCount: isInt(body.hidden_count) ? body.hidden_count : 0,
-          reason: typeof body.reason === "string" ? body.reason : ""
-        };
+        this.stateNotice = stateNoticeFrom(body);
         this._renderNotice();
         this._publish({ paused: this.stateNotice.paused, hidden_count: this.stateNotice.hiddenCount });
         break;
@@ -1726,12 +1877,7 @@ var ScreenView = class {
         this.annotations.onMarks(body);
         break;
       case "screen.control":
-        this.controlState = {
-          granted: body.granted === true,
-          customerActive: body.customer_active === true,
-          resumeIn: Number.isFinite(body.resume_in) ? body.resume_in : null,
-          graceS: Number.isFinite(body.grace_s) && body.grace_s > 0 ? body.grace_s : null
-        };
+        this.controlState = controlStateFrom(body);
         if (!this.controlState.granted) this._setControl(false);
         this._renderTools();
         this._renderStatus();
@@ -1785,23 +1931,7 @@ var ScreenView = class {
   }
   /** @returns {Point} */
   _streamOrigin() {
-    const monitor = this.streamMonitor;
-    const stream = this.streamInfo;
-    if (stream && stream.monitor === monitor && Number.isFinite(stream.x) && Number.isFinite(stream.y)) {
-      return { x: (
-        /** @type {number} */
-        stream.x
-      ), y: (
-        /** @type {number} */
-        stream.y
-      ) };
-    }
-    if (monitor === "all" || monitor === void 0) {
-      if (!this.monitors.length) return { x: 0, y: 0 };
-      return { x: Math.min(...this.monitors.map((m) => m.x)), y: Math.min(...this.monitors.map((m) => m.y)) };
-    }
-    const shown = this.monitors.find((m) => m.index === monitor);
-    return shown ? { x: shown.x, y: shown.y } : { x: 0, y: 0 };
+    return streamOrigin(this.streamMonitor, this.streamInfo, this.monitors);
   }
   _refreshStats() {
     this.previews.sweep();
@@ -1863,46 +1993,29 @@ var ScreenView = class {
       name
     );
     this.annotations.closeText(false);
-    if (this.controlOn) this._setControl(false);
+    if (this.control.on) this._setControl(false);
     this.toolName = tool;
     this.pointer.setTool(this.tools[tool]);
     this._renderTools();
   }
-  /** Control on or off; on only while the customer grants it and the link is live.
+  /** Control on or off (control_mode.js); on only while the customer grants it and the link is live.
    * @param {boolean} on */
   _setControl(on) {
-    const wanted = Boolean(on) && this.controlState.granted && this.link.live;
-    if (wanted === this.controlOn) return;
-    this.annotations.closeText(false);
-    if (wanted) {
-      this.toolBeforeControl = /** @type {ToolName} */
-      this.toolName;
-      this.controlOn = true;
-      this.toolName = "control";
-      this.pointer.setTool(this.tools.control);
-      this.dom.root.focus({ preventScroll: true });
-    } else {
-      this._releaseInput();
-      this.controlOn = false;
-      this.toolName = this.toolBeforeControl;
-      this.pointer.setTool(this.tools[this.toolName]);
-    }
+    if (!this.control.set(on)) return;
+    this.pointer.setTool(this.control.on ? this.tools.control : this.tools[this.toolName]);
+    if (this.control.on) this.dom.root.focus({ preventScroll: true });
     this._renderTools();
     this._renderStatus();
   }
   _renderTools() {
-    const { root, toolButtons, colourButtons, controlButton: controlButton2 } = this.dom;
-    root.dataset.tool = this.toolName;
-    for (const [name, button] of Object.entries(toolButtons)) {
-      button.setAttribute("aria-pressed", String(name === this.toolName));
-    }
-    for (const button of colourButtons) button.setAttribute("aria-pressed", String(button.dataset.colour === this.colour));
-    const { granted } = this.controlState;
-    const live = this.link?.live ?? false;
-    controlButton2.disabled = !granted || !live;
-    controlButton2.setAttribute("aria-pressed", String(this.controlOn));
-    controlButton2.textContent = this.controlOn ? "Control: on" : "Control";
-    controlButton2.title = this.controlOn ? "Your mouse and keys go to the customer's computer; click to stop" : granted ? "Use the customer's mouse and keyboard (they can take it back at any time)" : "The customer has not allowed control";
+    const controlOn = this.control.on;
+    renderToolbar(this.dom, {
+      tool: controlOn ? "control" : this.toolName,
+      colour: this.colour,
+      granted: this.controlState.granted,
+      live: this.link?.live ?? false,
+      controlOn
+    });
   }
   /** @param {string} text */
   _note(text) {
@@ -1920,7 +2033,7 @@ var ScreenView = class {
     else if (button.dataset.colour) this._setColour(button.dataset.colour);
     else if (button === this.dom.undoButton) this.annotations.undo();
     else if (button === this.dom.clearButton) this.annotations.clear();
-    else if (button === this.dom.controlButton) this._setControl(!this.controlOn);
+    else if (button === this.dom.controlButton) this._setControl(!this.control.on);
   }
   /** @param {string} colour */
   _setColour(colour) {
@@ -1937,13 +2050,7 @@ var ScreenView = class {
       event.stopPropagation();
       return;
     }
-    if (this.controlOn) {
-      event.preventDefault();
-      event.stopPropagation();
-      this._controlKey(event, down);
-      return;
-    }
-    if (!down) return;
+    if (this.control.key(event, down) || !down) return;
     const action = shortcutFor(event);
     if (action) {
       event.preventDefault();
@@ -1956,32 +2063,6 @@ var ScreenView = class {
     } else if (!(event.ctrlKey || event.metaKey || event.altKey || event.key === "Tab" || event.key === "Escape" || event.shiftKey && event.key === "Enter")) {
       event.stopPropagation();
     }
-  }
-  /** @param {KeyboardEvent} event @param {boolean} down */
-  _controlKey(event, down) {
-    if (down && event.repeat && !isTextKey(event)) return;
-    const message = keyEvent(event, down);
-    if (!message) return;
-    if (message[0] === "control.key") {
-      const body = message[1];
-      const id = event.code || event.key;
-      if (down) this.heldKeys.set(id, body);
-      else if (!this.heldKeys.delete(id)) return;
-    }
-    this.link.send(message[0], message[1]);
-  }
-  /** Let go of every key and button held on the customer's side (focus lost, control off, view gone). */
-  _releaseInput() {
-    for (const body of this.heldKeys.values()) this.link.send("control.key", { ...body, action: "up" });
-    this.heldKeys.clear();
-    this.tools?.control.releaseAll();
-  }
-  /** @param {WheelEvent} event */
-  _onWheel(event) {
-    if (!this.controlOn) return;
-    event.preventDefault();
-    const point = this.transform.clientToStream(event.clientX, event.clientY);
-    this.tools.control.wheel(event, point, this.wheel.add(event));
   }
   /* -- kernel -- */
   _refreshToken() {
@@ -2011,20 +2092,7 @@ var ScreenView = class {
   /** Report state to the kernel (readable as traits); only changed values, one message.
    * @param {Partial<Traits>} values */
   _publish(values) {
-    let changed = false;
-    for (const [name, value] of Object.entries(values)) {
-      const json = JSON.stringify(value);
-      if (this.lastPublished[name] === json) continue;
-      this.lastPublished[name] = json;
-      this.model.set(
-        /** @type {keyof Traits} */
-        name,
-        /** @type {never} */
-        value
-      );
-      changed = true;
-    }
-    if (changed) this.model.save_changes();
+    this.traits.publish(values);
   }
   /** @param {string} event @param {(...args: any[]) => void} handler */
   _onModel(event, handler) {

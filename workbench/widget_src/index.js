@@ -22,7 +22,7 @@ export { decodeRects, ScreenSurface } from "./surface.js";
 export { createDrawTool, createEraserTool, createLaserTool, createPanTool, createTextTool } from "./tools.js";
 export { ViewTransform } from "./transform.js";
 
-/** @param {{ model: import("./view.js").WidgetModel, el: HTMLElement }} props @returns {() => void} */
+/** @param {{ model: import("./model.js").WidgetModel, el: HTMLElement }} props @returns {() => void} */
 function render({ model, el }) {
   const view = new ScreenView(model, el);
   return () => view.dispose();

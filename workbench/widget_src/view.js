@@ -1,27 +1,29 @@
 // @ts-check
-// The view: wires a link, a surface, the tools and the DOM to one anywidget model. It decides
-// when to stream (visible or not), what the status says, which tool is active, and what goes to
-// the kernel; the parts it wires do the work.
+// The view: wires a link, a surface, the tools, control mode and the DOM to one anywidget model.
+// It decides when to stream (visible or not), what the status says, which tool is active, and
+// what goes to the kernel; the parts it wires do the work.
 
 import { Annotations } from "./annotations.js";
 import { createControlTool } from "./control.js";
+import { ControlMode } from "./control_mode.js";
 import { element } from "./dom.js";
-import { isTextKey, keyEvent, WheelNotches } from "./keys.js";
 import { buildLayout } from "./layout.js";
 import { ScreenLink } from "./link.js";
 import { DEFAULT_WIDTHS, PALETTE } from "./marks.js";
+import { IDLE_TRAITS, TraitPublisher } from "./model.js";
 import { PointerRouter } from "./pointer.js";
-import { isInt } from "./protocol.js";
+import {
+  controlStateFrom, hiddenBoxes, monitorOptions, monitorsFrom, monitorsTrait, stateNoticeFrom, streamFrom, streamOrigin,
+} from "./screen_state.js";
 import { shortcutFor } from "./shortcuts.js";
 import { StreamStats } from "./stats.js";
-import { monitorLabel, noticeText, statusText } from "./status.js";
+import { noticeText, statusText } from "./status.js";
 import { ScreenSurface } from "./surface.js";
+import { renderToolbar } from "./toolbar.js";
 import { createDrawTool, createEraserTool, createLaserTool, createPanTool, createTextTool } from "./tools.js";
 import { ViewTransform } from "./transform.js";
 
 /** @typedef {import("./transform.js").Point} Point */
-/** @typedef {import("./pointer.js").Tool} Tool */
-/** @typedef {import("./control.js").ControlTool} ControlTool */
 /** @typedef {import("./tools.js").ToolHost} ToolHost */
 /** @typedef {import("./marks.js").ToolName} ToolName */
 /** @typedef {import("./link.js").LinkState} LinkState */
@@ -33,40 +35,10 @@ import { ViewTransform } from "./transform.js";
 /** @typedef {import("./status.js").StateNotice} StateNotice */
 /** @typedef {import("./status.js").ControlState} ControlState */
 /** @typedef {import("./status.js").Monitor} Monitor */
-/** @typedef {import("./keys.js").ControlKeyBody} ControlKeyBody */
-/**
- * The widget's traits (workbench/widget.py): set by Python, or reported by the view.
- * @typedef {object} Traits
- * @property {string} relay_url
- * @property {string} session_id
- * @property {string} token
- * @property {number | "all"} monitor
- * @property {"fit" | "1:1"} zoom
- * @property {number} max_fps
- * @property {boolean} can_refresh_token
- * @property {boolean} connected
- * @property {string} status
- * @property {number} fps
- * @property {number} kbps
- * @property {number | null} latency_ms
- * @property {string} latency_kind
- * @property {Monitor[]} monitors
- * @property {boolean} paused
- * @property {number} hidden_count
- */
-/**
- * What the view uses of anywidget's model.
- * @typedef {object} WidgetModel
- * @property {<K extends keyof Traits>(name: K) => Traits[K]} get
- * @property {<K extends keyof Traits>(name: K, value: Traits[K]) => void} set
- * @property {() => void} save_changes
- * @property {(event: string, handler: (...args: any[]) => void) => void} on
- * @property {(event: string, handler: (...args: any[]) => void) => void} off
- * @property {(content: Record<string, unknown>) => void} send a custom message to the kernel
- */
+/** @typedef {import("./model.js").Traits} Traits */
+/** @typedef {import("./model.js").WidgetModel} WidgetModel */
 /** @typedef {{ type?: string, ok?: boolean, message?: string }} KernelMessage */
 
-const DEFAULT_HIDDEN_LABEL = "Hidden by the customer";
 // Leaving the screen for less than this (scrolling past, a quick tab switch) keeps the stream.
 const HIDE_GRACE_MS = 1_000;
 const STATS_INTERVAL_MS = 1_000;
@@ -96,20 +68,14 @@ export class ScreenView {
     this.lastRefreshAt = -Infinity;
     this.lastKeyRequestAt = -Infinity;
     this.lastHiddenKey = "";
-    /** @type {Record<string, string>} */
-    this.lastPublished = {};
+    this.traits = new TraitPublisher(model);
     // Marks and control.
-    /** @type {ToolName | "control"} */
+    /** @type {ToolName} the tool chosen; the control tool replaces it while control mode is on */
     this.toolName = "view";
     this.colour = PALETTE[0][1];
     this.note = { text: "", at: 0 };
     /** @type {ControlState} */
     this.controlState = { granted: false, customerActive: false, resumeIn: null, graceS: null };
-    this.controlOn = false;
-    /** @type {ToolName} */
-    this.toolBeforeControl = "view";
-    /** @type {Map<string, ControlKeyBody>} code -> the control.key "down" body sent for it */
-    this.heldKeys = new Map();
 
     this.dom = buildLayout(el);
     const { root, canvas } = this.dom;
@@ -137,9 +103,15 @@ export class ScreenView {
       refocus: () => root.focus({ preventScroll: true }),
     });
     this.previews = this.annotations.previews;
-    this.wheel = new WheelNotches();
     this.pointer = new PointerRouter(this.dom.viewport, this.transform);
     this.tools = this._makeTools();
+    this.control = new ControlMode({
+      tool: this.tools.control,
+      allowed: () => this.controlState.granted && this.link.live,
+      send: (name, body) => this.link.send(name, body),
+      toStream: (x, y) => this.transform.clientToStream(x, y),
+      switching: () => this.annotations.closeText(false),
+    });
     this.pointer.setTool(this.tools.view);
     this._renderTools();
     this._listenAll();
@@ -165,7 +137,7 @@ export class ScreenView {
   }
 
   dispose() {
-    this._releaseInput(); // no key or button stays held on the customer's side
+    this.control.release(); // no key or button stays held on the customer's side
     for (const cleanup of this.cleanups.splice(0).reverse()) cleanup();
     this.pointer.dispose();
     this.link.dispose();
@@ -204,15 +176,13 @@ export class ScreenView {
     this._listen(root, "keydown", (event) => this._onKey(event, true));
     this._listen(root, "keyup", (event) => this._onKey(event, false));
     this._listen(root, "focusout", (event) => {
-      if (!root.contains(/** @type {Node | null} */ (event.relatedTarget))) this._releaseInput();
+      if (!root.contains(/** @type {Node | null} */ (event.relatedTarget))) this.control.release();
     });
     this._listen(viewport, "pointerdown", () => {
       if (!root.contains(document.activeElement)) root.focus({ preventScroll: true });
     });
-    this._listen(viewport, "wheel", (event) => this._onWheel(event), { passive: false });
-    this._listen(viewport, "contextmenu", (event) => {
-      if (this.controlOn) event.preventDefault(); // the right button is the customer's
-    });
+    this._listen(viewport, "wheel", (event) => this.control.wheel(event), { passive: false });
+    this._listen(viewport, "contextmenu", (event) => this.control.contextMenu(event));
   }
 
   /* -- zoom, monitors, status -- */
@@ -256,11 +226,8 @@ export class ScreenView {
   _renderMonitors() {
     const { monitorSelect } = this.dom;
     const current = String(this.model.get("monitor"));
-    const options = [["all", this.monitors.length > 1 ? "All monitors, side by side" : "All monitors"]];
-    for (const monitor of this.monitors) options.push([String(monitor.index), monitorLabel(monitor)]);
-    if (!options.some(([value]) => value === current)) options.push([current, `Monitor ${Number(current) + 1}`]);
     monitorSelect.replaceChildren(
-      ...options.map(([value, text]) => element("option", "", { value, textContent: text })),
+      ...monitorOptions(this.monitors, current).map(([value, text]) => element("option", "", { value, textContent: text })),
     );
     monitorSelect.value = current;
     monitorSelect.disabled = this.monitors.length < 2;
@@ -272,17 +239,9 @@ export class ScreenView {
     const key = JSON.stringify([width, height, hidden]);
     if (key === this.lastHiddenKey) return;
     this.lastHiddenKey = key;
-    /** @param {number} value @param {number} total */
-    const percent = (value, total) => `${(100 * value) / total}%`;
     this.dom.hiddenLayer.replaceChildren(
-      ...hidden.map((area) =>
-        element("div", "wb-screen-hidden", {
-          textContent: typeof area.label === "string" && area.label ? area.label : DEFAULT_HIDDEN_LABEL,
-          style:
-            `left:${percent(area.x, width)};top:${percent(area.y, height)};` +
-            `width:${percent(area.w, width)};height:${percent(area.h, height)}`,
-        }),
-      ),
+      ...hiddenBoxes(hidden, width, height).map(({ text, style }) =>
+        element("div", "wb-screen-hidden", { textContent: text, style })),
     );
   }
 
@@ -348,7 +307,7 @@ export class ScreenView {
     }
     if (state !== "live") this._setControl(false); // its input would be lost: hand the mouse back now
     this._renderTools();
-    const idle = state === "live" ? {} : { fps: 0, kbps: 0, latency_ms: null, latency_kind: "" };
+    const idle = state === "live" ? {} : IDLE_TRAITS;
     this._publish({ connected: state === "live", status: this.linkText, ...idle });
     this._renderStatus();
   }
@@ -372,21 +331,13 @@ export class ScreenView {
         this.surface.push(body, payload);
         break;
       case "screen.info":
-        this.monitors = (Array.isArray(body.monitors) ? body.monitors : []).filter((/** @type {Monitor} */ m) => isInt(m.index));
-        this.streamInfo = body.stream && typeof body.stream === "object" ? body.stream : null;
+        this.monitors = monitorsFrom(body);
+        this.streamInfo = streamFrom(body);
         this._renderMonitors();
-        this._publish({
-          monitors: this.monitors.map(({ index, x, y, width, height, primary }) => ({
-            index, x, y, width, height, primary: Boolean(primary),
-          })),
-        });
+        this._publish({ monitors: monitorsTrait(this.monitors) });
         break;
       case "screen.state":
-        this.stateNotice = {
-          paused: Boolean(body.paused),
-          hiddenCount: isInt(body.hidden_count) ? body.hidden_count : 0,
-          reason: typeof body.reason === "string" ? body.reason : "",
-        };
+        this.stateNotice = stateNoticeFrom(body);
         this._renderNotice();
         this._publish({ paused: this.stateNotice.paused, hidden_count: this.stateNotice.hiddenCount });
         break;
@@ -394,12 +345,7 @@ export class ScreenView {
         this.annotations.onMarks(body);
         break;
       case "screen.control":
-        this.controlState = {
-          granted: body.granted === true,
-          customerActive: body.customer_active === true,
-          resumeIn: Number.isFinite(body.resume_in) ? body.resume_in : null,
-          graceS: Number.isFinite(body.grace_s) && body.grace_s > 0 ? body.grace_s : null,
-        };
+        this.controlState = controlStateFrom(body);
         if (!this.controlState.granted) this._setControl(false);
         this._renderTools();
         this._renderStatus();
@@ -457,17 +403,7 @@ export class ScreenView {
 
   /** @returns {Point} */
   _streamOrigin() {
-    const monitor = this.streamMonitor;
-    const stream = this.streamInfo;
-    if (stream && stream.monitor === monitor && Number.isFinite(stream.x) && Number.isFinite(stream.y)) {
-      return { x: /** @type {number} */ (stream.x), y: /** @type {number} */ (stream.y) };
-    }
-    if (monitor === "all" || monitor === undefined) {
-      if (!this.monitors.length) return { x: 0, y: 0 };
-      return { x: Math.min(...this.monitors.map((m) => m.x)), y: Math.min(...this.monitors.map((m) => m.y)) };
-    }
-    const shown = this.monitors.find((m) => m.index === monitor);
-    return shown ? { x: shown.x, y: shown.y } : { x: 0, y: 0 };
+    return streamOrigin(this.streamMonitor, this.streamInfo, this.monitors);
   }
 
   _refreshStats() {
@@ -532,50 +468,32 @@ export class ScreenView {
     if (!Object.hasOwn(this.tools, name) || name === "control") return;
     const tool = /** @type {ToolName} */ (name);
     this.annotations.closeText(false);
-    if (this.controlOn) this._setControl(false);
+    if (this.control.on) this._setControl(false);
     this.toolName = tool;
     this.pointer.setTool(this.tools[tool]);
     this._renderTools();
   }
 
-  /** Control on or off; on only while the customer grants it and the link is live.
+  /** Control on or off (control_mode.js); on only while the customer grants it and the link is live.
    * @param {boolean} on */
   _setControl(on) {
-    const wanted = Boolean(on) && this.controlState.granted && this.link.live;
-    if (wanted === this.controlOn) return;
-    this.annotations.closeText(false);
-    if (wanted) {
-      this.toolBeforeControl = /** @type {ToolName} */ (this.toolName);
-      this.controlOn = true;
-      this.toolName = "control";
-      this.pointer.setTool(this.tools.control);
-      this.dom.root.focus({ preventScroll: true });
-    } else {
-      this._releaseInput();
-      this.controlOn = false;
-      this.toolName = this.toolBeforeControl;
-      this.pointer.setTool(this.tools[this.toolName]); // the control tool lets go of held buttons
-    }
+    if (!this.control.set(on)) return;
+    // Leaving the control tool lets go of the buttons it held.
+    this.pointer.setTool(this.control.on ? this.tools.control : this.tools[this.toolName]);
+    if (this.control.on) this.dom.root.focus({ preventScroll: true });
     this._renderTools();
     this._renderStatus();
   }
 
   _renderTools() {
-    const { root, toolButtons, colourButtons, controlButton } = this.dom;
-    root.dataset.tool = this.toolName;
-    for (const [name, button] of Object.entries(toolButtons)) {
-      button.setAttribute("aria-pressed", String(name === this.toolName));
-    }
-    for (const button of colourButtons) button.setAttribute("aria-pressed", String(button.dataset.colour === this.colour));
-    const { granted } = this.controlState;
-    const live = this.link?.live ?? false;
-    controlButton.disabled = !granted || !live;
-    controlButton.setAttribute("aria-pressed", String(this.controlOn));
-    controlButton.textContent = this.controlOn ? "Control: on" : "Control";
-    controlButton.title = this.controlOn
-      ? "Your mouse and keys go to the customer's computer; click to stop"
-      : granted ? "Use the customer's mouse and keyboard (they can take it back at any time)"
-        : "The customer has not allowed control";
+    const controlOn = this.control.on;
+    renderToolbar(this.dom, {
+      tool: controlOn ? "control" : this.toolName,
+      colour: this.colour,
+      granted: this.controlState.granted,
+      live: this.link?.live ?? false,
+      controlOn,
+    });
   }
 
   /** @param {string} text */
@@ -592,7 +510,7 @@ export class ScreenView {
     else if (button.dataset.colour) this._setColour(button.dataset.colour);
     else if (button === this.dom.undoButton) this.annotations.undo();
     else if (button === this.dom.clearButton) this.annotations.clear();
-    else if (button === this.dom.controlButton) this._setControl(!this.controlOn);
+    else if (button === this.dom.controlButton) this._setControl(!this.control.on);
   }
 
   /** @param {string} colour */
@@ -608,13 +526,7 @@ export class ScreenView {
       event.stopPropagation(); // typing a label or choosing a monitor: not for the notebook either
       return;
     }
-    if (this.controlOn) {
-      event.preventDefault();
-      event.stopPropagation();
-      this._controlKey(event, down);
-      return;
-    }
-    if (!down) return;
+    if (this.control.key(event, down) || !down) return;
     const action = shortcutFor(event);
     if (action) {
       event.preventDefault();
@@ -628,35 +540,6 @@ export class ScreenView {
                  || (event.shiftKey && event.key === "Enter"))) {
       event.stopPropagation(); // single keys are the notebook's cell commands (D D deletes a cell)
     }
-  }
-
-  /** @param {KeyboardEvent} event @param {boolean} down */
-  _controlKey(event, down) {
-    if (down && event.repeat && !isTextKey(event)) return; // the customer's system repeats a held key itself
-    const message = keyEvent(event, down);
-    if (!message) return;
-    if (message[0] === "control.key") {
-      const body = message[1];
-      const id = event.code || event.key;
-      if (down) this.heldKeys.set(id, body);
-      else if (!this.heldKeys.delete(id)) return; // pressed before control was on: not ours to release
-    }
-    this.link.send(message[0], message[1]);
-  }
-
-  /** Let go of every key and button held on the customer's side (focus lost, control off, view gone). */
-  _releaseInput() {
-    for (const body of this.heldKeys.values()) this.link.send("control.key", { ...body, action: "up" });
-    this.heldKeys.clear();
-    this.tools?.control.releaseAll();
-  }
-
-  /** @param {WheelEvent} event */
-  _onWheel(event) {
-    if (!this.controlOn) return; // the wheel scrolls the view (1:1) when not in control
-    event.preventDefault();
-    const point = this.transform.clientToStream(event.clientX, event.clientY);
-    this.tools.control.wheel(event, point, this.wheel.add(event));
   }
 
   /* -- kernel -- */
@@ -691,15 +574,7 @@ export class ScreenView {
   /** Report state to the kernel (readable as traits); only changed values, one message.
    * @param {Partial<Traits>} values */
   _publish(values) {
-    let changed = false;
-    for (const [name, value] of Object.entries(values)) {
-      const json = JSON.stringify(value);
-      if (this.lastPublished[name] === json) continue;
-      this.lastPublished[name] = json;
-      this.model.set(/** @type {keyof Traits} */ (name), /** @type {never} */ (value));
-      changed = true;
-    }
-    if (changed) this.model.save_changes();
+    this.traits.publish(values);
   }
 
   /** @param {string} event @param {(...args: any[]) => void} handler */

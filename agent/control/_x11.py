@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 from agent.control._x11_inject import X11Injector
 from agent.control._x11_watch import X11Watch
-from agent.control.backend import InputBackend, Watch
+from agent.control.base import InputBackend, Watch
 from agent.control.ledger import DeviceEvent, InjectionLedger
 
 __all__ = ["X11Injector", "X11Watch", "open_backend"]

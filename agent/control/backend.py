@@ -18,59 +18,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Protocol
 
-from agent.control.actions import Action
+from agent.control.base import BackendFactory, InputBackend, Watch
 from agent.control.ledger import DeviceEvent, InjectionLedger
 from agent.display import has_x11_display, is_x11_platform
 from wire.errors import Unsupported
 
-
-class InputBackend(Protocol):
-    """Injects actions; every method is called from the service's one injection thread."""
-
-    def perform(self, action: Action, start: int, may_inject: Callable[[], bool]) -> int:
-        """Inject *action* from step *start*, asking ``may_inject()`` before each step.
-
-        Returns the number of steps done in all (``steps(action)`` when finished).
-        Raises :class:`wire.errors.WorkbenchError` (Unavailable: no key can type a
-        character; BadParams) — nothing of the failing step was injected.
-        """
-        ...
-
-    def held(self) -> bool:
-        """True while a key or button the agent pressed is still down."""
-        ...
-
-    def release_all(self) -> None:
-        """Release every key and button the agent holds down (never gated)."""
-        ...
-
-    def maintain(self) -> None:
-        """Housekeeping between actions (undo temporary key bindings no longer in use)."""
-        ...
-
-    def close(self) -> None:
-        """Release everything, undo every temporary binding, close the connection."""
-        ...
-
-
-class Watch(Protocol):
-    """What the service needs of the backend's watch (RECORD and hotkeys on X11)."""
-
-    def start(self) -> None: ...
-
-    def set_watching(self, on: bool) -> None: ...
-
-    def close(self) -> None: ...
-
-
-#: Builds the backend: (display, ledger, on_event, on_ready, on_hotkey) -> (injector, watch).
-#: Runs in a worker thread; raises OSError or Unsupported where control is not available.
-BackendFactory = Callable[
-    [str | None, InjectionLedger, Callable[[DeviceEvent], None], Callable[[bool], None], Callable[[str], None]],
-    tuple[InputBackend, Watch],
-]
+__all__ = ["BackendFactory", "InputBackend", "Watch", "open_backend"]
 
 
 def open_backend(display: str | None, ledger: InjectionLedger, on_event: Callable[[DeviceEvent], None],

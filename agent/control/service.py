@@ -33,7 +33,8 @@ from typing import Any
 
 from agent.control import actions as act
 from agent.control import params as check
-from agent.control.backend import BackendFactory, InputBackend, Watch, open_backend
+from agent.control.backend import open_backend
+from agent.control.base import BackendFactory, InputBackend, Watch
 from agent.control.bursts import Burst, BurstRecorder, click_words, plural
 from agent.control.keys import HOTKEYS, KeyNameError, parse_combo
 from agent.control.ledger import DeviceEvent, InjectionLedger

@@ -15,7 +15,7 @@ from agent.policy import Policy
 from agent.registry import METHODS, Registry
 from agent.registry.hive import HiveBackend, HiveFile
 from agent.registry.model import MAX_DATA_BYTES, RegValue
-from tests.test_registry_support import AgentHarness, make_hive, regipy_values, sha256
+from tests.registry_support import AgentHarness, make_hive, regipy_values, sha256
 from wire.errors import WorkbenchError
 
 

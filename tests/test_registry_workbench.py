@@ -11,7 +11,7 @@ from agent.forbidden import Guard
 from agent.policy import Policy
 from agent.registry import Registry
 from agent.registry.hive import HiveBackend, HiveFile
-from tests.test_registry_support import AgentHarness, make_hive, sha256
+from tests.registry_support import AgentHarness, make_hive, sha256
 from wire.errors import Conflict, Forbidden, NotFound, Unsupported
 from workbench.registry import HiveHandle, RegistryNamespace, RegistryValue, RegText, infer_type
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 import traitlets
 
+from tests import requires
 from wire import protocol
 from workbench import widget as widget_module
 from workbench.widget import ScreenWidget
@@ -122,15 +122,13 @@ def test_without_a_provider_the_view_is_told_so(monkeypatch: pytest.MonkeyPatch)
 
 # ------------------------------------------------------------------ screen.js under Node
 
-NODE = shutil.which("node")
 
 
 def run_node(script: str) -> Any:
     """Run *script* (an ES module body with `mod` = screen.js) and return what it prints as JSON."""
-    if NODE is None:
-        pytest.skip("node is not installed")
+    node = requires.tool("node", "nodejs")
     source = f"const mod = await import({json.dumps(SCREEN_JS.as_uri())});\n{script}"
-    done = subprocess.run([NODE, "--input-type=module", "-e", source], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([node, "--input-type=module", "-e", source], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -8,7 +8,6 @@ Skipped until ``agent/app.py`` wires :class:`agent.control.ControlService` and
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -18,17 +17,12 @@ from typing import Any
 
 import pytest
 
+from tests import requires
 from wire.errors import CustomerPriority, NotGranted
 from workbench import connect
 from workbench.lab import Proc, Xvfb, start_agent, start_relay
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).resolve().parents[2]
-WIRED = ("ControlService" in (REPO / "agent" / "app.py").read_text()
-         and "ControlNamespace" in (REPO / "workbench" / "proxy.py").read_text())
-if not WIRED:
-    pytest.skip("agent/app.py or workbench/proxy.py does not wire control yet", allow_module_level=True)
 
 TARGET = Path(__file__).with_name("control_target.py")
 
@@ -89,9 +83,8 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    for tool in ("Xvfb", "xdotool"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+    requires.tool("Xvfb", "xvfb")
+    requires.tool("xdotool", "xdotool")
     made = Lab(tmp_path_factory.mktemp("control_agent"))
     try:
         yield made

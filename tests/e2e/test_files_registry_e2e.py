@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -29,7 +28,7 @@ from typing import Any
 import pytest
 
 from agent.registry.regf_edit import new_hive
-from tests.test_registry_support import regipy_values
+from tests.registry_support import regipy_values
 from wire.chain import verify_file
 from wire.errors import BadParams, Conflict, IsADirectory, NotADirectory
 from workbench import ConnectionLost, Forbidden, NotFound, Session, WorkbenchError, connect
@@ -471,7 +470,7 @@ def test_a_download_cut_short_resumes_from_its_part_file(tmp_path: Path, procs: 
 # ----------------------------------------------------------------- registry
 
 
-@pytest.mark.skipif(shutil.which("hivexsh") is None, reason="hivexsh (Debian libhivex-bin) is not installed")
+@pytest.mark.needs("hivexsh", "libhivex-bin")
 def test_a_real_hive_file_is_edited_through_the_relay(
         relay: tuple[Proc, str, Path], procs: list[Proc], tmp_path: Path) -> None:
     _, url, _ = relay

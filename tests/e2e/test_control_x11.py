@@ -276,7 +276,7 @@ def test_customer_pointer_motion_suspends_the_technician_until_idle(screen: Scre
     after_resume = [c for c in after_customer if c > last]
     assert after_customer == in_flight + after_resume and after_resume
     flags = [body["customer_active"] for body in a.sent]
-    assert flags[-2:] == [True, False] and 0 < a.sent[flags.index(True)]["resume_in"] <= 1.0
+    assert flags[-2:] == [True, False] and 0 <= a.sent[flags.index(True)]["resume_in"] <= 1.0  # within grace_s
     assert a.service.ledger.customers >= 1
     a.service.revoke("customer (test)")  # writes the burst still open
     held = [r for r in a.records("control") if r.get("held_back")]

@@ -7,7 +7,6 @@ the life of the process, so a window opened in the test process would outlive it
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests import requires
 from workbench.lab import Xvfb
 
 CHILD = r'''
@@ -109,8 +109,7 @@ print(json.dumps(results))
 
 @pytest.fixture(scope="module")
 def window() -> Iterator[dict[str, Any]]:
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed")
+    requires.tool("Xvfb", "xvfb")
     xvfb = Xvfb()
     try:
         done = subprocess.run([sys.executable, "-c", CHILD], env=xvfb.env(LANG="C.UTF-8"), capture_output=True,

@@ -20,6 +20,7 @@ import pytest
 from agent.inventory import browser_settings as bs
 from agent.inventory import browsers
 from agent.inventory._probe import ProbeError, quiet_env, run
+from tests import requires
 
 POSIX = sys.platform != "win32"
 
@@ -98,8 +99,7 @@ def test_no_browser_is_a_finding(tmp_path: Path) -> None:
     assert "no web browser found" in (fact.detail or "")
 
 
-@pytest.mark.skipif(not Path("/usr/share/applications/chromium.desktop").exists() or not shutil.which("chromium"),
-                    reason="needs the system's Chromium")
+@pytest.mark.needs("chromium", "chromium")
 def test_this_machines_chromium_matches_its_own_answer(tmp_path: Path) -> None:
     answer = subprocess.run(["chromium", "--version"], capture_output=True, text=True, timeout=30).stdout
     expected = re.search(r"\d+(\.\d+)+", answer)
@@ -415,8 +415,7 @@ print(json.dumps([f.to_wire() for f in browser_settings.settings_facts([], "linu
 def test_unreadable_preferences_are_denied(profiles: Path) -> None:
     prefs = profiles / ".config/chromium/Profile 1/Preferences"
     if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("root without setpriv cannot be refused a read")
+        requires.tool("setpriv", "util-linux")  # root is refused a read only without its capabilities
         # as in the DMI test: root without the capabilities that bypass file modes
         os.chown(prefs, 12345, 12345)
         prefs.chmod(0o400)

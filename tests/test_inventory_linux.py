@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -124,7 +123,8 @@ print(json.dumps([f.to_wire() for f in linux.machine_facts(Path(sys.argv[1]))]))
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+@pytest.mark.needs_root("to drop the capabilities that let root read any file")
+@pytest.mark.needs("setpriv", "util-linux")
 def test_root_only_serial_is_denied_for_an_ordinary_process(tmp_path: Path) -> None:
     """The kernel refuses the read; the same code path turns that into ``denied``.
 
@@ -209,9 +209,8 @@ def test_peripherals_without_any_source(tmp_path: Path) -> None:
 
 def test_this_machine_input_devices_match_proc() -> None:
     path = Path("/proc/bus/input/devices")
-    if not path.exists():
-        pytest.skip("no /proc/bus/input/devices")
-    names = [line for line in path.read_text().splitlines() if line.startswith("N: Name=")]
+    lines = path.read_text().splitlines() if path.exists() else []  # a kernel without input devices lists none
+    names = [line for line in lines if line.startswith("N: Name=")]
     fact = linux.peripheral_fact()
-    assert fact.ok
-    assert len([d for d in fact.value if d["bus"] == "input"]) == len(names)
+    assert fact.ok or not path.exists()
+    assert len([d for d in (fact.value if fact.ok else []) if d["bus"] == "input"]) == len(names)

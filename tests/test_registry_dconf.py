@@ -8,7 +8,6 @@ dconf's service is started by that bus and ends with it.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,8 @@ from agent.registry import Registry
 from agent.registry.backend import Scope
 from agent.registry.dconf import DconfBackend, Unmapped, gvariant_value, parse_gvariant, to_gvariant
 from agent.registry.model import GVARIANT, RegValue
-from tests.test_registry_support import AgentHarness
+from tests import requires
+from tests.registry_support import AgentHarness
 from wire.errors import BadParams, NotFound, Unavailable, Unsupported
 
 # Texts as `dconf read` printed them on this machine.
@@ -109,8 +109,8 @@ while True:
 
 @pytest.fixture(scope="module")
 def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if shutil.which("dconf") is None or shutil.which("dbus-daemon") is None:
-        pytest.skip("dconf and dbus-daemon are needed for the real dconf tests")
+    requires.tool("dconf", "dconf-cli")
+    requires.tool("dbus-daemon", "dbus")
     root = tmp_path_factory.mktemp("dconf-home")
     runtime = root / "run"
     runtime.mkdir(mode=0o700)

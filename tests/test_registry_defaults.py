@@ -17,7 +17,7 @@ from agent.registry import Registry
 from agent.registry.backend import Scope
 from agent.registry.defaults import DefaultsBackend, parse_domains, plist_object, plist_value
 from agent.registry.model import PLIST, RegValue
-from tests.test_registry_support import AgentHarness
+from tests.registry_support import AgentHarness
 from wire.errors import BadParams, NotFound, Unsupported
 
 

@@ -19,7 +19,7 @@ from agent.registry.hive import HiveBackend, planned_writes
 from agent.registry.model import RegValue
 from agent.registry.regf import HiveReader, checksum
 from agent.registry.regf_edit import HiveEditor
-from tests.test_registry_support import make_hive, regipy_values, sha256
+from tests.registry_support import make_hive, regipy_values, sha256
 from wire.errors import BadParams, Conflict, NotFound
 
 

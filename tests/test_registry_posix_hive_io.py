@@ -12,7 +12,7 @@ from agent.registry._posix_hive_io import HiveFile
 from agent.registry.hive import HiveBackend
 from agent.registry.model import RegValue
 from agent.registry.regf_edit import HiveEditor
-from tests.test_registry_support import make_hive, sha256
+from tests.registry_support import make_hive, sha256
 from wire.errors import Conflict, Forbidden
 
 

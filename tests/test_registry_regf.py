@@ -12,7 +12,7 @@ import pytest
 from agent.registry.model import RegValue, encode_windows
 from agent.registry.regf import BIG_DATA_SEGMENT, HiveFormatError, HiveReader, checksum, name_hash
 from agent.registry.regf_edit import LEAF_MAX, HiveEditor
-from tests.test_registry_support import hivexsh, make_hive, needs_hivex, regipy_subkeys, regipy_values
+from tests.registry_support import hivexsh, make_hive, needs_hivex, regipy_subkeys, regipy_values
 
 
 def edit(path: Path, *changes: tuple[str, tuple[object, ...]]) -> None:

@@ -16,7 +16,7 @@ from agent.registry import METHODS, Registry
 from agent.registry.choice import open_hive_file
 from agent.registry.hive import HiveBackend
 from agent.registry.model import MAX_DATA_BYTES, RegValue
-from tests.test_registry_support import AgentHarness, make_hive, regipy_values, sha256
+from tests.registry_support import AgentHarness, make_hive, regipy_values, sha256
 from wire.errors import WorkbenchError
 
 

@@ -15,7 +15,7 @@ from agent.registry import Registry
 from agent.registry.backend import Scope
 from agent.registry.model import RegValue
 from agent.registry.winreg_backend import WinregBackend, winreg_data
-from tests.test_registry_support import AgentHarness
+from tests.registry_support import AgentHarness
 from wire.errors import BadParams, NotFound, PermissionDenied, Unsupported, WorkbenchError
 
 

@@ -12,7 +12,7 @@ from agent.policy import Policy
 from agent.registry import Registry
 from agent.registry.choice import open_hive_file
 from agent.registry.hive import HiveBackend
-from tests.test_registry_support import AgentHarness, make_hive, sha256
+from tests.registry_support import AgentHarness, make_hive, sha256
 from wire.errors import Conflict, Forbidden, NotFound, Unsupported
 from workbench.registry import HiveHandle, RegistryNamespace, RegistryValue, RegText, infer_type
 

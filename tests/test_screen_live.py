@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -35,9 +34,8 @@ from wire.errors import Forbidden
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import screen_x
 
-pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xterm") and shutil.which("import")
-                                     and shutil.which("xdotool")),
-                                reason="needs Xvfb, xterm, xdotool and ImageMagick")
+pytestmark = [pytest.mark.needs("Xvfb", "xvfb"), pytest.mark.needs("xterm", "xterm"),
+              pytest.mark.needs("import", "imagemagick"), pytest.mark.needs("xdotool", "xdotool")]
 
 FILL_RGB = np.array(FILL_BGRA[2::-1], dtype=np.int16)
 # Colours that nothing else on the test screen has (black root, white xterm, grey fill).
@@ -283,7 +281,7 @@ def test_scrolling_with_copies_rebuilds_the_exact_screen(display: str) -> None:
         screen_x.stop(xterm)
 
 
-@pytest.mark.skipif(shutil.which("twm") is None, reason="needs Debian's twm (a reparenting window manager)")
+@pytest.mark.needs("twm", "twm")  # a reparenting window manager
 def test_hidden_window_under_a_reparenting_window_manager(tmp_path: Path) -> None:
     """Real desktops put each window in a decorated frame: the whole frame is hidden, and follows moves."""
     config = tmp_path / "twmrc"

@@ -23,9 +23,8 @@ Checked, in order (one scenario, module-scoped):
    technician's typing stops arriving and the widget says why; after the customer stops, it
    resumes.  Asserted on the order of events in the recorder's log and on the widget's status.
 
-Control (3–5) needs the agent to route ``control.*`` events to ``agent.control.ControlService``;
-those tests are skipped while ``agent/app.py`` does not.  Every wait is a bounded poll of a
-condition; nothing asserts a duration.
+Control (3–5) goes through the agent's routing of ``control.*`` events to
+``agent.control.ControlService``.  Every wait is a bounded poll of a condition; nothing asserts a duration.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ import itertools
 import json
 import math
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -49,12 +47,8 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-pytestmark = pytest.mark.e2e
-
-pytest.importorskip("playwright.sync_api")
-for _tool, _package in (("Xvfb", "xvfb"), ("xdotool", "xdotool"), ("import", "imagemagick")):
-    if shutil.which(_tool) is None:
-        pytest.skip(f"{_tool} is not installed (apt-get install {_package})", allow_module_level=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.needs("Xvfb", "xvfb"), pytest.mark.needs("xdotool", "xdotool"),
+              pytest.mark.needs("import", "imagemagick")]
 
 from playwright.sync_api import Locator, Page  # noqa: E402
 
@@ -62,8 +56,7 @@ from tests.e2e import input_recorder  # noqa: E402
 from tests.e2e import lab_browser as lab  # noqa: E402
 from workbench.lab import Proc, Xvfb, start_agent, start_relay  # noqa: E402
 
-if not Path(lab.CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {lab.CHROMIUM}", allow_module_level=True)
+pytestmark.append(pytest.mark.needs(lab.CHROMIUM, "chromium"))
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -66,10 +66,8 @@ HOLDER = textwrap.dedent("""
 def xvfb() -> Iterator[Xvfb]:
     need("xdotool", "xdotool")
     need("import", "imagemagick")
-    try:
-        server = Xvfb(*SIZE)
-    except FileNotFoundError as err:
-        pytest.skip(str(err))
+    need("Xvfb", "xvfb")
+    server = Xvfb(*SIZE)
     try:
         yield server
     finally:

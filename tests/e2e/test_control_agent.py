@@ -5,7 +5,6 @@ on Xvfb → a real program that records what it receives.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests import requires
 from wire.errors import CustomerPriority, NotGranted
 from workbench import connect
 from workbench.lab import Proc, Xvfb, start_agent, start_relay
@@ -80,9 +80,8 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    for tool in ("Xvfb", "xdotool"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+    requires.tool("Xvfb", "xvfb")
+    requires.tool("xdotool", "xdotool")
     made = Lab(tmp_path_factory.mktemp("control_agent"))
     try:
         yield made

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from agent.control import ControlService
 from agent.dispatch import Dispatcher, MethodTable
 from agent.journal import Journal
 from agent.policy import Permissions, Policy
+from tests import requires
 from wire import protocol
 from workbench.lab import Proc, Xvfb
 
@@ -38,10 +38,8 @@ ACCENTS = "héllo ç ß ж"
 
 
 def need_tools() -> None:
-    for tool in ("Xvfb", "xdotool"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
-    pytest.importorskip("Xlib")
+    requires.tool("Xvfb", "xvfb")
+    requires.tool("xdotool", "xdotool")
 
 
 def poll(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
@@ -278,7 +276,7 @@ def test_customer_pointer_motion_suspends_the_technician_until_idle(screen: Scre
     after_resume = [c for c in after_customer if c > last]
     assert after_customer == in_flight + after_resume and after_resume
     flags = [body["customer_active"] for body in a.sent]
-    assert flags[-2:] == [True, False] and 0 < a.sent[flags.index(True)]["resume_in"] <= 1.0
+    assert flags[-2:] == [True, False] and 0 <= a.sent[flags.index(True)]["resume_in"] <= 1.0  # within grace_s
     assert a.service.ledger.customers >= 1
     a.service.revoke("customer (test)")  # writes the burst still open
     held = [r for r in a.records("control") if r.get("held_back")]
@@ -480,8 +478,7 @@ def lock_second_group(display: str) -> None:
 @pytest.mark.parametrize("layout", ["fr", "de", "ru", "us,ru:second"])
 def test_text_lands_exactly_whatever_the_layout(tmp_path: Path, layout: str) -> None:
     need_tools()
-    if shutil.which("setxkbmap") is None:
-        pytest.skip("setxkbmap is not installed")
+    requires.tool("setxkbmap", "x11-xkb-utils")
     private = Screen()  # its own server: the layout must not leak into the other tests
     a: Agent | None = None
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from workbench import connect
 from workbench.lab import Proc, free_port, python_env
 
 
-@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+@pytest.mark.needs("Xvfb", "xvfb")
 def test_demo_serves_one_customer_after_another(tmp_path: Path, procs: list[Proc]) -> None:
     port = free_port()
     env = {k: v for k, v in python_env().items() if k != "DISPLAY"}  # the demo starts its own screen

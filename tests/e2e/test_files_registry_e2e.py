@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -29,7 +28,7 @@ from typing import Any
 import pytest
 
 from agent.registry.regf_edit import new_hive
-from tests.test_registry_support import regipy_values
+from tests.registry_support import regipy_values
 from wire.chain import verify_file
 from wire.errors import BadParams, Conflict, IsADirectory, NotADirectory
 from workbench import ConnectionLost, Forbidden, NotFound, Session, WorkbenchError, connect
@@ -131,8 +130,10 @@ def hivexsh(path: Path, *commands: str) -> str:
 class ChunkCounter:
     """A Caller around a Session that sets :attr:`arrived` once *n* download chunks were answered.
 
-    It lets a test act in the middle of a transfer on an event, not after a sleep.
-    *timeout* (when given) bounds each call, as a short-lived link would.
+    It lets a test act in the middle of a transfer on an event, not after a sleep: from then on
+    it holds back further chunk requests until :meth:`release`, so the transfer is still in the
+    middle whatever the scheduler does.  *timeout* (when given) bounds each call, as a
+    short-lived link would.
     """
 
     def __init__(self, session: Session, n: int, timeout: float | None = None) -> None:
@@ -141,7 +142,12 @@ class ChunkCounter:
         self.timeout = timeout
         self.answered = 0
         self.arrived = threading.Event()
+        self._released = threading.Event()
         self._lock = threading.Lock()
+
+    def release(self) -> None:
+        """Let the chunk requests held back since :attr:`arrived` go."""
+        self._released.set()
 
     def call(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
              *, timeout: float | None = None) -> CallResult:
@@ -149,6 +155,8 @@ class ChunkCounter:
 
     def submit(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
                *, timeout: float | None = None) -> Future[CallResult]:
+        if method == "files.download_chunk" and self.arrived.is_set():
+            assert self._released.wait(120), "the test never released the held chunk requests"
         future = self.session.submit(method, params, data, timeout=timeout or self.timeout)
         if method == "files.download_chunk":
             future.add_done_callback(self._count)
@@ -407,13 +415,14 @@ def test_a_download_goes_on_through_a_relay_restart(tmp_path: Path, procs: list[
         assert counter.arrived.wait(60), "no chunk arrived"
         relay.kill()  # mid-transfer: the relay's process dies
         answered_at_kill = counter.answered
+        counter.release()
         agent.wait_for(r"reconnecting")
         relay, _ = start_relay(relay_data, port)  # same port, same --data
         procs.append(relay)
         agent.wait_for(r"Connected to the support service")
         agent.wait_for(r"copied part of the file")  # chunks cross the new relay
         transfer = download.result(180)
-        assert answered_at_kill < 50  # the relay died with most of the file still to come
+        assert answered_at_kill < 50  # the relay died with most of the file still to come (chunks held back)
         assert transfer.sha256 == expected == sha256_file(local)
         assert not local.with_name("huge.bin.part").exists()
         assert s.ping() > 0
@@ -447,6 +456,7 @@ def test_a_download_cut_short_resumes_from_its_part_file(tmp_path: Path, procs: 
         first = Background(lambda: impatient.download(str(remote), local, progress=False))
         assert counter.arrived.wait(60)
         relay.kill()
+        counter.release()  # the chunks held back meet a relay that is gone
         with pytest.raises(ConnectionLost):
             first.result(60)
         part = local.with_name("cut.bin.part")
@@ -471,7 +481,7 @@ def test_a_download_cut_short_resumes_from_its_part_file(tmp_path: Path, procs: 
 # ----------------------------------------------------------------- registry
 
 
-@pytest.mark.skipif(shutil.which("hivexsh") is None, reason="hivexsh (Debian libhivex-bin) is not installed")
+@pytest.mark.needs("hivexsh", "libhivex-bin")
 def test_a_real_hive_file_is_edited_through_the_relay(
         relay: tuple[Proc, str, Path], procs: list[Proc], tmp_path: Path) -> None:
     _, url, _ = relay

@@ -117,8 +117,7 @@ def die_with_parent() -> None:
 @pytest.fixture
 def display() -> Iterator[str]:
     """A private Xvfb; Xvfb picks a free display number itself (-displayfd), so none is guessed."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (apt-get install -y xvfb)")
+    need("Xvfb", "xvfb")
     read_end, write_end = os.pipe()
     server = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],

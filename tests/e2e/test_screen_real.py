@@ -30,7 +30,6 @@ import contextlib
 import io
 import json
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -44,12 +43,8 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-pytestmark = pytest.mark.e2e
-
-pytest.importorskip("playwright.sync_api")
-for _tool, _package in (("Xvfb", "xvfb"), ("xdotool", "xdotool"), ("import", "imagemagick")):
-    if shutil.which(_tool) is None:
-        pytest.skip(f"{_tool} is not installed (apt-get install {_package})", allow_module_level=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.needs("Xvfb", "xvfb"), pytest.mark.needs("xdotool", "xdotool"),
+              pytest.mark.needs("import", "imagemagick")]
 
 from playwright.sync_api import Locator, Page  # noqa: E402
 from websockets.sync.client import connect as ws_connect  # noqa: E402
@@ -61,8 +56,7 @@ from tests.e2e import screen_app as app_spec  # noqa: E402
 from wire import protocol  # noqa: E402
 from workbench.lab import Xvfb, start_agent, start_relay  # noqa: E402
 
-if not Path(lab.CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {lab.CHROMIUM}", allow_module_level=True)
+pytestmark.append(pytest.mark.needs(lab.CHROMIUM, "chromium"))
 
 Rect = tuple[int, int, int, int]  # x, y, w, h on the screen (= stream pixels: one monitor, "all")
 Pixels = npt.NDArray[np.uint8]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
+from tests import requires
 from wire import protocol
 from wire.chain import verify_file
 from workbench import BadCode, CodeBurned, CodeExpired, SessionEnded, Unauthorized, connect
@@ -217,11 +218,9 @@ def test_a_killed_agent_leaves_a_journal_that_verifies(
 
 
 def test_a_session_over_wss(tmp_path: Path, procs: list[Proc]) -> None:
-    import shutil
     import subprocess
 
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+    requires.tool("openssl", "openssl")
     cert, key = tmp_path / "relay.crt", tmp_path / "relay.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],

@@ -35,17 +35,15 @@ import nbformat
 import pytest
 from PIL import Image
 
+from tests import requires
 from tests.e2e import lab_browser
 
-pytestmark = pytest.mark.e2e
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
+playwright_sync = requires.module("playwright.sync_api", "playwright")
 expect = playwright_sync.expect
 
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's; never `playwright install`
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.needs(CHROMIUM, "chromium")]
 
 sys.path.insert(0, str(HERE))
 import viewer_stub  # noqa: E402
@@ -619,7 +617,7 @@ def test_lab_leaves_no_stream_behind(lab_page: Any, screen_source: ScreenSource,
 def test_notebook7_shows_the_stream(browser: Any, screen_source: ScreenSource, reaper: None,
                                     tmp_path: Path) -> None:
     """The same widget in Notebook 7 (no build, no internet), when `notebook` is installed."""
-    pytest.importorskip("notebook", minversion="7")
+    requires.module("notebook", "notebook>=7")
     source = screen_source
     with jupyter_server("notebook", tmp_path, source) as url:
         page = browser.new_page(viewport={"width": 1100, "height": 850})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -12,14 +11,14 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
+from tests import requires
+
 SCALE = 2  # small text reads better enlarged
 
 
 def need(tool: str, package: str) -> str:
-    found = shutil.which(tool)
-    if found is None:
-        pytest.skip(f"{tool} is not installed (apt-get install {package})")
-    return found
+    """The path of *tool*; the test fails (never skips) when it is missing: scripts/setup installs it."""
+    return requires.tool(tool, package)
 
 
 def run_x(display: str, *command: str, timeout: float = 20.0) -> str:

@@ -276,11 +276,11 @@ def test_mkdir(agent: Agent, home: Path) -> None:
     assert not (home / "a").exists()
 
 
+@pytest.mark.needs_root("to mount a small tmpfs")
 def test_full_disk_leaves_nothing_changed(tmp_path: Path) -> None:
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True).returncode:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True, check=True)
     try:
         a = Agent(tmp_path)
         try:
@@ -298,7 +298,7 @@ def test_full_disk_leaves_nothing_changed(tmp_path: Path) -> None:
         subprocess.run(["umount", str(mnt)], check=True)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to an unprivileged user")
+@pytest.mark.needs_root("to switch to an unprivileged user")
 def test_permission_denied(tmp_path: Path) -> None:
     """As an ordinary user, a root-only folder is `denied`, not a crash."""
     private = tmp_path / "private"

@@ -3,7 +3,7 @@
 Each attack goes through the real handlers and a real Dispatcher, and must
 end in ``forbidden`` (or an error that leaks nothing) without the protected
 content ever being returned.
-Mount attacks need root and skip otherwise.
+Mount attacks need root (CI runs as root) and fail otherwise.
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ def test_overlay_showing_the_folder(scene: Scene, layer: str) -> None:
         all_reads(scene.agent, str(inside))
 
 
+@pytest.mark.needs("mkfs.ext4", "e2fsprogs")
 def test_the_disk_image_holding_the_folder(tmp_path: Path) -> None:
     """Reading the image file behind a loop mount would read the protected folder inside it."""
     image = tmp_path / "disk.img"
@@ -131,8 +132,7 @@ def test_the_disk_image_holding_the_folder(tmp_path: Path) -> None:
     point.mkdir()
     with open(image, "wb") as f:
         f.truncate(8 * 1024 * 1024)
-    if subprocess.run(["mkfs.ext4", "-q", str(image)], capture_output=True).returncode:
-        pytest.skip("mkfs.ext4 is not available")
+    subprocess.run(["mkfs.ext4", "-q", str(image)], capture_output=True, check=True)
     with mounted("-o", "loop", str(image), str(point)):
         (point / "secret").mkdir()
         (point / "secret" / "s.txt").write_bytes(SECRET)
@@ -152,19 +152,20 @@ def test_the_disk_image_holding_the_folder(tmp_path: Path) -> None:
 # ------------------------------------------------------------ case variants
 
 
+@pytest.mark.needs("mkfs.ext4", "e2fsprogs")
+@pytest.mark.needs("chattr", "e2fsprogs")
 def test_case_variant_on_a_case_insensitive_disk(tmp_path: Path) -> None:
+    if not Path("/sys/fs/ext4/features/casefold").exists():
+        pytest.skip("this kernel has no ext4 case-folding (/sys/fs/ext4/features/casefold is absent)")
     image = tmp_path / "fold.img"
     point = tmp_path / "fold"
     point.mkdir()
     with open(image, "wb") as f:
         f.truncate(16 * 1024 * 1024)
-    made = subprocess.run(["mkfs.ext4", "-q", "-O", "casefold", str(image)], capture_output=True)
-    if made.returncode:
-        pytest.skip("mkfs.ext4 with casefold is not available")
+    subprocess.run(["mkfs.ext4", "-q", "-O", "casefold", str(image)], capture_output=True, check=True)
     with mounted("-o", "loop", str(image), str(point)):
         (point / "ci").mkdir()
-        if subprocess.run(["chattr", "+F", str(point / "ci")], capture_output=True).returncode:
-            pytest.skip("this kernel has no case-folding directories")
+        subprocess.run(["chattr", "+F", str(point / "ci")], capture_output=True, check=True)
         (point / "ci" / "Secret").mkdir()
         (point / "ci" / "Secret" / "s.txt").write_bytes(SECRET)
         folders = ForbiddenFolders()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import shutil
 import subprocess
 from concurrent.futures import Future
 from pathlib import Path
@@ -30,8 +29,7 @@ from wire import protocol
 from wire.errors import WorkbenchError, error_from_wire
 from workbench.calls import CallResult
 
-needs_hivex = pytest.mark.skipif(shutil.which("hivexsh") is None,
-                                 reason="hivexsh (Debian libhivex-bin) is not installed")
+needs_hivex = pytest.mark.needs("hivexsh", "libhivex-bin")
 
 
 class AgentHarness:

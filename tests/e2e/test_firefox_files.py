@@ -1,15 +1,14 @@
 """The agent reads the mozLz40 files a real Firefox writes now (the committed ones: tests/data/firefox).
 
 Runs ``tests/data/firefox/regenerate.sh`` into a temporary folder: Firefox ESR
-headless, with a fresh profile, in a network namespace of its own.  Skipped
-where firefox-esr or an unprivileged network namespace is not available.
+headless, with a fresh profile, in a network namespace of its own.  scripts/setup
+installs firefox-esr and iproute2; the test fails, naming them, where they are missing.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,15 +21,13 @@ pytestmark = pytest.mark.e2e
 SCRIPT = Path(__file__).resolve().parents[1] / "data/firefox/regenerate.sh"
 
 
-def _can_isolate() -> bool:
-    if not all(shutil.which(tool) for tool in ("firefox-esr", "unshare", "ip", "python3")):
-        return False
-    ns = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--map-root-user", "--net"]
-    return subprocess.run([*ns, "true"], capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(not _can_isolate(), reason="needs firefox-esr, unshare and ip, and a network namespace")
+@pytest.mark.needs("firefox-esr", "firefox-esr")
+@pytest.mark.needs("unshare", "util-linux")
+@pytest.mark.needs("ip", "iproute2")
 def test_files_firefox_writes_now(tmp_path: Path) -> None:
+    ns = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--map-root-user", "--net"]
+    isolated = subprocess.run([*ns, "true"], capture_output=True, text=True)
+    assert isolated.returncode == 0, f"no network namespace for Firefox here: {isolated.stderr}"
     subprocess.run([str(SCRIPT), str(tmp_path)], check=True, capture_output=True, timeout=180)
     assert "Firefox" in (tmp_path / "firefox-version.txt").read_text()
     fresh = json.loads(bs.decode_mozlz4((tmp_path / "fresh/search.json.mozlz4").read_bytes()))

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from agent.control.base import BackendFactory, InputBackend, Watch
 from agent.control.ledger import DeviceEvent, InjectionLedger
-from agent.display import has_x11_display, is_x11_platform
+from agent.display import is_x11_platform, x11_backend
 from wire.errors import Unsupported
 
 __all__ = ["BackendFactory", "InputBackend", "Watch", "open_backend"]
@@ -36,11 +36,7 @@ def open_backend(display: str | None, ledger: InjectionLedger, on_event: Callabl
     python-xlib missing, an X extension missing).
     """
     if is_x11_platform():
-        if not has_x11_display(display):
-            raise OSError("no X display (DISPLAY is not set)")
-        try:
-            from agent.control import _x11
-        except ImportError as err:  # python-xlib is a Linux dependency; a BSD may lack it
-            raise OSError(f"python-xlib is not installed: {err}") from err
-        return _x11.open_backend(display, ledger, on_event, on_ready, on_hotkey)
+        x11 = x11_backend("agent.control._x11", display)
+        backend: tuple[InputBackend, Watch] = x11.open_backend(display, ledger, on_event, on_ready, on_hotkey)
+        return backend
     raise Unsupported(f"the technician cannot use the mouse and keyboard on {sys.platform} yet")

@@ -14,9 +14,9 @@ returns None: the streamer polls, and hides the whole view while a window is hid
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Protocol, cast
 
-from agent.display import has_x11_display, is_x11_platform
+from agent.display import is_x11_platform, x11_backend
 from agent.screen.tracking import WindowTracker
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,10 @@ def open_watcher(display: str | None, *, use_damage: bool = True) -> ScreenWatch
     cannot be opened, or python-xlib missing, is logged and gives None.
     """
     if is_x11_platform():
-        if not has_x11_display(display):
-            return None
         try:
-            from agent.screen import _x11
-        except ImportError as err:  # python-xlib is a Linux dependency; a BSD may lack it
+            x11 = x11_backend("agent.screen._x11", display)
+        except OSError as err:
             log.info("no X11 screen watcher: %s", err)
             return None
-        return _x11.open_watcher(display, use_damage=use_damage)
+        return cast("ScreenWatcher | None", x11.open_watcher(display, use_damage=use_damage))
     return None

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from agent.display import has_x11_display, is_x11_platform
+from agent.display import is_x11_platform, x11_backend
 from agent.screen.hidden import Rect
 from wire.errors import Unavailable, Unsupported
 
@@ -51,14 +51,12 @@ def open_window_tracker(display: str | None) -> WindowTracker | None:
     cannot be opened, or python-xlib missing, is logged and gives None.
     """
     if is_x11_platform():
-        if not has_x11_display(display):
-            return None
         try:
-            from agent.screen import _x11
-        except ImportError as err:  # python-xlib is a Linux dependency; a BSD may lack it
+            x11 = x11_backend("agent.screen._x11", display)
+        except OSError as err:
             log.info("no X11 window tracking: %s", err)
             return None
-        return _x11.open_watcher(display, use_damage=False)
+        return cast("WindowTracker | None", x11.open_watcher(display, use_damage=False))
     return None
 
 

@@ -26,6 +26,7 @@ import html
 import io
 import os
 import posixpath
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +45,8 @@ WRITE_MAX: Final = 4 * 1024 * 1024
 #: Longest text sent as text by :meth:`FilesNamespace.write` (longer goes as bytes: escapes cannot swell it).
 TEXT_PARAM_MAX: Final = 64 * 1024
 _RETRYABLE: Final = (ConnectionLost, Timeout)
+#: How a download's ``.part`` is opened: binary on Windows, not inherited by child processes where POSIX can say so.
+_PART_FLAGS: Final = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _human(size: int | None) -> str:
@@ -414,7 +417,7 @@ class FilesNamespace:
         opened = self._call("files.download_open", {"path": remote}).value
         size = int(opened["size"])
         bar = Progress(size, f"⬇ {remote}", progress and self._in_kernel())
-        fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        fd = os.open(part, _PART_FLAGS, 0o666)
         state = _Pull(remote, str(opened["id"]), size, fd)
         try:
             if resume:
@@ -587,6 +590,9 @@ class FilesNamespace:
 
 
 def _fsync_dir(folder: Path) -> None:
+    """Make a rename in *folder* durable; on Windows a folder cannot be opened, and NTFS journals the rename."""
+    if sys.platform == "win32":
+        return
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -614,7 +620,8 @@ class _Pull:
             os.ftruncate(self.fd, 0)
             have = 0
         while self.offset < have:
-            block = os.pread(self.fd, min(1 << 20, have - self.offset), self.offset)
+            os.lseek(self.fd, self.offset, os.SEEK_SET)
+            block = os.read(self.fd, min(1 << 20, have - self.offset))
             if not block:
                 break
             self.hasher.update(block)
@@ -638,8 +645,9 @@ class _Pull:
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
+        os.lseek(self.fd, self.offset, os.SEEK_SET)  # one writer (the calling thread): seek and write, everywhere
         while view:
-            written = os.pwrite(self.fd, view, self.offset)
+            written = os.write(self.fd, view)
             self.offset += written
             view = view[written:]
         self.hasher.update(data)

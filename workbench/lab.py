@@ -12,7 +12,6 @@ import os
 import queue
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -93,9 +92,9 @@ class Proc:
         return status
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would."""
+        """SIGKILL (TerminateProcess on Windows), as a crash would."""
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
+            self.popen.kill()
         self.popen.wait()
 
 

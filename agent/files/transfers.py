@@ -200,7 +200,7 @@ def upload_open(ctx: CallContext) -> dict[str, Any]:
             paths.check_name(loc.name, guard.flavour)
             temp, temp_fd = new_temp(loc.parent, loc.name, "part")
             try:
-                if size:
+                if size and hasattr(os, "posix_fallocate"):  # not on macOS: there the disk fills as it comes
                     try:
                         os.posix_fallocate(temp_fd, 0, size)
                     except OSError as err:

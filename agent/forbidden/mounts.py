@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from agent.forbidden.rules import Identity
 
@@ -138,6 +139,14 @@ def mount_aliases(mounts: Sequence[Mount], folder: str) -> list[str]:
     return aliases
 
 
+class _Poller(Protocol):
+    """What :class:`MountTable` uses of :func:`select.poll` (named apart: type checkers for Windows know no poll)."""
+
+    def register(self, fd: int, eventmask: int = ...) -> None: ...
+
+    def poll(self, timeout: float | None = ...) -> list[tuple[int, int]]: ...
+
+
 class MountTable:
     """The mount table, read again only when the kernel says it changed.
 
@@ -148,7 +157,7 @@ class MountTable:
         self._lock = threading.Lock()
         self._mounts: tuple[Mount, ...] = ()
         self.version = 0
-        self._poll: select.poll | None = None
+        self._poll: _Poller | None = None
         try:
             self._fd: int | None = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:

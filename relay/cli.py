@@ -13,8 +13,6 @@ import ssl
 import sys
 from pathlib import Path
 
-from relay.pairing import Technicians
-from relay.server import run_relay
 from wire.errors import BadParams
 
 
@@ -32,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
     """Run the relay until Ctrl-C; 2 when the options or the technicians file are wrong."""
+    # Imported here, not above: `workbench` builds its parser from add_arguments for every
+    # command (`workbench journal verify` too), and should not load the server to do so.
+    from relay.pairing import Technicians
+    from relay.server import run_relay
+
     if args.certfile and not args.keyfile:
         print(f"{prog}: --certfile needs --keyfile", file=sys.stderr)
         return 2

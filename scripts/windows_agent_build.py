@@ -25,10 +25,10 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tomllib
 import zipfile
 from pathlib import Path
 
+import tomllib
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 
@@ -125,9 +125,9 @@ def extract_data_zip(sdist: Path, into: Path) -> None:
                 if not name.startswith(prefix) or name.endswith("/"):
                     continue
                 relative = name[len(prefix):]
-                if relative.startswith(TK_SKIP) or relative.startswith("tcl/") and (
+                if relative.startswith(TK_SKIP) or (relative.startswith("tcl/") and (
                     relative.endswith((".lib", ".exp", ".def", ".cmake"))
-                ):
+                )):
                     continue
                 target = into / relative
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path, PurePath
 
@@ -50,7 +51,8 @@ class WineHost:
     def _build(self) -> Path:
         out = self.workdir / "dist"
         done = subprocess.run([str(ROOT / "scripts" / "build-windows-agent"), "--out", str(out)],
-                              capture_output=True, text=True, timeout=600, check=False)
+                              capture_output=True, text=True, timeout=600, check=False,
+                              env={**os.environ, "PYTHON": sys.executable})
         if done.returncode != 0:
             raise RuntimeError(f"scripts/build-windows-agent failed:\n{done.stdout}\n{done.stderr}")
         return out / "workbench-agent-win64.zip"

@@ -173,7 +173,7 @@ class AgentApp:
         ssl_context = ssl.create_default_context(cafile=str(self.config.cafile)) if self.config.cafile else None
         callbacks = LinkCallbacks(on_code=self._on_code, on_paired=self._on_paired, on_status=self._on_status,
                                   on_event=self._on_event,
-                                  on_ended=self._on_ended_by_technician)
+                                  on_ended=self._on_ended_by_technician, on_journal_alert=self._on_journal_alert)
         self.link = AgentLink(self.config.relay_url, self.session.hello_fields(), self.dispatcher, self.journal,
                               callbacks, ssl_context)
         self.journal.on_append = lambda record: self.link.journal_appended()
@@ -221,6 +221,11 @@ class AgentApp:
 
     def _on_ended_by_technician(self, reason: str) -> None:
         self.session.record_end(reason, by="technician")
+
+    def _on_journal_alert(self, at: int, words: str) -> None:
+        """The relay's copy of the journal and this journal disagree: tell the customer, and journal it."""
+        self.panel.add_activity(f"Warning: {words} Keep your journal file: {self.journal_path}")
+        self.journal.append("journal_alert", at=at, words=words)
 
     def _on_code(self, code: str) -> None:
         self.session.record_code(code.replace(" ", ""))

@@ -4,6 +4,12 @@
 dispatcher, events to the listeners the app registered, and the journal is
 streamed to the relay in order from the journal itself (so after a reconnect
 the relay gets exactly the records it lacks: none lost, none twice).
+
+The link also cross-checks the relay's copy as the session runs: the relay
+answers each batch (``relay.journal``) and each resume (``welcome``) with the
+head it kept, and the link compares it with its own record of that number; a
+difference, or a ``relay.journal_alert`` from the relay, is a journal alert
+(:attr:`LinkCallbacks.on_journal_alert`), said once per place where the copies part.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from agent.dispatch import Dispatcher
 from agent.journal import Journal
 from wire import protocol
 from wire.backoff import backoff
+from wire.chain import GENESIS
 from wire.errors import WorkbenchError, error_from_wire
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,8 @@ class LinkCallbacks:
     on_event: EventListener
     #: the relay ended the session: journal the end now, before the last records are flushed
     on_ended: Callable[[str], None]
+    #: the relay's copy of the journal and the journal part after record ``at``: words for the customer
+    on_journal_alert: Callable[[int, str], None] | None = None
 
 
 class SessionOver(Exception):
@@ -78,6 +87,8 @@ class AgentLink:
         self._up = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
+        #: where the relay's copy and the journal part (the last record they share), once said
+        self._alerted_at: set[int] = set()
 
     @property
     def connected(self) -> bool:
@@ -153,6 +164,10 @@ class AgentLink:
                 continue
             if message.type == "request":
                 self._spawn(self._answer(message))
+            elif message.type == "event" and message["name"] == "relay.journal":
+                self._check_relay_head(message["body"].get("seq"), message["body"].get("head"))
+            elif message.type == "event" and message["name"] == "relay.journal_alert":
+                self._relay_alert(message["body"])
             elif message.type == "event":
                 await self.callbacks.on_event(message["name"], message["body"], message.data)
             elif message.type == "welcome":
@@ -183,6 +198,37 @@ class AgentLink:
             seq = message.get("journal_seq")
             self._journal_sent = seq if isinstance(seq, int) and seq >= 0 else 0
             self._journal_wakeup.set()
+            if "journal_head" in message.fields:
+                self._check_relay_head(seq, message.get("journal_head"))
+
+    def _check_relay_head(self, seq: Any, head: Any) -> None:
+        """Compare the head the relay says it kept at record *seq* with this journal's record *seq*."""
+        if not isinstance(seq, int) or seq < 0 or not isinstance(head, str):
+            return
+        if seq > self.journal.seq:
+            self._alert(seq, f"The support service says its copy of this session's journal has {seq} records; "
+                             f"the journal on this computer has {self.journal.seq}. One of them was altered.")
+            return
+        mine = GENESIS if seq == 0 else str(self.journal.records[seq - 1].get("hash"))
+        if mine != head:
+            self._alert(seq, "The support service's copy of this session's journal does not match the journal on "
+                             f"this computer (they differ at or before record {seq}). One of them was altered.")
+
+    def _relay_alert(self, body: dict[str, Any]) -> None:
+        at = body.get("at")
+        reason = str(body.get("reason", ""))[:300]
+        self._alert(at if isinstance(at, int) else -1,
+                    "The support service reports that its copy of this session's journal does not match the "
+                    f"journal on this computer: {reason}")
+
+    def _alert(self, at: int, words: str) -> None:
+        """Say a journal alert once per place where the copies part."""
+        if at in self._alerted_at:
+            return
+        self._alerted_at.add(at)
+        log.warning("journal alert: %s", words)
+        if self.callbacks.on_journal_alert is not None:
+            self.callbacks.on_journal_alert(at, words)
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coroutine)

@@ -4,8 +4,8 @@ Everything the relay decides lives here: pairing an agent with a technician by a
 one-time code (wrong tries, burned and expired codes, the technicians list),
 resuming either side with its token and sending it what waited for it, the bounded
 queue for a side that is away, admitting screen viewers by token, checking the
-agent's journal against the hash chain (a break is a *journal alert* in
-``session.json``), and ending a session.  No sockets, no event loop, no files, no
+agent's journal against the hash chain and its head against the agent's (see
+:meth:`RelayMachine._journal_alert`), and ending a session.  No sockets, no event loop, no files, no
 clock: the I/O layer (:mod:`relay.server`) feeds :meth:`RelayMachine.handle` the
 events of :mod:`relay.events` with the time they happened, and carries out the
 actions it returns, in order.  The machine draws codes, tokens and ids from
@@ -286,7 +286,7 @@ class RelayMachine:
             self._close(old, REPLACED, "replaced by a newer connection")
         self._send(conn, protocol.Message("welcome", {
             "session_id": session.id, "resumed": True, "journal_seq": session.chain.seq,
-            "technician": session.meta.get("technician")}))
+            "journal_head": session.chain.head, "technician": session.meta.get("technician")}))
         self._send(conn, self._viewers_event(session))
         while session.to_agent:
             self._out.append(Deliver(conn, session.to_agent.popleft(), session.id, "agent"))
@@ -308,6 +308,9 @@ class RelayMachine:
                     break
             if session.records_open:
                 self._out.append(FlushRecords(session.id))
+                # The head kept (and flushed): the agent compares it with its own record of that number.
+                self._send(conn, protocol.event("relay.journal", {"seq": session.chain.seq,
+                                                                  "head": session.chain.head}))
         elif message.type == "bye":  # the customer ended, or the agent acknowledges the end
             self._check_agent_head(session, message.get("journal"))
             self._end(session, str(message["reason"]), by="customer")
@@ -337,17 +340,40 @@ class RelayMachine:
         return True
 
     def _check_agent_head(self, session: SessionState, head: Any) -> None:
-        """A resuming agent's journal must extend what the relay kept; note it when not."""
-        if not isinstance(head, dict):
+        """Compare the agent's head (on resuming, on bye) with the copy kept; an alert when they disagree.
+
+        A journal shorter than the copy, or as long with another last hash, cannot be the journal
+        the relay kept records of.  A longer one is checked as its records arrive.
+        """
+        if not isinstance(head, dict) or not session.records_open:
             return
         seq = head.get("seq")
-        if isinstance(seq, int) and seq < session.chain.seq:
+        if not isinstance(seq, int):
+            return
+        if seq < session.chain.seq:
             self._journal_alert(session, f"the agent's journal has {seq} records; the relay kept {session.chain.seq}")
+        elif seq == session.chain.seq and isinstance(head.get("head"), str) and head["head"] != session.chain.head:
+            self._journal_alert(session, f"the agent's journal and the relay's copy both have {seq} records, "
+                                         "but their last hashes differ: one of them was altered")
 
     def _journal_alert(self, session: SessionState, reason: str) -> None:
+        """Record that the agent's journal and the relay's copy disagree, and tell both sides.
+
+        The alert goes to ``session.json`` (``journal_alerts``), the relay's log, the technician
+        and the agent (a ``relay.journal_alert`` event, ``at``: the last record the copy holds).
+        Once per place where the copies part: later records that cannot follow are the same break.
+        """
+        at = session.chain.seq
+        alerts = session.meta.setdefault("journal_alerts", [])
+        if any(isinstance(a, dict) and a.get("at") == at for a in alerts):
+            return
         log.warning("session %s: journal alert: %s", session.id, reason)
-        session.meta.setdefault("journal_alerts", []).append({"time": self._now.utc, "reason": reason})
+        alert = {"time": self._now.utc, "at": at, "reason": reason}
+        alerts.append(alert)
         self._save_meta(session)
+        event = protocol.event("relay.journal_alert", dict(alert))
+        self._to_technician(session, event)
+        self._to_agent(session, event)
 
     # -- technicians -----------------------------------------------------
 
@@ -554,4 +580,7 @@ class RelayMachine:
     def _close_records(self, session: SessionState) -> None:
         if session.records_open:
             session.records_open = False
+            # Where the copy ends, so `workbench journal verify --against` notices a copy cut later.
+            session.meta["journal_end"] = {"seq": session.chain.seq, "head": session.chain.head}
+            self._save_meta(session)
             self._out.append(CloseRecords(session.id))

@@ -6,8 +6,12 @@ ISO 8601), ``kind``, its own fields, ``prev`` (the previous record's hash, or
 hash)``.  The agent's writer (:class:`agent.journal.Journal`) writes and fsyncs a
 record before it returns, so a record the technician was told about is on disk.
 
-:func:`verify_file` checks a journal and names the first bad record;
-:class:`ChainFollower` checks records one by one as they arrive (the relay's copy).
+:func:`verify_file` checks a journal, names the first bad record, and says whether
+it ends with the session's end record (a journal that does not is *incomplete*:
+its last records may have been cut); :class:`ChainFollower` checks records one
+by one as they arrive (the relay's copy).  A chain alone cannot show an edit
+whose later hashes were all recomputed: :mod:`wire.chain_compare` compares a
+journal with the relay's copy, record by record.
 """
 
 from __future__ import annotations
@@ -74,9 +78,22 @@ class ChainFollower:
         self.head = str(record["hash"])
 
 
+#: The journal's end record: the agent writes it once, when the session ends, whoever ended it.
+END_KIND: Final = "session_end"
+#: Kinds the agent may still write after the end record (a last note, an alert); the end stays the end.
+AFTER_THE_END: Final = frozenset({"note", "journal_alert"})
+
+
 @dataclass(frozen=True)
 class Verification:
-    """What :func:`verify_file` found."""
+    """What :func:`verify_file` found.
+
+    ``ok`` says every record follows the chain; ``ended`` that the session's end
+    record is there (followed at most by :data:`AFTER_THE_END` records).  A journal
+    that is ``ok`` but not ``ended`` is *incomplete*: its last records may have been
+    removed, or the agent stopped before the session ended; :attr:`status` tells
+    the three cases apart.
+    """
 
     ok: bool
     records: int
@@ -84,14 +101,32 @@ class Verification:
     first_bad: int | None = None
     reason: str = ""
     torn_tail: bool = False
+    ended: bool = False
+    last_kind: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``verified`` (chained and ended), ``incomplete`` (chained, no end record) or ``broken``."""
+        if not self.ok:
+            return "broken"
+        return "verified" if self.ended else "incomplete"
 
     def describe(self) -> str:
-        if self.ok:
-            text = f"journal verifies: {self.records} records, head {self.head}"
-            if self.torn_tail:
-                text += " (an incomplete final line, written when the agent was stopped mid-record, was ignored)"
-            return text
-        return f"journal does not verify: first bad record is {self.first_bad}: {self.reason}"
+        if not self.ok:
+            return f"journal does not verify: first bad record is {self.first_bad}: {self.reason}"
+        if not self.ended:
+            if self.records == 0:
+                text = "journal INCOMPLETE: it holds no record at all"
+            else:
+                text = (f"journal INCOMPLETE: its {self.records} records chain correctly, but it does not end "
+                        f"with the session's end record (the last, record {self.records}, is "
+                        f"{self.last_kind!r}): records after it may have been removed, or the agent was stopped "
+                        "before the session ended; compare it with the relay's copy (--against)")
+        else:
+            text = f"journal verifies: {self.records} records, head {self.head}, ending with the session's end record"
+        if self.torn_tail:
+            text += " (an incomplete final line, written when the agent was stopped mid-record, was ignored)"
+        return text
 
 
 def iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
@@ -101,13 +136,24 @@ def iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
             yield line.rstrip(b"\n"), line.endswith(b"\n")
 
 
+def ends_the_session(kinds: list[str]) -> bool:
+    """Whether a journal whose records have these *kinds*, in order, ends with the session's end record."""
+    for kind in reversed(kinds):
+        if kind == END_KIND:
+            return True
+        if kind not in AFTER_THE_END:
+            return False
+    return False
+
+
 def verify_file(path: Path) -> Verification:
-    """Check every record of the journal at *path*.
+    """Check every record of the journal at *path*, and that it ends with the session's end record.
 
     Raises OSError when the file cannot be read.
     """
     follower = ChainFollower()
     torn = False
+    kinds: list[str] = []
     for line, complete in iter_lines(path):
         if not line.strip() and complete:
             return Verification(False, follower.seq, follower.head, follower.seq + 1, "an empty line")
@@ -122,4 +168,6 @@ def verify_file(path: Path) -> Verification:
             follower.check(record)
         except ChainError as err:
             return Verification(False, follower.seq, follower.head, err.seq, err.reason)
-    return Verification(True, follower.seq, follower.head, torn_tail=torn)
+        kinds.append(str(record.get("kind")))
+    return Verification(True, follower.seq, follower.head, torn_tail=torn, ended=ends_the_session(kinds),
+                        last_kind=kinds[-1] if kinds else None)

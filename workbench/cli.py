@@ -1,7 +1,8 @@
 """``workbench``: the support organisation's commands.
 
 - ``workbench relay``: run the relay (pairing, forwarding, session records); the same as ``workbench-relay``.
-- ``workbench journal verify FILE``: check a journal's hash chain.
+- ``workbench journal verify FILE [--against RELAY_COPY]``: check a journal's hash chain and its end, and
+  compare it record by record with the relay's copy.
 - ``workbench demo``: a relay, an agent on a virtual screen, and JupyterLab on the quickstart.
 """
 
@@ -13,6 +14,12 @@ import sys
 from pathlib import Path
 
 from wire.chain import verify_file
+from wire.chain_compare import compare_files
+
+#: ``workbench journal verify``'s exit status for each finding: only a complete, matching journal passes.
+VERIFY_EXIT = {"verified": 0, "broken": 1, "differs": 1, "incomplete": 3, "truncated": 3, "unconfirmed": 4}
+#: The file(s) could not be read.
+VERIFY_UNREADABLE = 2
 
 
 def _relay(args: argparse.Namespace) -> int:
@@ -22,13 +29,18 @@ def _relay(args: argparse.Namespace) -> int:
 
 
 def _journal_verify(args: argparse.Namespace) -> int:
+    """Print what the journal (and the relay's copy) show; the status is :data:`VERIFY_EXIT`'s."""
     try:
-        result = verify_file(args.file)
-    except OSError as err:
-        print(f"cannot read {args.file}: {err}", file=sys.stderr)
-        return 2
-    print(result.describe())
-    return 0 if result.ok else 1
+        if args.against is None:
+            result = verify_file(args.file)
+            print(result.describe())
+            return VERIFY_EXIT[result.status]
+        comparison = compare_files(args.file, args.against)
+    except (OSError, ValueError) as err:
+        print(f"cannot read the journal or the relay's copy: {err}", file=sys.stderr)
+        return VERIFY_UNREADABLE
+    print(comparison.describe())
+    return VERIFY_EXIT[comparison.status]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -50,8 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     journal = commands.add_parser("journal", help="work with an agent's journal")
     journal_commands = journal.add_subparsers(dest="journal_command", required=True)
-    verify = journal_commands.add_parser("verify", help="check the hash chain and name the first bad record")
+    verify = journal_commands.add_parser(
+        "verify", help="check the hash chain and the end record; compare with the relay's copy",
+        description="Exit status: 0 verified (chained, ended, and matching the relay's copy when given); "
+                    "1 broken chain or a record that differs from the relay's copy; 2 unreadable; "
+                    "3 incomplete or truncated (no end record, or records the relay's copy holds are missing); "
+                    "4 records the relay never received.")
     verify.add_argument("file", type=Path)
+    verify.add_argument("--against", type=Path, metavar="RELAY_COPY",
+                        help="the relay's copy: its session directory (sessions/<id>/) or its journal.jsonl")
     verify.set_defaults(run=_journal_verify)
 
     demo = commands.add_parser("demo", help="a relay, an agent on a virtual screen, and JupyterLab")

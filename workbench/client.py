@@ -68,6 +68,8 @@ class RelayClient:
         self.agent_connected = True
         #: errors the relay sent that answer no request (a frame it could not read)
         self.unsolicited_errors: list[WorkbenchError] = []
+        #: the relay's journal alerts: the agent's journal and the relay's copy disagree (time, at, reason)
+        self.journal_alerts: list[dict[str, Any]] = []
         self._resume_token: str | None = None
         self._pending: dict[str, _Pending] = {}
         self._ws: ClientConnection | None = None
@@ -205,6 +207,10 @@ class RelayClient:
                 name, body = str(message["name"]), dict(message["body"])
                 if name == "relay.agent":
                     self.agent_connected = bool(body.get("connected"))
+                elif name == "relay.journal_alert":
+                    self.journal_alerts.append(body)
+                    log.warning("JOURNAL ALERT: the customer's journal and the relay's copy disagree: %s",
+                                body.get("reason"))
                 if self.on_event is not None:
                     with contextlib.suppress(Exception):
                         self.on_event(name, body)

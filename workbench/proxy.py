@@ -146,6 +146,15 @@ class Session:
         return dict(self.call("relay.status").value)
 
     @property
+    def journal_alerts(self) -> list[dict[str, Any]]:
+        """The relay's alerts, as they came: the customer's journal and the relay's copy disagree.
+
+        Each is ``{"time", "at", "reason"}`` (``at``: the last record the relay's copy shares);
+        ``relay_status()["journal_alerts"]`` holds the same, as the relay recorded them.
+        """
+        return list(self._client.journal_alerts)
+
+    @property
     def ended(self) -> bool:
         return self.ended_at is not None
 

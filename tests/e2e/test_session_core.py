@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect as ws_connect
 from tests import requires
 from wire import protocol
 from wire.chain import verify_file
+from wire.chain_compare import compare_files
 from workbench import BadCode, CodeBurned, CodeExpired, SessionEnded, Unauthorized, connect
 from workbench.lab import Proc, free_port, start_agent, start_relay
 
@@ -66,6 +67,8 @@ def test_a_whole_session(relay: tuple[Proc, str, Path], procs: list[Proc], tmp_p
     assert meta["end_reason"] == "technician_closed" and not meta.get("journal_alerts")
     relay_copy = verify_file(session_dir / "journal.jsonl")
     assert relay_copy.ok and relay_copy.head == result.head  # the two copies agree
+    assert compare_files(journal, session_dir).status == "verified"  # record by record, and no alert on the way
+    assert not s.journal_alerts and "journal_alert" not in kinds
 
 
 def test_the_customer_ends_the_session(relay: tuple[Proc, str, Path], procs: list[Proc], tmp_path: Path) -> None:

@@ -244,7 +244,7 @@ def test_an_agent_resumes_and_gets_what_waited_for_it_in_order() -> None:
                           journal={"seq": 0})
     welcome, viewers, *waited = messages(actions, "a3")
     assert welcome.type == "welcome" and welcome.fields == {
-        "session_id": session_id, "resumed": True, "journal_seq": 0, "technician": "Alice"}
+        "session_id": session_id, "resumed": True, "journal_seq": 0, "journal_head": GENESIS, "technician": "Alice"}
     assert viewers.fields == {"name": "relay.viewers", "body": {"count": 0, "viewers": []}}
     assert [m["id"] for m in waited] == ["r0", "r1", "r2"]
     assert all(isinstance(a, Deliver) for a in actions[2:5])  # a failed delivery would wait again
@@ -306,8 +306,9 @@ def test_a_restored_session_resumes_with_the_journal_kept() -> None:
     assert messages(actions, "a")[0]["journal_seq"] == 2
     actions = relay.hello("t", "technician", resume={"session_id": "s1", "token": "tech-token"})
     assert messages(actions, "t")[0]["agent_connected"] is True
-    assert relay.send("a", protocol.Message("journal", {"records": journal_records(3, 1, records[-1]["hash"])}))[1:] \
-        == [AppendJournal("s1", journal_records(3, 1, records[-1]["hash"])[0]), FlushRecords("s1")]
+    third = journal_records(3, 1, records[-1]["hash"])[0]
+    assert relay.send("a", protocol.Message("journal", {"records": [third]}))[1:] \
+        == [AppendJournal("s1", third), FlushRecords("s1"), ack("a", 3, third["hash"])]
 
 
 # -- viewers ------------------------------------------------------------------
@@ -349,6 +350,11 @@ def test_viewers_are_admitted_by_token() -> None:
 # -- the journal ---------------------------------------------------------------
 
 
+def ack(conn: str, seq: int, head: str) -> Send:
+    """The relay's answer to a journal batch: the head it kept, for the agent to compare."""
+    return Send(conn, protocol.encode(protocol.event("relay.journal", {"seq": seq, "head": head})))
+
+
 def test_a_record_that_breaks_the_chain_raises_an_alert() -> None:
     relay = Harness()
     session_id, agent_token, _ = relay.paired()
@@ -357,13 +363,19 @@ def test_a_record_that_breaks_the_chain_raises_an_alert() -> None:
     actions = relay.send("a", protocol.Message("journal", {"records": [*good[:2], tampered, good[2]]}))
     assert isinstance(actions[0], LogMessage)
     assert actions[1:3] == [AppendJournal(session_id, good[0]), AppendJournal(session_id, good[1])]
-    assert isinstance(actions[3], SaveMeta) and actions[4:] == [FlushRecords(session_id)]
+    assert isinstance(actions[3], SaveMeta)
     (alert,) = actions[3].meta["journal_alerts"]
-    assert alert == {"time": relay.instant.utc, "reason": "record 3: its hash does not match its content"}
+    assert alert == {"time": relay.instant.utc, "at": 2, "reason": "record 3: its hash does not match its content"}
+    told = protocol.encode(protocol.event("relay.journal_alert", alert))
+    assert actions[4:] == [Deliver("t", told, session_id, "technician"), Deliver("a", told, session_id, "agent"),
+                           FlushRecords(session_id), ack("a", 2, good[1]["hash"])]
+    # the same break again (a later batch that cannot follow either) is not a new alert
+    assert relay.send("a", protocol.Message("journal", {"records": [tampered]}))[1:] == [
+        FlushRecords(session_id), ack("a", 2, good[1]["hash"])]
 
     # sent again after a resume: what was kept is skipped, the rest follows on
     assert relay.send("a", protocol.Message("journal", {"records": good}))[1:] == [
-        AppendJournal(session_id, good[2]), FlushRecords(session_id)]
+        AppendJournal(session_id, good[2]), FlushRecords(session_id), ack("a", 3, good[2]["hash"])]
     (status,) = messages(relay.send("t", protocol.request("s", "relay.status", {})), "t")
     assert status["result"]["journal_seq"] == 3 and status["result"]["journal_head"] == good[2]["hash"]
     assert len(status["result"]["journal_alerts"]) == 1
@@ -373,6 +385,44 @@ def test_a_record_that_breaks_the_chain_raises_an_alert() -> None:
     actions = relay.hello("a2", "agent", resume={"session_id": session_id, "token": agent_token}, journal={"seq": 1})
     assert isinstance(actions[0], SaveMeta)
     assert actions[0].meta["journal_alerts"][-1]["reason"] == "the agent's journal has 1 records; the relay kept 3"
+    assert "relay.journal_alert" in [m["name"] for m in messages(actions, "t") if m.type == "event"]
+
+
+def test_an_agent_resuming_with_another_head_raises_an_alert_on_both_sides() -> None:
+    """Same number of records, another last hash: an edit re-hashed on one side (here: the relay's copy)."""
+    relay = Harness()
+    records = journal_records(1, 2)
+    meta = {"session_id": "s1", "technician": "Alice", "ended_at": None,
+            "agent_token_sha256": hash_secret("agent-token"), "technician_token_sha256": hash_secret("tech-token")}
+    relay.machine.restore(meta, ChainFollower(2, "f" * 64))  # restarted from a copy edited and re-hashed
+    relay.hello("t", "technician", resume={"session_id": "s1", "token": "tech-token"})
+    actions = relay.hello("a", "agent", resume={"session_id": "s1", "token": "agent-token"},
+                          journal={"seq": 2, "head": records[-1]["hash"]})
+    assert isinstance(actions[0], SaveMeta)
+    (alert,) = actions[0].meta["journal_alerts"]
+    assert alert["at"] == 2 and "last hashes differ" in alert["reason"]
+    (to_technician,) = [m for m in messages(actions, "t") if m["name"] == "relay.journal_alert"]
+    assert to_technician["body"] == alert
+    welcome, *rest = messages(actions, "a")
+    assert welcome["journal_seq"] == 2 and welcome["journal_head"] == "f" * 64  # the agent compares too
+    assert [m["body"] for m in rest if m["name"] == "relay.journal_alert"] == [alert]
+    # the agent's next record links to its own head, not the relay's: the same break, no second alert
+    nxt = journal_records(3, 1, records[-1]["hash"])
+    actions = relay.send("a", protocol.Message("journal", {"records": nxt}))
+    assert actions[1:] == [FlushRecords("s1"), ack("a", 2, "f" * 64)]
+
+
+def test_an_agent_saying_bye_with_another_head_raises_an_alert() -> None:
+    relay = Harness()
+    relay.paired()
+    records = journal_records(1, 2)
+    relay.send("a", protocol.Message("journal", {"records": records}))
+    actions = relay.send("a", protocol.Message("bye", {"reason": "customer_ended",
+                                                       "journal": {"seq": 2, "head": "e" * 64}}))
+    metas = [a.meta for a in actions if isinstance(a, SaveMeta)]
+    assert metas[0]["journal_alerts"][0]["at"] == 2
+    assert metas[-1]["journal_end"] == {"seq": 2, "head": records[-1]["hash"]}
+    assert "relay.journal_alert" in [m["name"] for m in messages(actions, "t") if m.type == "event"]
 
 
 # -- the end -------------------------------------------------------------------
@@ -394,8 +444,10 @@ def test_the_technician_ends_and_the_agent_sends_its_last_records() -> None:
     assert relay.feed(Tick()) == [FlushRecords(session_id)]
     last = journal_records(1, 1)
     assert relay.send("a", protocol.Message("journal", {"records": last}))[1:] == [
-        AppendJournal(session_id, last[0]), FlushRecords(session_id)]
-    assert relay.send("a", protocol.bye("technician_closed"))[1:] == [CloseRecords(session_id), Close("a")]
+        AppendJournal(session_id, last[0]), FlushRecords(session_id), ack("a", 1, last[0]["hash"])]
+    actions = relay.send("a", protocol.bye("technician_closed"))
+    assert isinstance(actions[1], SaveMeta) and actions[1].meta["journal_end"] == {"seq": 1, "head": last[0]["hash"]}
+    assert actions[2:] == [CloseRecords(session_id), Close("a")]
     assert relay.feed(Closed("a")) == []
     assert refusal(relay.hello("a2", "agent", resume={"session_id": session_id, "token": agent_token}),
                    "a2") == "session_ended"
@@ -407,7 +459,9 @@ def test_an_agent_that_does_not_say_bye_is_closed_after_a_while() -> None:
     relay.send("t", protocol.bye("technician_closed"))
     relay.now += AGENT_GOODBYE_TIMEOUT
     assert relay.feed(Tick()) == [Close("a"), FlushRecords(session_id)]
-    assert relay.feed(Closed("a")) == [CloseRecords(session_id)]
+    saved, closed = relay.feed(Closed("a"))
+    assert isinstance(saved, SaveMeta) and saved.meta["journal_end"] == {"seq": 0, "head": GENESIS}
+    assert closed == CloseRecords(session_id)
     assert relay.feed(Tick()) == []
 
 
@@ -419,8 +473,8 @@ def test_the_customer_ends_the_session() -> None:
     bye = protocol.encode(protocol.bye("customer_ended"))
     actions = relay.send("a", protocol.bye("customer_ended"))
     assert isinstance(actions[1], SaveMeta) and actions[1].meta["ended_by"] == "customer"
-    assert actions[2:] == [Send("t", bye), Close("t"), Send("v", bye), Close("v"), CloseRecords(session_id),
-                           Close("a")]
+    assert actions[2:6] == [Send("t", bye), Close("t"), Send("v", bye), Close("v")]
+    assert isinstance(actions[6], SaveMeta) and actions[6:][1:] == [CloseRecords(session_id), Close("a")]
     for conn in ("t", "v", "a"):
         assert relay.feed(Closed(conn)) == []  # nobody is told twice, nothing waits
 

@@ -102,10 +102,12 @@ def test_follower_rejects_replays_and_gaps() -> None:
 
 def test_journal_verify_command_names_the_first_bad_record(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
-    make_journal(path).close()
+    journal = make_journal(path)
+    journal.append("session_end", reason="technician_closed", by="technician")
+    journal.close()
     good = subprocess.run([sys.executable, "-m", "workbench.cli", "journal", "verify", str(path)],
                           capture_output=True, text=True)
-    assert good.returncode == 0 and "journal verifies: 5 records" in good.stdout
+    assert good.returncode == 0 and "journal verifies: 6 records" in good.stdout
     path.write_text(path.read_text().replace('"r3"', '"r9"'))
     bad = subprocess.run([sys.executable, "-m", "workbench.cli", "journal", "verify", str(path)],
                          capture_output=True, text=True)

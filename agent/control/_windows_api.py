@@ -130,9 +130,12 @@ def load() -> Win32:
     """``user32.dll`` and ``kernel32.dll`` with typed functions.  Raises :class:`OSError` off Windows."""
     if sys.platform != "win32":
         raise OSError(f"the Win32 input API exists only on Windows, not on {sys.platform}")
-    user32 = ctypes.WinDLL("user32", use_last_error=True)
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-    hookproc = ctypes.WINFUNCTYPE(LRESULT, ctypes.c_int, wintypes.WPARAM, wintypes.LPARAM)
+    try:
+        user32 = ctypes.WinDLL("user32", use_last_error=True)
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        hookproc = ctypes.WINFUNCTYPE(LRESULT, ctypes.c_int, wintypes.WPARAM, wintypes.LPARAM)
+    except AttributeError as err:  # a ctypes without Windows' calling conventions (an imitated Windows)
+        raise OSError(f"this Python cannot call the Win32 API: {err}") from err
     signatures: dict[str, tuple[Any, list[Any]]] = {
         "SendInput": (wintypes.UINT, [wintypes.UINT, ctypes.POINTER(INPUT), ctypes.c_int]),
         "GetSystemMetrics": (ctypes.c_int, [ctypes.c_int]),

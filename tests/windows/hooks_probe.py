@@ -40,7 +40,8 @@ def main() -> int:
         time.sleep(0.05)
     watch.close()
     print(json.dumps({"seen": dict(watch.seen), "expected": expected, "customers": len(customers),
-                      "desktop": injector.input_desktop()[0], "virtual": injector.virtual_screen()}), flush=True)
+                      "desktop": injector.input_desktop()[0],
+                      "input_size": w.ctypes.sizeof(w.INPUT), "virtual": injector.virtual_screen()}), flush=True)
     return 0
 
 

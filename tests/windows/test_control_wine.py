@@ -66,6 +66,7 @@ def test_what_wines_hooks_see_of_our_sendinput(wine_host: WineHost) -> None:
     assert seen["ours flagged injected"] == seen["ours"], report  # and with Wine's injected flag
     assert report["customers"] == 0, report  # none of it counted as the customer's
     assert report["desktop"] == "Default", report
+    assert report["input_size"] == 40, report  # SendInput's cbSize on 64-bit Windows (Linux's LONG is wider)
 
 
 class Notepad:

@@ -36,8 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: What each per-platform choice gives on each target, as the probe reports it.
 CHOICES = {
+    # Windows' control backend is chosen; off Windows its Win32 API cannot load: OSError, as Linux without X.
     "win32": {"screen watcher": "None", "window tracker": "None", "window list": "raises Unsupported",
-              "overlay": "NullOverlay", "control": "raises Unsupported"},
+              "overlay": "NullOverlay", "control": "raises OSError"},
     "darwin": {"screen watcher": "None", "window tracker": "None", "window list": "raises Unsupported",
                "overlay": "NullOverlay", "control": "raises Unsupported"},
     # Linux is an X11 platform: without a display, the choices say so rather than "unsupported".

@@ -26,6 +26,8 @@ Tree::
     ├── NoSpace                     no_space
     ├── Unsupported                unsupported      not on this OS
     ├── Unavailable                unavailable
+    │   └── InputBlocked           input_blocked    the OS refuses injected input here (Windows'
+    │                                               secure desktop, UIPI, Ctrl+Alt+Del)
     ├── Timeout                    timeout
     ├── SessionEnded               session_ended
     ├── ConnectionLost             connection_lost  (technician side only)
@@ -127,6 +129,17 @@ class Unsupported(WorkbenchError):
 
 class Unavailable(WorkbenchError):
     code = "unavailable"
+
+
+class InputBlocked(Unavailable):
+    """The operating system itself refuses the technician's injected input here.
+
+    Windows: its secure desktop (a UAC prompt, the Ctrl+Alt+Del or lock screen), a window
+    of higher integrity than the agent (UIPI), Ctrl+Alt+Del itself.  ``details["reason"]``
+    says which (``secure_desktop``, ``uipi``, ``secure_attention``); only the customer can act there.
+    """
+
+    code = "input_blocked"
 
 
 class Timeout(WorkbenchError):

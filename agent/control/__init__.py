@@ -64,8 +64,14 @@ Impossible by nature (nothing the agent sends reaches them):
 
 - Ctrl+Alt+Del on Windows: the secure attention sequence is handled by the
   kernel before any application; injected input never produces it (only a
-  system service may call ``SendSAS``).  On X11, Ctrl+Alt+Del is ordinary keys
+  system service may call ``SendSAS``), so the Windows backend refuses it with
+  ``input_blocked`` and says so.  On X11, Ctrl+Alt+Del is ordinary keys
   and is injected; what it does is the desktop's choice;
+- Windows' secure desktop (a UAC prompt, the Ctrl+Alt+Del or lock screen) and
+  windows of higher integrity than the agent (UIPI: a program run as
+  administrator): ``input_blocked`` with the reason, when Windows lets the agent
+  see it (the input desktop's name, ``SendInput`` taking fewer events than
+  given); UIPI may also drop input silently;
 - the Linux magic SysRq keys (Alt+SysRq+…), handled by the kernel's own
   keyboard driver; the laptop ``Fn`` key and keys handled by the firmware
   (brightness, radio on some models), which send no key event at all;
@@ -75,7 +81,9 @@ Impossible by nature (nothing the agent sends reaches them):
 - Wayland sessions: XTEST reaches only XWayland applications.  Not supported.
 
 Platforms: X11 (python-xlib, with the XTEST, RECORD and XKEYBOARD extensions),
-chosen in :mod:`agent.control.backend`.  Elsewhere the service starts, reports
+and Windows (``SendInput`` with the agent's mark in ``dwExtraInfo``, low-level
+hooks that tell the customer's own input: neither injected nor marked; see
+:mod:`agent.control._windows`), chosen in :mod:`agent.control.backend`.  Elsewhere the service starts, reports
 ``unavailable``, and every call fails with ``unavailable``.
 """
 

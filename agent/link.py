@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -35,6 +37,28 @@ JOURNAL_FORWARD_DELAY = 0.05
 JOURNAL_BATCH = 500
 
 EventListener = Callable[[str, dict[str, Any], bytes | None], Awaitable[None]]
+
+
+def plain_ws_refusal(url: str, insecure_ws: bool = False) -> str | None:
+    """Why the agent will not use *url*, or None when it may.
+
+    A plain ``ws://`` relay is only for this machine (127.0.0.0/8, ::1, ``localhost``):
+    anywhere else the customer's screen and files would cross the network in clear.
+    *insecure_ws* (``--insecure-ws``) is the explicit, logged way to use one anyway.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "ws" or insecure_ws:
+        return None
+    host = parts.hostname or ""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (f"{url} is a plain ws:// relay on another machine: everything would cross the network "
+            "unencrypted. Use its wss:// address, or --insecure-ws to connect anyway")
 
 
 @dataclass

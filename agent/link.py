@@ -26,7 +26,7 @@ from agent.dispatch import Dispatcher
 from agent.journal import Journal
 from wire import protocol
 from wire.backoff import backoff
-from wire.errors import WorkbenchError, error_from_wire
+from wire.errors import TooDeep, WorkbenchError, error_from_wire
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,13 @@ class AgentLink:
         async for frame in ws:
             try:
                 message = protocol.decode(frame)
+            except TooDeep as err:  # a request that cannot be read can still be answered, and journaled
+                envelope = err.envelope or {}
+                if envelope.get("type") == "request" and "id" in envelope:
+                    await self.send(self.dispatcher.refuse(envelope["id"], envelope.get("method", ""), err))
+                else:
+                    await ws.send(protocol.encode(protocol.error(envelope.get("id"), err.to_wire())))
+                continue
             except WorkbenchError as err:
                 await ws.send(protocol.encode(protocol.error(None, err.to_wire())))
                 continue

@@ -32,7 +32,7 @@ from relay.machine import AGENT_GOODBYE_TIMEOUT, REPLACED, VIEWER_TOKEN_LIFETIME
 from relay.pairing import Technicians, hash_secret
 from wire import protocol
 from wire.chain import GENESIS, ChainFollower, record_hash
-from wire.errors import ProtocolError
+from wire.errors import ProtocolError, TooDeep
 
 CONSENT = {"terms_sha256": "0" * 64, "how": "clicked accept"}
 
@@ -516,3 +516,32 @@ def test_an_end_while_the_agent_is_away_closes_the_records_and_nobody_resumes() 
     assert actions[-1] == CloseRecords(session_id)
     assert refusal(relay.hello("t2", "technician", resume={"session_id": session_id, "token": technician_token}),
                    "t2") == "session_ended"
+
+
+# -- messages too deep to decode -------------------------------------------------
+
+
+def test_a_request_too_deep_goes_on_to_the_agent_and_a_deep_answer_is_an_error_for_its_request() -> None:
+    relay = Harness()
+    session_id, _, _ = relay.paired()
+    deep: dict[str, Any] = {}
+    for _ in range(100):
+        deep = {"a": deep}
+    frame = protocol.encode(protocol.request("r1", "files.list", deep))
+    with pytest.raises(TooDeep) as refused:
+        protocol.decode(frame)
+    actions = relay.feed(Undecodable("t", refused.value, frame))
+    assert actions[-1] == Deliver("a", frame, session_id, "agent")  # the agent answers it by id, and journals it
+    assert isinstance(actions[0], LogMessage) and actions[0].fields["params"] == {"omitted": "nested too deep"}
+
+    answer = protocol.encode(protocol.response("r1", deep))
+    with pytest.raises(TooDeep) as deep_answer:
+        protocol.decode(answer)
+    (error,) = messages(relay.feed(Undecodable("a", deep_answer.value, answer)), "t")
+    assert error.type == "error" and error["id"] == "r1" and error["code"] == "too_deep"
+
+    relay_request = protocol.encode(protocol.request("r2", "relay.status", deep))
+    with pytest.raises(TooDeep) as to_relay:
+        protocol.decode(relay_request)
+    (error,) = messages(relay.feed(Undecodable("t", to_relay.value, relay_request)), "t")
+    assert error["id"] == "r2" and error["code"] == "too_deep"

@@ -187,4 +187,5 @@ class CloseRecords:
     session_id: str
 
 
-Action = Send | Deliver | Close | Trust | OpenRecords | SaveMeta | LogMessage | AppendJournal | FlushRecords | CloseRecords
+Action = (Send | Deliver | Close | Trust | OpenRecords | SaveMeta | LogMessage | AppendJournal | FlushRecords
+          | CloseRecords)

@@ -230,9 +230,9 @@ class RelayMachine:
             return
         envelope = error.envelope if isinstance(error, TooDeep) else None
         request_id = envelope.get("id") if envelope is not None else None
-        if isinstance(state, _Party) and request_id is not None and envelope is not None:
-            if self._too_deep(conn, state, envelope, frame):
-                return
+        if (isinstance(state, _Party) and request_id is not None and envelope is not None
+                and self._too_deep(conn, state, envelope, frame)):
+            return
         self._send(conn, protocol.error(request_id, error.to_wire()))
 
     def _too_deep(self, conn: ConnId, party: _Party, envelope: dict[str, Any], frame: Frame) -> bool:

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.frames import CloseCode
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from relay.events import (
     Action,

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-control", action="store_true",
                         help="let the technician control mouse and keyboard from the start (journaled)")
     parser.add_argument("--cafile", type=Path, default=None, help="trust this certificate for a wss:// relay")
+    parser.add_argument("--insecure-ws", action="store_true",
+                        help="INSECURE: accept a plain ws:// relay that is not on this machine (no encryption)")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--version", action="version", version=f"workbench-agent {__version__}")
     return parser
@@ -66,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from agent.link import plain_ws_refusal
+
+    refusal = plain_ws_refusal(args.relay, args.insecure_ws)
+    if refusal is not None:
+        parser.error(refusal)
+    if args.insecure_ws:
+        print(f"WARNING: --insecure-ws: the link to {args.relay} is not encrypted", file=sys.stderr, flush=True)
     window = has_display() if args.window is None else args.window
     if not window and not args.accept_terms:
         parser.error("without a window the terms cannot be shown: pass --accept-terms when consent "

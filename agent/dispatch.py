@@ -13,7 +13,11 @@ module-level ``METHODS``.  :class:`Dispatcher` runs each request in order:
    with its code; any other exception becomes ``internal``.  The session goes on.
 
 A request id seen before is answered from a small cache without running again,
-so a request re-sent after a reconnect is never executed twice.
+so a request re-sent after a reconnect is never executed twice.  A request the
+link could not decode but could still name (:class:`~wire.errors.TooDeep`) is
+refused by :meth:`Dispatcher.refuse`: journaled as a call and its error, answered
+by its id.  What the journal keeps of parameters and details is bounded in depth,
+entries and text (:func:`summarize`), whatever the technician sent.
 """
 
 from __future__ import annotations
@@ -127,15 +131,35 @@ class MethodTable:
         return sorted(self._methods)
 
 
-def _short(value: Any, limit: int = 512) -> Any:
-    """Keep journal records small: long strings are cut, and say so."""
-    if isinstance(value, str) and len(value) > limit:
-        return value[:limit] + f"…(+{len(value) - limit} characters)"
+#: What the journal keeps of a value: this many levels, entries per level, characters per text.
+SUMMARY_DEPTH = 8
+SUMMARY_ENTRIES = 64
+SUMMARY_TEXT = 512
+
+
+def summarize(value: Any, limit: int = SUMMARY_TEXT, depth: int = SUMMARY_DEPTH) -> Any:
+    """Keep journal records small: long texts, long lists and objects, and deep nesting are cut, and say so.
+
+    Recurses at most *depth* levels, so any value is safe to summarize.
+    """
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"…(+{len(value) - limit} characters)"
+    if isinstance(value, dict | list) and depth <= 0:
+        return f"…({type(value).__name__} of {len(value)} nested deeper than {SUMMARY_DEPTH} levels)"
     if isinstance(value, dict):
-        return {str(k): _short(v, limit) for k, v in list(value.items())[:64]}
+        kept = {summarize(str(k), 128, 0): summarize(v, limit, depth - 1)
+                for k, v in list(value.items())[:SUMMARY_ENTRIES]}
+        if len(value) > SUMMARY_ENTRIES:
+            kept["…"] = f"+{len(value) - SUMMARY_ENTRIES} entries"
+        return kept
     if isinstance(value, list):
-        return [_short(v, limit) for v in value[:64]]
+        items = [summarize(v, limit, depth - 1) for v in value[:SUMMARY_ENTRIES]]
+        if len(value) > SUMMARY_ENTRIES:
+            items.append(f"…(+{len(value) - SUMMARY_ENTRIES} items)")
+        return items
     return value
+
+
 
 
 class Dispatcher:
@@ -172,12 +196,31 @@ class Dispatcher:
         finally:
             del self._running[request_id]
         future.set_result(reply)
+        self._remember(request_id, reply)
+        return reply
+
+    def refuse(self, request_id: str, method: str, err: WorkbenchError) -> protocol.Message:
+        """Answer a request that could be named but not read (*err*, e.g. TooDeep): journaled, never run.
+
+        The journal gets a ``call`` record (its parameters omitted, since they could not be
+        read) and an ``outcome`` record with the error's code; a repeat gets the same answer.
+        """
+        cached = self._answered.get(request_id)
+        if cached is not None:
+            return cached
+        self.journal.append("call", request=request_id, method=summarize(method, 100),
+                            params={"omitted": summarize(err.message)},
+                            words="The technician sent a request this agent could not read; it was refused")
+        reply = self._fail(request_id, method, err, time.monotonic())
+        self._remember(request_id, reply)
+        return reply
+
+    def _remember(self, request_id: str, reply: protocol.Message) -> None:
         self._answered[request_id] = reply
         self._answered_bytes += len(reply.data or b"")
         while len(self._answered) > REPLAY_CACHE_SIZE or self._answered_bytes > REPLAY_CACHE_BYTES:
             _, dropped = self._answered.popitem(last=False)
             self._answered_bytes -= len(dropped.data or b"")
-        return reply
 
     async def _run(self, request_id: str, name: str, params: dict[str, Any], data: bytes | None) -> protocol.Message:
         started = time.monotonic()
@@ -185,13 +228,13 @@ class Dispatcher:
         try:
             method = self.table.get(name)
         except UnknownMethod as err:
-            self.journal.append("call", request=request_id, method=_short(name, 100), params=_short(params),
+            self.journal.append("call", request=request_id, method=summarize(name, 100), params=summarize(params),
                                 words="The technician asked for something this agent does not do")
             return self._fail(request_id, name, err, started)
         words = self._describe(method, params)
         told = False
         self.journal.append("call", request=request_id, method=name,
-                            params=_short(params) if method.journal_params else {"omitted": True},
+                            params=summarize(params) if method.journal_params else {"omitted": True},
                             data_bytes=len(data) if data is not None else None, words=words)
         try:
             if not self.policy.permissions.allows(method.permission):
@@ -213,7 +256,7 @@ class Dispatcher:
         self.journal.append("outcome", request=request_id, method=name, outcome="ok",
                             duration_ms=round((time.monotonic() - started) * 1000, 3),
                             data_bytes=len(reply.data) if reply.data is not None else None,
-                            **_short(context.journal_details))
+                            **summarize(context.journal_details))
         return protocol.response(request_id, reply.value, reply.data)
 
     def _describe(self, method: Method, params: dict[str, Any]) -> str:
@@ -224,8 +267,8 @@ class Dispatcher:
 
     def _fail(self, request_id: str, name: str, err: WorkbenchError, started: float,
               told: bool = False) -> protocol.Message:
-        self.journal.append("outcome", request=request_id, method=_short(name, 100), outcome="error",
-                            code=err.code, message=_short(err.message),
+        self.journal.append("outcome", request=request_id, method=summarize(name, 100), outcome="error",
+                            code=err.code, message=summarize(err.message),
                             duration_ms=round((time.monotonic() - started) * 1000, 3))
         if err.code == "forbidden":
             self.tell_customer(REFUSAL_WORDS.get(name.split(".", 1)[0], REFUSAL_WORDS[""]))

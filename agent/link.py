@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -31,7 +33,7 @@ from agent.journal import Journal
 from wire import protocol
 from wire.backoff import backoff
 from wire.chain import GENESIS
-from wire.errors import WorkbenchError, error_from_wire
+from wire.errors import TooDeep, WorkbenchError, error_from_wire
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,28 @@ JOURNAL_FORWARD_DELAY = 0.05
 JOURNAL_BATCH = 500
 
 EventListener = Callable[[str, dict[str, Any], bytes | None], Awaitable[None]]
+
+
+def plain_ws_refusal(url: str, insecure_ws: bool = False) -> str | None:
+    """Why the agent will not use *url*, or None when it may.
+
+    A plain ``ws://`` relay is only for this machine (127.0.0.0/8, ::1, ``localhost``):
+    anywhere else the customer's screen and files would cross the network in clear.
+    *insecure_ws* (``--insecure-ws``) is the explicit, logged way to use one anyway.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "ws" or insecure_ws:
+        return None
+    host = parts.hostname or ""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (f"{url} is a plain ws:// relay on another machine: everything would cross the network "
+            "unencrypted. Use its wss:// address, or --insecure-ws to connect anyway")
 
 
 @dataclass
@@ -159,6 +183,13 @@ class AgentLink:
         async for frame in ws:
             try:
                 message = protocol.decode(frame)
+            except TooDeep as err:  # a request that cannot be read can still be answered, and journaled
+                envelope = err.envelope or {}
+                if envelope.get("type") == "request" and "id" in envelope:
+                    await self.send(self.dispatcher.refuse(envelope["id"], envelope.get("method", ""), err))
+                else:
+                    await ws.send(protocol.encode(protocol.error(envelope.get("id"), err.to_wire())))
+                continue
             except WorkbenchError as err:
                 await ws.send(protocol.encode(protocol.error(None, err.to_wire())))
                 continue

@@ -1,6 +1,11 @@
 """``workbench-relay`` (also ``workbench relay``): run the relay.
 
     workbench-relay --port 8765 --data relay-data [--technicians FILE] [--certfile C --keyfile K]
+
+Secure by default: a relay that listens beyond loopback (``--host`` other than
+127.0.0.1, ::1 or localhost) needs TLS (``--certfile``/``--keyfile``) and a
+technicians list (``--technicians``).  An operator who wants otherwise says so
+with ``--insecure-no-tls`` or ``--insecure-open``, and is warned at every start.
 """
 
 from __future__ import annotations
@@ -8,7 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import socket
 import ssl
 import sys
 from pathlib import Path
@@ -26,6 +33,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--technicians", type=Path,
                         help='admit only these technicians: a JSON object {"name": "key", …}')
     parser.add_argument("--code-ttl", type=float, default=600.0, help="seconds a session code stays valid (600)")
+    parser.add_argument("--max-unauthenticated", type=int, default=1024, metavar="N",
+                        help="connections not yet paired or resumed (waiting agents included), in all (1024)")
+    parser.add_argument("--max-unauthenticated-per-address", type=int, default=32, metavar="N",
+                        help="the same, from one address (an IPv4 address or an IPv6 /64) (32)")
+    parser.add_argument("--insecure-no-tls", action="store_true",
+                        help="INSECURE: listen beyond loopback without TLS (codes, keys and sessions in clear)")
+    parser.add_argument("--insecure-open", action="store_true",
+                        help="INSECURE: listen beyond loopback without --technicians (anyone may pair)")
+
+
+def is_loopback(host: str) -> bool:
+    """True when *host* names only this machine (127.0.0.0/8, ::1, a name resolving only there).
+
+    An empty host, ``0.0.0.0`` or ``::`` mean every interface: not loopback.
+    """
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    if not host:
+        return False
+    try:
+        found = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(found) and all(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]).is_loopback for info in found)
+
+
+def security_problems(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """What stops this relay from starting, and what to warn about at start; see the module docstring."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    beyond = not is_loopback(args.host)
+    if args.insecure_no_tls:
+        warnings.append("--insecure-no-tls: without TLS, session codes, technicians' keys and whole sessions "
+                        "cross the network in clear")
+    elif beyond and not args.certfile:
+        errors.append(f"--host {args.host} is reachable beyond this machine: give --certfile and --keyfile "
+                      "for wss://, or --insecure-no-tls to run without TLS anyway")
+    if args.insecure_open:
+        warnings.append("--insecure-open: any technician may pair, with a code alone")
+    elif beyond and not args.technicians:
+        errors.append(f"--host {args.host} is reachable beyond this machine: give --technicians FILE, "
+                      "or --insecure-open to let anyone pair")
+    return errors, warnings
 
 
 def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
@@ -33,10 +85,20 @@ def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
     # Imported here, not above: `workbench` builds its parser from add_arguments for every
     # command (`workbench journal verify` too), and should not load the server to do so.
     from relay.pairing import Technicians
-    from relay.server import run_relay
+    from relay.server import Limits, run_relay
 
     if args.certfile and not args.keyfile:
         print(f"{prog}: --certfile needs --keyfile", file=sys.stderr)
+        return 2
+    errors, warnings = security_problems(args)
+    for error in errors:
+        print(f"{prog}: {error}", file=sys.stderr)
+    if errors:
+        return 2
+    for warning in warnings:
+        print(f"{prog}: WARNING: {warning}", file=sys.stderr, flush=True)
+    if args.max_unauthenticated < 1 or args.max_unauthenticated_per_address < 1:
+        print(f"{prog}: the --max-unauthenticated limits are at least 1", file=sys.stderr)
         return 2
     ssl_context = None
     if args.certfile:
@@ -54,8 +116,10 @@ def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
         print(f"relay listening on {url} ({mode}); records in {args.data.resolve()}", flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
+        limits = Limits(unauthenticated=args.max_unauthenticated,
+                        unauthenticated_per_address=args.max_unauthenticated_per_address)
         asyncio.run(run_relay(args.data, args.host, args.port, technicians=technicians, code_ttl=args.code_ttl,
-                              ssl_context=ssl_context, ready=ready))
+                              ssl_context=ssl_context, ready=ready, limits=limits))
     return 0
 
 

@@ -37,10 +37,15 @@ class Instant:
 
 @dataclass(frozen=True)
 class Hello:
-    """The first message of connection *conn*, decoded (its type may still be wrong)."""
+    """The first message of connection *conn*, decoded (its type may still be wrong).
+
+    *peer* is the address it came from (see :func:`relay.limits.address_key`), for the
+    limits on failed pairing tries.
+    """
 
     conn: ConnId
     message: protocol.Message
+    peer: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,15 @@ class Received:
 
 @dataclass(frozen=True)
 class Undecodable:
-    """A frame of *conn* (its first or a later one) that :func:`wire.protocol.decode` refused with *error*."""
+    """A frame of *conn* (its first or a later one) that :func:`wire.protocol.decode` refused with *error*.
+
+    *frame* is the frame itself: a request too deep to decode is still forwarded to
+    the agent, which answers it by its id and journals the refusal.
+    """
 
     conn: ConnId
     error: WorkbenchError
+    frame: Frame = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,17 @@ class Close:
 
 
 @dataclass(frozen=True)
+class Trust:
+    """*conn* is paired, resumed or an admitted viewer: lift the limits on unauthenticated peers.
+
+    Until then a connection may send only small messages and counts against the
+    limits on connections waiting to authenticate (see :mod:`relay.server`).
+    """
+
+    conn: ConnId
+
+
+@dataclass(frozen=True)
 class OpenRecords:
     """Create the records of a new session (see :mod:`relay.records`)."""
 
@@ -166,4 +187,5 @@ class CloseRecords:
     session_id: str
 
 
-Action = Send | Deliver | Close | OpenRecords | SaveMeta | LogMessage | AppendJournal | FlushRecords | CloseRecords
+Action = (Send | Deliver | Close | Trust | OpenRecords | SaveMeta | LogMessage | AppendJournal | FlushRecords
+          | CloseRecords)

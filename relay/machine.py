@@ -22,12 +22,19 @@ Roles, announced by the first message on a connection (``hello``):
   obtained with the ``relay.viewer_token`` request (see ``docs/screen-protocol.md``).
 
 A bad frame gets an ``error`` reply with a code and the connection stays up; a bad
-hello gets the error and the connection is closed.
+hello gets the error and the connection is closed.  Failed pairing tries are
+limited per address and in all (:class:`relay.limits.PairingLimiter`); a
+connection is *trusted* (the :class:`~relay.events.Trust` action: the I/O layer
+lifts its limits on unauthenticated peers) once it is paired, resumed or an admitted viewer.
+A request too deep to decode (:class:`~wire.errors.TooDeep`) is still forwarded to
+the agent, which answers it by its id and journals the refusal; an answer too deep
+reaches the technician as a ``too_deep`` error for that request.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import secrets
 import uuid
@@ -53,17 +60,23 @@ from relay.events import (
     SaveMeta,
     Send,
     Side,
+    Trust,
     Undecodable,
     Undelivered,
 )
+from relay.limits import PairingLimiter, address_key
 from relay.pairing import CodeBook, Technicians, format_code, hash_secret
 from relay.session import SessionState
 from wire import protocol
 from wire.chain import ChainError, ChainFollower
 from wire.errors import (
+    BadCode,
+    CodeBurned,
+    CodeExpired,
     PairingFailed,
     ProtocolError,
     SessionEnded,
+    TooDeep,
     Unauthorized,
     Unavailable,
     UnknownMethod,
@@ -83,11 +96,24 @@ VIEWER_EVENT_PREFIXES = ("screen.", "control.", "annotate.")
 REPLACED = 4001
 
 
+#: What the relay keeps of a waiting agent's hello, for the session's records once paired.
+AGENT_HELLO_FIELDS = ("machine", "consent", "policy", "agent_version")
+#: Failures of a technician's hello that count against its address (see relay.limits).
+_FAILED_TRIES = (BadCode, CodeExpired, CodeBurned, Unauthorized)
+
+
 @dataclass
 class _WaitingAgent:
-    """An agent holding a code, waiting for a technician."""
+    """An agent holding a code, waiting for a technician.
 
-    hello: protocol.Message
+    Its hello is kept as compact JSON text, the few fields the session needs: an
+    unauthenticated peer makes the relay hold no more than the bytes it sent.
+    """
+
+    hello_json: str
+
+    def hello(self) -> dict[str, Any]:
+        return dict(json.loads(self.hello_json))
 
 
 @dataclass
@@ -114,8 +140,10 @@ class RelayMachine:
     """
 
     def __init__(self, technicians: Technicians | None = None, *, code_ttl: float = 600.0,
-                 max_wrong_tries: int = 5, max_waiting_frames: int = MAX_WAITING_FRAMES) -> None:
+                 max_wrong_tries: int = 5, max_waiting_frames: int = MAX_WAITING_FRAMES,
+                 limiter: PairingLimiter | None = None) -> None:
         self.technicians = technicians or Technicians.open()
+        self.limiter = limiter or PairingLimiter()
         self._now = Instant(0.0, "")
         self.codes = CodeBook(ttl=code_ttl, max_wrong=max_wrong_tries, clock=lambda: self._now.monotonic)
         self.max_waiting_frames = max_waiting_frames
@@ -143,11 +171,11 @@ class RelayMachine:
         self._now = now
         self._out = []
         if isinstance(event, Hello):
-            self._on_hello(event.conn, event.message)
+            self._on_hello(event.conn, event.message, address_key(event.peer))
         elif isinstance(event, Received):
             self._on_message(event.conn, event.message, event.frame)
         elif isinstance(event, Undecodable):
-            self._on_undecodable(event.conn, event.error)
+            self._on_undecodable(event.conn, event.error, event.frame)
         elif isinstance(event, Closed):
             self._on_closed(event.conn)
         elif isinstance(event, Undelivered):
@@ -159,7 +187,7 @@ class RelayMachine:
 
     # -- events ----------------------------------------------------------
 
-    def _on_hello(self, conn: ConnId, hello: protocol.Message) -> None:
+    def _on_hello(self, conn: ConnId, hello: protocol.Message, peer: str) -> None:
         try:
             if conn in self._connections or conn in self._closing:
                 raise ProtocolError("hello only once")
@@ -169,7 +197,7 @@ class RelayMachine:
             if role == "agent":
                 self._agent_hello(conn, hello)
             elif role == "technician":
-                self._technician_hello(conn, hello)
+                self._technician_hello(conn, hello, peer)
             elif role == "viewer":
                 self._viewer_hello(conn, hello)
             else:
@@ -193,13 +221,43 @@ class RelayMachine:
         except WorkbenchError as err:
             self._refuse(conn, err)
 
-    def _on_undecodable(self, conn: ConnId, error: WorkbenchError) -> None:
+    def _on_undecodable(self, conn: ConnId, error: WorkbenchError, frame: Frame) -> None:
         if conn in self._closing:
             return
-        if conn not in self._connections:  # its first frame: no hello, no connection
+        state = self._connections.get(conn)
+        if state is None:  # its first frame: no hello, no connection
             self._refuse(conn, error)
             return
-        self._send(conn, protocol.error(None, error.to_wire()))
+        envelope = error.envelope if isinstance(error, TooDeep) else None
+        request_id = envelope.get("id") if envelope is not None else None
+        if (isinstance(state, _Party) and request_id is not None and envelope is not None
+                and self._too_deep(conn, state, envelope, frame)):
+            return
+        self._send(conn, protocol.error(request_id, error.to_wire()))
+
+    def _too_deep(self, conn: ConnId, party: _Party, envelope: dict[str, Any], frame: Frame) -> bool:
+        """Route a message too deep to decode by its envelope; False when the sender is to be told.
+
+        A technician's request goes on to the agent, which refuses it by its id and
+        journals the refusal; an agent's answer becomes a ``too_deep`` error for the request.
+        """
+        session, kind, request_id = party.session, envelope.get("type"), str(envelope["id"])
+        if party.side == "technician" and kind == "request":
+            method = str(envelope.get("method", ""))
+            if method.startswith("relay.") or session.ended:
+                return False
+            summary = protocol.Message("request", {"id": request_id, "method": method,
+                                                   "params": {"omitted": "nested too deep"}})
+            self._log(session, "technician>", summary, frame)
+            if not self._deliver(session, "agent", frame):
+                self._send(conn, protocol.error(request_id, Unavailable(
+                    "the customer's agent is away and too much is waiting for it").to_wire()))
+            return True
+        if party.side == "agent" and kind in ("response", "error"):
+            refusal = TooDeep(f"the agent's answer is nested deeper than {protocol.MAX_DEPTH} levels")
+            self._to_technician(session, protocol.error(request_id, refusal.to_wire()))
+            return True
+        return False
 
     def _on_closed(self, conn: ConnId) -> None:
         self._closing.discard(conn)
@@ -259,7 +317,8 @@ class RelayMachine:
             return
         if not isinstance(hello.get("consent"), dict):
             raise ProtocolError("an agent says hello only after the customer's consent")
-        self._connections[conn] = _WaitingAgent(hello)
+        kept = {name: hello[name] for name in AGENT_HELLO_FIELDS if name in hello.fields}
+        self._connections[conn] = _WaitingAgent(json.dumps(kept, separators=(",", ":"), ensure_ascii=False))
         self._hand_new_code(conn, "new")
 
     def _hand_new_code(self, owner: ConnId, reason: str) -> None:
@@ -284,6 +343,7 @@ class RelayMachine:
         self._connections[conn] = _Party("agent", session)
         if old is not None and old != conn:
             self._close(old, REPLACED, "replaced by a newer connection")
+        self._out.append(Trust(conn))
         self._send(conn, protocol.Message("welcome", {
             "session_id": session.id, "resumed": True, "journal_seq": session.chain.seq,
             "journal_head": session.chain.head, "technician": session.meta.get("technician")}))
@@ -377,16 +437,22 @@ class RelayMachine:
 
     # -- technicians -----------------------------------------------------
 
-    def _technician_hello(self, conn: ConnId, hello: protocol.Message) -> None:
+    def _technician_hello(self, conn: ConnId, hello: protocol.Message, peer: str) -> None:
         resume = hello.get("resume")
         if resume is None:
-            self._pair(conn, hello)
+            self.limiter.check(peer, self._now.monotonic)
+            try:
+                self._pair(conn, hello)
+            except _FAILED_TRIES:
+                self.limiter.failed(peer, self._now.monotonic)
+                raise
             return
         session = self._resume(resume, "technician_token_sha256")
         old, session.technician = session.technician, conn
         self._connections[conn] = _Party("technician", session)
         if old is not None and old != conn:
             self._close(old, REPLACED, "replaced by a newer connection")
+        self._out.append(Trust(conn))
         self._send(conn, protocol.Message("welcome", {
             "session_id": session.id, "resumed": True, "agent_connected": session.agent is not None}))
         while session.to_technician:
@@ -396,9 +462,10 @@ class RelayMachine:
         """Admit the technician, claim its code and start the session with the code's agent.
 
         Raises :class:`Unauthorized`, :class:`PairingFailed` and the code's errors
-        (:class:`BadCode`, :class:`CodeExpired`, :class:`CodeBurned`).  Every wrong
-        try counts against every waiting code (:class:`relay.pairing.CodeBook`); the
-        agents whose code it burned are handed new ones before the technician is answered.
+        (:class:`BadCode`, :class:`CodeExpired`, :class:`CodeBurned`).  A wrong try
+        counts only against the waiting codes one typo away from it
+        (:class:`relay.pairing.CodeBook`); an agent whose code it burned is handed a new
+        one before the technician is answered.
         """
         name = self.technicians.admit(hello.get("name"), hello.get("key"))
         code = hello.get("code")
@@ -417,7 +484,7 @@ class RelayMachine:
             raise PairingFailed("the customer's agent left before the technician arrived")
         self.codes.withdraw(owner)
         agent_token, technician_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        agent_hello = waiting.hello
+        agent_hello = waiting.hello()
         meta: dict[str, Any] = {
             "session_id": str(uuid.uuid4()),
             "started_at": self._now.utc,
@@ -434,7 +501,7 @@ class RelayMachine:
         self.sessions[session.id] = session
         self._connections[owner] = _Party("agent", session)
         self._connections[conn] = _Party("technician", session)
-        self._out.append(OpenRecords(session.id))
+        self._out.extend((Trust(owner), Trust(conn), OpenRecords(session.id)))
         self._save_meta(session)
         public = {k: v for k, v in meta.items() if not k.endswith("_sha256")}
         self._send(owner, protocol.Message("paired", {**public, "resume_token": agent_token}))
@@ -487,6 +554,7 @@ class RelayMachine:
         session.viewers[viewer_id] = conn
         session.viewer_connections += 1
         self._connections[conn] = _Viewer(session, viewer_id)
+        self._out.append(Trust(conn))
         self._send(conn, protocol.Message("welcome", {"viewer_id": viewer_id}))
         self._to_agent(session, self._viewers_event(session))
 

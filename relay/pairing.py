@@ -2,11 +2,11 @@
 
 A code is 9 random digits, shown to the customer as ``123 456 789``.  It is
 used once, expires after ``ttl`` seconds, and is burned after ``max_wrong``
-wrong tries.  A wrong code cannot say which code it was aimed at, so every
-wrong try counts against every code waiting at that moment: whatever a
-guesser does, no code is exposed to more than ``max_wrong`` guesses in
-10⁹.  The cost is that a burst of typos on a busy relay burns the waiting
-codes; their agents are simply handed new ones.
+tries *against it*: a wrong code one typo away from it (one digit wrong, or two
+neighbouring digits swapped), which is what someone who half-read it types.  Any
+other wrong code is aimed at no code in particular and burns none, so a guesser
+can never take another customer's code away; how many tries a guesser gets is
+bounded by :class:`relay.limits.PairingLimiter`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,16 @@ def normalise_code(text: str) -> str:
     if len(digits) != CODE_DIGITS or not digits.isdigit() or not digits.isascii():
         raise BadCode("a session code is 9 digits, as the customer's window shows them")
     return digits
+
+
+def one_typo_away(code: str) -> set[str]:
+    """The codes one typo away from *code*: one digit changed, or two neighbouring digits swapped."""
+    near: set[str] = set()
+    for i, digit in enumerate(code):
+        near.update(code[:i] + other + code[i + 1:] for other in "0123456789" if other != digit)
+        if i + 1 < len(code) and code[i + 1] != digit:
+            near.add(code[:i] + code[i + 1] + digit + code[i + 2:])
+    return near
 
 
 def format_code(code: str) -> str:
@@ -76,16 +86,12 @@ class CodeBook:
     def claim(self, text: str) -> str:
         """Use the code typed by a technician; return its owner.
 
-        Raises :class:`BadCode` (malformed, or no such code: counts as a wrong
-        try), :class:`CodeExpired`, :class:`CodeBurned`.  A successful claim
-        removes the code: it never works twice.
+        Raises :class:`BadCode` (malformed, or no such code: a wrong try against
+        the codes one typo away from it), :class:`CodeExpired`, :class:`CodeBurned`.
+        A successful claim removes the code: it never works twice.
         """
         self.sweep()
-        try:
-            code = normalise_code(text)
-        except BadCode:
-            self._count_wrong_try()
-            raise
+        code = normalise_code(text)
         waiting = self._waiting.pop(code, None)
         if waiting is not None:
             self._retired[code] = ("used", self.clock())
@@ -96,11 +102,15 @@ class CodeBook:
         if reason == "burned":
             raise CodeBurned("this session code was blocked after too many wrong tries; "
                              "ask the customer for the new one their window shows")
-        self._count_wrong_try()
+        self._count_wrong_try(code)
         raise BadCode("no session is waiting with this code")
 
-    def _count_wrong_try(self) -> None:
-        for code, entry in list(self._waiting.items()):
+    def _count_wrong_try(self, guess: str) -> None:
+        """Count *guess* against each waiting code it is one typo away from (none, nearly always)."""
+        for code in one_typo_away(guess):
+            entry = self._waiting.get(code)
+            if entry is None:
+                continue
             entry.wrong_tries += 1
             if entry.wrong_tries >= self.max_wrong:
                 del self._waiting[code]

@@ -9,6 +9,14 @@ returns: sends frames, closes connections, writes each session's records
 (:mod:`relay.records`).  A housekeeping task feeds a :class:`~relay.events.Tick`
 every second.  A relay restarted with the same ``--data`` gives the machine back
 the sessions that had not ended, so both sides can resume.
+
+What an unauthenticated peer can make the relay hold is bounded here (:class:`Limits`):
+until the machine trusts a connection (paired, resumed, an admitted viewer) its
+messages may be at most :data:`MAX_UNTRUSTED_MESSAGE_BYTES` (a larger one closes it
+with 1009, *message too big*), few of them are queued, it must say hello within
+``hello_timeout`` seconds, and only so many such connections are taken from one
+address and in all (beyond, 1013 *try again later*).  A waiting agent stays
+unauthenticated until a technician pairs with it.
 """
 
 from __future__ import annotations
@@ -19,13 +27,15 @@ import itertools
 import logging
 import ssl
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from relay.events import (
     Action,
@@ -46,9 +56,11 @@ from relay.events import (
     SaveMeta,
     Send,
     Tick,
+    Trust,
     Undecodable,
     Undelivered,
 )
+from relay.limits import PairingLimiter, address_key
 from relay.machine import RelayMachine
 from relay.pairing import Technicians
 from relay.records import SessionRecords, load_open_sessions
@@ -60,6 +72,24 @@ log = logging.getLogger(__name__)
 
 #: Seconds a new connection has to say hello before it is dropped.
 HELLO_TIMEOUT = 10.0
+#: Largest message from a connection not trusted yet: a hello is under 2 KiB.
+MAX_UNTRUSTED_MESSAGE_BYTES = 64 * 1024
+#: Messages queued for a connection not trusted yet (then reading from it pauses).
+UNTRUSTED_QUEUE = 4
+#: The same, once trusted: a session moves file chunks and screen frames.
+TRUSTED_MAX_MESSAGE_BYTES = 4 * protocol.MAX_MESSAGE_BYTES
+TRUSTED_QUEUE = 64
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What unauthenticated peers may make the relay hold (see the module docstring)."""
+
+    #: connections not trusted yet (saying hello, waiting agents, technicians pairing), in all
+    unauthenticated: int = 1024
+    #: the same, from one address (an IPv4 address or an IPv6 /64)
+    unauthenticated_per_address: int = 32
+    hello_timeout: float = HELLO_TIMEOUT
 #: Seconds between two :class:`~relay.events.Tick` (code expiry, goodbye deadlines, records flushed).
 TICK_INTERVAL = 1.0
 
@@ -71,12 +101,18 @@ class Relay:
     """
 
     def __init__(self, data_dir: Path, technicians: Technicians | None = None, code_ttl: float = 600.0,
-                 max_wrong_tries: int = 5, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_wrong_tries: int = 5, clock: Callable[[], float] = time.monotonic,
+                 limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None) -> None:
         self.data_dir = data_dir
         self.clock = clock
-        self.machine = RelayMachine(technicians, code_ttl=code_ttl, max_wrong_tries=max_wrong_tries)
+        self.limits = limits or Limits()
+        self.machine = RelayMachine(technicians, code_ttl=code_ttl, max_wrong_tries=max_wrong_tries,
+                                    limiter=pairing_limiter)
         self.records: dict[str, SessionRecords] = {}
         self._connections: dict[ConnId, ServerConnection] = {}
+        #: connections not trusted yet → their address key; and how many per address
+        self._untrusted: dict[ConnId, str] = {}
+        self._untrusted_by_address: Counter[str] = Counter()
         self._conn_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         for meta in load_open_sessions(data_dir):
@@ -90,7 +126,8 @@ class Relay:
                     ssl_context: ssl.SSLContext | None = None) -> Server:
         """Start listening; the caller keeps the returned server open (``async with`` or ``serve_forever``)."""
         server = await serve(self.handle, host, port, ssl=ssl_context, compression=None,
-                             max_size=4 * protocol.MAX_MESSAGE_BYTES, max_queue=64)
+                             max_size=MAX_UNTRUSTED_MESSAGE_BYTES, max_queue=UNTRUSTED_QUEUE,
+                             open_timeout=self.limits.hello_timeout)
         self._spawn(self._housekeeping())
         return server
 
@@ -101,26 +138,62 @@ class Relay:
 
     async def handle(self, ws: ServerConnection) -> None:
         """One connection: feed its hello and frames to the machine until it closes."""
+        peer = _peer_host(ws)
+        address = address_key(peer)
+        refusal = self._over_limits(address)
+        if refusal:
+            log.warning("refused a connection from %s: %s", address, refusal)
+            await ws.close(CloseCode.TRY_AGAIN_LATER, refusal)
+            return
         conn = f"c{next(self._conn_ids)}"
         self._connections[conn] = ws
+        self._untrusted[conn] = address
+        self._untrusted_by_address[address] += 1
         try:
-            first = await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT)
-            await self._feed(self._decoded(conn, first, first=True))
+            try:
+                first = await asyncio.wait_for(ws.recv(), self.limits.hello_timeout)
+            except TimeoutError:
+                await ws.close(CloseCode.POLICY_VIOLATION, f"no hello within {self.limits.hello_timeout:g} s")
+                return
+            await self._feed(self._decoded(conn, first, peer))
             async for frame in ws:
                 await self._feed(self._decoded(conn, frame))
-        except (ConnectionClosed, TimeoutError):
+        except ConnectionClosed:
             pass
         finally:
+            self._trusted(conn)
             del self._connections[conn]
             await self._feed(Closed(conn))
 
+    def _over_limits(self, address: str) -> str:
+        """Why a new connection from *address* is refused, or "" when it may come in."""
+        if self._untrusted_by_address[address] >= self.limits.unauthenticated_per_address:
+            return "too many connections from your address are waiting to authenticate; try again later"
+        if len(self._untrusted) >= self.limits.unauthenticated:
+            return "too many connections are waiting to authenticate; try again later"
+        return ""
+
+    def _trusted(self, conn: ConnId) -> None:
+        """*conn* no longer counts as unauthenticated (trusted, or gone)."""
+        address = self._untrusted.pop(conn, None)
+        if address is not None:
+            self._untrusted_by_address[address] -= 1
+            if self._untrusted_by_address[address] <= 0:
+                del self._untrusted_by_address[address]
+
+    @property
+    def unauthenticated(self) -> int:
+        """How many connections are waiting to authenticate now (for tests and status)."""
+        return len(self._untrusted)
+
     @staticmethod
-    def _decoded(conn: ConnId, frame: Frame, first: bool = False) -> Event:
+    def _decoded(conn: ConnId, frame: Frame, hello_from: str | None = None) -> Event:
+        """The event for *frame*: a :class:`Hello` when it is the first (*hello_from* is the peer's address)."""
         try:
             message = protocol.decode(frame)
         except WorkbenchError as err:
-            return Undecodable(conn, err)
-        return Hello(conn, message) if first else Received(conn, message, frame)
+            return Undecodable(conn, err, frame)
+        return Hello(conn, message, hello_from) if hello_from is not None else Received(conn, message, frame)
 
     # -- carrying out the machine's actions -------------------------------
 
@@ -149,11 +222,27 @@ class Relay:
             if ws is not None:
                 # In the background: a peer slow to answer the close must not hold up everyone else.
                 self._spawn(ws.close(action.code, action.reason))
+        elif isinstance(action, Trust):
+            self._trust(action.conn)
         elif isinstance(action, OpenRecords):
             self.records[action.session_id] = SessionRecords(self.data_dir, action.session_id)
         else:
             self._write_records(action)
         return []
+
+    def _trust(self, conn: ConnId) -> None:
+        """Lift *conn*'s limits: it may now send what a session needs."""
+        self._trusted(conn)
+        ws = self._connections.get(conn)
+        if ws is None:
+            return
+        # websockets reads these for each new frame and on each queue check, so raising them takes
+        # effect from the connection's next message on (tests/relay/test_relay_limits.py proves it
+        # with a file chunk after pairing).  The size is ``max_message_size`` since websockets 15,
+        # ``max_size`` before.
+        size_limit = "max_message_size" if hasattr(ws.protocol, "max_message_size") else "max_size"
+        setattr(ws.protocol, size_limit, TRUSTED_MAX_MESSAGE_BYTES)
+        ws.recv_messages.high, ws.recv_messages.low = TRUSTED_QUEUE, TRUSTED_QUEUE // 4
 
     async def _send(self, conn: ConnId, frame: Frame) -> None:
         """Send *frame* on *conn*; raises ConnectionClosed when it has gone."""
@@ -184,11 +273,18 @@ class Relay:
         task.add_done_callback(self._tasks.discard)
 
 
+def _peer_host(ws: ServerConnection) -> str:
+    """The peer's IP address as text ("" when the transport does not say)."""
+    address = ws.remote_address
+    return str(address[0]) if isinstance(address, tuple) and address else ""
+
+
 async def run_relay(data_dir: Path, host: str, port: int, *, technicians: Technicians | None = None,
                     code_ttl: float = 600.0, ssl_context: ssl.SSLContext | None = None,
-                    ready: Callable[[str], Awaitable[None] | None] | None = None) -> None:
+                    ready: Callable[[str], Awaitable[None] | None] | None = None,
+                    limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None) -> None:
     """Run a relay until cancelled; prints where it listens through *ready*."""
-    relay = Relay(data_dir, technicians, code_ttl=code_ttl)
+    relay = Relay(data_dir, technicians, code_ttl=code_ttl, limits=limits, pairing_limiter=pairing_limiter)
     server = await relay.serve(host, port, ssl_context)
     async with server:
         scheme = "wss" if ssl_context else "ws"

@@ -12,7 +12,7 @@ from agent.journal import Journal
 from agent.policy import Policy
 from wire import protocol
 from wire.chain import verify_file
-from wire.errors import Forbidden
+from wire.errors import Forbidden, TooDeep
 
 
 def make(tmp_path: Path, seen: list[str], told: list[str]) -> tuple[Dispatcher, Journal]:
@@ -90,3 +90,30 @@ def test_binary_replies_keep_their_data(tmp_path: Path) -> None:
     reply = run(dispatcher, "d1", "files.data")
     assert reply.data == b"xyz" and reply["result"] == {"size": 3}
     assert journal.records[-1]["data_bytes"] == 3
+
+
+def test_deep_and_large_parameters_are_summarized_in_the_journal(tmp_path: Path) -> None:
+    dispatcher, journal = make(tmp_path, [], [])
+    deep: dict[str, Any] = {}
+    for _ in range(60):
+        deep = {"a": deep}
+    reply = run(dispatcher, "r1", "files.touch", {"path": "p", "deep": deep, "wide": list(range(1000)),
+                                                  "k" * 5000: "v"})
+    assert reply.type == "response"
+    call = journal.records[0]
+    assert len(json.dumps(call)) < 4000
+    assert call["params"]["wide"][-1] == "…(+936 items)"
+    assert "nested deeper than 8 levels" in json.dumps(call["params"]["deep"])
+    assert verify_file(journal.path).ok
+
+
+def test_a_request_that_could_not_be_read_is_refused_by_its_id_and_journaled(tmp_path: Path) -> None:
+    dispatcher, journal = make(tmp_path, [], [])
+    refusal = TooDeep("a message is nested at most 64 levels deep")
+    reply = dispatcher.refuse("r1", "files.touch", refusal)
+    assert reply.type == "error" and reply["id"] == "r1" and reply["code"] == "too_deep"
+    call, outcome = journal.records
+    assert call["kind"] == "call" and call["request"] == "r1" and call["method"] == "files.touch"
+    assert call["params"] == {"omitted": "a message is nested at most 64 levels deep"}
+    assert outcome["outcome"] == "error" and outcome["code"] == "too_deep"
+    assert dispatcher.refuse("r1", "files.touch", refusal) is reply and len(journal.records) == 2

@@ -11,6 +11,7 @@ Tree::
     WorkbenchError                 code
     ├── ProtocolError              bad_message      malformed message
     │   ├── MessageTooLarge        too_large
+    │   ├── TooDeep                too_deep         nested deeper than the protocol allows
     │   └── UnsupportedVersion     unsupported_version
     ├── UnknownMethod              unknown_method
     ├── BadParams                  bad_params       wrong or missing parameter
@@ -35,7 +36,8 @@ Tree::
     │   ├── BadCode                bad_code
     │   ├── CodeExpired            code_expired
     │   ├── CodeBurned             code_burned
-    │   └── Unauthorized           unauthorized
+    │   ├── Unauthorized           unauthorized
+    │   └── RateLimited            rate_limited     too many failed tries from one address
     └── InternalError              internal
 """
 
@@ -69,6 +71,21 @@ class ProtocolError(WorkbenchError):
 
 class MessageTooLarge(ProtocolError):
     code = "too_large"
+
+
+class TooDeep(ProtocolError):
+    """A message nested deeper than :data:`wire.protocol.MAX_DEPTH`.
+
+    ``envelope`` holds the message's top-level plain fields (``type``, ``id``,
+    ``method``, ``name``) when they could be read, so the receiver can answer a
+    request by its id (and the agent journal it) instead of leaving it unanswered.
+    """
+
+    code = "too_deep"
+
+    def __init__(self, message: str = "", envelope: dict[str, Any] | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.envelope = envelope
 
 
 class UnsupportedVersion(ProtocolError):
@@ -172,6 +189,12 @@ class CodeBurned(PairingFailed):
 
 class Unauthorized(PairingFailed):
     code = "unauthorized"
+
+
+class RateLimited(PairingFailed):
+    """Too many failed pairing tries from one address (or from everywhere at once); details: ``retry_after``."""
+
+    code = "rate_limited"
 
 
 class InternalError(WorkbenchError):

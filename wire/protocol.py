@@ -9,7 +9,10 @@ a binary frame::
 :func:`decode` checks the version, the size, the type and each field's type
 before anything acts on a message, and raises :class:`~wire.errors.ProtocolError`
 (or a subclass) with a stable code when a frame is malformed.  Nothing else
-in this module raises.
+in this module raises.  A message nested deeper than :data:`MAX_DEPTH` levels is
+refused with :class:`~wire.errors.TooDeep`, which carries the message's top-level
+plain fields so a request can still be answered by its id: nothing that reads,
+describes or stores a decoded value ever meets a nesting Python cannot walk.
 
 Message types (fields besides ``v`` and ``type``):
 
@@ -31,11 +34,12 @@ bye         anyone                  reason
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from wire.errors import MessageTooLarge, ProtocolError, UnsupportedVersion
+from wire.errors import MessageTooLarge, ProtocolError, TooDeep, UnsupportedVersion
 
 PROTOCOL_VERSION: Final = 1
 #: Largest frame either side accepts; the websocket layer is set to the same.
@@ -44,6 +48,14 @@ MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
 MAX_HEADER_BYTES: Final = 4 * 1024 * 1024
 MAX_ID_LENGTH: Final = 64
 MAX_NAME_LENGTH: Final = 128
+#: Deepest nesting of a message: the message object is level 1, its ``params`` level 2, and so on.
+#: Far beyond what any method needs, and far below where Python's recursion gives out (~1000).
+MAX_DEPTH: Final = 64
+
+#: The plain fields of a message's envelope, and how one reads at the start of a frame that
+#: JSON could not even parse (too deep for it): ``{"v":1,"type":"request","id":"…",…``.
+_ENVELOPE_FIELDS: Final = ("type", "id", "method", "name")
+_LEADING_FIELD: Final = re.compile(r'\s*"(v|type|id|method|name)"\s*:\s*("(?:[^"\\]|\\.){0,256}"|\d{1,9})\s*,')
 
 _MAGIC: Final = b"WB"
 _PREFIX: Final = struct.Struct(">2sBI")
@@ -83,12 +95,16 @@ def encode(message: Message) -> str | bytes:
     """Encode *message* as a text frame, or a binary frame when it has data.
 
     Raises :class:`MessageTooLarge` when the result would exceed
-    :data:`MAX_MESSAGE_BYTES`, and :class:`ProtocolError` when a field is not
-    JSON-serialisable.
+    :data:`MAX_MESSAGE_BYTES`, :class:`TooDeep` when it is nested too deep for
+    JSON to write at all, and :class:`ProtocolError` when a field is not
+    JSON-serialisable.  Nesting beyond :data:`MAX_DEPTH` is the receiver's to
+    refuse: it answers a request by its id, and the agent journals the refusal.
     """
     body = {"v": PROTOCOL_VERSION, "type": message.type, **message.fields}
     try:
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except RecursionError as err:
+        raise TooDeep(f"cannot encode {message.type}: nested deeper than JSON can be written") from err
     except (TypeError, ValueError) as err:
         raise ProtocolError(f"cannot encode {message.type}: {err}") from err
     if message.data is None:
@@ -108,8 +124,9 @@ def decode(frame: str | bytes) -> Message:
     """Decode and validate one websocket frame.
 
     Raises :class:`MessageTooLarge` (``too_large``), :class:`UnsupportedVersion`
-    (``unsupported_version``) or :class:`ProtocolError` (``bad_message``); the
-    caller replies with the error and keeps the connection.
+    (``unsupported_version``), :class:`TooDeep` (``too_deep``, with the envelope
+    of the message when it could be read) or :class:`ProtocolError`
+    (``bad_message``); the caller replies with the error and keeps the connection.
     """
     if len(frame) > MAX_MESSAGE_BYTES:
         raise MessageTooLarge(f"frame of {len(frame)} bytes over {MAX_MESSAGE_BYTES}")
@@ -137,7 +154,10 @@ def decode(frame: str | bytes) -> Message:
         raise ProtocolError(f"frame of type {type(frame).__name__}")
     try:
         body = json.loads(header_text)
-    except (ValueError, RecursionError) as err:
+    except RecursionError as err:
+        raise TooDeep(f"a message is nested at most {MAX_DEPTH} levels deep",
+                      envelope=_leading_envelope(header_text)) from err
+    except ValueError as err:
         raise ProtocolError(f"not JSON: {err}") from err
     if not isinstance(body, dict):
         raise ProtocolError("a message is a JSON object")
@@ -159,7 +179,54 @@ def decode(frame: str | bytes) -> Message:
         value = body.get(name)
         if isinstance(value, str) and len(value) > (MAX_ID_LENGTH if name == "id" else MAX_NAME_LENGTH):
             raise ProtocolError(f"{kind}.{name} too long")
+    if nested_deeper_than(body, MAX_DEPTH, header_text):
+        envelope = {"type": kind, **{k: body[k] for k in _ENVELOPE_FIELDS[1:] if isinstance(body.get(k), str)}}
+        raise TooDeep(f"a message is nested at most {MAX_DEPTH} levels deep", envelope=envelope)
     return Message(kind, body, data)
+
+
+def nested_deeper_than(value: Any, limit: int, text: str | None = None) -> bool:
+    """True when *value* has more than *limit* levels of lists and objects (a scalar has none).
+
+    Walks without recursion, so any depth is safe to ask about.  *text*, the JSON
+    *value* was read from, lets a value with few brackets skip the walk.
+    """
+    if text is not None and text.count("[") + text.count("{") <= limit:
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _leading_envelope(text: str) -> dict[str, Any] | None:
+    """The envelope fields that open *text*, before any nested value; None when it is not a request or answer.
+
+    Used only for a frame too deep for :func:`json.loads`: what precedes the first
+    nested value is certainly top-level, so an id read there is the message's own.
+    """
+    if not text.startswith("{"):
+        return None
+    fields: dict[str, Any] = {}
+    position = 1
+    while (match := _LEADING_FIELD.match(text, position)) is not None:
+        try:
+            fields[match.group(1)] = json.loads(match.group(2))
+        except ValueError:
+            break
+        position = match.end()
+    if fields.get("v") != PROTOCOL_VERSION or fields.get("type") not in _SCHEMA:
+        return None
+    envelope = {k: fields[k] for k in _ENVELOPE_FIELDS if isinstance(fields.get(k), str)}
+    if len(envelope.get("id", "")) > MAX_ID_LENGTH or len(envelope.get("method", "")) > MAX_NAME_LENGTH:
+        envelope.pop("id", None)
+    return envelope
 
 
 # Constructors: one per message type the code sends often.

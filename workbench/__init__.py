@@ -24,6 +24,7 @@ from wire.errors import (
     NotFound,
     NotGranted,
     PairingFailed,
+    RateLimited,
     SessionEnded,
     Timeout,
     Unauthorized,
@@ -42,7 +43,7 @@ def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None =
     *name* is how the customer's window will name you (default: your login);
     *key* is your key when the relay admits only listed technicians; *cafile*
     trusts a ``wss://`` relay's certificate.  Raises :class:`BadCode`,
-    :class:`CodeExpired`, :class:`CodeBurned`, :class:`Unauthorized` (all
+    :class:`CodeExpired`, :class:`CodeBurned`, :class:`Unauthorized`, :class:`RateLimited` (all
     :class:`PairingFailed`) or :class:`ConnectionLost` when the relay is unreachable.
     """
     ssl_context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
@@ -61,6 +62,7 @@ __all__ = [
     "NotFound",
     "NotGranted",
     "PairingFailed",
+    "RateLimited",
     "Session",
     "SessionEnded",
     "Timeout",

@@ -9,6 +9,10 @@ kernel's loop, and browser messages keep flowing while a call waits.
 Requests stay pending until answered: after a dropped link the client
 reconnects with backoff, resumes the session, and re-sends them with the same
 ids (the agent answers a repeat from its cache, so nothing runs twice).
+
+An answer is checked on arrival: its objects are :class:`AnswerObject`, so a
+field the agent left out is a :class:`~wire.errors.ProtocolError` naming the call
+and the field (code ``bad_message``), not a bare ``KeyError`` deep in a namespace.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from wire.errors import (
     BadParams,
     ConnectionLost,
     PairingFailed,
+    ProtocolError,
     SessionEnded,
     Timeout,
     WorkbenchError,
@@ -46,11 +51,50 @@ DEFAULT_TIMEOUT = 60.0
 PAIRING_TIMEOUT = 20.0
 
 
+class AnswerObject(dict[str, Any]):
+    """A JSON object in an agent's answer; reading a field it lacks raises :class:`ProtocolError`."""
+
+    def __init__(self, fields: dict[str, Any], where: str) -> None:
+        super().__init__(fields)
+        self.where = where
+
+    def __missing__(self, key: str) -> Any:
+        raise ProtocolError(f"the agent's answer to {self.where} has no {key!r}: not what this workbench "
+                            "understands (a different agent version, or not an agent)", missing=str(key))
+
+
+class AnswerList(list[Any]):
+    """A JSON array in an agent's answer; reading past its end raises :class:`ProtocolError`."""
+
+    def __init__(self, items: list[Any], where: str) -> None:
+        super().__init__(items)
+        self.where = where
+
+    def __getitem__(self, index: Any) -> Any:
+        try:
+            return super().__getitem__(index)
+        except IndexError:
+            raise ProtocolError(f"the agent's answer to {self.where} has no item {index!r}") from None
+
+
+def checked_answer(value: Any, where: str) -> Any:
+    """*value* with its objects and arrays made :class:`AnswerObject` and :class:`AnswerList`.
+
+    Decoded values are at most :data:`wire.protocol.MAX_DEPTH` deep, so the recursion is bounded.
+    """
+    if isinstance(value, dict):
+        return AnswerObject({k: checked_answer(v, where) for k, v in value.items()}, where)
+    if isinstance(value, list):
+        return AnswerList([checked_answer(v, where) for v in value], where)
+    return value
+
+
 @dataclass
 class _Pending:
     frame: str | bytes
     future: concurrent.futures.Future[CallResult]
     timer: asyncio.TimerHandle | None = None
+    method: str = "a call"
 
 
 class RelayClient:
@@ -113,7 +157,8 @@ class RelayClient:
         except WorkbenchError as err:  # too large, or not JSON-serialisable: fails here, nothing is sent
             future.set_exception(err)
             return future
-        self._loop.call_soon_threadsafe(self._send_request, request_id, frame, future, timeout or DEFAULT_TIMEOUT)
+        self._loop.call_soon_threadsafe(self._send_request, request_id, frame, future, timeout or DEFAULT_TIMEOUT,
+                                        method)
         return future
 
     def close(self, reason: str = "technician_closed") -> None:
@@ -231,17 +276,19 @@ class RelayClient:
             pending.timer.cancel()
         if pending.future.done():
             return
-        if message.type == "response":
-            pending.future.set_result(CallResult(message.get("result"), message.data))
+        if message.type == "response" and "result" not in message.fields:
+            pending.future.set_exception(ProtocolError(f"the agent's answer to {pending.method} has no result"))
+        elif message.type == "response":
+            pending.future.set_result(CallResult(checked_answer(message["result"], pending.method), message.data))
         else:
             pending.future.set_exception(error_from_wire(message.fields))
 
     def _send_request(self, request_id: str, frame: str | bytes, future: concurrent.futures.Future[CallResult],
-                      timeout: float) -> None:
+                      timeout: float, method: str = "a call") -> None:
         if self.ended_reason is not None:
             future.set_exception(SessionEnded(f"the session has ended ({self.ended_reason})"))
             return
-        pending = _Pending(frame, future)
+        pending = _Pending(frame, future, method=method)
         pending.timer = self._loop.call_later(timeout, self._time_out, request_id, timeout)
         self._pending[request_id] = pending
         ws = self._ws

@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wire.chain import utc_now
-from wire.errors import WorkbenchError
+from wire.errors import ProtocolError, WorkbenchError
 from workbench.annotate import AnnotateNamespace
 from workbench.calls import CallResult
 from workbench.client import RelayClient
@@ -101,8 +101,11 @@ class Session:
         return time.perf_counter() - started
 
     def describe(self) -> dict[str, Any]:
-        """What the agent says of this session: machine, consent, what the customer allowed."""
-        return dict(self.call("session.describe").value)
+        """What the agent says of this session: machine, consent, what the customer allowed.
+
+        Raises ProtocolError when the answer is not an object.
+        """
+        return _object(self.call("session.describe").value, "session.describe")
 
     def inventory(self) -> Inventory:
         """The customer's system information (R4): every fact with its status and source."""
@@ -143,7 +146,7 @@ class Session:
 
     def relay_status(self) -> dict[str, Any]:
         """What the relay holds for this session: agent connected, viewers, journal head, alerts."""
-        return dict(self.call("relay.status").value)
+        return _object(self.call("relay.status").value, "relay.status")
 
     @property
     def journal_alerts(self) -> list[dict[str, Any]]:
@@ -215,6 +218,13 @@ class Session:
             row("calls so far", str(len(self.history))),
         ]
         return f"<table>{''.join(rows)}</table>"
+
+
+def _object(value: Any, method: str) -> dict[str, Any]:
+    """*value* when it is a JSON object; raises :class:`ProtocolError` (``bad_message``) when not."""
+    if not isinstance(value, dict):
+        raise ProtocolError(f"the answer to {method} is a {type(value).__name__}, not an object")
+    return value
 
 
 def _local(stamp: Any) -> str:

@@ -89,15 +89,16 @@ def test_the_customer_ends_the_session(relay: tuple[Proc, str, Path], procs: lis
     assert meta["ended_at"] and meta["ended_by"] == "customer"
 
 
-def test_wrong_codes_burn_the_code_and_the_customer_gets_a_new_one(
+def test_tries_against_a_code_burn_it_and_the_customer_gets_a_new_one(
         relay: tuple[Proc, str, Path], procs: list[Proc], tmp_path: Path) -> None:
     _, url, _ = relay
     agent, code = start_agent(url, tmp_path / "agent")
     procs.append(agent)
-    wrong = "000 000 000" if code != "000 000 000" else "111 111 111"
-    for _ in range(5):
+    digits = code.replace(" ", "")
+    for n in range(5):  # one digit wrong each time: someone who half-read this code
+        typo = digits[:n] + str((int(digits[n]) + 1) % 10) + digits[n + 1:]
         with pytest.raises(BadCode):
-            connect(wrong, relay=url, name="Mallory")
+            connect(typo, relay=url, name="Mallory")
     with pytest.raises(CodeBurned):
         connect(code, relay=url, name="Alice")
     fresh = agent.wait_for(r"session code: (\d{3} \d{3} \d{3})").group(1)
@@ -158,10 +159,10 @@ def test_bad_input_gets_coded_errors_and_the_session_goes_on(
     forged = protocol.encode(protocol.Message(
         "hello", {"role": "technician", "resume": {"session_id": s.session_id, "token": "forged"}}))
     frames: list[str | bytes] = [forged, "{not json", json.dumps({"v": 1, "type": "hello", "role": 7}),
-                                 json.dumps({"v": 1, "type": "request", "id": "x", "method": "m", "params": {}}),
-                                 b"WB\x01" + b"\xff" * (protocol.MAX_MESSAGE_BYTES + 10)]
+                                 json.dumps({"v": 1, "type": "request", "id": "x", "method": "m", "params": {}})]
     replies = [asyncio.run(one_reply(frame)) for frame in frames]
-    assert [r["code"] for r in replies] == ["unauthorized", "bad_message", "bad_message", "bad_message", "too_large"]
+    assert [r["code"] for r in replies] == ["unauthorized", "bad_message", "bad_message", "bad_message"]
+    # (a large message before pairing closes the connection: tests/relay/test_relay_limits.py)
 
     # garbage on the technician's own, paired connection: an error, and the connection stays
     client = s._client

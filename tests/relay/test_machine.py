@@ -23,14 +23,16 @@ from relay.events import (
     SaveMeta,
     Send,
     Tick,
+    Trust,
     Undecodable,
     Undelivered,
 )
-from relay.machine import AGENT_GOODBYE_TIMEOUT, REPLACED, VIEWER_TOKEN_LIFETIME, RelayMachine
+from relay.limits import PairingLimiter
+from relay.machine import AGENT_GOODBYE_TIMEOUT, REPLACED, VIEWER_TOKEN_LIFETIME, RelayMachine, _WaitingAgent
 from relay.pairing import Technicians, hash_secret
 from wire import protocol
 from wire.chain import GENESIS, ChainFollower, record_hash
-from wire.errors import ProtocolError
+from wire.errors import ProtocolError, TooDeep
 
 CONSENT = {"terms_sha256": "0" * 64, "how": "clicked accept"}
 
@@ -89,6 +91,10 @@ def wrong_code(*codes: str) -> str:
     return next(c for c in ("000 000 000", "111 111 111", "222 222 222") if c not in codes)
 
 
+def technician_hello(conn: str, peer: str, code: str) -> Hello:
+    return Hello(conn, protocol.Message("hello", {"role": "technician", "code": code, "name": "Mallory"}), peer)
+
+
 def journal_records(first: int, count: int, prev: str = GENESIS) -> list[dict[str, Any]]:
     records = []
     for seq in range(first, first + count):
@@ -107,8 +113,9 @@ def test_an_agent_gets_a_code_and_a_technician_pairs_with_it() -> None:
     assert len(code) == 11 and code.replace(" ", "").isdigit()
 
     actions = relay.hello("t", "technician", code=code.replace(" ", "-"), name="Alice")
-    assert [type(a) for a in actions] == [OpenRecords, SaveMeta, Send, Send]
-    opened, saved = actions[0], actions[1]
+    assert [type(a) for a in actions] == [Trust, Trust, OpenRecords, SaveMeta, Send, Send]
+    assert actions[:2] == [Trust("a"), Trust("t")]  # both limits lifted before either may send more
+    opened, saved = actions[2], actions[3]
     assert isinstance(opened, OpenRecords) and isinstance(saved, SaveMeta)
     session_id, meta = opened.session_id, saved.meta
     (to_agent,), (to_technician,) = messages(actions, "a"), messages(actions, "t")
@@ -151,22 +158,97 @@ def test_a_wrong_code_is_refused_and_the_code_still_works() -> None:
     assert [m.type for m in messages(relay.hello("t3", "technician", code=code, name="Alice"), "t3")] == ["paired"]
 
 
-def test_five_wrong_tries_burn_every_waiting_code_and_their_agents_get_new_ones() -> None:
+def one_typo(code: str, n: int) -> str:
+    """*code* with its n-th digit changed: a try against that code."""
+    digits = code.replace(" ", "")
+    return digits[:n] + str((int(digits[n]) + 1) % 10) + digits[n + 1:]
+
+
+def test_wrong_codes_burn_no_other_customers_code() -> None:
     relay = Harness()
     first, second = relay.waiting_agent("a1"), relay.waiting_agent("a2")
-    wrong = wrong_code(first, second)
+    guesses = (f"{n:09d}" for n in range(10**9) if f"{n:09d}" not in (first, second))
+    for n, guess in zip(range(9), guesses, strict=False):  # under the limit per address (10)
+        actions = relay.hello(f"m{n}", "technician", code=guess, name="Mallory")
+        assert refusal(actions, f"m{n}") == "bad_code"  # and nothing sent to the waiting agents
+    for agent, code in (("a1", first), ("a2", second)):
+        assert [m.type for m in messages(relay.hello(f"t{agent}", "technician", code=code, name="Alice"),
+                                         f"t{agent}")] == ["paired"]
+
+
+def test_five_tries_against_a_code_burn_that_code_only_and_its_agent_gets_a_new_one() -> None:
+    relay = Harness()
+    first, second = relay.waiting_agent("a1"), relay.waiting_agent("a2")
     for n in range(4):
-        assert refusal(relay.hello(f"m{n}", "technician", code=wrong, name="Mallory"), f"m{n}") == "bad_code"
-    actions = relay.hello("m4", "technician", code=wrong, name="Mallory")
+        assert refusal(relay.hello(f"m{n}", "technician", code=one_typo(first, n), name="Mallory"), f"m{n}") \
+            == "bad_code"
+    actions = relay.hello("m4", "technician", code=one_typo(first, 4), name="Mallory")
     assert [(type(a), getattr(a, "conn", None)) for a in actions] == [
-        (Send, "a1"), (Send, "a2"), (Send, "m4"), (Close, "m4")]  # the new codes go out before the refusal
-    (new_first,), (new_second,), (error,) = messages(actions, "a1"), messages(actions, "a2"), messages(actions, "m4")
-    assert new_first["reason"] == new_second["reason"] == "burned" and error["code"] == "bad_code"
-    assert new_first["code"] != first and new_second["code"] != second
+        (Send, "a1"), (Send, "m4"), (Close, "m4")]  # the new code goes out before the refusal
+    (new_first,), (error,) = messages(actions, "a1"), messages(actions, "m4")
+    assert new_first["reason"] == "burned" and error["code"] == "bad_code" and new_first["code"] != first
 
     assert refusal(relay.hello("t1", "technician", code=first, name="Alice"), "t1") == "code_burned"
-    assert [m.type for m in messages(relay.hello("t2", "technician", code=new_first["code"], name="Alice"),
-                                     "t2")] == ["paired"]
+    for conn, code in (("t2", new_first["code"]), ("t3", second)):
+        assert [m.type for m in messages(relay.hello(conn, "technician", code=code, name="Alice"), conn)] \
+            == ["paired"]
+
+
+def test_failed_tries_are_limited_per_address_and_an_honest_address_still_pairs() -> None:
+    relay = Harness()
+    code = relay.waiting_agent("a")
+    guess = wrong_code(code)
+    for n in range(10):
+        assert refusal(relay.feed(technician_hello(f"m{n}", "10.0.0.66", guess)), f"m{n}") == "bad_code"
+    actions = relay.feed(technician_hello("m10", "10.0.0.66", code))  # even the right code: the address waits
+    assert refusal(actions, "m10") == "rate_limited"
+    (error,) = messages(actions, "m10")
+    assert error["details"]["retry_after"] == 60 and "your address" in error["message"]
+    relay.now += 61
+    assert refusal(relay.feed(technician_hello("m11", "10.0.0.66", guess)), "m11") == "bad_code"  # waited enough
+    assert refusal(relay.feed(technician_hello("m12", "::ffff:10.0.0.66", guess)), "m12") == "bad_code"
+    assert [m.type for m in messages(relay.feed(technician_hello("t", "10.0.0.7", code)), "t")] == ["paired"]
+
+
+def test_an_ipv6_guesser_is_one_address_for_its_whole_64() -> None:
+    relay = Harness()
+    code = relay.waiting_agent("a")
+    for n in range(10):
+        address = f"2001:db8:1:2::{n + 1:x}"
+        assert refusal(relay.feed(technician_hello(f"m{n}", address, wrong_code(code))), f"m{n}") == "bad_code"
+    assert refusal(relay.feed(technician_hello("m", "2001:db8:1:2:ffff::1", code)), "m") == "rate_limited"
+    assert [m.type for m in messages(relay.feed(technician_hello("t", "2001:db8:1:3::1", code)), "t")] == ["paired"]
+
+
+def test_past_the_overall_limit_only_addresses_without_failures_may_try() -> None:
+    relay = Harness(limiter=PairingLimiter(per_address=10, overall=20, window=60.0))
+    code = relay.waiting_agent("a")
+    for n in range(20):  # twenty guessers, one try each
+        assert refusal(relay.feed(technician_hello(f"m{n}", f"10.1.0.{n}", wrong_code(code))), f"m{n}") == "bad_code"
+    actions = relay.feed(technician_hello("m0b", "10.1.0.0", code))
+    assert refusal(actions, "m0b") == "rate_limited"
+    assert "this relay" in messages(actions, "m0b")[0]["message"]
+    assert [m.type for m in messages(relay.feed(technician_hello("t", "10.9.9.9", code)), "t")] == ["paired"]
+
+
+def test_a_wrong_technician_key_counts_as_a_failed_try() -> None:
+    relay = Harness(Technicians({"Alice Martin": "correct horse"}))
+    code = relay.waiting_agent("a")
+    for n in range(10):
+        hello = Hello(f"m{n}", protocol.Message("hello", {"role": "technician", "code": code,
+                                                          "name": "Alice Martin", "key": f"guess {n}"}), "10.0.0.66")
+        assert refusal(relay.feed(hello), f"m{n}") == "unauthorized"
+    hello = Hello("m", protocol.Message("hello", {"role": "technician", "code": code, "name": "Alice Martin",
+                                                  "key": "correct horse"}), "10.0.0.66")
+    assert refusal(relay.feed(hello), "m") == "rate_limited"
+
+
+def test_a_waiting_agent_is_kept_as_the_few_fields_a_session_needs() -> None:
+    relay = Harness()
+    relay.hello("a", "agent", consent=CONSENT, machine={"hostname": "pc-1"}, padding=["x" * 1000] * 50)
+    waiting = relay.machine._connections["a"]
+    assert isinstance(waiting, _WaitingAgent) and "padding" not in waiting.hello_json
+    assert len(waiting.hello_json) < 300
 
 
 def test_an_expired_code_is_replaced_and_refused() -> None:
@@ -247,7 +329,8 @@ def test_an_agent_resumes_and_gets_what_waited_for_it_in_order() -> None:
         "session_id": session_id, "resumed": True, "journal_seq": 0, "journal_head": GENESIS, "technician": "Alice"}
     assert viewers.fields == {"name": "relay.viewers", "body": {"count": 0, "viewers": []}}
     assert [m["id"] for m in waited] == ["r0", "r1", "r2"]
-    assert all(isinstance(a, Deliver) for a in actions[2:5])  # a failed delivery would wait again
+    assert actions[0] == Trust("a3")
+    assert all(isinstance(a, Deliver) for a in actions[3:6])  # a failed delivery would wait again
     assert messages(actions, "t") == [protocol.event("relay.agent", {"connected": True})]
     assert [type(a) for a in relay.send("t", protocol.request("r3", "session.ping", {}))] == [LogMessage, Deliver]
 
@@ -487,3 +570,32 @@ def test_an_end_while_the_agent_is_away_closes_the_records_and_nobody_resumes() 
     assert actions[-1] == CloseRecords(session_id)
     assert refusal(relay.hello("t2", "technician", resume={"session_id": session_id, "token": technician_token}),
                    "t2") == "session_ended"
+
+
+# -- messages too deep to decode -------------------------------------------------
+
+
+def test_a_request_too_deep_goes_on_to_the_agent_and_a_deep_answer_is_an_error_for_its_request() -> None:
+    relay = Harness()
+    session_id, _, _ = relay.paired()
+    deep: dict[str, Any] = {}
+    for _ in range(100):
+        deep = {"a": deep}
+    frame = protocol.encode(protocol.request("r1", "files.list", deep))
+    with pytest.raises(TooDeep) as refused:
+        protocol.decode(frame)
+    actions = relay.feed(Undecodable("t", refused.value, frame))
+    assert actions[-1] == Deliver("a", frame, session_id, "agent")  # the agent answers it by id, and journals it
+    assert isinstance(actions[0], LogMessage) and actions[0].fields["params"] == {"omitted": "nested too deep"}
+
+    answer = protocol.encode(protocol.response("r1", deep))
+    with pytest.raises(TooDeep) as deep_answer:
+        protocol.decode(answer)
+    (error,) = messages(relay.feed(Undecodable("a", deep_answer.value, answer)), "t")
+    assert error.type == "error" and error["id"] == "r1" and error["code"] == "too_deep"
+
+    relay_request = protocol.encode(protocol.request("r2", "relay.status", deep))
+    with pytest.raises(TooDeep) as to_relay:
+        protocol.decode(relay_request)
+    (error,) = messages(relay.feed(Undecodable("t", to_relay.value, relay_request)), "t")
+    assert error["id"] == "r2" and error["code"] == "too_deep"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.pairing import CodeBook, Technicians, format_code, normalise_code
+from relay.pairing import CodeBook, Technicians, format_code, normalise_code, one_typo_away
 from wire.errors import BadCode, BadParams, CodeBurned, CodeExpired, Unauthorized
 
 
@@ -38,20 +38,44 @@ def test_spacing_and_dashes_are_accepted_but_not_other_text() -> None:
             normalise_code(text)
 
 
-def test_five_wrong_tries_burn_the_waiting_code_and_its_owner_gets_a_new_one() -> None:
+def test_five_tries_one_typo_away_burn_the_code_and_its_owner_gets_a_new_one() -> None:
     book = CodeBook(max_wrong=5)
     code = book.issue("agent-1")
-    for _ in range(4):
+    other = book.issue("agent-2")
+    near = sorted(one_typo_away(code) - {other})
+    for guess in near[:4]:
         with pytest.raises(BadCode):
-            book.claim(wrong(code))
+            book.claim(guess)
     assert book.take_burned() == []
     with pytest.raises(BadCode):
-        book.claim(wrong(code))
+        book.claim(near[4])
     assert book.take_burned() == ["agent-1"]
+    assert book.code_of("agent-2") == other
     with pytest.raises(CodeBurned):
         book.claim(code)
     fresh = book.issue("agent-1")
     assert fresh != code and book.claim(fresh) == "agent-1"
+
+
+def test_wrong_codes_not_aimed_at_a_code_burn_nothing() -> None:
+    book = CodeBook(max_wrong=5)
+    code = book.issue("agent-1")
+    for guess in [f"{n:09d}" for n in range(1000)]:
+        if guess != code and guess not in one_typo_away(code):
+            with pytest.raises(BadCode):
+                book.claim(guess)
+    for text in ("12345", "not a code"):
+        with pytest.raises(BadCode):
+            book.claim(text)
+    assert book.take_burned() == [] and book.code_of("agent-1") == code
+
+
+def test_one_typo_away_is_one_digit_changed_or_two_neighbours_swapped() -> None:
+    near = one_typo_away("123456789")
+    assert len(near) == 9 * 9 + 8
+    assert {"023456789", "123456780", "213456789", "123456798"} <= near
+    assert "123456789" not in near and "321456789" not in near and "003456789" not in near
+    assert len(one_typo_away("111111111")) == 81  # swapping equal digits is no typo
 
 
 def test_codes_expire() -> None:

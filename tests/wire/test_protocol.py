@@ -7,7 +7,15 @@ import json
 import pytest
 
 from wire import protocol
-from wire.errors import MessageTooLarge, NotFound, ProtocolError, UnsupportedVersion, WorkbenchError, error_from_wire
+from wire.errors import (
+    MessageTooLarge,
+    NotFound,
+    ProtocolError,
+    TooDeep,
+    UnsupportedVersion,
+    WorkbenchError,
+    error_from_wire,
+)
 
 
 def test_text_round_trip() -> None:
@@ -76,3 +84,32 @@ def test_errors_cross_the_wire_as_the_same_class() -> None:
     assert isinstance(err, NotFound) and err.code == "not_found" and err.details == {"path": "/x"}
     unknown = error_from_wire({"code": "brand_new", "message": "from a newer agent"})
     assert type(unknown) is WorkbenchError and unknown.code == "brand_new"
+
+
+def nested(levels: int) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("levels", [63, 500, 900])
+def test_a_request_nested_too_deep_is_refused_with_its_envelope(levels: int) -> None:
+    frame = protocol.encode(protocol.request("r1", "files.list", nested(levels)))
+    with pytest.raises(TooDeep) as refused:
+        protocol.decode(frame)
+    assert refused.value.code == "too_deep"
+    assert refused.value.envelope == {"type": "request", "id": "r1", "method": "files.list"}
+    assert protocol.decode(protocol.encode(protocol.request("r2", "files.list", nested(60)))).type == "request"
+
+
+def test_a_frame_too_deep_for_json_still_names_its_request_when_the_envelope_leads() -> None:
+    deep = "[" * 5000 + "]" * 5000
+    with pytest.raises(TooDeep) as refused:
+        protocol.decode('{"v":1,"type":"request","id":"r9","method":"m","params":{"x":' + deep + "}}")
+    assert refused.value.envelope == {"type": "request", "id": "r9", "method": "m"}
+    with pytest.raises(TooDeep) as anonymous:  # params first: nothing after them is certainly top-level
+        protocol.decode('{"v":1,"params":' + deep + ',"type":"request","id":"r9"}')
+    assert anonymous.value.envelope is None
+    with pytest.raises(TooDeep):
+        protocol.encode(protocol.request("r3", "m", {"x": nested(5000)}))

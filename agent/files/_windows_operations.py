@@ -250,10 +250,11 @@ def edit_file(ctx: CallContext) -> dict[str, Any]:
                 current = decode(pread_exact(fd, st.st_size, 0), encoding, "strict", path)
                 updated = apply_edit(current, old_text, new_text, path)
                 data = encode_edit(updated, encoding)
-                result = replace_file(ctx, guard, loc, _writer(data), overwrite=True, summary=f"edited {loc.path}",
-                                      old=(fd, info))
-            finally:
+            except BaseException:
                 os.close(fd)
+                raise
+            result = replace_file(ctx, guard, loc, _writer(data), overwrite=True, summary=f"edited {loc.path}",
+                                  old=(fd, info))  # takes the descriptor over
     except OSError as err:
         raise from_os_error(err, path) from err
     result["diff"] = diff_of(current, updated, loc.path)

@@ -100,12 +100,13 @@ def replace_file(ctx: CallContext, guard: Guard, loc: Location, content: Callabl
     """Put new content at *loc* atomically, keeping what was there for undo.
 
     *content* writes into the temporary descriptor and returns size and
-    sha256; *old* is the current file when the caller opened it (and closes
-    it); *temp* a temporary file already written next to *loc*, taken over.
+    sha256; *old* is the current file when the caller opened it, taken over
+    (closed before the rename: Wine refuses to replace a file held open);
+    *temp* a temporary file already written next to *loc*, taken over.
     Raises IsADirectory, AlreadyExists, Forbidden, Conflict, PermissionDenied, NoSpace.
     """
     store = store_of(ctx)
-    own_old = False
+    old_fd = old[0] if old is not None else -1
     temp_name, temp_fd = temp if temp is not None else (None, -1)
     sha_before: str | None = None
     try:
@@ -118,9 +119,8 @@ def replace_file(ctx: CallContext, guard: Guard, loc: Location, content: Callabl
                     raise IsADirectory(f"{loc.requested}: is a folder")
                 if not overwrite:
                     raise AlreadyExists(f"{loc.requested}: already exists")
-                fd, info, _ = guard.open_file(loc)
-                old = (fd, info)
-                own_old = True
+                old_fd, info, _ = guard.open_file(loc)
+                old = (old_fd, info)
             else:
                 paths.check_name(loc.name, "windows")
         if temp_name is None:
@@ -137,6 +137,8 @@ def replace_file(ctx: CallContext, guard: Guard, loc: Location, content: Callabl
                     item = change.keep_file(loc.full, old[0], old[1])
                     change.steps.append({"kind": "replaced", "path": loc.path, "item": item,
                                          "before": sha_before, "after": sha_after})
+                    os.close(old_fd)
+                    old_fd = -1
                 else:
                     change.steps.append({"kind": "created", "path": loc.path, "after": sha_after})
                 change.record()
@@ -154,8 +156,8 @@ def replace_file(ctx: CallContext, guard: Guard, loc: Location, content: Callabl
             os.close(temp_fd)
         if temp_name is not None:
             unlink_quietly(ntpath.join(loc.parent_path, temp_name))
-        if own_old and old is not None:
-            os.close(old[0])
+        if old_fd >= 0:
+            os.close(old_fd)
     ctx.journal_details.update(sha256_before=sha_before, sha256_after=sha_after, size=size)
     return {"path": clean(loc.path), "size": size, "sha256": sha_after, "sha256_before": sha_before,
             "created": old is None}

@@ -9,7 +9,14 @@ path spelled from held folders stays bound to them.
 
 A file's identity is its volume serial number and its file id, read from the
 opened handle (``GetFileInformationByHandleEx(FileIdInfo)``, the 128-bit id
-ReFS needs; ``GetFileInformationByHandle`` where that class is missing).
+ReFS needs; ``GetFileInformationByHandle`` where that class is missing).  A
+serial of 0 (Windows could not say) refuses the call (Conflict: fail closed).
+
+Under Wine the serial is made up from a drive letter that shows the Linux
+device (``0x5A000000`` is "Z"), differs between two letters for one folder,
+and is sometimes 0; there the identity is the file id (the Linux inode) alone,
+serial 0.  A file on another Linux device with the same inode number as a
+protected folder is then refused too: wrong in the safe direction.
 
 kernel32 is loaded at the first call, so this module imports anywhere (tests
 imitate Windows on Linux); a call where there is no kernel32 raises
@@ -30,7 +37,7 @@ from typing import Any, Final
 
 from agent.forbidden.ntnames import is_name_surrogate
 from agent.forbidden.rules import Identity
-from wire.errors import Unsupported
+from wire.errors import Conflict, Unsupported
 
 if sys.platform != "win32":  # the choice is made in agent.forbidden
     raise ImportError(f"{__name__} is Windows-only")
@@ -108,6 +115,17 @@ def kernel32() -> Any:
     return k
 
 
+def under_wine() -> bool:
+    """Whether this "Windows" is Wine (its ntdll exports ``wine_get_version``)."""
+    if not _wine:
+        loader = getattr(ctypes, "WinDLL", None)
+        _wine.append(loader is not None and hasattr(loader("ntdll"), "wine_get_version"))
+    return _wine[0]
+
+
+_wine: list[bool] = []
+
+
 def _error(what: str) -> OSError:
     code = int(getattr(ctypes, "get_last_error")())  # noqa: B009 (Windows-only name)
     err: OSError = getattr(ctypes, "WinError")(code)  # noqa: B009
@@ -162,9 +180,16 @@ def file_info(handle: int) -> FileInfo:
         raise _error("GetFileInformationByHandle")
     ids = _IdInfo()
     if k.GetFileInformationByHandleEx(handle, _FILE_ID_INFO, ctypes.byref(ids), ctypes.sizeof(ids)):
-        identity = Identity(int(ids.serial), int.from_bytes(bytes(ids.id), "little"))
+        serial, file_id = int(ids.serial), int.from_bytes(bytes(ids.id), "little")
     else:  # before Windows 8 / Server 2012: the 64-bit index
-        identity = Identity(int(basic.serial), (int(basic.index_high) << 32) | int(basic.index_low))
+        serial, file_id = 0, (int(basic.index_high) << 32) | int(basic.index_low)
+    if under_wine():
+        serial = 0  # Wine's serial is made up per drive letter, and sometimes 0: the file id alone decides
+    else:
+        serial = serial or int(basic.serial)
+        if not serial:  # Windows did not say which volume: no identity can be trusted (fail closed)
+            raise Conflict("Windows did not say which disk this file is on; try again")
+    identity = Identity(serial, file_id)
     tag = 0
     if basic.attributes & FILE_ATTRIBUTE_REPARSE_POINT:
         tags = _TagInfo()

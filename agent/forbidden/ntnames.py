@@ -12,8 +12,8 @@ Refused by syntax (:func:`check_windows_path`):
   ``file::$DATA``, ``folder:$I30:$INDEX_ALLOCATION``): a stream is a second
   content under the same identity, and ``::$INDEX_ALLOCATION`` even opens a
   folder under a file-like name;
-* **device names**: ``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM1``–``COM9``,
-  ``LPT1``–``LPT9`` (and their superscript digits ``COM¹``…), ``CONIN$``,
+* **device names**: ``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM0``–``COM9``,
+  ``LPT0``–``LPT9`` (and their superscript digits ``COM¹``…), ``CONIN$``,
   ``CONOUT$``, in any case, with any extension and with spaces before it
   (``nul.txt``, ``CON .log``, ``com1.tar.gz``): Win32 opens the device;
 * **trailing dots and spaces** (``secret.``, ``secret ``, ``secret. .``): Win32
@@ -48,7 +48,7 @@ from wire.errors import BadParams
 #: Names Win32 turns into devices, whatever the extension (upper case).
 DEVICE_NAMES: Final = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
-    + [f"{p}{n}" for p in ("COM", "LPT") for n in [*"123456789", "\u00b9", "\u00b2", "\u00b3"]]
+    + [f"{p}{n}" for p in ("COM", "LPT") for n in [*"0123456789", "\u00b9", "\u00b2", "\u00b3"]]
 )
 #: Characters no Windows name may hold (the colon is the stream separator).
 BAD_CHARACTERS: Final = frozenset('<>:"|?*') | frozenset(chr(c) for c in range(32))
@@ -57,7 +57,7 @@ NAME_SURROGATE_BIT: Final = 0x20000000
 IO_REPARSE_TAG_MOUNT_POINT: Final = 0xA0000003
 IO_REPARSE_TAG_SYMLINK: Final = 0xA000000C
 
-_SHORT_NAME: Final = re.compile(r"^[^.~\s]{1,6}~[0-9A-Z]{1,6}(\.[^.\s]{1,3})?$", re.IGNORECASE)
+_SHORT_NAME: Final = re.compile(r"^[^.~\s]{1,6}~[1-9][0-9]{0,5}(\.[^.\s]{1,3})?$", re.IGNORECASE)
 _WINE_SHORT_NAME: Final = re.compile(r"^[^.~\s]{1,4}~[0-9A-Z]{3}(\.[^.\s]{1,3})?$", re.IGNORECASE)
 
 

@@ -6,7 +6,8 @@ folder the :class:`~agent.forbidden.Guard` walked and holds.  Nothing here
 follows a junction or symbolic link: a tree's links are removed as links and
 never copied into (BadParams).
 
-Availability: Windows (imported only there, see :mod:`agent.files.methods`).
+Availability: Windows (chosen only there, see :mod:`agent.files.methods`; it imports anywhere, and
+its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
 """
 
 from __future__ import annotations
@@ -16,19 +17,15 @@ import hashlib
 import ntpath
 import os
 import secrets
-import sys
 from dataclasses import dataclass
 from typing import Any, Final
 
 from agent.files.common import CHUNK_MAX, COPY_DEPTH
-from agent.forbidden import Guard, Location
 from agent.forbidden import _windows_api as win
 from agent.forbidden._windows_folders import ancestors
+from agent.forbidden._windows_walk import Guard, Location
 from agent.forbidden.rules import Identity
 from wire.errors import BadParams, Conflict
-
-if sys.platform != "win32":  # the choice is made in agent.files.methods
-    raise ImportError(f"{__name__} is Windows-only")
 
 _BLOCK: Final = 1024 * 1024
 #: Creating a private new file: never an existing one; binary; not inherited by children.

@@ -11,7 +11,8 @@ What differs from POSIX, and why: junctions and symbolic links are shown
 (``kind: "link"``) and moved or deleted as themselves, but never entered or
 copied; ``mode`` is Windows' (read-only or not); ``uid``/``gid`` are 0.
 
-Availability: Windows (imported only there, see :mod:`agent.files.methods`).
+Availability: Windows (chosen only there, see :mod:`agent.files.methods`; it imports anywhere, and
+its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import json
 import ntpath
 import os
 import stat
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -42,13 +42,11 @@ from agent.files.textual import (
     text_codec,
     write_payload,
 )
-from agent.forbidden import Guard, Identity, Location
 from agent.forbidden import _windows_api as win
+from agent.forbidden._windows_walk import Guard, Location
+from agent.forbidden.rules import Identity
 from agent.params import get_bool, get_int, get_str
 from wire.errors import AlreadyExists, BadParams, NotADirectory, NotFound, from_os_error
-
-if sys.platform != "win32":  # the choice is made in agent.files.methods
-    raise ImportError(f"{__name__} is Windows-only")
 
 _ERROR_NOT_SAME_DEVICE = 17
 

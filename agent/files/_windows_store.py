@@ -4,7 +4,8 @@ The same layout as on POSIX (``state_dir/files/changes``, ``.../items``), so
 the technician's undo works alike; folders are not fsync'ed (Windows cannot
 flush a folder; NTFS journals its renames).
 
-Availability: Windows (imported only there, see :mod:`agent.files.methods`).
+Availability: Windows (chosen only there, see :mod:`agent.files.methods`; it imports anywhere, and
+its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import json
 import ntpath
 import os
-import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,11 +25,9 @@ from agent import paths
 from agent.dispatch import CallContext
 from agent.files._windows_io import remove_tree, unlink_quietly
 from agent.files.common import KEEP_CHANGES, MAX_TRANSFERS
-from agent.forbidden import Guard, Identity
+from agent.forbidden._windows_walk import Guard
+from agent.forbidden.rules import Identity
 from wire.errors import Conflict
-
-if sys.platform != "win32":  # the choice is made in agent.files.methods
-    raise ImportError(f"{__name__} is Windows-only")
 
 
 @dataclass

@@ -8,7 +8,8 @@ checks the sha256 and renames into place through
 :func:`agent.files._windows_undo.replace_file`.  When the customer changes
 the protected folders, the next chunk walks the path again.
 
-Availability: Windows (imported only there, see :mod:`agent.files.methods`).
+Availability: Windows (chosen only there, see :mod:`agent.files.methods`; it imports anywhere, and
+its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import ntpath
 import os
 import secrets
-import sys
 from typing import Any, Final
 
 from agent import paths
@@ -26,13 +26,10 @@ from agent.files._windows_store import Download, Upload, guard_of, store_of
 from agent.files._windows_undo import replace_file
 from agent.files.common import CHUNK_MAX, UPLOAD_MAX, clean, iso, path_param
 from agent.files.textual import add_range, check_path_words
-from agent.forbidden import Identity
 from agent.forbidden import _windows_api as win
+from agent.forbidden.rules import Identity
 from agent.params import get_bool, get_int, get_str
 from wire.errors import AlreadyExists, BadParams, Conflict, Forbidden, IsADirectory, NotFound, from_os_error
-
-if sys.platform != "win32":  # the choice is made in agent.files.methods
-    raise ImportError(f"{__name__} is Windows-only")
 
 _CATCH_UP_MAX: Final = 4 * CHUNK_MAX
 

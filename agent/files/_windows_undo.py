@@ -8,7 +8,8 @@ with ``MOVEFILE_REPLACE_EXISTING``), so the target holds the old content or
 the new, never a mix; ``files.undo`` checks that nothing changed since and
 walks the paths again.
 
-Availability: Windows (imported only there, see :mod:`agent.files.methods`).
+Availability: Windows (chosen only there, see :mod:`agent.files.methods`; it imports anywhere, and
+its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import datetime as dt
 import ntpath
 import os
 import secrets
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -35,12 +35,9 @@ from agent.files._windows_io import (
 )
 from agent.files._windows_store import Store, guard_of, store_of
 from agent.files.common import clean
-from agent.forbidden import Guard, Location
 from agent.forbidden import _windows_api as win
+from agent.forbidden._windows_walk import Guard, Location
 from wire.errors import AlreadyExists, Conflict, IsADirectory, NotFound, from_os_error
-
-if sys.platform != "win32":  # the choice is made in agent.files.methods
-    raise ImportError(f"{__name__} is Windows-only")
 
 _ERROR_NOT_SAME_DEVICE = 17
 

@@ -23,7 +23,8 @@ imitate Windows on Linux); a call where there is no kernel32 raises
 :class:`~wire.errors.Unsupported`.  Win32 failures raise :class:`OSError`
 with ``winerror`` set (``FileNotFoundError``, ``PermissionError``…).
 
-Availability: Windows (imported only there, see :mod:`agent.forbidden`).
+Availability: Windows (chosen only there, see :mod:`agent.forbidden`; it imports anywhere, and
+its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
 """
 
 from __future__ import annotations
@@ -38,9 +39,6 @@ from typing import Any, Final
 from agent.forbidden.ntnames import is_name_surrogate
 from agent.forbidden.rules import Identity
 from wire.errors import Conflict, Unsupported
-
-if sys.platform != "win32":  # the choice is made in agent.forbidden
-    raise ImportError(f"{__name__} is Windows-only")
 
 GENERIC_READ: Final = 0x80000000
 GENERIC_WRITE: Final = 0x40000000
@@ -272,6 +270,8 @@ def other_names(path: str) -> list[str] | None:
 
 def handle_to_fd(handle: int, flags: int = os.O_RDONLY) -> int:
     """A C runtime descriptor owning *handle* (closing the descriptor closes the handle)."""
+    if sys.platform != "win32":
+        raise Unsupported("C runtime descriptors of Windows handles exist only on Windows")
     import msvcrt
 
     return int(msvcrt.open_osfhandle(handle, flags))

@@ -12,14 +12,14 @@ indexed instead, as on POSIX, and indexed again when a multi-link file the
 index does not know is met (links made after the index); a folder too large
 to index makes every multi-link file refused (fail closed).
 
-Availability: Windows (imported only there, see :mod:`agent.forbidden`).
+Availability: Windows (chosen only there, see :mod:`agent.forbidden`; it imports anywhere, and
+its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
 from typing import Any
 
@@ -27,9 +27,6 @@ from agent import paths
 from agent.forbidden import _windows_api as win
 from agent.forbidden.rules import INDEX_DEPTH, INDEX_LIMIT, MAX_FOLDERS, Identity, Rules
 from wire.errors import BadParams, Conflict, NotADirectory, NotFound, WorkbenchError, from_os_error
-
-if sys.platform != "win32":  # the choice is made in agent.forbidden
-    raise ImportError(f"{__name__} is Windows-only")
 
 
 class _Folder:

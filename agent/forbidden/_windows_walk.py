@@ -28,7 +28,8 @@ is Wine's per device; holding a folder does not stop its rename; there are no
 junctions, symbolic links or ``FindFirstFileNameW`` (the hard-link index of
 :mod:`agent.forbidden._windows_folders` answers instead).
 
-Availability: Windows (imported only there, see :mod:`agent.forbidden`).
+Availability: Windows (chosen only there, see :mod:`agent.forbidden`; it imports anywhere, and
+its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import ntpath
 import os
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -55,9 +55,6 @@ from wire.errors import (
     WorkbenchError,
     from_os_error,
 )
-
-if sys.platform != "win32":  # the choice is made in agent.forbidden
-    raise ImportError(f"{__name__} is Windows-only")
 
 #: The refusal of a file with another name inside a protected folder: it says no more than that.
 PROTECTED_FILE_MESSAGE = "this file is protected; it cannot be opened"
@@ -166,13 +163,16 @@ class Guard:
             if info.identity in self.rules.linked_files or not self.rules.links_complete:
                 raise refused
             return
+        # The other names are walked under the customer's rules only: the agent's own kept copies are
+        # hard links too, and must not make the customer's file unreadable.
+        customer = Guard(self._folders, home=self.home)
         for name in names:
             if name.upper() == full.upper():
                 continue
             try:
-                with self.locate(name, follow=False, syntax=False) as other:
+                with customer.locate(name, follow=False, syntax=False) as other:
                     if other.name is not None:
-                        self.entry(other)
+                        customer.entry(other)
             except WorkbenchError:
                 raise refused from None  # protected, or it could not be checked: the same words
 

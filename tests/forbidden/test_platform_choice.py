@@ -47,15 +47,3 @@ def test_on_windows_the_windows_walk_is_chosen_and_nothing_posix_is_imported() -
                                 "agent.forbidden._windows_walk", "agent.forbidden.ntnames", "agent.forbidden.rules"]
     assert len(result["not_loadable"]) == 5
     assert all(message.endswith("is POSIX-only") for message in result["not_loadable"])
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="on Windows they are the ones chosen")
-def test_the_windows_modules_refuse_to_load_elsewhere() -> None:
-    import importlib
-
-    for name in ("_windows_api", "_windows_folders", "_windows_walk"):
-        with pytest.raises(ImportError, match="is Windows-only"):
-            importlib.import_module("agent.forbidden." + name)
-    for name in ("_windows_io", "_windows_store", "_windows_undo", "_windows_operations", "_windows_transfers"):
-        with pytest.raises(ImportError, match="is Windows-only"):
-            importlib.import_module("agent.files." + name)

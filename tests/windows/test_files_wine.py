@@ -121,6 +121,9 @@ def _run(wine_host: WineHost, url: str, procs: list[Proc], tmp_path: Path, disk:
         by_name = {e.name: e for e in listing}
         assert by_name["protected-folder"].protected and by_name["protected-folder"].size is None
         assert by_name["open"].kind == "folder" and not by_name["open"].protected
+        inside_open = {e.name: e for e in files.list(win + r"\open")}
+        assert inside_open["early-link.txt"].protected and inside_open["early-link.txt"].size is None
+        assert not inside_open["a.txt"].protected and inside_open["a.txt"].size == len("hello from the customer\n")
         assert files.read(win + r"\open\a.txt") == "hello from the customer\n"
         assert files.read(win + r"\OPEN\A.TXT") == "hello from the customer\n"  # case-insensitive, as Windows
         files.write(win + r"\open\new.txt", "written by the technician\r\n")

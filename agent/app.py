@@ -75,7 +75,11 @@ class AgentApp:
         self.state_dir = config.data_dir / "state"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.policy.forbidden_folders is not None:
-            self.policy.forbidden_folders.add_private(str(config.data_dir))  # the journal and backups, too
+            try:
+                self.policy.forbidden_folders.add_private(str(config.data_dir))  # the journal and backups, too
+            except Unsupported as err:  # the platform's file calls are missing (Windows imitated on Linux)
+                self.policy.forbidden_folders = None
+                self._no_folders_reason = err.message
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         self.journal_path = config.data_dir / "journals" / f"{stamp}-{secrets.token_hex(4)}.jsonl"
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,

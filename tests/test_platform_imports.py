@@ -114,7 +114,8 @@ print(json.dumps({"folders": app.policy.forbidden_folders is None, "status": app
 
 
 def test_the_agent_starts_on_windows_without_a_folder_walk_and_refuses_to_promise_one(tmp_path: Path) -> None:
-    """No walk on Windows yet: the agent starts, and a ``--forbid`` it cannot keep stops it before consent (C3)."""
+    """Windows imitated on Linux has no kernel32, so no walk: the agent starts, and a ``--forbid`` it cannot
+    keep stops it before consent (C3).  The real walk runs under Wine: tests/windows/test_files_wine.py."""
     (tmp_path / "private").mkdir()
     done = subprocess.run([sys.executable, "-c", _AGENT_ON_WINDOWS, str(tmp_path)], cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,

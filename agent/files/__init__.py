@@ -7,7 +7,8 @@ backups, trash) are refused whatever spelling, link or mount is used.
 Changes are atomic and undoable:
 
 * new content is written to a temporary file in the same folder, fsync'ed,
-  renamed over the target and the folder fsync'ed: after ``kill -9`` the
+  renamed over the target and the folder fsync'ed (Windows: flushed and
+  replaced with ``os.replace``; folders cannot be flushed there): after ``kill -9`` the
   target holds the old content or the new, never a mix (a stray
   ``.name.wb-….tmp`` may remain);
 * what is replaced is kept first under ``state_dir/files/items`` (a hard link
@@ -31,7 +32,7 @@ arrived in order (to resume), checks the sha256 and renames into place.
 
 Every handler raises :class:`~wire.errors.WorkbenchError` subclasses only:
 BadParams, NotFound, AlreadyExists, NotADirectory, IsADirectory,
-PermissionDenied, Forbidden, Conflict, NoSpace (and Unsupported on Windows).
+PermissionDenied, Forbidden, Conflict, NoSpace.
 A failed call leaves no file changed.
 
 The package, by job:
@@ -46,9 +47,12 @@ The package, by job:
 * :mod:`~agent.files.operations`: list, stat, read, write, edit, move, copy,
   delete, mkdir;
 * :mod:`~agent.files.transfers`: chunked downloads and uploads;
+* :mod:`~agent.files.textual`: codecs, edits, diffs and upload ranges
+  (platform-free, shared by both backends);
 * :mod:`~agent.files.methods`: the method table, where the platform's
-  handlers are chosen (on Windows every one raises Unsupported and no POSIX
-  module is imported).
+  handlers are chosen: on Windows those of the ``_windows_*`` modules (the
+  same methods over the Windows walk of :mod:`agent.forbidden`), and no
+  POSIX module is imported.
 """
 
 from __future__ import annotations

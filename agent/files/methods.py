@@ -3,9 +3,11 @@
 The platform's handlers are chosen here, once.  On Linux and macOS they are
 those of :mod:`agent.files.operations`, :mod:`agent.files.transfers` and
 :mod:`agent.files.undo`.  On Windows none of those POSIX modules is imported
-(they need ``dir_fd`` and ``os.O_NOFOLLOW``): every handler comes from
-:mod:`agent.files._unsupported` and raises :class:`~wire.errors.Unsupported`,
-until a Windows walk is written.  The words are the same everywhere.
+(they need ``dir_fd`` and ``os.O_NOFOLLOW``): the handlers are those of
+:mod:`agent.files._windows_operations`, :mod:`agent.files._windows_transfers`
+and :mod:`agent.files._windows_undo`, with the same methods and replies, over
+the Windows guard.  :mod:`agent.files._unsupported` stays for a system with
+neither.  The words are the same everywhere.
 """
 
 from __future__ import annotations
@@ -18,26 +20,28 @@ from agent.dispatch import Method
 from agent.files.common import clean
 
 if sys.platform == "win32":
-    from agent.files._unsupported import (
+    from agent.files._windows_operations import (
         copy_path,
         delete_path,
-        download_chunk,
-        download_close,
-        download_open,
         edit_file,
         list_folder,
         make_folder,
         move_path,
         read_file,
         stat_path,
-        undo,
+        write_file,
+    )
+    from agent.files._windows_transfers import (
+        download_chunk,
+        download_close,
+        download_open,
         upload_abort,
         upload_chunk,
         upload_finish,
         upload_open,
         upload_status,
-        write_file,
     )
+    from agent.files._windows_undo import undo
 else:
     from agent.files.operations import (
         copy_path,

@@ -10,9 +10,7 @@ Availability: Linux, macOS (imported only there, see :mod:`agent.files.methods`)
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import difflib
 import errno
 import hashlib
 import json
@@ -21,13 +19,12 @@ import posixpath
 import stat
 import sys
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from agent import paths
 from agent.dispatch import CallContext, Reply
 from agent.files.common import (
     CHUNK_MAX,
-    DIFF_MAX,
     LIST_DEFAULT,
     LIST_MAX,
     TEXT_JSON_MAX,
@@ -39,15 +36,17 @@ from agent.files.common import (
 )
 from agent.files.fdio import copy_entry, pread_exact, remove_tree, sha_fd, write_all
 from agent.files.store import guard_of, store_of
+from agent.files.textual import ERRORS_CHOICES, apply_edit, diff_of, edit_params, encode_edit, write_payload
+from agent.files.textual import decode as _decode
+from agent.files.textual import text_codec as _text_codec
 from agent.files.undo import Change, replace_file
 from agent.forbidden import Guard, Identity, Location
 from agent.params import get_bool, get_int, get_str
-from wire.errors import AlreadyExists, BadParams, Conflict, NotADirectory, NotFound, from_os_error
+from wire.errors import AlreadyExists, BadParams, NotADirectory, NotFound, from_os_error
 
 if sys.platform == "win32":  # the choice is made in agent.files.methods
     raise ImportError(f"{__name__} is POSIX-only")
 
-_ERRORS_CHOICES: Final = frozenset({"strict", "replace"})
 
 
 def _named_entry(guard: Guard, loc: Location, spelled: str) -> tuple[str, os.stat_result]:
@@ -154,29 +153,6 @@ def stat_path(ctx: CallContext) -> dict[str, Any]:
     return info
 
 
-def _text_codec(params: dict[str, Any]) -> str | None:
-    encoding = params.get("encoding", "utf-8")
-    if encoding is None:
-        return None
-    encoding = get_str(params, "encoding", "utf-8", max_length=64)
-    try:
-        codecs.lookup(encoding)
-        "".encode(encoding)
-    except LookupError as err:
-        raise BadParams(f"unknown text encoding {encoding!r}", param="encoding") from err
-    return encoding
-
-
-def _decode(data: bytes, encoding: str, errors: str, where: str, base: int = 0) -> str:
-    try:
-        return data.decode(encoding, errors)
-    except UnicodeDecodeError as err:
-        raise BadParams(f"{where}: not valid {encoding} text (at byte {base + err.start}); read it as bytes "
-                        "(encoding=None), name its encoding, or use errors='replace'", param="encoding") from err
-    except LookupError as err:
-        raise BadParams(f"{encoding!r} is not a text encoding", param="encoding") from err
-
-
 def read_file(ctx: CallContext) -> Reply | dict[str, Any]:
     """files.read {path, encoding?="utf-8"|null, offset?, length?, errors?}.
 
@@ -188,7 +164,7 @@ def read_file(ctx: CallContext) -> Reply | dict[str, Any]:
     path = path_param(ctx.params)
     encoding = _text_codec(ctx.params)
     errors = get_str(ctx.params, "errors", "strict")
-    if errors not in _ERRORS_CHOICES:
+    if errors not in ERRORS_CHOICES:
         raise BadParams("errors must be 'strict' or 'replace'", param="errors")
     offset = get_int(ctx.params, "offset", 0, minimum=0, maximum=1 << 62)
     limit = TEXT_MAX if encoding is not None else CHUNK_MAX
@@ -235,23 +211,7 @@ def write_file(ctx: CallContext) -> dict[str, Any]:
     """
     path = path_param(ctx.params)
     overwrite = get_bool(ctx.params, "overwrite", True)
-    has_text = "text" in ctx.params
-    if has_text == (ctx.data is not None):
-        raise BadParams("give either 'text' or bytes as request data, not both or neither", param="text")
-    if has_text:
-        encoding = _text_codec(ctx.params) or "utf-8"
-        text = get_str(ctx.params, "text", max_length=TEXT_MAX, allow_nul=True)
-        try:
-            data = text.encode(encoding)
-        except UnicodeEncodeError as err:
-            raise BadParams(f"the text cannot be written in {encoding}: {err.reason} at character {err.start}",
-                            param="encoding") from err
-    else:
-        assert ctx.data is not None
-        data = ctx.data
-    if len(data) > TEXT_MAX:
-        raise BadParams(f"{len(data)} bytes is more than one write takes ({TEXT_MAX}); upload the file",
-                        param="text")
+    data = write_payload(ctx)
     guard = guard_of(ctx)
     try:
         with guard.locate(path) as loc:
@@ -267,12 +227,7 @@ def edit_file(ctx: CallContext) -> dict[str, Any]:
     more than once (nothing is changed), BadParams (empty old, undecodable
     file, file larger than :data:`TEXT_MAX`), and the errors of files.write.
     """
-    path = path_param(ctx.params)
-    old_text = get_str(ctx.params, "old", max_length=TEXT_MAX, allow_nul=True)
-    new_text = get_str(ctx.params, "new", max_length=TEXT_MAX, allow_nul=True)
-    encoding = _text_codec(ctx.params) or "utf-8"
-    if not old_text:
-        raise BadParams("'old' must not be empty", param="old")
+    path, old_text, new_text, encoding = edit_params(ctx)
     guard = guard_of(ctx)
     try:
         with guard.locate(path) as loc:
@@ -281,30 +236,15 @@ def edit_file(ctx: CallContext) -> dict[str, Any]:
                 if st.st_size > TEXT_MAX:
                     raise BadParams(f"{path}: {st.st_size} bytes is too large to edit here; download it")
                 current = _decode(pread_exact(fd, st.st_size, 0), encoding, "strict", path)
-                count = current.count(old_text)
-                if count == 0 and "\r\n" in current and "\n" in old_text and "\r\n" not in old_text:
-                    old_text, new_text = old_text.replace("\n", "\r\n"), new_text.replace("\n", "\r\n")
-                    count = current.count(old_text)
-                if count == 0:
-                    raise Conflict(f"{path}: the text to replace was not found; nothing was changed")
-                if count > 1:
-                    raise Conflict(f"{path}: the text to replace was found {count} times; include more "
-                                   "around it so that it is found once; nothing was changed")
-                updated = current.replace(old_text, new_text, 1)
-                try:
-                    data = updated.encode(encoding)
-                except UnicodeEncodeError as err:
-                    raise BadParams(f"the new text cannot be written in {encoding}", param="new") from err
+                updated = apply_edit(current, old_text, new_text, path)
+                data = encode_edit(updated, encoding)
                 result = replace_file(ctx, guard, loc, _writer(data), overwrite=True, summary=f"edited {loc.path}",
                                   old=(fd, st))
             finally:
                 os.close(fd)
     except OSError as err:
         raise from_os_error(err, path) from err
-    shown = clean(loc.path)
-    diff = "".join(difflib.unified_diff(current.splitlines(keepends=True), updated.splitlines(keepends=True),
-                                        fromfile=shown, tofile=shown))
-    result["diff"] = diff if len(diff) <= DIFF_MAX else diff[:DIFF_MAX] + "\n… (diff cut)\n"
+    result["diff"] = diff_of(current, updated, loc.path)
     return result
 
 

@@ -25,6 +25,7 @@ from agent.dispatch import CallContext, Reply
 from agent.files.common import CHUNK_MAX, UPLOAD_MAX, clean, iso, path_param
 from agent.files.fdio import hash_range, new_temp, pread_exact, unlink_quietly, write_all
 from agent.files.store import Download, Upload, guard_of, store_of
+from agent.files.textual import add_range, check_path_words
 from agent.files.undo import replace_file
 from agent.forbidden import Identity
 from agent.params import get_bool, get_int, get_str
@@ -104,7 +105,7 @@ def download_chunk(ctx: CallContext) -> Reply:
     download = _get_download(ctx)
     offset = get_int(ctx.params, "offset", minimum=0, maximum=1 << 62)
     length = get_int(ctx.params, "length", CHUNK_MAX, minimum=0, maximum=CHUNK_MAX)
-    _check_path_words(ctx, download.requested, download.path)
+    check_path_words(ctx, download.requested, download.path)
     try:
         try:
             download.generation = _recheck(ctx, download.parsed, download.identity, download.generation)
@@ -157,13 +158,6 @@ def download_close(ctx: CallContext) -> dict[str, Any]:
                 os.close(download.fd)
                 download.fd = -1
     return {"closed": download is not None}
-
-
-def _check_path_words(ctx: CallContext, requested: str, actual: str) -> None:
-    """A chunk call may carry its path for the customer's words; it must be the truth."""
-    claimed = ctx.params.get("path")
-    if claimed is not None and claimed not in (requested, actual):
-        raise BadParams("'path' differs from the file this transfer was opened for", param="path")
 
 
 # ----------------------------------------------------------------- uploads
@@ -256,16 +250,6 @@ def _recheck_upload(ctx: CallContext, upload: Upload) -> None:
     upload.generation = guard.generation
 
 
-def _add_range(ranges: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for a, b in sorted([*ranges, (start, end)]):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
-
-
 def upload_chunk(ctx: CallContext) -> dict[str, Any]:
     """files.upload_chunk {id, offset} + data: write a chunk (any order, re-sending is harmless).
 
@@ -282,7 +266,7 @@ def upload_chunk(ctx: CallContext) -> dict[str, Any]:
         raise BadParams(f"a chunk is at most {CHUNK_MAX} bytes")
     if offset + len(data) > upload.size:
         raise BadParams(f"the chunk ends past the announced size ({upload.size})", param="offset")
-    _check_path_words(ctx, upload.requested, upload.path)
+    check_path_words(ctx, upload.requested, upload.path)
     _recheck_upload(ctx, upload)
     try:
         with upload.lock:
@@ -293,7 +277,7 @@ def upload_chunk(ctx: CallContext) -> dict[str, Any]:
                 if pread_exact(upload.fd, overlap, offset) != data[:overlap]:
                     raise Conflict("a re-sent chunk differs from the bytes received before")
             write_all(upload.fd, data, offset)
-            upload.ranges = _add_range(upload.ranges, offset, offset + len(data))
+            upload.ranges = add_range(upload.ranges, offset, offset + len(data))
             if offset <= upload.hashed < offset + len(data):
                 upload.hasher.update(memoryview(data)[upload.hashed - offset:])
                 upload.hashed = offset + len(data)

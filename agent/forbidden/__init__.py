@@ -58,10 +58,10 @@ with their own message: per call through :class:`Guard`'s ``private`` (the
 handlers pass ``ctx.state_dir``), or for good with
 :meth:`ForbiddenFolders.add_private` (not listed, not counted).
 
-Availability: Linux, macOS (no mount aliases there; macOS has no bind mounts).
-On Windows :class:`Guard` raises :class:`~wire.errors.Unsupported`: the same
-design needs handles opened relative to a directory handle and volume file ids,
-which is not written yet (``_windows_walk.py``).
+Availability: Linux, macOS (no mount aliases there; macOS has no bind mounts),
+and Windows with its own walk: :mod:`~agent.forbidden._windows_walk` (volume
+serial number and file id of handles opened without following reparse points;
+the spellings refused by syntax are in :mod:`~agent.forbidden.ntnames`).
 
 The package, by job:
 
@@ -79,9 +79,12 @@ The package, by job:
 The platform's backend is chosen here, once.  On Windows none of the POSIX
 modules is imported (they read ``os.O_NOFOLLOW`` and ``os.O_DIRECTORY``):
 :class:`Guard` and :class:`ForbiddenFolders` come from
-:mod:`~agent.forbidden._unsupported` and raise
-:class:`~wire.errors.Unsupported` when constructed.  Each POSIX module
-refuses to load on Windows (ImportError), so this cannot change by accident.
+:mod:`~agent.forbidden._windows_walk` and
+:mod:`~agent.forbidden._windows_folders` (over the ctypes layer
+:mod:`~agent.forbidden._windows_api`).  Each POSIX module refuses to load on
+Windows and each Windows module elsewhere (ImportError), so this cannot change
+by accident.  :mod:`~agent.forbidden._unsupported` stays for a system with
+neither.
 """
 
 from __future__ import annotations
@@ -91,7 +94,8 @@ import sys
 from agent.forbidden.rules import Identity
 
 if sys.platform == "win32":
-    from agent.forbidden._unsupported import ForbiddenFolders, Guard, Location
+    from agent.forbidden._windows_folders import ForbiddenFolders
+    from agent.forbidden._windows_walk import Guard, Location
 else:
     from agent.forbidden._posix_walk import Guard, Location
     from agent.forbidden.folders import ForbiddenFolders

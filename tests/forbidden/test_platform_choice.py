@@ -19,15 +19,17 @@ def test_on_posix_the_posix_walk_is_chosen() -> None:
     assert agent.forbidden.ForbiddenFolders is folders.ForbiddenFolders
 
 
-def test_on_windows_the_walk_is_unsupported_and_nothing_posix_is_imported() -> None:
+def test_on_windows_the_windows_walk_is_chosen_and_nothing_posix_is_imported() -> None:
     out = run_as_on_windows("""
         import agent.files, agent.forbidden
         from wire.errors import Unsupported
+        chosen = [agent.forbidden.Guard.__module__, agent.forbidden.ForbiddenFolders.__module__]
+        folders = agent.forbidden.ForbiddenFolders()  # made without a system call
         refused = []
-        for make in (lambda: agent.forbidden.Guard(None, private=[], home=None), agent.forbidden.ForbiddenFolders):
+        for use in (lambda: folders.add("C:/Users"), lambda: agent.forbidden.Guard(None).locate("C:/Users")):
             try:
-                make()
-            except Unsupported as err:
+                use()
+            except Unsupported as err:  # no kernel32 on this Linux
                 refused.append(err.message)
         loaded = sorted(name for name in sys.modules if name.startswith("agent.forbidden."))
         not_loadable = []
@@ -36,11 +38,12 @@ def test_on_windows_the_walk_is_unsupported_and_nothing_posix_is_imported() -> N
                 __import__("agent.forbidden." + posix_only)
             except ImportError as err:
                 not_loadable.append(str(err))
-        print(json.dumps({"refused": refused, "loaded": loaded, "not_loadable": not_loadable}))
+        print(json.dumps({"chosen": chosen, "refused": refused, "loaded": loaded, "not_loadable": not_loadable}))
     """)
     result = json.loads(out.strip().splitlines()[-1])
-    assert result["refused"] == ["file access is not available on this operating system yet"] * 2
-    assert result["loaded"] == ["agent.forbidden._unsupported", "agent.forbidden.rules"]
-    # Each refuses to load (the first POSIX-only module on its import path says so).
+    assert result["chosen"] == ["agent.forbidden._windows_walk", "agent.forbidden._windows_folders"]
+    assert result["refused"] == ["the Windows file calls are not available on this system"] * 2
+    assert result["loaded"] == ["agent.forbidden._windows_api", "agent.forbidden._windows_folders",
+                                "agent.forbidden._windows_walk", "agent.forbidden.ntnames", "agent.forbidden.rules"]
     assert len(result["not_loadable"]) == 5
     assert all(message.endswith("is POSIX-only") for message in result["not_loadable"])

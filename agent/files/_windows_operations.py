@@ -1,0 +1,472 @@
+"""The file operations on Windows: list, stat, read, write, edit, move, copy, delete and mkdir.
+
+The same methods, parameters and replies as :mod:`agent.files.operations`;
+every path goes through the Windows :class:`~agent.forbidden.Guard` (syntax
+first, then identity), and every change through
+:mod:`agent.files._windows_undo` (recorded, then made atomically).  Handlers
+raise :class:`~wire.errors.WorkbenchError` subclasses only; a failed call
+leaves no file changed.
+
+What differs from POSIX, and why: junctions and symbolic links are shown
+(``kind: "link"``) and moved or deleted as themselves, but never entered or
+copied; ``mode`` is Windows' (read-only or not); ``uid``/``gid`` are 0.
+
+Availability: Windows (chosen only there, see :mod:`agent.files.methods`; it imports anywhere, and
+its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import ntpath
+import os
+import stat
+from collections.abc import Callable
+from typing import Any
+
+from agent import paths
+from agent.dispatch import CallContext, Reply
+from agent.files._windows_io import copy_entry, guard_ancestors, pread_exact, remove_tree, sha_fd, write_all
+from agent.files._windows_store import guard_of, store_of
+from agent.files._windows_undo import Change, replace_file
+from agent.files.common import CHUNK_MAX, LIST_DEFAULT, LIST_MAX, TEXT_JSON_MAX, TEXT_MAX, clean, iso, path_param
+from agent.files.textual import (
+    ERRORS_CHOICES,
+    apply_edit,
+    decode,
+    diff_of,
+    edit_params,
+    encode_edit,
+    text_codec,
+    write_payload,
+)
+from agent.forbidden import _windows_api as win
+from agent.forbidden._windows_walk import Guard, Location
+from agent.forbidden.rules import Identity
+from agent.params import get_bool, get_int, get_str
+from wire.errors import AlreadyExists, BadParams, NotADirectory, NotFound, from_os_error
+
+_ERROR_NOT_SAME_DEVICE = 17
+
+
+def kind_of(info: win.FileInfo) -> str:
+    """What an entry is, in the replies' words: folder, file or link."""
+    if info.is_link:
+        return "link"
+    return "folder" if info.is_dir else "file"
+
+
+def _target_text(full: str) -> str | None:
+    with contextlib.suppress(OSError, ValueError):
+        return clean(os.readlink(full))
+    return None
+
+
+def _writer(data: bytes) -> Callable[[int], tuple[int, str]]:
+    def write(fd: int) -> tuple[int, str]:
+        write_all(fd, data)
+        return len(data), hashlib.sha256(data).hexdigest()
+    return write
+
+
+def _named_entry(guard: Guard, loc: Location, spelled: str) -> tuple[str, win.FileInfo]:
+    if loc.name is None:
+        raise BadParams(f"{spelled}: name the file or folder itself, not a path ending in '..'")
+    found = guard.entry(loc)
+    if found is None:
+        raise NotFound(f"{spelled}: no such file or folder")
+    return loc.name, found[0]
+
+
+def _list_entry(guard: Guard, folder: str, item: os.DirEntry[str]) -> dict[str, Any]:
+    full = ntpath.join(folder, item.name)
+    st = item.stat(follow_symlinks=False)
+    entry: dict[str, Any] = {"name": clean(item.name)}
+    is_dir = item.is_dir(follow_symlinks=False)
+    reparse = bool(getattr(st, "st_file_attributes", 0) & win.FILE_ATTRIBUTE_REPARSE_POINT)
+    if is_dir or reparse or guard.rules.linked_files:  # identity needed: open the entry itself
+        info = win.info_at(full)
+        entry["kind"] = kind_of(info)
+        if (info.is_dir and not info.is_link and guard.protected(info) is not None) or guard.linked_protected(info):
+            # Listed so the folder's existence is not a riddle, but nothing about it is read.
+            entry.update(protected=True, size=None, modified=None)
+            return entry
+        if info.is_link:
+            entry["target"] = _target_text(full)
+    else:
+        entry["kind"] = "file" if stat.S_ISREG(st.st_mode) else "other"
+    entry.update(size=st.st_size if entry["kind"] == "file" else None, modified=iso(st.st_mtime),
+                 mode=stat.filemode(st.st_mode))
+    return entry
+
+
+def list_folder(ctx: CallContext) -> dict[str, Any]:
+    """files.list {path, limit?}: the folder's entries, sorted by name.
+
+    Protected folders appear with ``protected: true`` and no size or date.
+    Raises NotFound, NotADirectory, Forbidden, PermissionDenied, BadParams.
+    """
+    path = path_param(ctx.params)
+    limit = get_int(ctx.params, "limit", LIST_DEFAULT, minimum=1, maximum=LIST_MAX)
+    guard = guard_of(ctx)
+    entries: list[dict[str, Any]] = []
+    truncated = False
+    try:
+        with guard.locate(path) as loc:
+            if loc.name is not None:
+                found = guard.entry(loc)
+                if found is None:
+                    raise NotFound(f"{path}: no such folder")
+                raise NotADirectory(f"{path}: not a folder")
+            shown = loc.path
+            with os.scandir(loc.full) as items:
+                for item in items:
+                    if len(entries) >= limit:
+                        truncated = True
+                        break
+                    try:
+                        entries.append(_list_entry(guard, loc.full, item))
+                    except FileNotFoundError:
+                        continue
+                    except OSError:
+                        entries.append({"name": clean(item.name), "kind": "unknown", "size": None, "modified": None})
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    entries.sort(key=lambda e: e["name"])
+    ctx.journal_details.update(entries=len(entries))
+    return {"path": clean(shown), "entries": entries, "truncated": truncated}
+
+
+def stat_path(ctx: CallContext) -> dict[str, Any]:
+    """files.stat {path, follow?=true}: kind, size, dates, mode, links (and a link's target).
+
+    A junction or link is described itself (it is never followed on Windows).
+    Raises NotFound, Forbidden, PermissionDenied, BadParams.
+    """
+    path = path_param(ctx.params)
+    follow = get_bool(ctx.params, "follow", True)
+    guard = guard_of(ctx)
+    try:
+        with guard.locate(path, follow=follow) as loc:
+            found = guard.entry(loc)
+            if found is None:
+                raise NotFound(f"{path}: no such file or folder")
+            info, st = found
+            if not info.is_dir and not info.is_link:
+                guard.check_file(info, path, loc.full)
+            result: dict[str, Any] = {
+                "path": clean(loc.path), "name": clean(ntpath.basename(loc.path.rstrip("\\")) or loc.path),
+                "kind": kind_of(info), "size": st.st_size, "modified": iso(st.st_mtime),
+                "accessed": iso(st.st_atime), "changed": iso(st.st_ctime), "mode": stat.filemode(st.st_mode),
+                "links": info.links, "uid": 0, "gid": 0,
+            }
+            if info.is_link:
+                result["target"] = _target_text(loc.full)
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    return result
+
+
+def read_file(ctx: CallContext) -> Reply | dict[str, Any]:
+    """files.read {path, encoding?="utf-8"|null, offset?, length?, errors?}: as on POSIX.
+
+    Raises BadParams (range too large, undecodable text, unknown encoding),
+    NotFound, IsADirectory, Forbidden, PermissionDenied.
+    """
+    path = path_param(ctx.params)
+    encoding = text_codec(ctx.params)
+    errors = get_str(ctx.params, "errors", "strict")
+    if errors not in ERRORS_CHOICES:
+        raise BadParams("errors must be 'strict' or 'replace'", param="errors")
+    offset = get_int(ctx.params, "offset", 0, minimum=0, maximum=1 << 62)
+    limit = TEXT_MAX if encoding is not None else CHUNK_MAX
+    length_param = ctx.params.get("length")
+    length = None if length_param is None else get_int(ctx.params, "length", minimum=0, maximum=limit)
+    guard = guard_of(ctx)
+    try:
+        with guard.locate(path) as loc:
+            fd, _, st = guard.open_file(loc)
+            try:
+                available = max(0, st.st_size - offset)
+                if length is None:
+                    if available > limit:
+                        raise BadParams(f"{path}: {available} bytes from offset {offset}, more than the {limit} "
+                                        "one read may return; give offset and length, or download the file",
+                                        param="length")
+                    length = available
+                data = pread_exact(fd, length, offset)
+            finally:
+                os.close(fd)
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    sha = hashlib.sha256(data).hexdigest()
+    ctx.journal_details.update(bytes=len(data), sha256=sha, offset=offset)
+    result: dict[str, Any] = {"path": clean(loc.path), "size": st.st_size, "offset": offset, "length": len(data),
+                              "sha256": sha}
+    if encoding is None:
+        return Reply(result, data)
+    text = decode(data, encoding, errors, path, offset)
+    if len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) > TEXT_JSON_MAX:
+        raise BadParams(f"{path}: too many special characters to send as text; read it as bytes")
+    result["text"] = text
+    result["encoding"] = encoding
+    return result
+
+
+def write_file(ctx: CallContext) -> dict[str, Any]:
+    """files.write {path, text? | request data, encoding?, overwrite?=true}: atomically, old content kept.
+
+    Raises BadParams, AlreadyExists, IsADirectory, NotFound (folder missing),
+    Forbidden, PermissionDenied, NoSpace.
+    """
+    path = path_param(ctx.params)
+    overwrite = get_bool(ctx.params, "overwrite", True)
+    data = write_payload(ctx)
+    guard = guard_of(ctx)
+    try:
+        with guard.locate(path) as loc:
+            return replace_file(ctx, guard, loc, _writer(data), overwrite=overwrite, summary=f"changed {loc.path}")
+    except OSError as err:
+        raise from_os_error(err, path) from err
+
+
+def edit_file(ctx: CallContext) -> dict[str, Any]:
+    """files.edit {path, old, new, encoding?}: replace the one occurrence of *old* by *new*; returns ``diff``.
+
+    Raises Conflict (absent, or found more than once), BadParams, and the errors of files.write.
+    """
+    path, old_text, new_text, encoding = edit_params(ctx)
+    guard = guard_of(ctx)
+    try:
+        with guard.locate(path) as loc:
+            fd, info, st = guard.open_file(loc)
+            try:
+                if st.st_size > TEXT_MAX:
+                    raise BadParams(f"{path}: {st.st_size} bytes is too large to edit here; download it")
+                current = decode(pread_exact(fd, st.st_size, 0), encoding, "strict", path)
+                updated = apply_edit(current, old_text, new_text, path)
+                data = encode_edit(updated, encoding)
+            except BaseException:
+                os.close(fd)
+                raise
+            result = replace_file(ctx, guard, loc, _writer(data), overwrite=True, summary=f"edited {loc.path}",
+                                  old=(fd, info))  # takes the descriptor over
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    result["diff"] = diff_of(current, updated, loc.path)
+    return result
+
+
+def _target(guard: Guard, dst: str, src_name: str) -> Location:
+    """Locate a destination; a trailing separator means "into this folder, same name"."""
+    loc = guard.locate(dst, follow=False)
+    if loc.name is None:
+        loc.name = src_name
+    try:
+        paths.check_name(loc.name, "windows")
+    except BaseException:
+        loc.close()
+        raise
+    return loc
+
+
+def _free_target(guard: Guard, change: Change, loc: Location, overwrite: bool, src_is_dir: bool) -> None:
+    """Make sure *loc* may receive a moved or copied entry; keep a file it replaces."""
+    found = guard.entry(loc)
+    if found is None:
+        return
+    if not overwrite:
+        raise AlreadyExists(f"{loc.requested}: already exists (use overwrite to replace a file)")
+    if found[0].is_dir or src_is_dir:
+        raise AlreadyExists(f"{loc.requested}: already exists; folders are never replaced")
+    fd, info, _ = guard.open_file(loc)
+    try:
+        item = change.keep_file(loc.full, fd, info)
+        change.steps.append({"kind": "replaced", "path": loc.path, "item": item, "before": sha_fd(fd),
+                             "after": None})
+    finally:
+        os.close(fd)
+
+
+def _to_trash(guard: Guard, change: Change, loc: Location, info: win.FileInfo) -> None:
+    """Move *loc* into the agent's trash (a copy and removal across volumes)."""
+    item = change.item_name()
+    change.steps.append({"kind": "deleted", "path": loc.path, "item": item})
+    change.record()
+    guard.check_parent(loc)
+    try:
+        os.rename(loc.full, change.store.item_path(item))
+    except OSError as err:
+        if getattr(err, "winerror", None) != _ERROR_NOT_SAME_DEVICE:
+            raise
+        copy_entry(guard, loc, info, str(change.store.items), item)
+        remove_tree(loc.full, guard, loc.requested)
+
+
+def move_path(ctx: CallContext) -> dict[str, Any]:
+    """files.move {src, dst, overwrite?=false}: rename, or copy and remove across volumes.
+
+    Raises Forbidden (into or out of a protected folder, or a folder holding
+    one), AlreadyExists, NotFound, BadParams (a folder into itself),
+    PermissionDenied, NoSpace.
+    """
+    src = path_param(ctx.params, "src")
+    dst = path_param(ctx.params, "dst")
+    overwrite = get_bool(ctx.params, "overwrite", False)
+    guard = guard_of(ctx)
+    store = store_of(ctx)
+    try:
+        with store.lock, guard.locate(src, follow=False) as source:
+            name, info = _named_entry(guard, source, src)
+            guard.check_movable(source, info)
+            with _target(guard, dst, name) as target:
+                if info.is_dir and not info.is_link and info.identity in _held_identities(target):
+                    raise BadParams(f"{src}: a folder cannot be moved into itself")
+                change = Change(store, ctx.method, f"moved {source.path} to {target.path}")
+                try:
+                    _free_target(guard, change, target, overwrite, info.is_dir)
+                    change.steps.append({"kind": "moved", "from": source.path, "to": target.path})
+                    change.record()
+                    guard.check_parent(source)
+                    guard.check_parent(target)
+                    try:
+                        os.replace(source.full, target.full)
+                    except OSError as err:
+                        if getattr(err, "winerror", None) != _ERROR_NOT_SAME_DEVICE:
+                            raise
+                        change.steps.pop()
+                        assert target.name is not None
+                        copy_entry(guard, source, info, target.parent_path, target.name)
+                        change.steps.append({"kind": "created", "path": target.path, "after": None})
+                        _to_trash(guard, change, source, info)
+                    change.record()
+                except BaseException:
+                    change.abandon()
+                    raise
+                change.done()
+                return {"src": clean(source.path), "dst": clean(target.path), "kind": kind_of(info)}
+    except OSError as err:
+        raise from_os_error(err, f"{src} → {dst}") from err
+
+
+def _held_identities(loc: Location) -> set[Identity]:
+    """Identities of the folders *loc* walked through (its destination folder and those above)."""
+    return guard_ancestors(loc.parent_path)
+
+
+def copy_path(ctx: CallContext) -> dict[str, Any]:
+    """files.copy {src, dst, overwrite?=false}: copy a file or a folder tree (junctions and links skipped).
+
+    Raises Forbidden, AlreadyExists, NotFound, BadParams (a folder into
+    itself), PermissionDenied, NoSpace.
+    """
+    src = path_param(ctx.params, "src")
+    dst = path_param(ctx.params, "dst")
+    overwrite = get_bool(ctx.params, "overwrite", False)
+    guard = guard_of(ctx)
+    store = store_of(ctx)
+    try:
+        with store.lock, guard.locate(src, follow=True) as source:
+            found = guard.entry(source)
+            if found is None:
+                raise NotFound(f"{src}: no such file or folder")
+            info = found[0]
+            if not info.is_dir:
+                guard.check_file(info, src, source.full)
+            src_name = source.name if source.name is not None else ntpath.basename(source.path.rstrip("\\"))
+            if not src_name or src_name.endswith(":"):
+                raise BadParams("the whole disk cannot be copied")
+            with _target(guard, dst, src_name) as target:
+                assert target.name is not None
+                change = Change(store, ctx.method, f"copied {source.path} to {target.path}")
+                try:
+                    _free_target(guard, change, target, overwrite, info.is_dir)
+                    change.steps.append({"kind": "created", "path": target.path, "after": None})
+                    change.record()
+                    guard.check_parent(target)
+                    stats = copy_entry(guard, source, info, target.parent_path, target.name)
+                except BaseException:
+                    change.abandon()
+                    raise
+                change.done()
+    except OSError as err:
+        raise from_os_error(err, f"{src} → {dst}") from err
+    ctx.journal_details.update(files=stats.files, folders=stats.folders, bytes=stats.bytes)
+    return {"src": clean(source.path), "dst": clean(target.path), "files": stats.files, "folders": stats.folders,
+            "bytes": stats.bytes, "skipped": stats.skipped}
+
+
+def delete_path(ctx: CallContext) -> dict[str, Any]:
+    """files.delete {path}: move a file or folder to the agent's trash (undo brings it back).
+
+    A junction or link is deleted itself.  Raises Forbidden, NotFound, PermissionDenied, NoSpace.
+    """
+    path = path_param(ctx.params)
+    guard = guard_of(ctx)
+    store = store_of(ctx)
+    try:
+        with store.lock, guard.locate(path, follow=False) as loc:
+            _, info = _named_entry(guard, loc, path)
+            guard.check_movable(loc, info)
+            change = Change(store, ctx.method, f"deleted {loc.path}")
+            try:
+                _to_trash(guard, change, loc, info)
+            except BaseException:
+                change.abandon()
+                raise
+            change.done()
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    return {"path": clean(loc.path), "kind": kind_of(info), "recoverable": True}
+
+
+def make_folder(ctx: CallContext) -> dict[str, Any]:
+    """files.mkdir {path, parents?=false, exist_ok?=false}: create a folder (and its parents).
+
+    Raises AlreadyExists, NotFound, NotADirectory, Forbidden, PermissionDenied, BadParams.
+    """
+    path = path_param(ctx.params)
+    parents = get_bool(ctx.params, "parents", False)
+    exist_ok = get_bool(ctx.params, "exist_ok", False)
+    guard = guard_of(ctx)
+    store = store_of(ctx)
+    parsed = guard.parse(path)
+    prefixes = [paths.ParsedPath(parsed.flavour, parsed.anchor, parsed.parts[:i])
+                for i in range(1, len(parsed.parts) + 1)] if parents else [parsed]
+    created: list[str] = []
+    try:
+        with store.lock:
+            change = Change(store, ctx.method, f"created the folder {path}")
+            try:
+                for index, prefix in enumerate(prefixes):
+                    last = index == len(prefixes) - 1
+                    with guard.locate(prefix, follow=False) as loc:
+                        if loc.name is None:
+                            continue
+                        found = guard.entry(loc)
+                        if found is not None:
+                            if not found[0].is_dir or found[0].is_link:
+                                error = AlreadyExists if last else NotADirectory
+                                raise error(f"{loc.requested}: exists, and is not a folder")
+                            if last and not (exist_ok or parents):
+                                raise AlreadyExists(f"{loc.requested}: already exists")
+                            continue
+                        paths.check_name(loc.name, "windows")
+                        change.steps.append({"kind": "created", "path": loc.path, "after": None})
+                        change.record()
+                        guard.check_parent(loc)
+                        os.mkdir(loc.full)
+                        created.append(clean(loc.path))
+            except BaseException:
+                if not created:
+                    change.abandon()
+                raise
+            if created:
+                change.done()
+            else:
+                change.abandon()
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    return {"path": clean(path), "created": created}

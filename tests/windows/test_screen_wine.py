@@ -20,6 +20,7 @@ DWM composes the layered window and ``CAPTUREBLT`` picks it up as Windows does.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -223,3 +224,17 @@ def test_a_mark_is_drawn_on_the_screen_and_clicks_go_through_it(
     assert on_x[edge[1], edge[0]].tolist() == list(GREEN), "the mark stayed on screen after clear()"
     s.close()
     assert agent.wait(60) == 0
+
+
+def test_the_window_picker_lists_the_customers_windows(wine_host: WineHost,
+                                                        target: tuple[Proc, Rect, Path]) -> None:
+    """What the customer's "hide a window" picker gets (``ScreenService.list_windows``'s seam)."""
+    _, frame, _ = target
+    done = wine_host.run_python("-c", "import json; from agent.screen.tracking import list_windows; "
+                                      "print('WINDOWS', json.dumps(list_windows(None)))", timeout=90)
+    match = re.search(r"^WINDOWS (.*)$", done.stdout, re.MULTILINE)
+    assert match, done.stdout
+    listed = json.loads(match.group(1))
+    assert {"title": TITLE, **frame.to_dict()} in listed
+    assert any(window["title"] == "under the marks" for window in listed)
+    assert all(window["title"] for window in listed)  # untitled windows (the marks overlay) are left out

@@ -18,7 +18,11 @@ How it is made:
   virtual screen (monitors left of or above the primary have negative coordinates).  A
   colour key (``LWA_COLORKEY``) would work too, but would turn a mark drawn in the key's
   colour invisible.
-- ``HWND_TOPMOST`` is asserted again every time marks change; with no mark it is hidden.
+- ``HWND_TOPMOST`` is asserted again every time marks change, and every
+  :data:`RAISE_EVERY_MS` while marks show (a topmost window opened later would otherwise
+  cover them); with no mark it is hidden.
+- The process is made per-monitor DPI aware (as for the capture), so the virtual screen and
+  the marks' coordinates are physical pixels, the captured picture's.
 - The window belongs to the agent's process: it dies with it, even on a crash or a kill.
 - mss captures with ``CAPTUREBLT``, which includes layered windows: the technician sees each
   mark in the live view, once.
@@ -49,6 +53,8 @@ from agent.screen.hidden import Rect
 
 assert sys.platform == "win32"  # a Windows backend: mypy checks what follows as Windows code only
 
+from agent.screen._windows_windows import dpi_aware  # noqa: E402  (Windows only, after the assert)
+
 log = logging.getLogger(__name__)
 
 #: How long a caller waits for the overlay's thread to draw.
@@ -67,6 +73,11 @@ WM_CLOSE: Final = 0x0010
 WM_DESTROY: Final = 0x0002
 WM_NCHITTEST: Final = 0x0084
 WM_APP: Final = 0x8000
+WM_TIMER: Final = 0x0113
+#: While marks show, topmost is asserted again this often (ms): a topmost window opened later goes above
+#: ours, and Windows sends no notice of it.  Twice a second bounds a tug of war with another topmost program.
+RAISE_EVERY_MS: Final = 500
+_RAISE_TIMER: Final = 1
 HTTRANSPARENT: Final = -1
 SW_HIDE: Final = 0
 SW_SHOWNOACTIVATE: Final = 4
@@ -132,6 +143,8 @@ class _Win32:
             (u.DispatchMessageW, [ctypes.POINTER(wintypes.MSG)], LRESULT),
             (u.PostMessageW, [wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM], wintypes.BOOL),
             (u.PostQuitMessage, [ctypes.c_int], None),
+            (u.SetTimer, [wintypes.HWND, ctypes.c_size_t, wintypes.UINT, ctypes.c_void_p], ctypes.c_size_t),
+            (u.KillTimer, [wintypes.HWND, ctypes.c_size_t], wintypes.BOOL),
             (u.GetSystemMetrics, [ctypes.c_int], ctypes.c_int),
             (u.GetDC, [wintypes.HWND], wintypes.HDC),
             (u.ReleaseDC, [wintypes.HWND, wintypes.HDC], ctypes.c_int),
@@ -166,6 +179,7 @@ class WindowsOverlay:
 
     def __init__(self) -> None:
         self._api = _Win32()
+        dpi_aware()  # marks are in captured (physical) pixels: the virtual screen must be measured in them too
         self._jobs: queue.SimpleQueue[tuple[Callable[[], None], Future[None]]] = queue.SimpleQueue()
         self._closing = False
         self._hwnd: int | None = None
@@ -273,6 +287,10 @@ class WindowsOverlay:
                 if self._run_jobs():
                     return
                 continue
+            if message.message == WM_TIMER and message.wParam == _RAISE_TIMER:
+                if self._shown:
+                    self._raise()
+                continue
             u.TranslateMessage(ctypes.byref(message))
             u.DispatchMessageW(ctypes.byref(message))
 
@@ -308,15 +326,21 @@ class WindowsOverlay:
         if rendering is None:
             if self._shown:
                 u.ShowWindow(self._hwnd, SW_HIDE)
+                u.KillTimer(self._hwnd, _RAISE_TIMER)
                 self._shown = False
             return
         self._update(rendering.area, premultiplied_bgra(rendering))
         if not self._shown:
             u.ShowWindow(self._hwnd, SW_SHOWNOACTIVATE)
+            u.SetTimer(self._hwnd, _RAISE_TIMER, RAISE_EVERY_MS, None)
             self._shown = True
-        if not u.SetWindowPos(self._hwnd, HWND_TOPMOST, 0, 0, 0, 0,
-                              SWP_NOMOVE | SWP_NOSIZE | SWP_NOACTIVATE | SWP_SHOWWINDOW):
+        if not self._raise():
             raise self._api.failed("SetWindowPos")
+
+    def _raise(self) -> bool:
+        """Put the overlay above every other topmost window, without taking the focus."""
+        return bool(self._api.user32.SetWindowPos(self._hwnd, HWND_TOPMOST, 0, 0, 0, 0,
+                                                  SWP_NOMOVE | SWP_NOSIZE | SWP_NOACTIVATE | SWP_SHOWWINDOW))
 
     def _update(self, area: Rect, pixels: bytes) -> None:
         """Give the window *pixels* (premultiplied BGRA, top-down) at *area* of the virtual screen."""

@@ -49,11 +49,8 @@ from typing import Any, Final
 from agent.annotate.base import OverlayError
 from agent.annotate.model import Mark
 from agent.annotate.render import premultiplied_bgra, render
+from agent.screen._windows_windows import dpi_aware
 from agent.screen.hidden import Rect
-
-assert sys.platform == "win32"  # a Windows backend: mypy checks what follows as Windows code only
-
-from agent.screen._windows_windows import dpi_aware  # noqa: E402  (Windows only, after the assert)
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +90,16 @@ BI_RGB: Final = 0
 DIB_RGB_COLORS: Final = 0
 SM_XVIRTUALSCREEN, SM_YVIRTUALSCREEN, SM_CXVIRTUALSCREEN, SM_CYVIRTUALSCREEN = 76, 77, 78, 79
 
+ERROR_CLASS_ALREADY_EXISTS: Final = 1410
+
 LRESULT = ctypes.c_ssize_t
+
+
+def _last_error() -> int:
+    """The calling thread's last Win32 error, as ctypes saved it (0 off Windows)."""
+    if sys.platform != "win32":
+        return 0
+    return ctypes.get_last_error()
 
 
 class _BLENDFUNCTION(ctypes.Structure):
@@ -113,6 +119,8 @@ class _Win32:
     """The user32 and gdi32 functions the overlay calls, with their types (64-bit handles)."""
 
     def __init__(self) -> None:
+        if sys.platform != "win32":
+            raise OverlayError(f"the Win32 API exists only on Windows, not {sys.platform}")
         try:
             self.user32: Any = ctypes.WinDLL("user32", use_last_error=True)
             self.gdi32: Any = ctypes.WinDLL("gdi32", use_last_error=True)
@@ -161,6 +169,8 @@ class _Win32:
             function.restype = restype
 
     def failed(self, what: str) -> OverlayError:
+        if sys.platform != "win32":
+            return OverlayError(f"{what} failed")
         return OverlayError(f"{what} failed: {ctypes.FormatError(ctypes.get_last_error()).strip()}")
 
 
@@ -268,8 +278,8 @@ class WindowsOverlay:
         klass = _WNDCLASSEXW(cbSize=ctypes.sizeof(_WNDCLASSEXW),
                              lpfnWndProc=ctypes.cast(self._wndproc, ctypes.c_void_p), hInstance=instance,
                              lpszClassName=CLASS_NAME)
-        # A second overlay in one process finds the class registered already (ERROR_CLASS_ALREADY_EXISTS).
-        if not u.RegisterClassExW(ctypes.byref(klass)) and ctypes.get_last_error() != 1410:
+        # A second overlay in one process finds the class registered already.
+        if not u.RegisterClassExW(ctypes.byref(klass)) and _last_error() != ERROR_CLASS_ALREADY_EXISTS:
             raise self._api.failed("RegisterClassExW")
         hwnd = u.CreateWindowExW(EX_STYLE, CLASS_NAME, None, WS_POPUP, 0, 0, 1, 1, None, None, instance, None)
         if not hwnd:

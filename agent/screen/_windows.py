@@ -27,15 +27,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import sys
 from typing import Any
 
+from agent.screen._windows_windows import Win32Windows
 from agent.screen.hidden import Rect
 from agent.screen.window_frames import HiddenWindowTable, listing
-
-assert sys.platform == "win32"  # a Windows backend: mypy checks what follows as Windows code only
-
-from agent.screen._windows_windows import Win32Windows  # noqa: E402  (Windows only, after the assert)
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,6 @@ from typing import Any, Final
 
 from agent.screen.window_frames import TopLevel, frame_rect, is_minimized_rect, rect_from_ltrb
 
-assert sys.platform == "win32"  # a Windows backend: mypy checks what follows as Windows code only
-
 DWMWA_EXTENDED_FRAME_BOUNDS: Final = 9
 DWMWA_CLOAKED: Final = 14
 #: DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2 (Windows 10 1703 and later).
@@ -48,6 +46,8 @@ class Win32Windows:
     """The Win32 calls that read top-level windows.  Raises :class:`OSError` when user32 cannot be loaded."""
 
     def __init__(self) -> None:
+        if sys.platform != "win32":
+            raise OSError(f"the Win32 API exists only on Windows, not {sys.platform}")
         try:
             self._user32: Any = ctypes.WinDLL("user32", use_last_error=True)
             self._enum_proc: Any = ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.HWND, wintypes.LPARAM)
@@ -129,6 +129,8 @@ def dpi_aware() -> None:
     The first call that succeeds wins for the process (later ones fail with
     ``E_ACCESSDENIED``, ignored): mss makes the same request when it opens the screen.
     """
+    if sys.platform != "win32":
+        return
     try:
         user32 = ctypes.WinDLL("user32")
         if hasattr(user32, "SetProcessDpiAwarenessContext"):

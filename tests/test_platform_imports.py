@@ -36,8 +36,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: What each per-platform choice gives on each target, as the probe reports it.
 CHOICES = {
-    # Windows' control backend is chosen; off Windows its Win32 API cannot load: OSError, as Linux without X.
-    "win32": {"screen watcher": "None", "window tracker": "None", "window list": "raises Unsupported",
+    # Windows has backends, but the imitation has no user32 to load: screen and overlay decline (None,
+    # NullOverlay), listing windows says "unavailable", and control's Win32 API raises OSError, as Linux
+    # without X does (tests/windows runs them all for real under Wine).
+    "win32": {"screen watcher": "None", "window tracker": "None", "window list": "raises Unavailable",
               "overlay": "NullOverlay", "control": "raises OSError"},
     "darwin": {"screen watcher": "None", "window tracker": "None", "window list": "raises Unsupported",
                "overlay": "NullOverlay", "control": "raises Unsupported"},

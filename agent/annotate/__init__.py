@@ -8,7 +8,7 @@ Public names:
   ``screen.marks`` to viewers.  Its :meth:`~AnnotationService.stop` removes every mark.
 - :class:`Mark`, :func:`parse_mark`, :class:`MarkSet`: the validated marks (pure).
 - :class:`Overlay`, :func:`open_overlay`, :class:`NullOverlay`: where marks appear on the
-  customer's screen (X11 today; Windows and macOS notes in :mod:`agent.annotate.overlay`).
+  customer's screen (X11 and Windows; macOS notes in :mod:`agent.annotate.overlay`).
 
 Contract: ``docs/control-protocol.md``.  The overlay is a window like any other for the screen
 capture, so the technician sees each mark in the live stream, once.

@@ -19,7 +19,7 @@ class OverlayError(OSError):
 class Overlay(Protocol):
     """Shows marks over the customer's screen, click-through.  Methods block; one caller at a time."""
 
-    #: The backend's name, for the technician ("x11", "none", …).
+    #: The backend's name, for the technician ("x11", "windows", "none", …).
     name: str
 
     def show(self, marks: Sequence[Mark]) -> None:

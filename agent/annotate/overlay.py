@@ -10,12 +10,12 @@ Backends, chosen once by :func:`open_overlay` (the protocol they implement is in
 
 - **X11** (:class:`agent.annotate._x11.X11Overlay`): an override-redirect window over the
   root whose SHAPE is the marks' pixels (bounding) and nothing (input).
-- **Windows** (not written yet): a top-most layered window,
+- **Windows** (:class:`agent.annotate._windows.WindowsOverlay`): a top-most layered window,
   ``WS_EX_LAYERED | WS_EX_TRANSPARENT | WS_EX_TOPMOST | WS_EX_TOOLWINDOW | WS_EX_NOACTIVATE``,
-  over the virtual screen (``SM_XVIRTUALSCREEN``…), filled with
-  ``UpdateLayeredWindow`` from a premultiplied BGRA picture of :func:`agent.annotate.render.render`
-  (real alpha: no stipple needed).  ``WS_EX_TRANSPARENT`` makes it click-through; the window
-  belongs to the agent's process, so it dies with it.  Re-assert ``HWND_TOPMOST`` when marks change.
+  on the virtual screen (``SM_XVIRTUALSCREEN``…), filled with ``UpdateLayeredWindow`` from a
+  premultiplied BGRA picture of :func:`agent.annotate.render.render`.  ``WS_EX_TRANSPARENT``
+  makes it click-through; the window belongs to the agent's process, so it dies with it.
+  ``HWND_TOPMOST`` is asserted again when marks change.
 - **macOS** (not written yet): a borderless ``NSWindow`` per screen, ``ignoresMouseEvents = True``,
   ``level = NSScreenSaverWindowLevel``, ``collectionBehavior`` canJoinAllSpaces | stationary,
   ``opaque = False`` with a clear background and an ``NSImageView`` of the picture (through
@@ -44,8 +44,16 @@ def open_overlay(display: str | None = None) -> Overlay:
     The one place the backend is chosen.  Blocking (it opens a display
     connection): call it off the event loop.  Never raises.
 
-    Availability: X11 (Linux, BSD) with python-xlib; elsewhere a :class:`NullOverlay`.
+    Availability: X11 (Linux, BSD) with python-xlib; Windows; elsewhere a :class:`NullOverlay`.
     """
+    if sys.platform == "win32":
+        try:
+            from agent.annotate._windows import WindowsOverlay
+
+            return WindowsOverlay()
+        except OverlayError as err:
+            log.warning("marks cannot be shown on this screen: %s", err)
+            return NullOverlay(str(err))
     if is_x11_platform():
         if not has_x11_display(display):
             return NullOverlay("no X display")

@@ -173,3 +173,16 @@ def _stipple(shape: Image.Image, box: Rect, opacity: float) -> Image.Image:
     keep = (xs + ys) % 2 == 0 if opacity >= 0.5 else (xs % 2 == 0) & (ys % 2 == 0)
     pixels = np.asarray(shape)
     return Image.fromarray(np.where(keep, pixels, 0).astype(np.uint8), "L")
+
+
+def premultiplied_bgra(rendering: Rendering) -> bytes:
+    """The picture as premultiplied BGRA rows, top-down (a layered window's ``UpdateLayeredWindow`` form).
+
+    The mark's colour with alpha 255 where the mask is set, all four bytes 0 elsewhere: the
+    mask is one bit, so premultiplying is zeroing what is outside it.
+    """
+    alpha = rendering.mask.convert("L")
+    base = Image.new("RGB", rendering.image.size)
+    base.paste(rendering.image, (0, 0), alpha)
+    red, green, blue = base.split()
+    return Image.merge("RGBA", (blue, green, red, alpha)).tobytes("raw", "RGBA")

@@ -14,8 +14,9 @@ Hidden pixels are overwritten in the captured buffer before any comparison
 or encoding, so none of them leaves the machine.
 
 Availability: capture wherever mss runs (X11, Windows, macOS); DAMAGE-driven
-capture and hidden windows on X11 with python-xlib.  Elsewhere the streamer
-polls, and a hidden window hides the whole view (it cannot be located).  The
+capture and hidden windows on X11 with python-xlib; hidden windows on Windows
+(polled capture, windows read with Win32).  Elsewhere the streamer polls, and a
+hidden window hides the whole view (it cannot be located).  The
 per-platform parts are chosen in one place each: the screen watcher in
 :mod:`agent.screen.backend`, window tracking in :mod:`agent.screen.tracking`.
 """

@@ -6,14 +6,16 @@ and one branch there.  The capture itself (mss) runs everywhere and needs no
 backend here.
 
 Availability: X11 (Linux, BSD) with python-xlib, :class:`agent.screen._x11.X11Watcher`
-(DAMAGE and window tracking on one connection).  Elsewhere :func:`open_watcher`
-returns None: the streamer polls, and hides the whole view while a window is hidden
-(it cannot be located).
+(DAMAGE and window tracking on one connection); Windows,
+:class:`agent.screen._windows.WindowsWatcher` (no drawing notifications: the streamer
+polls; window tracking with Win32).  Elsewhere :func:`open_watcher` returns None: the
+streamer polls, and hides the whole view while a window is hidden (it cannot be located).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Protocol, cast
 
 from agent.display import is_x11_platform, x11_backend
@@ -50,8 +52,13 @@ def open_watcher(display: str | None, *, use_damage: bool = True) -> ScreenWatch
     """This system's screen watcher, or None where there is none (the streamer then polls).
 
     Blocking (it opens a display connection).  Never raises: a display that
-    cannot be opened, or python-xlib missing, is logged and gives None.
+    cannot be opened, python-xlib missing, or the Win32 API not loading is logged
+    and gives None.
     """
+    if sys.platform == "win32":
+        from agent.screen import _windows
+
+        return _windows.open_watcher()
     if is_x11_platform():
         try:
             x11 = x11_backend("agent.screen._x11", display)

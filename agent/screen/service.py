@@ -182,7 +182,7 @@ class ScreenService:
         on a system without window tracking, :class:`Unavailable` where the
         windows cannot be listed (no display, python-xlib missing).
 
-        Availability: X11 (see :mod:`agent.screen.tracking`).
+        Availability: X11 and Windows (see :mod:`agent.screen.tracking`).
         """
         return list_windows(self._display)
 

@@ -8,12 +8,13 @@ average, never spends more than that share of a core.  It sleeps in
 customer's changes) and, on X11, the X connection, where DAMAGE says that
 something was drawn.  So an idle screen costs nothing, and a change is
 captured as soon as it is drawn, within the frame-rate cap and the window of
-frames in flight.
+frames in flight.  Without DAMAGE (Windows, macOS) it polls, and the pipeline's
+tile comparison keeps an unchanged screen from sending anything.
 
 Each capture is masked before anything else reads it: the hidden rectangles,
 monitors and windows are resolved around the capture (see
 :class:`agent.screen.backend.ScreenWatcher`), and filled in the captured buffer.
-If hidden windows cannot be located (no X11, X errors), the whole view is
+If hidden windows cannot be located (no tracker, X or Win32 errors), the whole view is
 filled: the streamer hides too much rather than too little.
 """
 

@@ -6,7 +6,8 @@ is the one place its backend is chosen.  A new system adds
 
 Availability: X11 (Linux, BSD) with python-xlib
 (:class:`agent.screen._x11.X11Watcher`, which tracks windows on the same
-connection as its DAMAGE).  Elsewhere there is no tracker: the streamer then
+connection as its DAMAGE); Windows (:class:`agent.screen._windows.WindowsWatcher`,
+``EnumWindows`` and the DWM frame).  Elsewhere there is no tracker: the streamer then
 treats a hidden window as unlocatable and hides the whole view, and
 :func:`list_windows` raises :class:`wire.errors.Unsupported`.
 """
@@ -48,8 +49,13 @@ def open_window_tracker(display: str | None) -> WindowTracker | None:
     """A tracker for this system's windows, or None where windows cannot be tracked.
 
     Blocking (it opens a display connection).  Never raises: a display that
-    cannot be opened, or python-xlib missing, is logged and gives None.
+    cannot be opened, python-xlib missing, or the Win32 API not loading is logged
+    and gives None.
     """
+    if sys.platform == "win32":
+        from agent.screen import _windows
+
+        return _windows.open_watcher()
     if is_x11_platform():
         try:
             x11 = x11_backend("agent.screen._x11", display)
@@ -67,7 +73,7 @@ def list_windows(display: str | None) -> list[dict[str, Any]]:
     tracker, :class:`Unavailable` where there is one but the display cannot
     be opened.
     """
-    if not is_x11_platform():
+    if not is_x11_platform() and sys.platform != "win32":
         raise Unsupported(f"windows cannot be listed on {sys.platform}: hide a rectangle or a monitor instead")
     tracker = open_window_tracker(display)
     if tracker is None:

@@ -129,8 +129,9 @@ class Salvage:
     def read(self, node: KeyNode, values: bool = True, seen: set[int] | None = None) -> KeyRead:
         """*node*'s subkeys (sorted as stored) and, with *values*, its values; what was lost in ``notes``.
 
-        Keys in *seen* are left out (a walk passes the keys it met, so a
-        damaged list cannot make it loop).
+        Keys in *seen* are left out of ``subkeys`` (a walk passes the keys it
+        met, so a damaged list cannot make it loop); what is found does not
+        depend on *seen*, so a key listed in a walk is found by :meth:`find`.
         """
         read = KeyRead(node)
         offsets: list[int] = []
@@ -139,26 +140,37 @@ class Salvage:
             whole = self._list_entries(node.subkey_list, offsets, read)
         found: dict[int, KeyNode] = {}
         for offset in offsets:
-            if offset in found or (seen is not None and offset in seen):
+            if offset in found:
+                continue
+            if offset == node.offset:
+                whole = False
+                read.note(f"the subkey list of the key at {node.offset:#x} names the key itself")
                 continue
             try:
-                found[offset] = self.key(offset)
+                child = self.key(offset)
             except HiveFormatError as err:
                 whole = False
                 lost = self._lost_key(offset, err, read)
                 if lost is not None:
                     found[offset] = lost
+                continue
+            if child.parent != node.offset:  # listed here, but it names another parent: the list is suspect
+                whole = False
+            found[offset] = child
         if not whole or len(found) < node.subkey_count:
             recovered = 0
             for offset in self.orphans().get(node.offset, ()):
-                if offset not in found and offset != node.offset and (seen is None or offset not in seen):
+                if offset not in found and offset != node.offset:
                     found[offset] = self.key(offset)
                     recovered += 1
             if recovered:
                 read.note(f"{recovered} subkey(s) found by their parent link, not by the damaged list")
-        read.subkeys = list(found.values())
-        if not whole or recovered_order_needed(offsets, found):
-            read.subkeys.sort(key=lambda child: sort_key(child.name))
+            if not whole or recovered:
+                read.subkeys = sorted(found.values(), key=lambda child: sort_key(child.name))
+        if not read.subkeys:
+            read.subkeys = list(found.values())
+        if seen is not None:
+            read.subkeys = [child for child in read.subkeys if child.offset not in seen]
         if values:
             self._values(node, read)
         return read
@@ -185,9 +197,11 @@ class Salvage:
     def child(self, node: KeyNode, name: str) -> KeyNode | None:
         """The subkey of *node* called *name* (as Windows compares), or None."""
         try:
-            return self.reader.child(node, name)
+            found = self.reader.child(node, name)
         except HiveFormatError:
-            pass
+            found = None
+        if found is not None:
+            return found
         wanted = name_key(name)
         for child in self.read(node, values=False).subkeys:
             if name_key(child.name) == wanted:
@@ -237,8 +251,3 @@ class Salvage:
 def lost_key_name(offset: int) -> str:
     """The name a damaged key is shown under (its own name is lost with its cell)."""
     return f"(damaged key {offset:#x})"
-
-
-def recovered_order_needed(offsets: list[int], found: dict[int, KeyNode]) -> bool:
-    """True when *found* holds keys its list did not name (they must be sorted in)."""
-    return len(found) != len(set(offsets) & set(found))

@@ -194,8 +194,8 @@ def system_like_tree(keys: int = 30_000, seed: int = 14) -> Node:
     while made < keys:
         parent = open_keys[rng.randrange(len(open_keys))] if rng.random() < 0.7 else open_keys[-1]
         index = len(parent.children)
-        name = f"{rng.choice(_WORDS)}{index:03d}" if rng.random() < 0.8 else "{%08x-%04x}" % (
-            rng.getrandbits(32), rng.getrandbits(16))
+        name = f"{rng.choice(_WORDS)}{index:03d}" if rng.random() < 0.8 else (
+            f"{{{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}}}")
         values: list[tuple[str, int, bytes]] = [("", 1, _sz(name.lower()))] if rng.random() < 0.3 else []
         for number in range(rng.choice((0, 1, 2, 3, 4, 6))):
             if number % 3 == 0:

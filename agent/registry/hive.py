@@ -49,8 +49,8 @@ from agent.registry.backend import KeyListing, Scope
 from agent.registry.model import RegValue, decode_windows, encode_windows
 from agent.registry.paths import KeyPath, hive_mounts
 from agent.registry.regf import Buffer, HiveFormatError, HiveReader, KeyNode, name_key
-from agent.registry.regf_salvage import KeyRead, Salvage
 from agent.registry.regf_edit import HiveEditor
+from agent.registry.regf_salvage import KeyRead, Salvage
 from wire.errors import BadParams, Conflict, NotFound
 
 

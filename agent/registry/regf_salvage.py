@@ -114,11 +114,11 @@ class Salvage:
             read.note(f"subkey list at {offset:#x} is damaged (found {signature!r})")
             return False
         fits = (length - 4) // width
-        whole = count <= fits
+        whole: bool = count <= fits
         if not whole:
             read.note(f"subkey list at {offset:#x} says {count} entries, its cell holds {fits}")
-        items = [struct.unpack_from("<I", reader.buffer, start + 4 + index * width)[0]
-                 for index in range(min(count, fits))]
+        items: list[int] = [struct.unpack_from("<I", reader.buffer, start + 4 + index * width)[0]
+                            for index in range(min(count, fits))]
         if signature == b"ri":
             for item in items:
                 whole = self._list_entries(item, into, read, depth + 1) and whole

@@ -78,7 +78,7 @@ _PROBE = """
 #: Loaded on every platform by ``import agent.registry`` and the calls above, whatever the backend.
 _SHARED = ["agent.registry", "agent.registry.backend", "agent.registry.choice", "agent.registry.hive",
            "agent.registry.model", "agent.registry.paths", "agent.registry.regf", "agent.registry.regf_edit",
-           "agent.registry.service", "agent.registry.undo"]
+           "agent.registry.regf_salvage", "agent.registry.service", "agent.registry.undo"]
 
 
 def _last_json(out: str) -> dict[str, object]:
@@ -124,7 +124,7 @@ def test_on_linux_dconf_is_chosen_hives_open_and_winreg_is_never_imported() -> N
     answers = result["answers"]
     assert isinstance(answers, dict)
     assert answers["open_hive"]["hive"] == "hive-1" and answers["open_hive"]["writable"] is True
-    assert answers["keys_in_hive"] == {"hive": "hive-1", "path": "", "keys": [], "hidden": 0}
+    assert answers["keys_in_hive"] == {"hive": "hive-1", "path": "", "key": [], "keys": [], "hidden": 0}
     assert answers["hives"]["backend"] == "dconf"
     assert answers["undo_hive_change"]["undone"] == "created the key A"
     assert answers["undo_hive_change"]["hive_path"] == answers["open_hive"]["path"]

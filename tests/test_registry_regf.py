@@ -216,7 +216,9 @@ def test_what_is_not_a_hive_is_named(tmp_path: Path) -> None:
     with pytest.raises(HiveFormatError, match="log"):
         HiveReader(bytes(log))
     broken = bytearray(good)
-    struct.pack_into("<I", broken, 36, 0x7000)  # root cell outside the hive
+    struct.pack_into("<I", broken, 36, 0x7000)  # root cell outside the hive: the first cell is the root
+    assert HiveReader(bytes(broken)).root_recovered and HiveReader(bytes(broken)).root.name == "ROOT"
+    struct.pack_into("<I", broken, 4096 + 32 + 4, 0)  # and that cell is no key either
     with pytest.raises(HiveFormatError, match="out of the hive"):
         HiveReader(bytes(broken))
 

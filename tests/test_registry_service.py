@@ -53,8 +53,8 @@ def test_a_hive_is_opened_changed_read_exported_and_closed(agent: AgentHarness, 
     again = agent.result("registry.set", hive=hive, path="vendor\\app", name="mode", type="REG_SZ", data="normal")
     assert again["before"]["data"] == "safe" and again["created"] is None
 
-    assert agent.result("registry.keys", hive=hive, path="") == {"hive": hive, "path": "", "keys": ["Vendor"],
-                                                                 "hidden": 0}
+    assert agent.result("registry.keys", hive=hive, path="") == {"hive": hive, "path": "", "key": [],
+                                                                 "keys": ["Vendor"], "hidden": 0}
     assert agent.result("registry.get", hive=hive, path="Vendor\\App", name="Mode")["data"] == "normal"
     values = agent.result("registry.values", hive=hive, path="Vendor\\App")["values"]
     assert [(value["name"], value["type"]) for value in values] == [("Mode", "REG_SZ"), ("Blob", "REG_BINARY")]
@@ -276,8 +276,8 @@ def test_without_the_customer_s_permission_nothing_runs(tmp_path: Path, live_hiv
 def test_every_documented_method_is_there_with_plain_words() -> None:
     methods = {method.name: method for method in METHODS}
     assert set(methods) == {f"registry.{name}" for name in (
-        "keys", "values", "get", "set", "delete_value", "delete_key", "export", "undo", "open_hive", "close_hive",
-        "hives")}
+        "keys", "values", "get", "set", "delete_value", "delete_key", "walk", "export", "undo", "open_hive",
+        "close_hive", "hives")}
     params = {"path": "HKCU\\Software\\Demo", "name": "Flag", "type": "REG_DWORD", "data": 1, "hive": None}
     for method in methods.values():
         assert method.permission == "registry"

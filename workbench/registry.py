@@ -30,6 +30,22 @@ a list of ``str`` → REG_MULTI_SZ; pass ``type=`` for the others
 (``"REG_EXPAND_SZ"``) or to be explicit.  Binary data travels as
 ``{"base64": …}`` on the wire and comes back as ``bytes``.
 
+Paths: a string (``"Vendor\\\\App"``, or with ``/``), or a list of key names
+taken exactly as they are, for a name that holds a separator::
+
+    hive.values(["MIME", "Database", "Content Type", "application/json"])
+    for name in (listing := hive.keys("Classes")):
+        hive.values(listing.path_of(name))          # always the key that was listed
+
+Walking a whole hive (or subtree) takes one call per page of keys, not two
+per key::
+
+    for key in hive.walk("ControlSet001\\\\Services"):
+        key.path, key.subkeys, key.values["ImagePath"], key.damaged
+
+A damaged hive is read past its damage: what could not be read is left out
+and named in ``damaged`` (on a listing, or on the result of ``keys``/``values``).
+
 Results display well in a notebook: values as a table, an export as a code
 block (``.save(path)`` writes it as regedit does, UTF-16 with a BOM).
 """
@@ -38,7 +54,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +63,19 @@ from typing import Any, overload
 from workbench.calls import Caller
 
 _DWORD_RANGE = (-(1 << 31), (1 << 32) - 1)
+
+#: A key path: a string (split at ``\\`` or ``/``), or key names each taken as it is.
+KeyPathLike = str | Sequence[str]
+
+
+def _path(path: KeyPathLike) -> str | list[str]:
+    """The wire form of *path*; TypeError for a list holding something else than strings."""
+    if isinstance(path, str):
+        return path
+    names = list(path)
+    if not all(isinstance(name, str) for name in names):
+        raise TypeError("a key path is a string or a sequence of key names (strings)")
+    return names
 
 
 def _from_wire(data: Any) -> Any:
@@ -113,11 +142,16 @@ class RegistryValue:
 class RegistryValues(Sequence[RegistryValue]):
     """The values of a key: iterate, index, ``values["Name"]``, or look at it in a notebook (a table)."""
 
-    def __init__(self, path: str, values: list[RegistryValue], hidden: int) -> None:
+    def __init__(self, path: str, values: list[RegistryValue], hidden: int, key: Sequence[str] = (),
+                 damaged: Sequence[str] = ()) -> None:
         self.path = path
         self._values = values
         #: values the customer's rules kept out of this listing
         self.hidden = hidden
+        #: the key's names, as the agent resolved them (a path that always reaches it)
+        self.key = tuple(key)
+        #: what a damaged hive file kept from being read here
+        self.damaged = list(damaged)
 
     @overload
     def __getitem__(self, index: int) -> RegistryValue: ...
@@ -157,12 +191,47 @@ class RegistryValues(Sequence[RegistryValue]):
 
 
 class RegistryKeys(list[str]):
-    """The subkey names of a key (a list), with ``path`` and ``hidden`` (protected ones left out)."""
+    """The subkey names of a key (a list), with ``path`` and ``hidden`` (protected ones left out).
 
-    def __init__(self, path: str, names: list[str], hidden: int) -> None:
+    ``key`` is the listed key as a tuple of names and :meth:`path_of` the
+    path of one subkey in that form, which reaches it whatever its name holds;
+    ``damaged`` says what a damaged hive file kept out of the list.
+    """
+
+    def __init__(self, path: str, names: list[str], hidden: int, key: Sequence[str] = (),
+                 damaged: Sequence[str] = ()) -> None:
         super().__init__(names)
         self.path = path
         self.hidden = hidden
+        self.key = tuple(key)
+        self.damaged = list(damaged)
+
+    def path_of(self, name: str) -> tuple[str, ...]:
+        """The path of subkey *name* as key names (pass it to any method)."""
+        return (*self.key, name)
+
+
+@dataclass(frozen=True)
+class RegistryListing:
+    """One key met by :meth:`RegistryNamespace.walk`: its names, subkeys, values and any damage."""
+
+    key: tuple[str, ...]
+    subkeys: list[str]
+    values: RegistryValues
+    damaged: list[str]
+
+    @property
+    def path(self) -> str:
+        """The key as text (``\\`` between names; use ``key`` to call with it)."""
+        return "\\".join(self.key)
+
+    @classmethod
+    def from_wire(cls, body: dict[str, Any]) -> RegistryListing:
+        key = tuple(str(name) for name in body["key"])
+        values = [RegistryValue.from_wire(value) for value in body.get("values", [])]
+        damaged = [str(note) for note in body.get("damaged", [])]
+        return cls(key, [str(name) for name in body["subkeys"]],
+                   RegistryValues("\\".join(key), values, 0, key, damaged), damaged)
 
 
 class RegText(str):
@@ -228,22 +297,42 @@ class RegistryNamespace:
     def _call(self, method: str, **params: Any) -> Any:
         return self._caller.call(f"registry.{method}", self._params(**params)).value
 
-    def keys(self, path: str = "") -> RegistryKeys:
+    def keys(self, path: KeyPathLike = "") -> RegistryKeys:
         """The subkeys of *path*. Raises NotFound, Forbidden."""
-        body = self._call("keys", path=path)
-        return RegistryKeys(str(body["path"]), [str(name) for name in body["keys"]], int(body.get("hidden", 0)))
+        body = self._call("keys", path=_path(path))
+        return RegistryKeys(str(body["path"]), [str(name) for name in body["keys"]], int(body.get("hidden", 0)),
+                            body.get("key", ()), body.get("damaged", ()))
 
-    def values(self, path: str = "") -> RegistryValues:
+    def values(self, path: KeyPathLike = "") -> RegistryValues:
         """The values of *path*, shown as a table. Raises NotFound, Forbidden."""
-        body = self._call("values", path=path)
+        body = self._call("values", path=_path(path))
         return RegistryValues(str(body["path"]), [RegistryValue.from_wire(value) for value in body["values"]],
-                              int(body.get("hidden", 0)))
+                              int(body.get("hidden", 0)), body.get("key", ()), body.get("damaged", ()))
 
-    def get(self, path: str, name: str = "") -> RegistryValue:
+    def walk(self, path: KeyPathLike = "", values: bool = True, page: int = 1000) -> Iterator[RegistryListing]:
+        """*path* and every key below it, parents first, fetched *page* keys per call.
+
+        Protected keys and values are left out.  Raises NotFound, Forbidden,
+        Conflict (the registry changed between two pages: walk again).
+        """
+        after: list[str] | None = None
+        while True:
+            params: dict[str, Any] = {"path": _path(path), "values": values, "limit": page}
+            if after is not None:
+                params["after"] = after
+            body = self._call("walk", **params)
+            for item in body["keys"]:
+                yield RegistryListing.from_wire(item)
+            following = body.get("next")
+            if following is None:
+                return
+            after = [str(name) for name in following]
+
+    def get(self, path: KeyPathLike, name: str = "") -> RegistryValue:
         """Value *name* of *path* (``""``: the default value). Raises NotFound, Forbidden."""
-        return RegistryValue.from_wire(self._call("get", path=path, name=name))
+        return RegistryValue.from_wire(self._call("get", path=_path(path), name=name))
 
-    def set(self, path: str, name: str, data: Any, type: str | None = None) -> RegistryChange:
+    def set(self, path: KeyPathLike, name: str, data: Any, type: str | None = None) -> RegistryChange:
         """Set value *name* of *path* (created with its missing parents) to *data*.
 
         *type* defaults to the one *data* stands for (see the module
@@ -254,28 +343,29 @@ class RegistryNamespace:
         if isinstance(data, RegistryValue):
             type, data = type or data.type, data.data
         type_ = type or infer_type(data)
-        return RegistryChange.from_wire(self._call("set", path=path, name=name, type=type_, data=_to_wire(data)))
+        return RegistryChange.from_wire(self._call("set", path=_path(path), name=name, type=type_,
+                                                   data=_to_wire(data)))
 
-    def delete_value(self, path: str, name: str) -> RegistryChange:
+    def delete_value(self, path: KeyPathLike, name: str) -> RegistryChange:
         """Delete value *name* of *path* (a backup is kept). Raises NotFound, Forbidden."""
-        return RegistryChange.from_wire(self._call("delete_value", path=path, name=name))
+        return RegistryChange.from_wire(self._call("delete_value", path=_path(path), name=name))
 
-    def delete_key(self, path: str) -> RegistryChange:
+    def delete_key(self, path: KeyPathLike) -> RegistryChange:
         """Delete key *path* and everything below it (a backup is kept).
 
         Raises NotFound, Forbidden (also when a protected key lies below),
         BadParams (too large to back up first; the top of the registry).
         """
-        return RegistryChange.from_wire(self._call("delete_key", path=path))
+        return RegistryChange.from_wire(self._call("delete_key", path=_path(path)))
 
-    def export(self, path: str = "", prefix: str | None = None) -> RegText:
+    def export(self, path: KeyPathLike = "", prefix: str | None = None) -> RegText:
         """The ``.reg`` text of *path* and everything below it (protected parts left out).
 
         For a hive, keys are written under *prefix* (default
         ``HKEY_LOCAL_MACHINE\\OFFLINE``).  Raises NotFound, Forbidden,
         BadParams (larger than the agent's export limit).
         """
-        params: dict[str, Any] = {"path": path}
+        params: dict[str, Any] = {"path": _path(path)}
         if prefix is not None:
             params["prefix"] = prefix
         body = self._call("export", **params)

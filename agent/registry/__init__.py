@@ -20,7 +20,9 @@ Availability: offline hives (``open_hive``) need the customer's folder guard
 ``winreg`` is imported nowhere else.
 
 Methods (permission ``registry``).  ``path`` is a key path (see
-:mod:`agent.registry.paths`; ``""`` is the top); every method but the hive
+:mod:`agent.registry.paths`; ``""`` is the top): a string, or a list of key
+names taken as they are (for names holding ``/`` or ``\\``; listings answer
+with that form, ``key``); every method but the hive
 ones also takes ``hive``, a handle from ``open_hive``, to work in that hive
 file instead of the live registry.  Values are ``{"name", "type", "data"}``
 as :mod:`agent.registry.model` describes (binary data is ``{"base64": …}``).
@@ -28,8 +30,10 @@ as :mod:`agent.registry.model` describes (binary data is ``{"base64": …}``).
 =======================  ===========================================  ==========================================
 method                   parameters                                   result
 =======================  ===========================================  ==========================================
-registry.keys            path                                         {path, keys: [names], hidden: n}
-registry.values          path                                         {path, values: [value], hidden: n}
+registry.keys            path                                         {path, key, keys: [names], hidden: n}
+registry.values          path                                         {path, key, values: [value], hidden: n}
+registry.walk            path, after?, limit? (1000), values? (true)  {path, key, keys: [{key, subkeys, values}],
+                                                                      hidden: n, next: key or null}
 registry.get             path, name                                   value, with path
 registry.set             path, name, type, data                       {path, name, before, after, created, undo}
 registry.delete_value    path, name                                   {path, name, before, undo}
@@ -45,6 +49,14 @@ registry.hives                                                        {hives: [{
   the default value (Windows only).
 * ``hidden`` counts what the customer's rules kept out of a listing: the
   technician learns that a rule exists, never what it protects.
+* ``walk`` gives a page of the keys at and below ``path`` (parents first,
+  each with its subkey names and values); ``next`` is passed back as
+  ``after`` for the next page, until it is null.  One call (and one journal
+  record) per page, where a walk by ``keys``/``values`` takes two per key.
+* A damaged hive file is read past its damage (:mod:`agent.registry.regf_salvage`):
+  ``keys``, ``values`` and each walked key carry ``damaged`` (plain words)
+  when something there could not be read; a key whose cell is lost is shown
+  as ``(damaged key 0x…)`` with the subkeys that still name it as parent.
 * ``export`` gives ``.reg`` text (regedit's version 5 format) for the key and
   everything below it; a hive's keys appear under ``prefix`` (default
   ``HKEY_LOCAL_MACHINE\\OFFLINE``, where regedit would load it).

@@ -55,6 +55,8 @@ class KeyListing:
     values: list[RegValue]
     subkeys: list[str]
     skipped: bool = False
+    #: what could not be read here (a damaged hive file), in plain words
+    damaged: tuple[str, ...] = ()
 
 
 class Backend(Protocol):

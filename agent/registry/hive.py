@@ -48,8 +48,9 @@ from typing import Any, Protocol
 from agent.registry.backend import KeyListing, Scope
 from agent.registry.model import RegValue, decode_windows, encode_windows
 from agent.registry.paths import KeyPath, hive_mounts
-from agent.registry.regf import Buffer, HiveFormatError, HiveReader
+from agent.registry.regf import Buffer, HiveFormatError, HiveReader, KeyNode, name_key
 from agent.registry.regf_edit import HiveEditor
+from agent.registry.regf_salvage import KeyRead, Salvage
 from wire.errors import BadParams, Conflict, NotFound
 
 
@@ -129,6 +130,8 @@ def check_writable(reader: HiveReader, path: str) -> None:
         raise Conflict(f"{path}: the hive's header checksum is wrong; it can be read but not changed here")
     if reader.truncated:
         raise Conflict(f"{path}: the file is shorter than its header says; it can be read but not changed here")
+    if reader.root_recovered:
+        raise Conflict(f"{path}: the hive's header points to no root key; it can be read but not changed here")
 
 
 def planned_writes(view: Buffer, path: str, plan: Callable[[HiveEditor], None]) -> list[tuple[int, bytes]]:
@@ -157,6 +160,11 @@ def planned_writes(view: Buffer, path: str, plan: Callable[[HiveEditor], None]) 
 
 def _describe_key(key: KeyPath) -> str:
     return "\\".join(key) or "(root)"
+
+
+def _listing(key: KeyPath, read: KeyRead) -> KeyListing:
+    return KeyListing(key, [decode_windows(value.name, value.type, raw) for value, raw in read.values],
+                      [child.name for child in read.subkeys], damaged=tuple(read.notes))
 
 
 class HiveBackend:
@@ -188,51 +196,58 @@ class HiveBackend:
         return names
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[HiveReader]:
+    def _read(self) -> Iterator[Salvage]:
+        """The hive as it is now, read past damage (:mod:`~agent.registry.regf_salvage`)."""
         with self.file.reading() as reader:
             try:
-                yield reader
+                yield Salvage(reader)
             except HiveFormatError as err:
                 raise BadParams(f"{self.file.path}: the hive is damaged: {err}", damaged=True) from err
 
-    def _find(self, reader: HiveReader, key: KeyPath) -> Any:
+    def _find(self, salvage: Salvage, key: KeyPath) -> KeyNode:
         try:
-            return reader.find(key)
+            return salvage.find(key)
         except KeyError:
             raise NotFound(f"no key {_describe_key(key)} in {self.file.path}") from None
 
     def exists(self, key: KeyPath) -> bool:
-        with self._read() as reader:
-            return len(reader.walk(key)) == len(key) + 1
+        with self._read() as salvage:
+            return len(salvage.walk(key)) == len(key) + 1
+
+    def read_key(self, key: KeyPath, values: bool = True) -> KeyListing:
+        """One key: its values (with *values*), its subkeys' names, and what damage hid (``damaged``)."""
+        with self._read() as salvage:
+            read = salvage.read(self._find(salvage, key), values=values)
+            return _listing(key, read)
 
     def keys(self, key: KeyPath) -> list[str]:
-        with self._read() as reader:
-            return [child.name for child in reader.subkeys(self._find(reader, key))]
+        return self.read_key(key, values=False).subkeys
 
     def values(self, key: KeyPath) -> list[RegValue]:
-        with self._read() as reader:
-            return [decode_windows(value.name, value.type, reader.data(value))
-                    for value in reader.values(self._find(reader, key))]
+        return self.read_key(key).values
 
     def get(self, key: KeyPath, name: str) -> RegValue:
-        with self._read() as reader:
-            value = reader.find_value(self._find(reader, key), name)
-            if value is None:
-                raise NotFound(f"no value {name!r} in {_describe_key(key)} of {self.file.path}")
-            return decode_windows(value.name, value.type, reader.data(value))
+        wanted = name_key(name)
+        for value in self.values(key):
+            if name_key(value.name) == wanted:
+                return value
+        raise NotFound(f"no value {name!r} in {_describe_key(key)} of {self.file.path}")
 
     def walk(self, key: KeyPath, skip: Callable[[KeyPath], bool]) -> Iterator[KeyListing]:
-        with self._read() as reader:
-            pending = [(key, self._find(reader, key))]
+        """See :meth:`Backend.walk`; damaged parts are left out and named in each listing's ``damaged``."""
+        with self._read() as salvage:
+            start = self._find(salvage, key)
+            seen = {start.offset}
+            pending: list[tuple[KeyPath, KeyNode]] = [(key, start)]
             while pending:
                 current, node = pending.pop()
                 if current != key and skip(current):
                     yield KeyListing(current, [], [], skipped=True)
                     continue
-                children = reader.subkeys(node)
-                values = [decode_windows(value.name, value.type, reader.data(value)) for value in reader.values(node)]
-                yield KeyListing(current, values, [child.name for child in children])
-                pending.extend(((*current, child.name), child) for child in reversed(children))
+                read = salvage.read(node, seen=seen)
+                seen.update(child.offset for child in read.subkeys)
+                yield _listing(current, read)
+                pending.extend(((*current, child.name), child) for child in reversed(read.subkeys))
 
     def _edit(self, plan: Callable[[HiveEditor], None], missing: str) -> None:
         try:

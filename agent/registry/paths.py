@@ -12,6 +12,15 @@ Empty names (doubled, leading or trailing separators) are dropped.
 name over :data:`~agent.registry.model.MAX_KEY_NAME` characters or a path
 deeper than :data:`~agent.registry.model.MAX_DEPTH`.
 
+A key whose name holds a separator (``application/json`` under the root of a
+hive, a hive key named ``a\\b``) cannot be written that way without being
+split; so a path may also be a **list of key names**, each taken exactly as
+it is (:func:`key_from_names`): ``["MIME", "application/json"]``.  Listings
+answer with that form too (``key``), so what was listed can always be opened.
+Only the backends that store names as given accept every character: a name
+holding the live registry's own separator (``\\`` in Windows, ``/`` in dconf
+and ``defaults``) would name another key there, and is refused.
+
 Matching the customer's rules
 =============================
 ``Policy.forbidden_registry`` holds path strings; a target is refused when it
@@ -39,6 +48,7 @@ spelling, never less:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -101,6 +111,28 @@ def split_path(text: str, native: str) -> KeyPath:
     return parts
 
 
+def key_from_names(names: Sequence[object], native: str | None = None) -> KeyPath:
+    """The key path made of *names*, each one key name as it is (see the module docstring).
+
+    *native* is the separator a name may not hold (None: any character but
+    NUL).  Raises :class:`BadParams` for a name that is not a non-empty
+    string, holds a NUL (or *native*), is over-long, or a path too deep.
+    """
+    if len(names) > MAX_DEPTH:
+        raise BadParams(f"registry paths are at most {MAX_DEPTH} keys deep", param="path", limit=MAX_DEPTH)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise BadParams("a path given as a list holds key names: non-empty strings", param="path")
+        if "\x00" in name:
+            raise BadParams("registry paths cannot contain NUL", param="path")
+        if native is not None and native in name:
+            raise BadParams(f"a key name here cannot hold {native!r}: {name[:40]!r}", param="path")
+        if len(name) > MAX_KEY_NAME:
+            raise BadParams(f"key names are at most {MAX_KEY_NAME} characters: {name[:40]!r}…", param="path",
+                            limit=MAX_KEY_NAME)
+    return tuple(str(name) for name in names)
+
+
 def windows_root(name: str) -> str | None:
     """The full name of Windows root *name* (``HKLM`` → ``HKEY_LOCAL_MACHINE``), or None."""
     return _ROOT_ALIASES.get(name.casefold())
@@ -108,6 +140,15 @@ def windows_root(name: str) -> str | None:
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
+
+
+_SEPARATORS: Final = re.compile(r"[\\/]")
+
+
+@functools.lru_cache(maxsize=65536)
+def _pieces(text: str) -> tuple[str, ...]:
+    """*text* split at both separators and folded (kept: a walk asks about the same names again and again)."""
+    return tuple(_fold(piece) for piece in _SEPARATORS.split(text) if piece)
 
 
 def _windows_alias(parts: KeyPath) -> KeyPath:
@@ -128,9 +169,8 @@ def _windows_alias(parts: KeyPath) -> KeyPath:
 
 def canonical_forms(path: str | Sequence[str]) -> set[KeyPath]:
     """Every canonical spelling of *path* (a string, or key names) for rule matching."""
-    texts = [path] if isinstance(path, str) else list(path)
-    pieces = [piece for text in texts for piece in re.split(r"[\\/]", text)]
-    parts = [_fold(piece) for piece in pieces if piece]
+    texts = [path] if isinstance(path, str) else path
+    parts = [piece for text in texts for piece in _pieces(text)]
     while parts and parts[0] in ("?", "??"):  # \\?\C:\… and \??\C:\… file names
         parts.pop(0)
     if len(parts) > 1 and parts[0] == "computer" and parts[1] in _ROOT_ALIASES:
@@ -160,11 +200,15 @@ class Rules:
 
     def forbids(self, names: Iterable[Sequence[str]]) -> bool:
         """True when any of *names* (each a key path) is at or below a rule."""
+        if not self.forms:
+            return False
         targets = [form for name in names for form in canonical_forms(name)]
         return any(target[: len(rule)] == rule for target in targets for rule in self.forms)
 
     def protects_below(self, names: Iterable[Sequence[str]]) -> bool:
         """True when a rule lies strictly below one of *names* (deleting it would reach protected keys)."""
+        if not self.forms:
+            return False
         targets = [form for name in names for form in canonical_forms(name)]
         return any(len(rule) > len(target) and rule[: len(target)] == target
                    for target in targets for rule in self.forms)

@@ -214,7 +214,22 @@ class HiveReader:
             raise HiveFormatError("no hive bin after the base block")
         self.bins_end = min(self.base.bins_size, len(buffer) - BASE_BLOCK_SIZE)
         self.truncated = self.base.bins_size > len(buffer) - BASE_BLOCK_SIZE
-        self.root = self.key(self.base.root)
+        #: the header's root offset is damaged and the root was taken from the first cell (read-only then)
+        self.root_recovered = False
+        try:
+            self.root = self.key(self.base.root)
+        except HiveFormatError:
+            # Windows writes the root key first; a damaged header field need not lose the whole hive
+            first = HBIN_HEADER_SIZE
+            if self.base.root == first:
+                raise
+            try:
+                root = self.key(first)
+            except HiveFormatError:
+                root = None
+            if root is None or not root.flags & KEY_HIVE_ENTRY:
+                raise
+            self.root, self.root_recovered = root, True
 
     # cells
 
@@ -242,6 +257,10 @@ class HiveReader:
 
     def key(self, offset: int) -> KeyNode:
         start, length = self.cell(offset)
+        return self.key_at(offset, start, length)
+
+    def key_at(self, offset: int, start: int, length: int) -> KeyNode:
+        """The key whose payload is the *length* bytes at file position *start* (cell *offset*)."""
         if length < NK_FIELDS.size:
             raise HiveFormatError(f"key cell at {offset:#x} is too short")
         f = NK_FIELDS.unpack_from(self.buffer, start)
@@ -297,8 +316,27 @@ class HiveReader:
         return [self.key(offset) for offset in self.subkey_offsets(node)]
 
     def child(self, node: KeyNode, name: str) -> KeyNode | None:
-        """The subkey of *node* called *name* (compared as Windows does), or None."""
+        """The subkey of *node* called *name* (compared as Windows does), or None.
+
+        In ``lh`` lists the stored hash of each name is compared first, so
+        only the keys whose hash matches are read; when none of them is the
+        one (a hash made differently by another tool), every subkey is compared.
+        """
+        if node.subkey_count == 0 or node.subkey_list == NO_CELL:
+            return None
         wanted = name_key(name)
+        hashed = name_hash(name)
+        for cell, _ in self._list_cells(node.subkey_list):
+            start, _length = self.cell(cell)
+            signature, count = struct.unpack_from("<2sH", self.buffer, start)
+            if signature != b"lh":
+                continue
+            for index in range(count):
+                offset, stored = struct.unpack_from("<II", self.buffer, start + 4 + 8 * index)
+                if stored == hashed:
+                    child = self.key(offset)
+                    if name_key(child.name) == wanted:
+                        return child
         for child in self.subkeys(node):
             if name_key(child.name) == wanted:
                 return child
@@ -381,6 +419,8 @@ class HiveReader:
             return struct.pack("<I", value.data_offset)[:min(size, 4)]
         if size == 0:
             return b""
+        if size > len(self.buffer):  # segments may repeat: never assemble more than the file holds
+            raise HiveFormatError(f"value at {value.offset:#x} says {size} bytes, more than the whole hive")
         if self._is_big_data(value):
             pieces: list[bytes] = []
             remaining = size

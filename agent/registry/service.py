@@ -20,11 +20,12 @@ from typing import Any, Final
 
 from agent.dispatch import CallContext, Method
 from agent.forbidden import Guard
-from agent.params import get_bool, get_str
-from agent.registry.backend import Backend, Scope
+from agent.params import get_bool, get_int, get_list, get_str
+from agent.registry.backend import Backend, KeyListing, Scope
 from agent.registry.choice import open_hive_file
 from agent.registry.hive import HiveBackend
 from agent.registry.model import (
+    MAX_DEPTH,
     MAX_VALUE_NAME,
     RegSection,
     RegValue,
@@ -32,7 +33,7 @@ from agent.registry.model import (
     format_reg,
     value_from_wire,
 )
-from agent.registry.paths import KeyPath, Rules, split_path
+from agent.registry.paths import KeyPath, Rules, key_from_names, split_path
 from agent.registry.undo import UndoStore
 from wire.errors import BadParams, Conflict, Forbidden, NotFound, WorkbenchError, from_os_error
 
@@ -44,6 +45,11 @@ MAX_EXPORT_CHARS: Final = 8 * 1024 * 1024
 HIVE_EXPORT_PREFIX: Final = "HKEY_LOCAL_MACHINE\\OFFLINE"
 MAX_PATH_CHARS: Final = 32767
 PROTECTED: Final = "the customer has protected this part of the registry"
+#: Keys one ``registry.walk`` page holds by default, and at most.
+WALK_PAGE_KEYS: Final = 1000
+MAX_WALK_PAGE_KEYS: Final = 10_000
+#: Characters (of the JSON it becomes) after which a walk page ends early, well under the wire's limits.
+MAX_WALK_PAGE_CHARS: Final = 2 * 1024 * 1024
 
 # what the customer reads for each live backend
 _NOUNS: Final = {"winreg": "registry", "dconf": "desktop settings (dconf)", "defaults": "preferences",
@@ -94,8 +100,13 @@ class Registry:
         return self._hive(handle), {"hive": handle}
 
     @staticmethod
-    def _key(backend: Backend, params: dict[str, Any]) -> KeyPath:
-        return split_path(get_str(params, "path", "", max_length=MAX_PATH_CHARS), backend.separator)
+    def _key(backend: Backend, params: dict[str, Any], name: str = "path") -> KeyPath:
+        """The key *params* name: a path string, or a list of key names taken as they are."""
+        if isinstance(params.get(name), list):
+            # a hive file stores names as given; a live store would read its separator as two keys
+            native = None if backend.kind == "hive" else backend.separator
+            return key_from_names(get_list(params, name, max_items=MAX_DEPTH + 1), native)
+        return split_path(get_str(params, name, "", max_length=MAX_PATH_CHARS), backend.separator)
 
     @staticmethod
     def _name(params: dict[str, Any]) -> str:
@@ -142,18 +153,93 @@ class Registry:
         backend, where = self._target(ctx.params)
         key = self._key(backend, ctx.params)
         rules = self._check(ctx, backend, key)
-        names = backend.keys(key)
+        listing = self._listing(backend, key, values=False)
+        names = listing.subkeys
         shown = [name for name in names if not self._forbids(rules, backend, (*key, name))]
-        return {**where, "path": backend.display(key), "keys": shown, "hidden": len(names) - len(shown)}
+        return {**where, "path": backend.display(key), "key": list(key), "keys": shown,
+                "hidden": len(names) - len(shown), **_damage(listing)}
+
+    @staticmethod
+    def _listing(backend: Backend, key: KeyPath, values: bool) -> KeyListing:
+        """One key read; a hive file also says what damage hid there."""
+        if isinstance(backend, HiveBackend):
+            return backend.read_key(key, values=values)
+        return KeyListing(key, backend.values(key) if values else [], [] if values else backend.keys(key))
 
     def values(self, ctx: CallContext) -> dict[str, Any]:
         backend, where = self._target(ctx.params)
         key = self._key(backend, ctx.params)
         rules = self._check(ctx, backend, key)
-        values = backend.values(key)
+        listing = self._listing(backend, key, values=True)
+        values = listing.values
         shown = [value for value in values if not self._forbids(rules, backend, key, value.name)]
-        return {**where, "path": backend.display(key), "values": [value.to_wire() for value in shown],
-                "hidden": len(values) - len(shown)}
+        return {**where, "path": backend.display(key), "key": list(key), "values": [value.to_wire() for value in shown],
+                "hidden": len(values) - len(shown), **_damage(listing)}
+
+    def walk(self, ctx: CallContext) -> dict[str, Any]:
+        """One page of the keys at and below ``path``, parents first, each with its values and subkeys.
+
+        ``after`` (the ``next`` of the previous page, a list of names) resumes
+        the walk after that key; the page ends after ``limit`` keys or
+        :data:`MAX_WALK_PAGE_CHARS`.  Protected keys and values are left out
+        and counted in ``hidden``.  Raises ``Conflict`` when the key ``after``
+        names is gone (the registry changed between pages).
+        """
+        backend, where = self._target(ctx.params)
+        key = self._key(backend, ctx.params)
+        after = self._key(backend, ctx.params, "after") if ctx.params.get("after") is not None else None
+        if after is not None and after[:len(key)] != key:
+            raise BadParams("'after' must be a key inside 'path' (the 'next' of the page before)", param="after")
+        limit = get_int(ctx.params, "limit", WALK_PAGE_KEYS, minimum=1, maximum=MAX_WALK_PAGE_KEYS)
+        with_values = get_bool(ctx.params, "values", True)
+        rules = self._check(ctx, backend, key)
+        reached = after is None or after == key
+
+        def skip(path: KeyPath) -> bool:
+            nonlocal reached
+            if reached:
+                return self._forbids(rules, backend, path)
+            assert after is not None
+            if path == after[:len(path)]:  # on the way down to where the last page stopped
+                reached = path == after
+                return False
+            return True  # sent in an earlier page: not even read
+
+        page: list[dict[str, Any]] = []
+        size = hidden = 0
+        following: list[str] | None = None
+        listings = backend.walk(key, skip)
+        try:
+            for listing in listings:
+                if listing.skipped or not reached or listing.key == after:
+                    continue
+                if len(page) >= limit or size > MAX_WALK_PAGE_CHARS:
+                    following = list(page[-1]["key"])
+                    break
+                # the key itself passed skip(); only the names below it remain to be checked
+                names = backend.policy_names(listing.key)
+                subkeys = [name for name in listing.subkeys
+                           if not rules.forbids([(*path, name) for path in names])]
+                values = [value for value in listing.values
+                          if not rules.forbids([(*path, value.name) for path in names])] if with_values else []
+                hidden += len(listing.subkeys) - len(subkeys) + (len(listing.values) - len(values) if with_values
+                                                                 else 0)
+                item: dict[str, Any] = {"key": list(listing.key), "subkeys": subkeys}
+                if with_values:
+                    item["values"] = [value.to_wire() for value in values]
+                if listing.damaged:
+                    item["damaged"] = list(listing.damaged)
+                page.append(item)
+                size += _wire_size(item)
+        finally:
+            close = getattr(listings, "close", None)
+            if close is not None:
+                close()
+        if not reached:
+            raise Conflict(f"the key {backend.display(after or ())} where the walk stopped is gone: the registry "
+                           "changed between pages; walk again")
+        return {**where, "path": backend.display(key), "key": list(key), "keys": page, "hidden": hidden,
+                "next": following}
 
     def get(self, ctx: CallContext) -> dict[str, Any]:
         backend, where = self._target(ctx.params)
@@ -383,6 +469,8 @@ class Registry:
 
     def _where(self, params: dict[str, Any]) -> str:
         path = params.get("path", "")
+        if isinstance(path, list):
+            path = "\\".join(str(name) for name in path[:MAX_DEPTH])
         path = path if isinstance(path, str) else ""
         path = path if len(path) <= 200 else path[:199] + "…"
         handle = params.get("hive")
@@ -415,6 +503,8 @@ class Registry:
                    lambda p: f"The technician deleted {self._value_words(p)} in {self._where(p)}; a backup was kept"),
             method("delete_key", self.delete_key,
                    lambda p: f"The technician deleted {self._where(p)} and everything in it; a backup was kept"),
+            method("walk", self.walk,
+                   lambda p: f"The technician read the keys and values in {self._where(p)} and below it"),
             method("export", self.export,
                    lambda p: f"The technician copied out (exported) {self._where(p)} and everything in it"),
             method("undo", self.undo, lambda p: "The technician undid their last registry change"),
@@ -429,6 +519,21 @@ class Registry:
 
 def _value_name(name: str) -> str:
     return "the default value" if name == "" else f"the value “{name[:100]}”"
+
+
+def _damage(listing: KeyListing) -> dict[str, Any]:
+    return {"damaged": list(listing.damaged)} if listing.damaged else {}
+
+
+def _wire_size(item: dict[str, Any]) -> int:
+    """About the characters *item* takes in JSON (an over-estimate for text; base64 counted as is)."""
+    size = 64 + sum(len(name) + 4 for name in item["key"]) + sum(len(name) + 4 for name in item["subkeys"])
+    for value in item.get("values", ()):
+        data = value["data"]
+        size += 48 + len(value["name"]) * 2 + (len(data["base64"]) if isinstance(data, dict) else
+                                               sum(len(text) * 2 + 4 for text in data) if isinstance(data, list) else
+                                               len(str(data)) * 2)
+    return size + sum(len(note) + 4 for note in item.get("damaged", ()))
 
 
 def _place(backend: Backend, key: KeyPath) -> str:

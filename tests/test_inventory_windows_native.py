@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agent.inventory import windows
-from agent.inventory.windows_native import facts_from_registry, merge
 from agent.inventory._probe import ProbeError
+from agent.inventory.windows_native import facts_from_registry, merge
 
 #: HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion of a Windows 11 23H2 Pro, and its BIOS key.
 WINDOWS_11 = {"ProductName": "Windows 10 Pro", "EditionID": "Professional", "DisplayVersion": "23H2",
@@ -29,7 +29,8 @@ def test_windows_7_sp1_says_its_service_pack() -> None:
                                  "CSDVersion": "Service Pack 1"}, {}, (6, 1, 7601, "Service Pack 1"))
     assert facts["os.service_pack"].value == "Service Pack 1"
     assert facts["os.build"].value == "7601"
-    assert facts["machine.vendor"].status == "unavailable" and "SystemManufacturer" in str(facts["machine.vendor"].detail)
+    vendor = facts["machine.vendor"]
+    assert vendor.status == "unavailable" and "SystemManufacturer" in str(vendor.detail)
 
 
 def test_unreadable_keys_are_unavailable_with_the_reason() -> None:

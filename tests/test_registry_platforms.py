@@ -3,8 +3,8 @@
 On Windows (simulated: ``sys.platform`` is "win32" and the ``os`` names Windows lacks are removed, so an
 import-time ``os.O_NOFOLLOW`` or ``os.pread`` anywhere the agent loads there fails the test) the live
 backend is the winreg one and offline hives go through the Windows file layer, which reaches a hive only
-through the guard (``unsupported`` while the guard has no Windows walk: never an unguarded read); on Linux the live backend is dconf,
-hives open through the POSIX layer, and ``winreg`` is never imported.
+through the guard (``unsupported`` while the guard has no Windows walk: never an unguarded read); on Linux
+the live backend is dconf, hives open through the POSIX layer, and ``winreg`` is never imported.
 """
 
 from __future__ import annotations

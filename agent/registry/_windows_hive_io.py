@@ -38,7 +38,7 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, cast
 
 from agent.forbidden import Guard
 from agent.registry.hive import planned_writes, reader_over
@@ -53,6 +53,18 @@ _CHUNK: Final = 1024 * 1024
 _BINARY: Final = getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
 #: The copy beside the hive: a new file, never an existing one.
 _TEMP_FLAGS: Final = os.O_RDWR | os.O_CREAT | os.O_EXCL | _BINARY
+
+
+class _Walk(Protocol):
+    """What this layer needs of the guard: the contract of agent.forbidden's walks (``Guard``).
+
+    Typed here because the stand-in ``Guard`` of a platform without a walk raises on construction
+    and so has neither method.
+    """
+
+    def locate(self, path: str) -> contextlib.AbstractContextManager[Any]: ...
+
+    def open_file(self, location: Any) -> tuple[int, os.stat_result]: ...
 
 
 def _copy(source: int, target: int) -> str:
@@ -89,7 +101,7 @@ class HiveFile:
 
     @contextlib.contextmanager
     def _opened(self) -> Iterator[tuple[Any, int, os.stat_result]]:
-        guard = self._guard()
+        guard = cast(_Walk, self._guard())
         with guard.locate(self.path) as location:
             fd, st = guard.open_file(location)
             self.physical = location.path

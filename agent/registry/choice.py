@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+
 from agent.forbidden import Guard
 from agent.registry.backend import Backend
 from agent.registry.hive import HiveStore
+
 
 def live_backend(platform: str = sys.platform) -> Backend:
     """The live backend for *platform* (a ``sys.platform`` value).

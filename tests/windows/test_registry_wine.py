@@ -27,7 +27,8 @@ import pytest
 
 from tests.registry_support import make_hive, regipy_values, sha256
 from tests.windows.wine import WineHost, windows_path
-from workbench import Session, Unsupported, connect
+from wire.errors import Unsupported
+from workbench import Session, connect
 from workbench.lab import Proc
 
 KEY = r"HKCU\Software\WorkbenchWine"
@@ -70,7 +71,7 @@ def test_the_live_registry_round_trip(wine_host: WineHost, session: Session) -> 
     assert "bonjour" in reg_query(wine_host, KEY)
 
     s.registry.delete_key(KEY)
-    assert "WorkbenchWine" not in " ".join(k for k in s.registry.keys(r"HKCU\Software").names)
+    assert "WorkbenchWine" not in s.registry.keys(r"HKCU\Software")
     s.registry.undo()
     assert s.registry.get(KEY, "Count").data == 7
 
@@ -91,6 +92,7 @@ def guard_has_a_windows_walk(wine_host: WineHost) -> bool:
 
 
 def test_an_offline_hive_through_the_relay(wine_host: WineHost, session: Session, tmp_path: Path) -> None:
+    (tmp_path / "broken").mkdir()
     hive_path = make_hive(tmp_path / "broken" / "SOFTWARE", root="ROOT")
     before = sha256(hive_path)
     if not guard_has_a_windows_walk(wine_host):
@@ -145,6 +147,7 @@ print(json.dumps({"root": root, "first": first, "edited": edited, "names": names
 
 
 def test_the_windows_hive_file_layer_under_wine(wine_host: WineHost, tmp_path: Path) -> None:
+    (tmp_path / "hives").mkdir()
     hive_path = make_hive(tmp_path / "hives" / "SOFTWARE", root="ROOT")
     before = sha256(hive_path)
     script = tmp_path / "layer.py"

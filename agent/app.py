@@ -27,6 +27,7 @@ from agent.control import ControlService
 from agent.dispatch import Dispatcher, MethodTable
 from agent.forbidden import ForbiddenFolders
 from agent.journal import Journal
+from agent.limits import known_limits
 from agent.link import AgentLink, LinkCallbacks
 from agent.panel import CustomerPanel, Terms, open_panel
 from agent.policy import Permissions, Policy
@@ -186,6 +187,8 @@ class AgentApp:
         await self.screen.start()
         await self.annotate.start()
         await self.control.start()
+        for line in known_limits():  # what this system cannot do yet, said before anything is asked
+            self.panel.add_activity(line)
         try:
             reason = await self.link.run()
         finally:

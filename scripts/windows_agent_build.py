@@ -165,6 +165,25 @@ Options (the same as on Linux): workbench-agent.cmd --help
 """
 
 
+#: Characters cmd.exe would read as syntax inside the launcher's quoted ``--relay "URL"``.
+_CMD_SPECIAL = set('"%^&|<>!') | {" ", "\t", "\r", "\n"}
+
+
+def launcher_text(relay: str | None) -> bytes:
+    """The bytes of ``workbench-agent.cmd`` (CRLF), with *relay* as the default ``--relay``.
+
+    The customer's own ``--relay`` still wins: argparse keeps an option's last value.
+    Raises SystemExit when *relay* is not a ws:// or wss:// address cmd.exe can carry as it is.
+    """
+    defaults = ""
+    if relay is not None:
+        if not relay.startswith(("ws://", "wss://")) or _CMD_SPECIAL & set(relay) or not relay.isascii():
+            raise SystemExit(f"--relay {relay!r}: expected a ws:// or wss:// address without spaces or any of "
+                             '" % ^ & | < > !')
+        defaults = f'--relay "{relay}" '
+    return CMD_TEMPLATE.format(defaults=defaults).replace("\n", "\r\n").encode("ascii")
+
+
 def build(out: Path, relay: str | None) -> Path:
     """Assemble the download in ``out`` and return the zip's path."""
     stage = out / "workbench-agent-win64"
@@ -185,10 +204,7 @@ def build(out: Path, relay: str | None) -> Path:
     (python_dir / "python311._pth").write_text(
         "python311.zip\n.\nLib\\site-packages\n\nimport site\n", encoding="ascii"
     )
-    defaults = f'--relay "{relay}" ' if relay else ""
-    (stage / "workbench-agent.cmd").write_bytes(
-        CMD_TEMPLATE.format(defaults=defaults).replace("\n", "\r\n").encode("ascii")
-    )
+    (stage / "workbench-agent.cmd").write_bytes(launcher_text(relay))
     (stage / "README.txt").write_bytes(README_TEMPLATE.replace("\n", "\r\n").encode("utf-8"))
     archive_path = out / "workbench-agent-win64.zip"
     partial = archive_path.with_suffix(".zip.part")
@@ -206,9 +222,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "dist",
                         help="where the zip (and its unzipped tree) go; default dist/")
     args = parser.parse_args()
+    launcher_text(args.relay)  # a bad address stops the build before any download
     archive = build(args.out.resolve(), args.relay)
     size = archive.stat().st_size / 2**20
     print(f"built {archive} ({size:.1f} MiB)")
+    if args.relay is None:
+        print("no --relay given: the download connects to ws://127.0.0.1:8765 unless the customer passes "
+              "--relay (build with --relay wss://your.relay for customers)")
 
 
 if __name__ == "__main__":

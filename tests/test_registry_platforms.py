@@ -2,8 +2,9 @@
 
 On Windows (simulated: ``sys.platform`` is "win32" and the ``os`` names Windows lacks are removed, so an
 import-time ``os.O_NOFOLLOW`` or ``os.pread`` anywhere the agent loads there fails the test) the live
-backend is the winreg one and offline hives answer ``unsupported``; on Linux the live backend is dconf,
-hives open through the POSIX layer, and ``winreg`` is never imported.
+backend is the winreg one and offline hives go through the Windows file layer, which reaches a hive only
+through the guard (``unsupported`` while the guard has no Windows walk: never an unguarded read); on Linux
+the live backend is dconf, hives open through the POSIX layer, and ``winreg`` is never imported.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.forbidden._unsupported import UNSUPPORTED_MESSAGE
 from agent.registry import choice
 from agent.registry.dconf import DconfBackend
 from agent.registry.defaults import DefaultsBackend
@@ -86,7 +88,7 @@ def _last_json(out: str) -> dict[str, object]:
     return result
 
 
-def test_on_windows_the_winreg_backend_is_chosen_and_offline_hives_are_unsupported() -> None:
+def test_on_windows_the_winreg_backend_is_chosen_and_offline_hives_go_through_the_guard() -> None:
     out = run_as_on_windows("""
         import types
         # A stand-in for Windows' winreg module, ONLY so that the live backend's import of it can resolve
@@ -99,13 +101,16 @@ def test_on_windows_the_winreg_backend_is_chosen_and_offline_hives_are_unsupport
     result = _last_json(out)
     answers = result["answers"]
     assert isinstance(answers, dict)
-    assert answers["open_hive"] == ["unsupported", choice.HIVES_UNSUPPORTED]
-    assert answers["undo_hive_change"] == ["unsupported", choice.HIVES_UNSUPPORTED]
-    assert answers["keys_in_hive"][0] == "not_found"  # no hive can have been opened
+    if answers["open_hive"][0] == "unsupported":  # the guard's stand-in: no file is reached unguarded
+        assert answers["open_hive"] == ["unsupported", UNSUPPORTED_MESSAGE]
+        assert answers["undo_hive_change"] == ["unsupported", UNSUPPORTED_MESSAGE]
+        assert answers["keys_in_hive"][0] == "not_found"  # no hive can have been opened
+    else:  # a Windows walk exists: the hive opened through it (tests/windows/test_registry_wine.py runs it)
+        assert answers["open_hive"]["hive"] == "hive-1", answers
     assert answers["hives"] == {"hives": [], "backend": "winreg"}
     assert result["live"] == "agent.registry.winreg_backend.WinregBackend"
     # Neither the other OSes' backends nor the POSIX file layer is loaded on Windows.
-    assert result["loaded"] == sorted([*_SHARED, "agent.registry.winreg_backend"])
+    assert result["loaded"] == sorted([*_SHARED, "agent.registry._windows_hive_io", "agent.registry.winreg_backend"])
     # Every module of the package loads there but the POSIX layer, which refuses to (so this cannot change
     # by accident); dconf and defaults load too, unused.
     assert result["not_loadable"] == {"agent.registry._posix_hive_io": "agent.registry._posix_hive_io is POSIX-only"}
@@ -131,8 +136,10 @@ def test_on_linux_dconf_is_chosen_hives_open_and_winreg_is_never_imported() -> N
     assert result["live"] == "agent.registry.dconf.DconfBackend"
     assert result["winreg"] is False
     assert result["loaded"] == sorted([*_SHARED, "agent.registry._posix_hive_io", "agent.registry.dconf"])
-    # Everything loads on Linux, the winreg adapter included (it imports winreg only when made).
-    assert result["not_loadable"] == {}
+    # Everything loads on Linux, the winreg adapter included (it imports winreg only when made), but the
+    # Windows file layer of hives, which refuses to (so this cannot change by accident).
+    assert result["not_loadable"] == {
+        "agent.registry._windows_hive_io": "agent.registry._windows_hive_io is Windows-only"}
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="off Windows, nothing provides winreg")

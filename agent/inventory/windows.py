@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from agent.inventory import browsers
+from agent.inventory import browsers, windows_native
 from agent.inventory._probe import ProbeError, run
 from wire.facts import Fact, chassis_fact, missing, ok, text_fact
 
@@ -366,11 +366,18 @@ def read_app_paths() -> dict[str, tuple[str, str]]:
 
 
 def platform_facts(timeout: float = POWERSHELL_TIMEOUT) -> list[Fact]:
-    """Return the OS, machine and peripheral facts from one PowerShell run; raises nothing."""
+    """Return the OS, machine and peripheral facts from one PowerShell run; raises nothing.
+
+    A fact CIM cannot give (no PowerShell, a blocked or broken one, a failed class) is read
+    from the registry and ``RtlGetVersion`` instead (:mod:`.windows_native`), saying so.
+    """
     try:
-        return parse_report(run_powershell(REPORT_SCRIPT, timeout))
+        facts = parse_report(run_powershell(REPORT_SCRIPT, timeout))
     except ProbeError as err:
-        return report_failed(err)
+        facts = report_failed(err)
+    if all(fact.ok for fact in facts):
+        return facts
+    return windows_native.merge(facts, windows_native.read_native())
 
 
 def browser_fact(timeout: float = POWERSHELL_TIMEOUT) -> Fact:

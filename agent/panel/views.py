@@ -35,8 +35,10 @@ class Fonts:
 
 def setup_style(root: tk.Tk) -> Fonts:
     """Legible sizes (12 pt text, a 30 pt session code) and the window's ttk styles."""
-    if root.tk.call("tk", "windowingsystem") == "x11":
-        ttk.Style(root).theme_use("clam")  # the X11 default theme looks broken to most people
+    # One theme everywhere: X11's default looks broken to most people, and the native themes of
+    # Windows ("vista") and macOS ("aqua") ignore a button's background, which drew End session's
+    # white label on a white button under Windows. "clam" ships with every Tk.
+    ttk.Style(root).theme_use("clam")
     for name in ("TkDefaultFont", "TkTextFont", "TkMenuFont", "TkFixedFont"):
         tkfont.nametofont(name, root=root).configure(size=12)
     family = tkfont.nametofont("TkDefaultFont", root=root).actual("family")
@@ -237,9 +239,9 @@ class SessionView:
             self.technician.configure(
                 text=words.technician_line.format(technician=state.technician, session_id=state.session_id)
             )
-        status = state.status
+        status = words.core_line(state.status)
         if state.ended is not None:
-            status = state.ended
+            status = words.core_line(state.ended)
         elif ending:
             status = words.ending
         self.status.configure(text=status)

@@ -7,7 +7,7 @@ Activity lines come from the agent core and are shown as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,12 @@ class Wording:
     control_take_back: str
     control_hint_off: str
     control_hint_on: str
+    #: the agent core's own status and end lines (written in English in agent/app.py), in this language
+    core_lines: dict[str, str] = field(default_factory=dict)
+
+    def core_line(self, line: str) -> str:
+        """*line* from the agent core in this language; a line not known here is shown as it is."""
+        return self.core_lines.get(line, line)
 
 
 ENGLISH = Wording(
@@ -180,6 +186,13 @@ FRENCH = Wording(
         "Votre souris et votre clavier passent toujours en premier. Pour reprendre le contrôle à tout "
         "moment, appuyez sur Pause ou sur Ctrl+Alt+Maj+Espace."
     ),
+    core_lines={
+        "Connected to the support service.": "Connecté au service d'assistance.",
+        "The connection dropped; reconnecting to the support service…":
+            "La connexion a été coupée ; reconnexion au service d'assistance…",
+        "You ended the session.": "Vous avez mis fin à la séance.",
+        "The technician ended the session.": "Le technicien a mis fin à la séance.",
+    },
 )
 
 WORDINGS: dict[str, Wording] = {"en": ENGLISH, "fr": FRENCH}

@@ -3,30 +3,27 @@
 =========  ==============================  ==============================================
 OS         live backend                    offline hive files
 =========  ==============================  ==============================================
-Windows    ``winreg_backend`` (winreg)     ``Unsupported`` until the guard exists there
+Windows    ``winreg_backend`` (winreg)     ``_windows_hive_io`` through the guard
 Linux      ``dconf`` (dconf command)       ``_posix_hive_io`` through the guard
 macOS      ``defaults`` (defaults command) ``_posix_hive_io`` through the guard
 =========  ==============================  ==============================================
 
 Each backend module is imported only when chosen, so nothing is loaded on an
 OS where it has no use or cannot load: ``winreg`` only on Windows, the
-POSIX descriptor I/O of hives never there (it refuses to load on Windows).
+POSIX descriptor I/O of hives never there (it refuses to load on Windows), the
+Windows one nowhere else.  Both reach the file through :class:`agent.forbidden.Guard`;
+where the guard has no walk yet it raises ``Unsupported`` at the first operation,
+so no hive is ever read unguarded.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Final
 
 from agent.forbidden import Guard
 from agent.registry.backend import Backend
 from agent.registry.hive import HiveStore
-from wire.errors import Unsupported
-
-#: Why ``open_hive`` answers ``Unsupported`` on Windows.
-HIVES_UNSUPPORTED: Final = ("opening registry files is not available on this operating system yet: the customer's "
-                            "protected folders cannot be enforced here")
 
 
 def live_backend(platform: str = sys.platform) -> Backend:
@@ -50,13 +47,15 @@ def live_backend(platform: str = sys.platform) -> Backend:
 def open_hive_file(path: str, guard: Callable[[], Guard], platform: str = sys.platform) -> HiveStore:
     """The hive file at *path*, to be reached through a fresh ``guard()`` at every operation.
 
-    Nothing is read yet.  Raises ``Unsupported`` on Windows, where the guard
-    does not exist yet (every way into the customer's files is refused there).
+    Nothing is read yet, nothing raised here: each operation raises what
+    ``guard()`` raises (``Unsupported`` where the platform has no walk).
 
-    Availability: Linux, macOS.
+    Availability: Linux, macOS, Windows.
     """
     if platform == "win32":
-        raise Unsupported(HIVES_UNSUPPORTED)
+        from agent.registry._windows_hive_io import HiveFile as WindowsHiveFile
+
+        return WindowsHiveFile(path, guard)
     from agent.registry._posix_hive_io import HiveFile
 
     return HiveFile(path, guard)

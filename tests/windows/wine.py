@@ -50,6 +50,7 @@ class WineHost:
 
     def _build(self) -> Path:
         out = self.workdir / "dist"
+        # The builder runs with this interpreter: a worktree has no .venv of its own.
         done = subprocess.run([str(ROOT / "scripts" / "build-windows-agent"), "--out", str(out)],
                               capture_output=True, text=True, timeout=600, check=False,
                               env={**os.environ, "PYTHON": sys.executable})
@@ -102,6 +103,20 @@ class WineHost:
             proc.stop()
             raise
         return proc, code
+
+    def run_launcher(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run the download's ``workbench-agent.cmd`` with *args* through Wine's ``cmd /c``, to its end."""
+        return subprocess.run(["timeout", str(int(timeout)), *self.launcher_command(*args)], env=self.env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, encoding="utf-8", errors="replace", check=False)
+
+    def launcher_command(self, *args: str) -> list[str]:
+        """The command line that runs ``workbench-agent.cmd`` as a double-click does (``cmd /c``)."""
+        return ["wine", "cmd", "/c", windows_path(self.download / "workbench-agent.cmd"), *args]
+
+    def start_launcher(self, *args: str, name: str = "workbench-agent.cmd") -> Proc:
+        """Start ``workbench-agent.cmd`` with *args* (stopped by the caller, by its PID)."""
+        return Proc(["timeout", "600", *self.launcher_command(*args)], env=self.env(), name=name)
 
     def close(self) -> None:
         """Stop everything in this prefix, then its Xvfb."""

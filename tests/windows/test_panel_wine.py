@@ -1,0 +1,79 @@
+"""The customer's window of the Windows download, under Wine, looked at and clicked as a person would.
+
+``workbench-agent.cmd`` is started without ``--accept-terms`` (what a double-click does): the Tk
+consent window must show before anything is connected; xdotool clicks Accept on the Wine Xvfb; the
+session window must then show the code, the technician and the End button, in French and in English.
+The screen is captured by ImageMagick and read by tesseract, independently of the agent (the tools
+of tests/e2e/x11tools.py, as tests/e2e/test_agent_window.py uses them on Linux).
+
+What Wine cannot prove: the look of Windows' own fonts and DPI scaling (Wine draws Tk with its own
+fonts, without a window manager's frame), focus-stealing rules, and SmartScreen's prompt on first
+run; those need a real Windows 10/11 machine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.x11tools import click_colour, click_words, wait_for_words, words_on_screen
+from tests.windows.wine import WineHost, windows_path
+from workbench import connect
+from workbench.lab import Proc
+
+END_BUTTON_RED = (0xB3, 0x26, 0x1E)  # agent/panel/views.py END_COLOUR: white on red, read by colour
+
+#: What each language's window says: (consent words, Accept's label, the code's headline, after
+#: pairing). The grey status line is too faint for OCR: tests/test_panel_wording.py checks its French.
+#: Only tesseract's English model is installed: it reads "à" as "a", so the French phrases avoid accents.
+WORDS = {
+    "fr": ("lisez ces conditions", "Accepter", ("Lisez ce code", "votre technicien"), "Alice Martin est"),
+    "en": ("please read these terms", "Accept", ("Read this code", "to your technician"),
+           "Alice Martin is connected"),
+}
+
+
+def wait_for_all(display: str, shot: Path, phrases: list[str], timeout: float = 60.0) -> None:
+    """Poll the screen (bounded) until one OCR pass reads every phrase (one pass: OCR is slow)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = " ".join(word[0].lower() for word in words_on_screen(display, shot))
+        missing = [phrase for phrase in phrases if phrase.lower() not in text]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"{missing} never showed on screen; OCR read: {text!r}")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_customer_accepts_in_the_window_and_reads_the_code(wine_host: WineHost, relay: tuple[Proc, str, Path],
+                                                               procs: list[Proc], tmp_path: Path,
+                                                               lang: str) -> None:
+    consent_words, accept, waiting, connected = WORDS[lang]
+    _, url, _ = relay
+    data = tmp_path / "agent"
+    agent = wine_host.start_launcher("--relay", url, "--data", windows_path(data), "--lang", lang)
+    procs.append(agent)
+    display, shot = wine_host.xvfb.display, tmp_path / "screen.png"
+
+    wait_for_words(display, shot, consent_words, timeout=90)
+    assert not (data / "journals").exists()  # nothing recorded, nothing connected before Accept (C5)
+    assert not any("session code" in line for line in agent.lines)
+    click_words(display, shot, accept)
+    code = agent.wait_for(r"^session code: (\d{3} \d{3} \d{3})$", timeout=60).group(1)
+    wait_for_all(display, shot, [*waiting, code])  # the code big, for reading aloud
+
+    s = connect(code, relay=url, name="Alice Martin")
+    s.inventory()
+    wait_for_all(display, shot, [connected, "read your system information"])  # and the core's activity line
+
+    click_colour(display, shot, END_BUTTON_RED)  # End session: visible (white on red) under Windows too
+    assert agent.wait(60) == 0
+    (journal,) = (data / "journals").glob("*.jsonl")
+    records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    assert records[0]["kind"] == "consent" and records[0]["how"] == "accepted in the customer window"
+    assert records[0]["terms"] == f"terms.{lang}.txt", records[0]
+    assert records[-1]["kind"] == "session_end" and records[-1]["by"] == "customer"

@@ -64,7 +64,7 @@ class _Walk(Protocol):
 
     def locate(self, path: str) -> contextlib.AbstractContextManager[Any]: ...
 
-    def open_file(self, location: Any) -> tuple[int, os.stat_result]: ...
+    def open_file(self, location: Any) -> tuple[int, Any, os.stat_result]: ...
 
 
 def _copy(source: int, target: int) -> str:
@@ -103,7 +103,7 @@ class HiveFile:
     def _opened(self) -> Iterator[tuple[Any, int, os.stat_result]]:
         guard = cast(_Walk, self._guard())
         with guard.locate(self.path) as location:
-            fd, st = guard.open_file(location)
+            fd, _identity, st = guard.open_file(location)
             self.physical = location.path
             try:
                 yield location, fd, st

@@ -4,12 +4,10 @@ The live round trip is checked independently with Wine's own ``reg.exe``; the of
 made on Linux (the product's own empty hive, tests/registry_support.py) and seen by the agent as
 ``Z:\\...``, is read back by regipy on Linux.
 
-Offline hives are reached only through the customer's guard (C3). While the Windows walk of
-``agent/forbidden`` is not there, the guard's stand-in answers ``unsupported`` and the test checks that
-nothing was read or changed; once it is, the same test runs the whole round trip on the Windows file
-layer (``agent/registry/_windows_hive_io.py``). ``test_the_windows_hive_file_layer_under_wine`` runs that
-layer now, under Wine, with a guard that lets everything through (the walk itself is tested by
-agent/forbidden's own tests).
+Offline hives are reached only through the customer's guard (C3, ``agent/forbidden/_windows_walk.py``):
+the round trip runs on the Windows file layer (``agent/registry/_windows_hive_io.py``), and
+``test_the_windows_hive_file_layer_under_wine`` runs that layer alone, under Wine, with a guard that lets
+everything through (the walk itself is tested by tests/windows/test_files_wine.py).
 
 What Wine cannot prove: registry virtualisation and UAC (HKLM writes as a standard user), the
 ``WOW6432Node`` redirection of 32-bit programs, and a hive held open by a running Windows (the live
@@ -19,7 +17,6 @@ SYSTEM answers a sharing violation on Windows; Wine keeps its registry in text f
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +24,6 @@ import pytest
 
 from tests.registry_support import make_hive, regipy_values, sha256
 from tests.windows.wine import WineHost, windows_path
-from wire.errors import Unsupported
 from workbench import Session, connect
 from workbench.lab import Proc
 
@@ -76,30 +72,10 @@ def test_the_live_registry_round_trip(wine_host: WineHost, session: Session) -> 
     assert s.registry.get(KEY, "Count").data == 7
 
 
-def guard_has_a_windows_walk(wine_host: WineHost) -> bool:
-    """Whether agent/forbidden can protect folders on Windows in this build (asked of the download itself)."""
-    done = wine_host.run_python("-c", textwrap.dedent("""
-        from agent.forbidden import ForbiddenFolders
-        from wire.errors import Unsupported
-        try:
-            ForbiddenFolders()
-            print("walk")
-        except Unsupported:
-            print("stand-in")
-    """))
-    assert done.stdout.strip().splitlines()[-1] in ("walk", "stand-in"), done.stdout
-    return done.stdout.strip().splitlines()[-1] == "walk"
-
-
 def test_an_offline_hive_through_the_relay(wine_host: WineHost, session: Session, tmp_path: Path) -> None:
     (tmp_path / "broken").mkdir()
     hive_path = make_hive(tmp_path / "broken" / "SOFTWARE", root="ROOT")
     before = sha256(hive_path)
-    if not guard_has_a_windows_walk(wine_host):
-        with pytest.raises(Unsupported):
-            session.registry.open_hive(windows_path(hive_path)).keys("")
-        assert sha256(hive_path) == before  # refused before anything was read or written
-        return
     with session.registry.open_hive(windows_path(hive_path)) as hive:
         hive.set(r"Microsoft\Windows\CurrentVersion\Run", "Helper", r"C:\Tools\helper.exe")
         assert hive.get(r"Microsoft\Windows\CurrentVersion\Run", "Helper").data == r"C:\Tools\helper.exe"
@@ -127,7 +103,7 @@ class LetThrough:  # the guard's shape (locate, open_file); agent/forbidden deci
         return Open(os.path.realpath(path))
     def open_file(self, location):
         fd = os.open(location.path, os.O_RDONLY | os.O_BINARY)
-        return fd, os.fstat(fd)
+        return fd, None, os.fstat(fd)
 
 path = sys.argv[1]
 hive = HiveFile(path, LetThrough)

@@ -84,8 +84,11 @@ def encode(message: Message) -> str | bytes:
 
     Raises :class:`MessageTooLarge` when the result would exceed
     :data:`MAX_MESSAGE_BYTES`, and :class:`ProtocolError` when a field is not
-    JSON-serialisable.
+    JSON-serialisable (NaN and infinities included) or is called ``v`` or ``type``
+    (it would replace the envelope's own).
     """
+    if "v" in message.fields or "type" in message.fields:
+        raise ProtocolError(f"cannot encode {message.type}: a field may not be called 'v' or 'type'")
     body = {"v": PROTOCOL_VERSION, "type": message.type, **message.fields}
     try:
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -136,13 +139,15 @@ def decode(frame: str | bytes) -> Message:
     else:
         raise ProtocolError(f"frame of type {type(frame).__name__}")
     try:
-        body = json.loads(header_text)
+        body = json.loads(header_text, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError) as err:
         raise ProtocolError(f"not JSON: {err}") from err
     if not isinstance(body, dict):
         raise ProtocolError("a message is a JSON object")
+    if "\\u" in header_text:
+        _check_unicode(body)
     version = body.pop("v", None)
-    if version != PROTOCOL_VERSION:
+    if type(version) is not int or version != PROTOCOL_VERSION:
         raise UnsupportedVersion(f"protocol version {version!r}; this side speaks {PROTOCOL_VERSION}")
     kind = body.pop("type", None)
     if not isinstance(kind, str) or kind not in _SCHEMA:
@@ -160,6 +165,30 @@ def decode(frame: str | bytes) -> Message:
         if isinstance(value, str) and len(value) > (MAX_ID_LENGTH if name == "id" else MAX_NAME_LENGTH):
             raise ProtocolError(f"{kind}.{name} too long")
     return Message(kind, body, data)
+
+
+def _not_json(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON has not: a message holding one could be
+    # decoded but never encoded again (the relay and the agent pass messages on).
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _check_unicode(body: dict[str, Any]) -> None:
+    # A \uD800-style escape alone is valid JSON but no Unicode text: such a string could be
+    # decoded, but neither journaled (UTF-8) nor sent on (a text frame is UTF-8).
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ProtocolError("a string in the message is not valid Unicode (a lone surrogate escape)") from err
+    except RecursionError as err:
+        raise ProtocolError("a message nested too deep to be read") from err
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e400 reads as an infinity
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
 
 
 # Constructors: one per message type the code sends often.

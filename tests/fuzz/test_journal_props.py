@@ -99,7 +99,7 @@ def damaged(draw: st.DrawFn, lines: list[bytes]) -> bytes:
         elif how == "rechain":  # an attacker's edit with every later hash recomputed: the chain holds
             out = chained(records)
         else:  # the last records dropped and a new end record made in their place
-            keep = records[:i] + [{"time": "2026-01-01T00:00:09+00:00", "kind": END_KIND, "reason": "forged"}]
+            keep = [*records[:i], {"time": "2026-01-01T00:00:09+00:00", "kind": END_KIND, "reason": "forged"}]
             out = chained(keep)
     return b"".join(out)
 

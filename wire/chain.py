@@ -176,9 +176,10 @@ def verify_file(path: Path) -> Verification:
             follower.check(record)
         except ChainError as err:
             return Verification(False, seq, head, err.seq, err.reason)
-        if line != canonical(record):
-            # The writers write exactly the canonical JSON; any other spelling was made by hand.  A field
-            # written twice, above all, would show a reader one value and be hashed as the other.
+        if line.removesuffix(b"\r") != canonical(record):
+            # The writers write exactly the canonical JSON (on Windows the agent's lines may end in CRLF);
+            # any other spelling was made by hand.  A field written twice, above all, would show a reader
+            # one value and be hashed as the other.
             return Verification(False, seq, head, seq + 1, "it is not written as the journal writes records "
                                 "(a field repeated, or the line edited by hand)")
         kinds.append(str(record.get("kind")))

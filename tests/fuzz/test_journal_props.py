@@ -196,3 +196,16 @@ def test_a_line_not_written_by_the_writer_does_not_verify(tmp_path: Path, old: b
     assert old in raw
     path.write_bytes(raw.replace(old, new, 1))
     assert verify_file(path).status == "broken"
+
+
+def test_a_journal_with_windows_line_ends_verifies(tmp_path: Path) -> None:
+    """The Windows agent's journal ends its lines with CRLF (its descriptor is opened in text mode): still verified."""
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    journal.append("call", method="files.read", words="read notes.txt")
+    journal.append(END_KIND, reason="technician_closed")
+    journal.close()
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert verify_file(path).status == "verified"
+    path.write_bytes(path.read_bytes().replace(b"}\r\n", b"} \r\n", 1))
+    assert verify_file(path).status == "broken"

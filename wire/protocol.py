@@ -111,8 +111,10 @@ def decode(frame: str | bytes) -> Message:
     """Decode and validate one websocket frame.
 
     Raises :class:`MessageTooLarge` (``too_large``), :class:`UnsupportedVersion`
-    (``unsupported_version``) or :class:`ProtocolError` (``bad_message``); the
-    caller replies with the error and keeps the connection.
+    (``unsupported_version``, also for a version that is not the integer 1) or
+    :class:`ProtocolError` (``bad_message``: also for NaN, infinities and strings that
+    are not Unicode, which JSON cannot carry on); the caller replies with the error and
+    keeps the connection.
     """
     if len(frame) > MAX_MESSAGE_BYTES:
         raise MessageTooLarge(f"frame of {len(frame)} bytes over {MAX_MESSAGE_BYTES}")

@@ -68,7 +68,11 @@ class ChainFollower:
             raise ChainError(expected, f"sequence number {record.get('seq')!r}, expected {expected}")
         if record.get("prev") != self.head:
             raise ChainError(expected, "does not link to the previous record (prev differs)")
-        if record.get("hash") != record_hash(record):
+        try:
+            expected_hash = record_hash(record)
+        except (UnicodeEncodeError, RecursionError) as err:  # a lone surrogate escape, or nesting no one wrote
+            raise ChainError(expected, "it holds a value no journal writer can write") from err
+        if record.get("hash") != expected_hash:
             raise ChainError(expected, "its hash does not match its content")
         self.advance(record)
 
@@ -149,6 +153,9 @@ def ends_the_session(kinds: list[str]) -> bool:
 def verify_file(path: Path) -> Verification:
     """Check every record of the journal at *path*, and that it ends with the session's end record.
 
+    Each line must be exactly the canonical JSON of its record (:func:`canonical`, what the
+    agent's and the relay's writers write), so no spelling of a record but its own verifies.
+
     Raises OSError when the file cannot be read.
     """
     follower = ChainFollower()
@@ -159,15 +166,22 @@ def verify_file(path: Path) -> Verification:
             return Verification(False, follower.seq, follower.head, follower.seq + 1, "an empty line")
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             if not complete:
                 torn = True
                 break
             return Verification(False, follower.seq, follower.head, follower.seq + 1, "not valid JSON")
+        seq, head = follower.seq, follower.head
         try:
             follower.check(record)
         except ChainError as err:
-            return Verification(False, follower.seq, follower.head, err.seq, err.reason)
+            return Verification(False, seq, head, err.seq, err.reason)
+        if line.removesuffix(b"\r") != canonical(record):
+            # The writers write exactly the canonical JSON (on Windows the agent's lines may end in CRLF);
+            # any other spelling was made by hand.  A field written twice, above all, would show a reader
+            # one value and be hashed as the other.
+            return Verification(False, seq, head, seq + 1, "it is not written as the journal writes records "
+                                "(a field repeated, or the line edited by hand)")
         kinds.append(str(record.get("kind")))
     return Verification(True, follower.seq, follower.head, torn_tail=torn, ended=ends_the_session(kinds),
                         last_kind=kinds[-1] if kinds else None)

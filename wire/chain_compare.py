@@ -42,7 +42,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     for line, complete in iter_lines(path):
         try:
             value = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             if not complete:
                 break
             value = None

@@ -97,9 +97,12 @@ def encode(message: Message) -> str | bytes:
     Raises :class:`MessageTooLarge` when the result would exceed
     :data:`MAX_MESSAGE_BYTES`, :class:`TooDeep` when it is nested too deep for
     JSON to write at all, and :class:`ProtocolError` when a field is not
-    JSON-serialisable.  Nesting beyond :data:`MAX_DEPTH` is the receiver's to
-    refuse: it answers a request by its id, and the agent journals the refusal.
+    JSON-serialisable (NaN and infinities included) or is called ``v`` or ``type``
+    (it would replace the envelope's own).  Nesting beyond :data:`MAX_DEPTH` is the
+    receiver's to refuse: it answers a request by its id, and the agent journals the refusal.
     """
+    if "v" in message.fields or "type" in message.fields:
+        raise ProtocolError(f"cannot encode {message.type}: a field may not be called 'v' or 'type'")
     body = {"v": PROTOCOL_VERSION, "type": message.type, **message.fields}
     try:
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -124,9 +127,11 @@ def decode(frame: str | bytes) -> Message:
     """Decode and validate one websocket frame.
 
     Raises :class:`MessageTooLarge` (``too_large``), :class:`UnsupportedVersion`
-    (``unsupported_version``), :class:`TooDeep` (``too_deep``, with the envelope
-    of the message when it could be read) or :class:`ProtocolError`
-    (``bad_message``); the caller replies with the error and keeps the connection.
+    (``unsupported_version``, also for a version that is not the integer 1),
+    :class:`TooDeep` (``too_deep``, with the envelope of the message when it could
+    be read) or :class:`ProtocolError` (``bad_message``: also for NaN, infinities and
+    strings that are not Unicode, which JSON cannot carry on); the caller replies
+    with the error and keeps the connection.
     """
     if len(frame) > MAX_MESSAGE_BYTES:
         raise MessageTooLarge(f"frame of {len(frame)} bytes over {MAX_MESSAGE_BYTES}")
@@ -153,7 +158,7 @@ def decode(frame: str | bytes) -> Message:
     else:
         raise ProtocolError(f"frame of type {type(frame).__name__}")
     try:
-        body = json.loads(header_text)
+        body = json.loads(header_text, parse_constant=_not_json, parse_float=_finite)
     except RecursionError as err:
         raise TooDeep(f"a message is nested at most {MAX_DEPTH} levels deep",
                       envelope=_leading_envelope(header_text)) from err
@@ -162,7 +167,7 @@ def decode(frame: str | bytes) -> Message:
     if not isinstance(body, dict):
         raise ProtocolError("a message is a JSON object")
     version = body.pop("v", None)
-    if version != PROTOCOL_VERSION:
+    if type(version) is not int or version != PROTOCOL_VERSION:
         raise UnsupportedVersion(f"protocol version {version!r}; this side speaks {PROTOCOL_VERSION}")
     kind = body.pop("type", None)
     if not isinstance(kind, str) or kind not in _SCHEMA:
@@ -182,6 +187,8 @@ def decode(frame: str | bytes) -> Message:
     if nested_deeper_than(body, MAX_DEPTH, header_text):
         envelope = {"type": kind, **{k: body[k] for k in _ENVELOPE_FIELDS[1:] if isinstance(body.get(k), str)}}
         raise TooDeep(f"a message is nested at most {MAX_DEPTH} levels deep", envelope=envelope)
+    if "\\u" in header_text:  # after the depth check: a shallow body is safe to re-encode
+        _check_unicode(body)
     return Message(kind, body, data)
 
 
@@ -227,6 +234,30 @@ def _leading_envelope(text: str) -> dict[str, Any] | None:
     if len(envelope.get("id", "")) > MAX_ID_LENGTH or len(envelope.get("method", "")) > MAX_NAME_LENGTH:
         envelope.pop("id", None)
     return envelope
+
+
+def _not_json(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON has not: a message holding one could be
+    # decoded but never encoded again (the relay and the agent pass messages on).
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _check_unicode(body: dict[str, Any]) -> None:
+    # A \uD800-style escape alone is valid JSON but no Unicode text: such a string could be
+    # decoded, but neither journaled (UTF-8) nor sent on (a text frame is UTF-8).
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ProtocolError("a string in the message is not valid Unicode (a lone surrogate escape)") from err
+    except RecursionError as err:
+        raise ProtocolError("a message nested too deep to be read") from err
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e400 reads as an infinity
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
 
 
 # Constructors: one per message type the code sends often.

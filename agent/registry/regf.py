@@ -405,7 +405,9 @@ class HiveReader:
         return bytes(self.buffer[start:start + 2]) == b"db"
 
     def _segments(self, value: ValueNode) -> tuple[list[int], int]:
-        start, _ = self.cell(value.data_offset)
+        start, length = self.cell(value.data_offset)
+        if length < 8:  # checked before reading: the cell may end the file
+            raise HiveFormatError(f"big data record at {value.data_offset:#x} is too short")
         _, count, list_offset = struct.unpack_from("<2sHI", self.buffer, start)
         list_start, list_length = self.cell(list_offset)
         if count * 4 > list_length:
@@ -449,7 +451,9 @@ class HiveReader:
     def security(self, offset: int) -> tuple[int, int, int]:
         """``(next, previous, reference count)`` of the security cell at *offset*."""
         start, length = self.cell(offset)
+        if length < SK_FIELDS.size:  # checked before reading: the cell may end the file
+            raise HiveFormatError(f"security cell at {offset:#x} is too short")
         signature, _, flink, blink, references, _ = SK_FIELDS.unpack_from(self.buffer, start)
-        if signature != b"sk" or length < SK_FIELDS.size:
+        if signature != b"sk":
             raise HiveFormatError(f"expected a security cell at {offset:#x}, found {signature!r}")
         return flink, blink, references

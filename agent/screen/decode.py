@@ -20,20 +20,52 @@ class FrameError(ValueError):
     """A frame whose header and payload disagree, or a codec this viewer does not know."""
 
 
+#: Largest side of a stream, in pixels (X11's own limit); a header beyond it is refused before any allocation.
+MAX_SIDE = 32767
+
+
 def decode_rect(codec: str, data: bytes, width: int, height: int) -> npt.NDArray[np.uint8]:
-    """One rectangle's pixels as an ``(h, w, 3)`` RGB array; raises :class:`FrameError`."""
+    """One rectangle's pixels as an ``(h, w, 3)`` RGB array; raises :class:`FrameError`.
+
+    An image's own header is read first, so pixels of a size other than the
+    rectangle's are never decoded.
+    """
     if codec == "jpeg":
-        pixels: npt.NDArray[np.uint8] = simplejpeg.decode_jpeg(data, colorspace="RGB")
+        try:
+            size = simplejpeg.decode_jpeg_header(data)[:2]
+            if size != (height, width):
+                raise FrameError(f"jpeg rectangle of {size[1]}x{size[0]}, header says {width}x{height}")
+            pixels: npt.NDArray[np.uint8] = simplejpeg.decode_jpeg(data, colorspace="RGB")
+        except FrameError:
+            raise
+        except Exception as err:  # the codec's own errors, whatever their class: the bytes are not a JPEG
+            raise FrameError(f"jpeg rectangle that does not decode: {err}") from err
     elif codec == "png":
-        with Image.open(io.BytesIO(data)) as image:
-            pixels = np.asarray(image.convert("RGB"))
+        try:
+            with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+                if image.size != (width, height):
+                    raise FrameError(f"png rectangle of {image.size[0]}x{image.size[1]}, header says {width}x{height}")
+                pixels = np.asarray(image.convert("RGB"))
+        except FrameError:
+            raise
+        except Exception as err:  # Pillow raises OSError, ValueError, SyntaxError, EOFError... for bad data
+            raise FrameError(f"png rectangle that does not decode: {err}") from err
     elif codec == "raw":
+        if len(data) != width * height * 4:
+            raise FrameError(f"raw rectangle of {len(data)} bytes, header says {width}x{height} (BGRA)")
         pixels = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
     else:
         raise FrameError(f"unknown codec {codec!r}")
     if pixels.shape[:2] != (height, width):
         raise FrameError(f"{codec} rectangle of {pixels.shape[1]}x{pixels.shape[0]}, header says {width}x{height}")
     return pixels
+
+
+def _number(where: dict[str, Any], key: str, what: str) -> int:
+    value = where.get(key)
+    if type(value) is not int or not 0 <= value <= 2**31:
+        raise FrameError(f"{what} without a whole number {key!r} (found {type(value).__name__})")
+    return value
 
 
 class Canvas:
@@ -47,31 +79,43 @@ class Canvas:
     def apply(self, body: dict[str, Any], payload: bytes) -> list[tuple[dict[str, Any], npt.NDArray[np.uint8]]]:
         """Draw one frame; returns each rectangle with its decoded pixels.
 
-        Raises :class:`FrameError` when the rectangles do not add up to the payload.
+        Raises :class:`FrameError` when the body is not a frame's (docs/screen-protocol.md),
+        a rectangle lies outside the frame, its bytes do not decode to its size, or the
+        rectangles do not add up to the payload.
         """
-        width, height = int(body["width"]), int(body["height"])
+        if not isinstance(body, dict):
+            raise FrameError("a frame's body is a JSON object")
+        width, height = _number(body, "width", "frame"), _number(body, "height", "frame")
+        seq = _number(body, "seq", "frame")
+        rects, hidden = body.get("rects"), body.get("hidden", [])
+        if width > MAX_SIDE or height > MAX_SIDE:
+            raise FrameError(f"frame of {width}x{height}, over {MAX_SIDE} pixels a side")
+        if not isinstance(rects, list) or not all(isinstance(rect, dict) for rect in rects):
+            raise FrameError("a frame's rects are a list of objects")
+        if not isinstance(hidden, list):
+            raise FrameError("a frame's hidden rectangles are a list")
         if self.pixels.shape[:2] != (height, width):
             self.pixels = np.zeros((height, width, 3), dtype=np.uint8)
         offset = 0
         drawn = []
-        for rect in body["rects"]:
-            x, y, w, h, size = (int(rect[k]) for k in ("x", "y", "w", "h", "len"))
-            if x < 0 or y < 0 or x + w > width or y + h > height or offset + size > len(payload):
+        for rect in rects:
+            x, y, w, h, size = (_number(rect, k, "rectangle") for k in ("x", "y", "w", "h", "len"))
+            if x + w > width or y + h > height or offset + size > len(payload):
                 raise FrameError(f"rectangle {rect} outside the frame or the payload")
-            if rect["codec"] == "copy":
-                sx, sy = int(rect["sx"]), int(rect["sy"])
+            if rect.get("codec") == "copy":
+                sx, sy = _number(rect, "sx", "copy rectangle"), _number(rect, "sy", "copy rectangle")
                 if sx < 0 or sy < 0 or sx + w > width or sy + h > height or size:
                     raise FrameError(f"copy {rect} from outside the frame")
                 pixels = self.pixels[sy : sy + h, sx : sx + w].copy()
                 self.pixels[y : y + h, x : x + w] = pixels
                 drawn.append((rect, pixels))
                 continue
-            pixels = decode_rect(str(rect["codec"]), payload[offset : offset + size], w, h)
+            pixels = decode_rect(str(rect.get("codec")), payload[offset : offset + size], w, h)
             self.pixels[y : y + h, x : x + w] = pixels
             drawn.append((rect, pixels))
             offset += size
         if offset != len(payload):
             raise FrameError(f"payload of {len(payload)} bytes, rectangles use {offset}")
-        self.seq = int(body["seq"])
-        self.hidden = list(body.get("hidden", []))
+        self.seq = seq
+        self.hidden = list(hidden)
         return drawn

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.journal import Journal
-from wire.chain import GENESIS, ChainError, ChainFollower, record_hash, verify_file
+from wire.chain import GENESIS, ChainError, ChainFollower, canonical, record_hash, verify_file
 
 
 def make_journal(path: Path, count: int = 5) -> Journal:
@@ -50,7 +50,7 @@ def test_a_rehashed_edit_still_breaks_the_next_link(tmp_path: Path) -> None:
     record = json.loads(lines[1])
     record["method"] = "files.delete"
     record["hash"] = record_hash(record)
-    lines[1] = json.dumps(record)
+    lines[1] = canonical(record).decode()  # written as the writer writes it: only the next link can tell
     path.write_text("\n".join(lines) + "\n")
     result = verify_file(path)
     assert not result.ok and result.first_bad == 3 and "prev" in result.reason

@@ -1,0 +1,64 @@
+"""The Python frame decoder (agent.screen.decode.Canvas) under random frame bodies: FrameError or a drawn frame.
+
+The coverage-guided run (tests/fuzz/test_atheris_runs.py) mutates bytes; JSON bodies that
+are valid but wrong — a field missing, of another type, negative, a rectangle that is
+not an object — are reached far more often from a generator of JSON values, here.
+The property: :meth:`Canvas.apply` draws the frame or raises :class:`FrameError`, nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.screen.decode import Canvas, FrameError
+from tests.fuzz.bounded import bounded
+from tests.fuzz.test_protocol_props import json_values
+
+small = st.integers(-2, 20)
+codecs = st.sampled_from(["raw", "png", "jpeg", "copy", "webp", ""])
+rects = st.fixed_dictionaries(
+    {"x": small, "y": small, "w": small, "h": small, "len": st.integers(0, 64), "codec": codecs},
+    optional={"sx": small, "sy": small},
+)
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> dict[str, Any]:
+    body: dict[str, Any] = {"seq": draw(small), "width": draw(small), "height": draw(small),
+                            "rects": draw(st.lists(rects, max_size=3))}
+    for _ in range(draw(st.integers(0, 2))):  # then something wrong, somewhere
+        where: dict[str, Any] = body
+        listed = body.get("rects")
+        inner = [r for r in listed if isinstance(r, dict) and r] if isinstance(listed, list) else []
+        if inner and draw(st.booleans()):
+            where = draw(st.sampled_from(inner))
+        if not where:
+            break
+        key = draw(st.sampled_from(sorted(where)))
+        if draw(st.booleans()):
+            del where[key]
+        else:
+            where[key] = draw(json_values)
+    if draw(st.booleans()):
+        body["hidden"] = draw(json_values)
+    return body
+
+
+@given(bodies(), st.binary(max_size=200))
+@bounded(400)
+def test_a_frame_body_is_drawn_or_refused_with_frame_error(body: dict[str, Any], payload: bytes) -> None:
+    canvas = Canvas()
+    for _ in range(2):
+        with contextlib.suppress(FrameError):
+            canvas.apply(body, payload)
+
+
+@given(json_values, st.binary(max_size=16))
+@bounded(100)
+def test_any_json_value_as_a_body_is_refused_with_frame_error(body: Any, payload: bytes) -> None:
+    with contextlib.suppress(FrameError):
+        Canvas().apply(body, payload)

@@ -36,7 +36,8 @@ class Journal:
         self.records: list[dict[str, Any]] = []
         if path.exists():
             self._recover()
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # O_BINARY: Windows' C runtime would otherwise write each "\n" as "\r\n".
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o600)
         self.on_append = on_append
 
     def _recover(self) -> None:

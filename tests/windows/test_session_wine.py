@@ -24,6 +24,7 @@ def test_a_whole_session_with_the_windows_agent(wine_host: WineHost, relay: tupl
     assert agent.wait(60) == 0
 
     (journal,) = sorted((tmp_path / "agent" / "journals").glob("*.jsonl"))
+    assert b"\r\n" not in journal.read_bytes()  # the same bytes as on Linux: lines end with "\n" alone
     result = verify_file(journal)
     assert result.ok, result
     kinds = [json.loads(line)["kind"] for line in journal.read_text(encoding="utf-8").splitlines()]

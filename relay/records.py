@@ -3,7 +3,8 @@
 ``sessions/<session id>/`` holds:
 
 - ``session.json``: id, technician, customer machine, consent, start and end
-  times, and hashed resume tokens (rewritten atomically);
+  times, and hashed resume tokens (rewritten atomically); its ``personal`` field
+  names the fields that hold personal facts (:data:`PERSONAL_FIELDS`, R7);
 - ``journal.jsonl``: the agent's hash-chained journal, record by record, each
   checked against the previous one as it arrives (by :class:`relay.machine.RelayMachine`,
   with :class:`wire.chain.ChainFollower`; this module only writes what passed);
@@ -21,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from wire.chain import ChainError, ChainFollower, canonical, utc_now
+
+#: Fields of ``session.json`` that hold personal facts, marked so in the file itself (retention's
+#: ``personal_facts`` class removes them; exports can redact them).
+PERSONAL_FIELDS = ("machine.id", "machine.hostname", "machine.user", "machine.serial")
 
 
 def write_json_atomically(path: Path, value: Any) -> None:
@@ -60,7 +65,7 @@ class SessionRecords:
         return follower
 
     def save_meta(self, meta: dict[str, Any]) -> None:
-        write_json_atomically(self.meta_path, meta)
+        write_json_atomically(self.meta_path, {**meta, "personal": list(PERSONAL_FIELDS)})
 
     def log_message(self, direction: str, kind: str, fields: dict[str, Any], size: int) -> None:
         """Append one line to messages.jsonl.

@@ -63,7 +63,8 @@ def fill_index(data: Path, count: int, now: dt.datetime) -> None:
         minutes = rng.uniform(2, 90)
         playbook = rng.choice(PLAYBOOKS)
         rows.append({
-            "session_id": f"s{n:06d}", "technician": rng.choice(TECHNICIANS), "machine_id": f"pc-{rng.randrange(20000)}",
+            "session_id": f"s{n:06d}", "technician": rng.choice(TECHNICIANS),
+            "machine_id": f"pc-{rng.randrange(20000)}",
             "machine_hostname": f"pc-{n}", "machine_os": "Windows 11", "link": rng.choice(LINKS),
             "started_at": iso(start), "ended_at": iso(start + dt.timedelta(minutes=minutes)),
             "day": start.date().isoformat(), "duration_s": minutes * 60, "consent_terms": "terms-v3",

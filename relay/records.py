@@ -28,15 +28,16 @@ from wire.chain import ChainError, ChainFollower, canonical, utc_now
 PERSONAL_FIELDS = ("machine.id", "machine.hostname", "machine.user", "machine.serial")
 
 
-def write_json_atomically(path: Path, value: Any) -> None:
-    """Write *value* as JSON to *path* via a temporary file, fsync and rename."""
+def write_json_atomically(path: Path, value: Any, *, fsync: bool = True) -> None:
+    """Write *value* as JSON to *path* via a temporary file, fsync (unless told not to) and rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(value, f, indent=2, ensure_ascii=False)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

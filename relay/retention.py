@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -241,6 +242,8 @@ def remove(index: SessionIndex, audit: AuditLog, removals: list[Removal], reason
                 done.append((removal.session_id, removal.data_class, reason, removal.bytes))
                 removed += 1
                 total += removal.bytes
+        if done and hasattr(os, "sync"):
+            os.sync()  # the batch's deletions and rewritten session.json on disk before the index records them
         personal = [s for s, c, _, _ in done if c == "personal_facts"]
         if personal:
             index.clear_personal(personal)
@@ -291,7 +294,8 @@ def scrub_personal(session_dir: Path, at: str) -> None:
     machine = meta.get("machine") if isinstance(meta.get("machine"), dict) else {}
     meta["machine"] = {k: v for k, v in machine.items() if k not in PERSONAL_MACHINE_FIELDS}
     meta.setdefault("erased", {})["personal_facts"] = at
-    write_json_atomically(meta_path, meta)
+    # Not fsynced one by one: remove() syncs the whole batch before the index says it is done.
+    write_json_atomically(meta_path, meta, fsync=False)
 
 
 def policy_record(policy: Policy) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def _open_index(args: argparse.Namespace) -> Any:
 
 def _sessions(args: argparse.Namespace) -> int:
     from wire.database import open_database
-    from workbench.fleet import session_filter
+    from workbench.records_query import session_filter
 
     where, params = session_filter(args.since, args.technician)  # a bad date fails before the database is touched
     if args.reindex:

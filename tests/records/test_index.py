@@ -14,7 +14,7 @@ import pytest
 from relay.index.schema import PERSONAL_COLUMNS, SCHEMA_VERSION, current_version, migrate
 from relay.index.store import SessionIndex
 from relay.index.writer import DAY, IndexWriter
-from relay.retention import default_policy, daily_duty
+from relay.retention import daily_duty, default_policy
 from tests.fake_clock import FakeClock
 from tests.records.postgres import PostgresServer
 from tests.records.synth import T0, write_session, write_sessions
@@ -70,7 +70,7 @@ def test_a_row_holds_the_sessions_figures(tmp_path: Path, db_url: str | None) ->
 
 
 def test_an_unreachable_database_is_a_clear_error_at_start(tmp_path: Path) -> None:
-    with pytest.raises(Unavailable, match="cannot reach the database at postgresql://u:\\*\\*\\*@127.0.0.1"):
+    with pytest.raises(Unavailable, match=r"cannot reach the database at postgresql://u:\*\*\*@127\.0\.0\.1"):
         IndexWriter(tmp_path, "postgresql://u:secret@127.0.0.1:1/none")
     result = cli("relay", "--port", "0", "--data", str(tmp_path / "d"), "--db", "postgresql://127.0.0.1:1/none")
     assert result.returncode == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,10 +44,8 @@ class RelayThread:
             await run_relay(data, "127.0.0.1", 0, ready=ready, on_records=writer.session_changed)
 
         def run() -> None:
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 self.loop.run_until_complete(main())
-            except asyncio.CancelledError:
-                pass
 
         self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()

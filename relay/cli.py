@@ -1,6 +1,11 @@
 """``workbench-relay`` (also ``workbench relay``): run the relay.
 
     workbench-relay --port 8765 --data relay-data [--technicians FILE] [--certfile C --keyfile K]
+                    [--db postgresql://...] [--retention FILE]
+
+The session index (R6) is SQLite in ``--data`` unless ``--db`` names a PostgreSQL server; an
+unreachable one stops the relay at start with a clear error.  Retention (R7) applies the
+``--retention`` policy (default: ``relay/policies/retention-default.json``) at start and daily.
 
 Secure by default: a relay that listens beyond loopback (``--host`` other than
 127.0.0.1, ::1 or localhost) needs TLS (``--certfile``/``--keyfile``) and a
@@ -20,7 +25,7 @@ import ssl
 import sys
 from pathlib import Path
 
-from wire.errors import BadParams
+from wire.errors import BadParams, WorkbenchError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--data", type=Path, default=Path("relay-data"), help="where each session's records are kept")
+    parser.add_argument("--db", metavar="URL",
+                        help="the session index: postgresql://USER@HOST:PORT/DB (default: SQLite in --data)")
+    parser.add_argument("--retention", type=Path, metavar="FILE",
+                        help="retention policy, JSON (default: the shipped one; see docs/records.md)")
     parser.add_argument("--certfile", type=Path, help="certificate for wss://")
     parser.add_argument("--keyfile", type=Path, help="private key for wss://")
     parser.add_argument("--technicians", type=Path,
@@ -84,7 +93,9 @@ def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
     """Run the relay until Ctrl-C; 2 when the options or the technicians file are wrong."""
     # Imported here, not above: `workbench` builds its parser from add_arguments for every
     # command (`workbench journal verify` too), and should not load the server to do so.
+    from relay.index.writer import IndexWriter
     from relay.pairing import Technicians
+    from relay.retention import Policy, daily_duty
     from relay.server import Limits, run_relay
 
     if args.certfile and not args.keyfile:
@@ -109,17 +120,33 @@ def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
     except (OSError, BadParams) as err:
         print(f"{prog}: cannot read the technicians file: {err}", file=sys.stderr)
         return 2
+    try:
+        policy = Policy.load(args.retention)
+    except BadParams as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        return 2
     args.data.mkdir(parents=True, exist_ok=True)
+    try:
+        index = IndexWriter(args.data, args.db, daily=daily_duty(args.data, policy))
+    except WorkbenchError as err:
+        print(f"{prog}: the session index: {err}", file=sys.stderr)
+        return 2
+    index.start(reindex=True)
 
     def ready(url: str) -> None:
         mode = "open to any technician" if technicians.is_open else "listed technicians only"
-        print(f"relay listening on {url} ({mode}); records in {args.data.resolve()}", flush=True)
+        print(f"relay listening on {url} ({mode}); records in {args.data.resolve()}; index in {index.where}",
+              flush=True)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        limits = Limits(unauthenticated=args.max_unauthenticated,
-                        unauthenticated_per_address=args.max_unauthenticated_per_address)
-        asyncio.run(run_relay(args.data, args.host, args.port, technicians=technicians, code_ttl=args.code_ttl,
-                              ssl_context=ssl_context, ready=ready, limits=limits))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            limits = Limits(unauthenticated=args.max_unauthenticated,
+                            unauthenticated_per_address=args.max_unauthenticated_per_address)
+            asyncio.run(run_relay(args.data, args.host, args.port, technicians=technicians, code_ttl=args.code_ttl,
+                                  ssl_context=ssl_context, ready=ready, limits=limits,
+                                  on_records=index.session_changed))
+    finally:
+        index.close()
     return 0
 
 

@@ -3,7 +3,8 @@
 ``sessions/<session id>/`` holds:
 
 - ``session.json``: id, technician, customer machine, consent, start and end
-  times, and hashed resume tokens (rewritten atomically);
+  times, and hashed resume tokens (rewritten atomically); its ``personal`` field
+  names the fields that hold personal facts (:data:`PERSONAL_FIELDS`, R7);
 - ``journal.jsonl``: the agent's hash-chained journal, record by record, each
   checked against the previous one as it arrives (by :class:`relay.machine.RelayMachine`,
   with :class:`wire.chain.ChainFollower`; this module only writes what passed);
@@ -22,16 +23,21 @@ from typing import Any
 
 from wire.chain import ChainError, ChainFollower, canonical, utc_now
 
+#: Fields of ``session.json`` that hold personal facts, marked so in the file itself (retention's
+#: ``personal_facts`` class removes them; exports can redact them).
+PERSONAL_FIELDS = ("machine.id", "machine.hostname", "machine.user", "machine.serial")
 
-def write_json_atomically(path: Path, value: Any) -> None:
-    """Write *value* as JSON to *path* via a temporary file, fsync and rename."""
+
+def write_json_atomically(path: Path, value: Any, *, fsync: bool = True) -> None:
+    """Write *value* as JSON to *path* via a temporary file, fsync (unless told not to) and rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(value, f, indent=2, ensure_ascii=False)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -60,7 +66,7 @@ class SessionRecords:
         return follower
 
     def save_meta(self, meta: dict[str, Any]) -> None:
-        write_json_atomically(self.meta_path, meta)
+        write_json_atomically(self.meta_path, {**meta, "personal": list(PERSONAL_FIELDS)})
 
     def log_message(self, direction: str, kind: str, fields: dict[str, Any], size: int) -> None:
         """Append one line to messages.jsonl.

@@ -102,8 +102,12 @@ class Relay:
 
     def __init__(self, data_dir: Path, technicians: Technicians | None = None, code_ttl: float = 600.0,
                  max_wrong_tries: int = 5, clock: Callable[[], float] = time.monotonic,
-                 limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None) -> None:
+                 limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None,
+                 on_records: Callable[[str], None] | None = None) -> None:
         self.data_dir = data_dir
+        #: told a session's id when its session.json was written or its records closed (the index
+        #: writer, relay.index.writer: it must return at once, the loop is waiting)
+        self.on_records = on_records
         self.clock = clock
         self.limits = limits or Limits()
         self.machine = RelayMachine(technicians, code_ttl=code_ttl, max_wrong_tries=max_wrong_tries,
@@ -258,6 +262,8 @@ class Relay:
             return
         if isinstance(action, SaveMeta):
             records.save_meta(action.meta)
+            if self.on_records is not None:
+                self.on_records(action.session_id)
         elif isinstance(action, LogMessage):
             records.log_message(action.direction, action.kind, action.fields, action.size)
         elif isinstance(action, AppendJournal):
@@ -266,6 +272,8 @@ class Relay:
             records.flush()
         else:
             records.close()
+            if self.on_records is not None:
+                self.on_records(action.session_id)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -282,9 +290,11 @@ def _peer_host(ws: ServerConnection) -> str:
 async def run_relay(data_dir: Path, host: str, port: int, *, technicians: Technicians | None = None,
                     code_ttl: float = 600.0, ssl_context: ssl.SSLContext | None = None,
                     ready: Callable[[str], Awaitable[None] | None] | None = None,
-                    limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None) -> None:
+                    limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None,
+                    on_records: Callable[[str], None] | None = None) -> None:
     """Run a relay until cancelled; prints where it listens through *ready*."""
-    relay = Relay(data_dir, technicians, code_ttl=code_ttl, limits=limits, pairing_limiter=pairing_limiter)
+    relay = Relay(data_dir, technicians, code_ttl=code_ttl, limits=limits, pairing_limiter=pairing_limiter,
+                  on_records=on_records)
     server = await relay.serve(host, port, ssl_context)
     async with server:
         scheme = "wss" if ssl_context else "ws"

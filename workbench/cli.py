@@ -4,6 +4,8 @@
 - ``workbench journal verify FILE [--against RELAY_COPY]``: check a journal's hash chain and its end, and
   compare it record by record with the relay's copy.
 - ``workbench demo``: a relay, an agent on a virtual screen, and JupyterLab on the quickstart.
+- ``workbench sessions``, ``retention apply``, ``hold``, ``export``, ``erase``, ``audit verify``: the
+  relay's records (R6, R7), see :mod:`workbench.records_cli`.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", type=Path, default=Path("demo-data"))
     demo.add_argument("--no-lab", action="store_true", help="start everything but JupyterLab")
     demo.set_defaults(run=_demo)
+
+    from workbench.records_cli import add_commands as add_records_commands
+
+    add_records_commands(commands)
     return parser
 
 

@@ -396,7 +396,7 @@ class RelayMachine:
         """Admit the technician, claim its code and start the session with the code's agent.
 
         Raises :class:`Unauthorized`, :class:`PairingFailed` and the code's errors
-        (:class:`BadCode`, :class:`CodeExpired`, :class:`CodeBurned`).  Every wrong
+        (:class:`BadCode`, :class:`CodeExpired`, :class:`CodeBurned`, :class:`CodeInUse`).  Every wrong
         try counts against every waiting code (:class:`relay.pairing.CodeBook`); the
         agents whose code it burned are handed new ones before the technician is answered.
         """

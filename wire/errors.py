@@ -35,6 +35,7 @@ Tree::
     │   ├── BadCode                bad_code
     │   ├── CodeExpired            code_expired
     │   ├── CodeBurned             code_burned
+    │   ├── CodeInUse              code_in_use      the code already opened a session
     │   └── Unauthorized           unauthorized
     └── InternalError              internal
 """
@@ -168,6 +169,16 @@ class CodeExpired(PairingFailed):
 
 class CodeBurned(PairingFailed):
     code = "code_burned"
+
+
+class CodeInUse(PairingFailed):
+    """The code was good, but it already opened a session (a code opens one session only).
+
+    The technician closes the session that holds it, or asks the customer for the code
+    their window shows now (the demo keeps a new customer waiting, see ``code.txt``).
+    """
+
+    code = "code_in_use"
 
 
 class Unauthorized(PairingFailed):

@@ -5,7 +5,8 @@
 >>> s.inventory()            # the customer's system information
 >>> s.history                # every call made through s
 
-Errors are :class:`WorkbenchError` subclasses with a stable ``code``.
+Errors are :class:`WorkbenchError` subclasses with a stable ``code``; in a notebook they
+read as one sentence with its code, the traceback folded away (:mod:`workbench.notebook_errors`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from wire.errors import (
     BadCode,
     CodeBurned,
     CodeExpired,
+    CodeInUse,
     ConnectionLost,
     CustomerPriority,
     Forbidden,
@@ -29,6 +31,7 @@ from wire.errors import (
     Unauthorized,
     WorkbenchError,
 )
+from workbench import notebook_errors
 from workbench.client import RelayClient
 from workbench.proxy import Session
 
@@ -42,7 +45,7 @@ def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None =
     *name* is how the customer's window will name you (default: your login);
     *key* is your key when the relay admits only listed technicians; *cafile*
     trusts a ``wss://`` relay's certificate.  Raises :class:`BadCode`,
-    :class:`CodeExpired`, :class:`CodeBurned`, :class:`Unauthorized` (all
+    :class:`CodeExpired`, :class:`CodeBurned`, :class:`CodeInUse`, :class:`Unauthorized` (all
     :class:`PairingFailed`) or :class:`ConnectionLost` when the relay is unreachable.
     """
     ssl_context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
@@ -51,10 +54,13 @@ def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None =
     return Session(client, paired, relay)
 
 
+notebook_errors.install()
+
 __all__ = [
     "BadCode",
     "CodeBurned",
     "CodeExpired",
+    "CodeInUse",
     "ConnectionLost",
     "CustomerPriority",
     "Forbidden",

@@ -53,7 +53,7 @@ class Session:
         self.ended_at: str | None = None
         self.end_reason: str | None = None
         self.history = History()
-        self.files = FilesNamespace(self)
+        self.files = FilesNamespace(self, history=self.history)
         self.registry = RegistryNamespace(self)
         self.annotate = AnnotateNamespace(self)
         self.control = ControlNamespace(self)
@@ -62,11 +62,14 @@ class Session:
     # -- the one call path -------------------------------------------------
 
     def submit(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
-               *, timeout: float | None = None) -> concurrent.futures.Future[CallResult]:
-        """Send a call without waiting; it is recorded in the history when it ends."""
+               *, timeout: float | None = None, record: bool = True) -> concurrent.futures.Future[CallResult]:
+        """Send a call without waiting; it is recorded in the history when it ends (unless not *record*:
+        part of an action recorded as one entry, such as a transfer's chunks)."""
         params = dict(params or {})
         started_wall, started = utc_now(), time.perf_counter()
         future = self._client.submit(method, params, data, timeout=timeout)
+        if not record:
+            return future
 
         def record(done: concurrent.futures.Future[CallResult]) -> None:
             err = done.exception()
@@ -79,14 +82,14 @@ class Session:
         return future
 
     def call(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
-             *, timeout: float | None = None) -> CallResult:
+             *, timeout: float | None = None, record: bool = True) -> CallResult:
         """Run *method* on the customer's agent and wait for the answer.
 
         Raises the agent's error (a WorkbenchError subclass: Forbidden,
         NotFound, NotGranted, …), SessionEnded once the session is over,
         Timeout or ConnectionLost when no answer came in time.
         """
-        future = self.submit(method, params, data, timeout=timeout)
+        future = self.submit(method, params, data, timeout=timeout, record=record)
         try:
             return future.result()
         except WorkbenchError as err:

@@ -38,6 +38,7 @@ from typing import Any, Final, Literal, overload
 from wire.errors import AlreadyExists, Conflict, ConnectionLost, Forbidden, NotFound, ProtocolError, Timeout
 from workbench.calls import Caller, CallResult
 from workbench.history import ActionEntry, History
+from workbench.tables import local_time, number_cell, text_cell
 
 #: Largest chunk the agent serves or takes.
 CHUNK_MAX: Final = 4 * 1024 * 1024
@@ -117,21 +118,29 @@ class Listing(Sequence[Entry]):
 
     def _repr_html_(self) -> str:
         rows = []
+        protected = 0
         for entry in self.entries:
             name = html.escape(entry.name) + ("/" if entry.kind == "folder" else "")
             if entry.target is not None:
                 name += f" → {html.escape(entry.target)}"
             if entry.protected:
-                rows.append(f"<tr><td>🔒 {name}</td><td>folder</td><td colspan='2'><i>protected by the customer"
-                            "</i></td></tr>")
+                protected += 1
+                rows.append(f"<tr>{text_cell(f'{name} <i>(protected)</i>')}{text_cell('folder')}"
+                            f"{number_cell('')}{text_cell('')}</tr>")
                 continue
-            rows.append(f"<tr><td>{name}</td><td>{html.escape(entry.kind)}</td>"
-                        f"<td style='text-align:right'>{_human(entry.size)}</td>"
-                        f"<td>{html.escape(entry.modified or '')}</td></tr>")
-        cut = "<p><i>The list was cut; ask for a larger limit.</i></p>" if self.truncated else ""
+            rows.append(f"<tr>{text_cell(name)}{text_cell(html.escape(entry.kind))}"
+                        f"{number_cell(_human(entry.size))}{text_cell(html.escape(local_time(entry.modified)))}</tr>")
+        notes = []
+        if protected:  # said once for the table, not on every row
+            notes.append(f"{protected} folder(s) marked <i>(protected)</i>: protected by the customer, "
+                         "never opened.")
+        if self.truncated:
+            notes.append("The list was cut; ask for a larger limit.")
+        note = "".join(f"<p><i>{n}</i></p>" for n in notes)
+        head = (text_cell("name", "th") + text_cell("kind", "th") + number_cell("size", "th")
+                + text_cell("modified", "th"))
         return (f"<p><b>{html.escape(self.path)}</b> — {len(self.entries)} entries</p>"
-                "<table><thead><tr><th>name</th><th>kind</th><th>size</th><th>modified (UTC)</th></tr></thead>"
-                f"<tbody>{''.join(rows)}</tbody></table>{cut}")
+                f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}")
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ keeps every chunk).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import html
 import json
 import threading
 import time
@@ -19,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, overload
 
 from wire.chain import utc_now
+from workbench.tables import escape, human_size, local_time, number_cell, text_cell
 
 
 @dataclass(frozen=True)
@@ -81,27 +80,22 @@ class History(Sequence[CallRecord]):
         return [r.to_dict() for r in self]
 
     def __repr__(self) -> str:
-        lines = [f"{local_time(r.time)}  {r.method:<24} {r.outcome:<7} {r.duration_s * 1000:8.1f} ms  "
-                 f"{_transfer_words(r)}{r.error or ''}" for r in self]
+        lines = [f"{local_time(r.time, date=False, millis=True)}  {r.method:<24} {r.outcome:<7} "
+                 f"{r.duration_s * 1000:8.1f} ms  {_transfer_words(r)}{r.error or ''}" for r in self]
         return "\n".join(lines) if lines else "(no calls yet)"
 
     def _repr_html_(self) -> str:
         rows = []
         for r in self:
-            params = html.escape(json.dumps(r.params, ensure_ascii=False, default=str)[:200])
+            params = escape(json.dumps(r.params, ensure_ascii=False, default=str)[:200])
             colour = "" if r.outcome != "error" else ' style="color:#b00020"'
-            rows.append(f"<tr{colour}><td style='text-align:left'>{html.escape(local_time(r.time))}</td>"
-                        f"<td style='text-align:left'><code>{html.escape(r.method)}</code></td>"
-                        f"<td style='text-align:left'><code>{params}</code></td>"
-                        f"<td style='text-align:left'>{html.escape(r.outcome)}</td>"
-                        f"<td style='text-align:right'>{html.escape(_transfer_words(r).rstrip('; '))}</td>"
-                        f"<td style='text-align:right'>{r.duration_s * 1000:.1f} ms</td>"
-                        f"<td style='text-align:left'>{html.escape(r.error or '')}</td></tr>")
-        head = ("<tr><th style='text-align:left'>time</th><th style='text-align:left'>method</th>"
-                "<th style='text-align:left'>arguments</th><th style='text-align:left'>outcome</th>"
-                "<th style='text-align:right'>transferred</th><th style='text-align:right'>duration</th>"
-                "<th style='text-align:left'>error</th></tr>")
-        return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+            rows.append(f"<tr{colour}>{text_cell(escape(local_time(r.time, date=False, millis=True)))}"
+                        f"{text_cell(f'<code>{escape(r.method)}</code>')}{text_cell(f'<code>{params}</code>')}"
+                        f"{text_cell(escape(r.outcome))}{number_cell(escape(_transfer_words(r).rstrip('; ')))}"
+                        f"{number_cell(f'{r.duration_s * 1000:.1f} ms')}{text_cell(escape(r.error or ''))}</tr>")
+        head = "".join(text_cell(name, "th") for name in ("time", "method", "arguments", "outcome"))
+        head += number_cell("transferred", "th") + number_cell("duration", "th") + text_cell("error", "th")
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 class ActionEntry:
@@ -141,30 +135,3 @@ def _transfer_words(record: CallRecord) -> str:
     if record.size is None:
         return ""
     return f"{human_size(record.done or 0)} of {human_size(record.size)}; "
-
-
-def human_size(size: int) -> str:
-    """``314572800`` → ``300.0 MiB``."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
-def local_time(stamp: Any, *, date: bool = False) -> str:
-    """An ISO UTC stamp in the technician's local time with its zone: ``09:14:03.120 CET``
-    (``2026-11-26 09:14:03 CET`` with *date*); anything unreadable comes back as it was."""
-    if not isinstance(stamp, str) or not stamp:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    moment = moment.astimezone()
-    if date:
-        return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
-    return f"{moment.strftime('%H:%M:%S')}.{moment.microsecond // 1000:03d} {moment.strftime('%Z')}"

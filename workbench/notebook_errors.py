@@ -46,7 +46,7 @@ def _show(shell: Any, etype: type[BaseException], value: BaseException, tb: Trac
     shell._showtraceback(etype, value, stb)
     from IPython.display import HTML, display
 
-    display(HTML(folded_traceback_html(shell.InteractiveTB.stb2text(full))))
+    display(HTML(folded_traceback_html(shell.InteractiveTB.stb2text(full))))  # type: ignore[no-untyped-call]
     return stb
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import datetime as dt
 import html
 import io
 import time
@@ -27,6 +26,7 @@ from workbench.files import FilesNamespace
 from workbench.history import CallRecord, History
 from workbench.inventory import Inventory
 from workbench.registry import RegistryNamespace
+from workbench.tables import local_time, text_cell
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -71,14 +71,14 @@ class Session:
         if not record:
             return future
 
-        def record(done: concurrent.futures.Future[CallResult]) -> None:
+        def add_to_history(done: concurrent.futures.Future[CallResult]) -> None:
             err = done.exception()
             self.history.add(CallRecord(
                 time=started_wall, method=method, params=_short_params(params),
                 outcome="ok" if err is None else "error", duration_s=time.perf_counter() - started,
                 error=None if err is None else f"{getattr(err, 'code', type(err).__name__)}: {err}"))
 
-        future.add_done_callback(record)
+        future.add_done_callback(add_to_history)
         return future
 
     def call(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
@@ -204,7 +204,7 @@ class Session:
 
     def _repr_html_(self) -> str:
         def row(label: str, value: str) -> str:
-            return f"<tr><th style='text-align:left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+            return f"<tr>{text_cell(html.escape(label), 'th')}{text_cell(html.escape(value))}</tr>"
 
         rows = [
             row("session", self.session_id),
@@ -221,12 +221,7 @@ class Session:
 
 
 def _local(stamp: Any) -> str:
-    if not isinstance(stamp, str) or not stamp:
-        return "?"
-    try:
-        return dt.datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    except ValueError:
-        return stamp
+    return local_time(stamp) or "?"
 
 
 class AsyncView:

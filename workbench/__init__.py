@@ -50,7 +50,10 @@ def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None =
     """
     ssl_context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     client = RelayClient(relay, ssl_context)
-    paired = client.pair(code, name or getpass.getuser(), key)
+    try:
+        paired = client.pair(code, name or getpass.getuser(), key)
+    except WorkbenchError as err:
+        raise err.with_traceback(None) from None  # the sentence is the news; the client's inner workings are not
     return Session(client, paired, relay)
 
 

@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
-from workbench.desktop import Desktop, seed_customer_home
+from workbench.desktop import Desktop, seed_app_folder, seed_customer_home
 from workbench.lab import Proc, Xvfb, free_port, python_env, start_agent, start_relay
 
 CODE_FILE_VARIABLE = "WORKBENCH_DEMO_CODE_FILE"
@@ -66,12 +66,9 @@ def customer_folder_from_demo(default: str = "~") -> str:
 
 
 def seed_customer_folder(folder: Path) -> Path:
-    """The invoicing app's folder of a customer whose home is *folder*'s parent; returns the private folder.
-
-    Kept for labs written against the first demo; :func:`workbench.desktop.seed_customer_home` does the work.
-    """
-    _, private = seed_customer_home(folder.parent)
-    return private
+    """The invoicing app's folder in *folder* (:func:`workbench.desktop.seed_app_folder`); returns its
+    private folder, which the demo customer forbids."""
+    return seed_app_folder(folder)
 
 
 class _Customers(threading.Thread):

@@ -53,31 +53,41 @@ menu "desktop"
 """
 
 
-def seed_customer_home(home: Path) -> tuple[Path, Path]:
-    """Fill *home* with a customer's files; return (the invoicing app's folder, the private folder).
-
-    The app folder holds ``settings.ini`` (an old proxy the playbook turns off), ``logs/app.log``
-    and ``Private/`` (which the demo customer forbids).  Existing files are left as they are.
-    """
-    app = home / "InvoiceApp"
+def seed_app_folder(app: Path) -> Path:
+    """An invoicing application's folder in *app*: ``settings.ini`` (with an old proxy the playbook turns
+    off), ``logs/app.log``, and ``Private/``, which the demo customer forbids; returns that private folder.
+    Existing files are left as they are."""
     (app / "logs").mkdir(parents=True, exist_ok=True)
     private = app / "Private"
     private.mkdir(exist_ok=True)
-    documents = home / "Documents"
-    documents.mkdir(exist_ok=True)
-    (home / "Downloads").mkdir(exist_ok=True)
-    files = {
+    _write_missing({
         app / "settings.ini": APP_SETTINGS,
         app / "logs" / "app.log": "".join(f"2026-11-26 09:{i // 60:02d}:{i % 60:02d} ERROR proxy 10.0.0.1 unreachable\n"
                                           for i in range(500)),
         private / "bank.txt": "the customer's own business\n",
+    })
+    return private
+
+
+def seed_customer_home(home: Path) -> tuple[Path, Path]:
+    """Fill *home* with a customer's files: documents, downloads, and the invoicing app's folder
+    (:func:`seed_app_folder`); return (the app's folder, its private folder)."""
+    app = home / "InvoiceApp"
+    private = seed_app_folder(app)
+    documents = home / "Documents"
+    documents.mkdir(exist_ok=True)
+    (home / "Downloads").mkdir(exist_ok=True)
+    _write_missing({
         documents / "shopping list.txt": "bread\nmilk\nprinter paper\n",
         documents / "letter to the insurer.txt": "Dear Sir or Madam,\n\nplease find attached…\n",
-    }
+    })
+    return app, private
+
+
+def _write_missing(files: dict[Path, str]) -> None:
     for path, text in files.items():
         if not path.exists():
             path.write_text(text, encoding="utf-8")
-    return app, private
 
 
 @dataclass

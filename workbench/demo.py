@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
@@ -45,14 +46,23 @@ MAX_CUSTOMERS = 6
 LAB_NOTIFICATION_SETTINGS = '{"fetchNews": "false", "checkForUpdates": false}'
 
 
-def code_from_demo() -> str | None:
-    """The session code of the demo's waiting customer, or None outside the demo."""
+def code_from_demo(wait: float = 60.0) -> str | None:
+    """The session code of the demo's waiting customer, or None outside the demo.
+
+    Between a pairing and the next customer's code the file is absent: wait for it (up to
+    *wait* seconds), so that a notebook started meanwhile gets the next customer, not the
+    code that was just used.
+    """
     path = os.environ.get(CODE_FILE_VARIABLE)
     if not path:
         return None
-    with contextlib.suppress(OSError):
-        return Path(path).read_text(encoding="utf-8").strip() or None
-    return None
+    deadline = time.monotonic() + wait
+    while True:
+        with contextlib.suppress(OSError):
+            return Path(path).read_text(encoding="utf-8").strip() or None
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
 
 
 def relay_from_demo(default: str = "ws://127.0.0.1:8765") -> str:
@@ -95,6 +105,8 @@ class _Customers(threading.Thread):
                 while not self.stopping.wait(0.5) and not _paired(agent_data):
                     if self._waiting_agent_ended():
                         break
+                with contextlib.suppress(FileNotFoundError):  # that code is taken: no notebook may read it now
+                    self.code_file.unlink()
                 self._forget_ended()
                 while not self.stopping.is_set() and len(self.agents) >= MAX_CUSTOMERS:
                     self.stopping.wait(1.0)

@@ -87,6 +87,10 @@ class Method:
     run in a worker thread so the event loop keeps moving frames and messages.
     ``journal_params`` says whether the parameters go into the journal as they
     are (set it to False for methods whose parameters carry bulk data).
+    ``tell`` is False for the steps of an action the customer was already told
+    about (a transfer's chunks, its close): they are journaled with their words
+    like any call, but the customer's feed keeps the one line the action began
+    with, instead of one line per chunk; a failed step is told.
     """
 
     name: str
@@ -95,6 +99,7 @@ class Method:
     describe: Callable[[dict[str, Any]], str]
     blocking: bool = True
     journal_params: bool = True
+    tell: bool = True
 
 
 #: What the customer is told when their rule stopped the technician, by method family.
@@ -239,8 +244,9 @@ class Dispatcher:
         try:
             if not self.policy.permissions.allows(method.permission):
                 raise NotGranted(f"the customer has not allowed {method.permission}", permission=method.permission)
-            self.tell_customer(words)
-            told = True
+            if method.tell:
+                self.tell_customer(words)
+                told = True
             context = CallContext(name, params, data, self.policy, self.state_dir, tell_customer=self.tell_customer)
             if method.blocking:
                 loop = asyncio.get_running_loop()
@@ -248,10 +254,11 @@ class Dispatcher:
             else:
                 result = method.handler(context)
         except WorkbenchError as err:
-            return self._fail(request_id, name, err, started, told)
+            return self._fail(request_id, name, err, started, told, None if method.tell else words)
         except Exception as err:  # the one place where any failure becomes a wire error
             log.exception("handler %s failed", name)
-            return self._fail(request_id, name, InternalError(f"{type(err).__name__}: {err}"), started, told)
+            return self._fail(request_id, name, InternalError(f"{type(err).__name__}: {err}"), started, told,
+                              None if method.tell else words)
         reply = result if isinstance(result, Reply) else Reply(result)
         self.journal.append("outcome", request=request_id, method=name, outcome="ok",
                             duration_ms=round((time.monotonic() - started) * 1000, 3),
@@ -266,7 +273,7 @@ class Dispatcher:
             return f"The technician used {method.name}"
 
     def _fail(self, request_id: str, name: str, err: WorkbenchError, started: float,
-              told: bool = False) -> protocol.Message:
+              told: bool = False, quiet_words: str | None = None) -> protocol.Message:
         self.journal.append("outcome", request=request_id, method=summarize(name, 100), outcome="error",
                             code=err.code, message=summarize(err.message),
                             duration_ms=round((time.monotonic() - started) * 1000, 3))
@@ -274,4 +281,6 @@ class Dispatcher:
             self.tell_customer(REFUSAL_WORDS.get(name.split(".", 1)[0], REFUSAL_WORDS[""]))
         elif told:  # the customer read what was attempted; say it did not happen
             self.tell_customer(f"That did not happen: {err.message}")
+        elif quiet_words is not None and err.code != "not_granted":  # a quiet step failed: say which, and why
+            self.tell_customer(f"{quiet_words}: that did not happen ({err.message})")
         return protocol.error(request_id, err.to_wire())

@@ -462,7 +462,7 @@ class RelayMachine:
         """Admit the technician, claim its code and start the session with the code's agent.
 
         Raises :class:`Unauthorized`, :class:`PairingFailed` and the code's errors
-        (:class:`BadCode`, :class:`CodeExpired`, :class:`CodeBurned`).  A wrong try
+        (:class:`BadCode`, :class:`CodeExpired`, :class:`CodeBurned`, :class:`CodeInUse`).  A wrong try
         counts only against the waiting codes one typo away from it
         (:class:`relay.pairing.CodeBook`); an agent whose code it burned is handed a new
         one before the technician is answered.

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wire.errors import BadCode, BadParams, CodeBurned, CodeExpired, Unauthorized
+from wire.errors import BadCode, BadParams, CodeBurned, CodeExpired, CodeInUse, Unauthorized
 
 CODE_DIGITS = 9
 
@@ -87,8 +87,9 @@ class CodeBook:
         """Use the code typed by a technician; return its owner.
 
         Raises :class:`BadCode` (malformed, or no such code: a wrong try against
-        the codes one typo away from it), :class:`CodeExpired`, :class:`CodeBurned`.
-        A successful claim removes the code: it never works twice.
+        the codes one typo away from it), :class:`CodeExpired`, :class:`CodeBurned`,
+        :class:`CodeInUse` (the code already opened a session: a good code, not a wrong
+        try).  A successful claim removes the code: it never works twice.
         """
         self.sweep()
         code = normalise_code(text)
@@ -102,6 +103,9 @@ class CodeBook:
         if reason == "burned":
             raise CodeBurned("this session code was blocked after too many wrong tries; "
                              "ask the customer for the new one their window shows")
+        if reason == "used":
+            raise CodeInUse("this session code is already in use: it opened a session, and a code opens only one; "
+                            "close that session, or ask the customer for the code their window shows now")
         self._count_wrong_try(code)
         raise BadCode("no session is waiting with this code")
 

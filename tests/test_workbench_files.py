@@ -161,6 +161,9 @@ def test_list_is_a_table_and_a_sequence(caller: DispatchCaller, remote: Path) ->
     page = listing._repr_html_()
     assert "&lt;script&gt;" in page and "<script>" not in page
     assert "protected by the customer" in page
+    assert page.count("protected by the customer") == 1  # said once, not on every protected row
+    assert "\U0001f512" not in page  # no lock emoji: Debian's Chromium has no glyph for it
+    assert "text-align:left" in page and "text-align:right" in page  # text left, sizes right
     assert "sub" in repr(listing)
 
 

@@ -36,6 +36,7 @@ Tree::
     │   ├── BadCode                bad_code
     │   ├── CodeExpired            code_expired
     │   ├── CodeBurned             code_burned
+    │   ├── CodeInUse              code_in_use      the code already opened a session
     │   ├── Unauthorized           unauthorized
     │   └── RateLimited            rate_limited     too many failed tries from one address
     └── InternalError              internal
@@ -185,6 +186,16 @@ class CodeExpired(PairingFailed):
 
 class CodeBurned(PairingFailed):
     code = "code_burned"
+
+
+class CodeInUse(PairingFailed):
+    """The code was good, but it already opened a session (a code opens one session only).
+
+    The technician closes the session that holds it, or asks the customer for the code
+    their window shows now (the demo keeps a new customer waiting, see ``code.txt``).
+    """
+
+    code = "code_in_use"
 
 
 class Unauthorized(PairingFailed):

@@ -5,7 +5,8 @@
 >>> s.inventory()            # the customer's system information
 >>> s.history                # every call made through s
 
-Errors are :class:`WorkbenchError` subclasses with a stable ``code``.
+Errors are :class:`WorkbenchError` subclasses with a stable ``code``; in a notebook they
+read as one sentence with its code, the traceback folded away (:mod:`workbench.notebook_errors`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from wire.errors import (
     BadCode,
     CodeBurned,
     CodeExpired,
+    CodeInUse,
     ConnectionLost,
     CustomerPriority,
     Forbidden,
@@ -30,6 +32,7 @@ from wire.errors import (
     Unauthorized,
     WorkbenchError,
 )
+from workbench import notebook_errors
 from workbench.client import RelayClient
 from workbench.proxy import Session
 
@@ -43,19 +46,25 @@ def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None =
     *name* is how the customer's window will name you (default: your login);
     *key* is your key when the relay admits only listed technicians; *cafile*
     trusts a ``wss://`` relay's certificate.  Raises :class:`BadCode`,
-    :class:`CodeExpired`, :class:`CodeBurned`, :class:`Unauthorized`, :class:`RateLimited` (all
+    :class:`CodeExpired`, :class:`CodeBurned`, :class:`CodeInUse`, :class:`Unauthorized`, :class:`RateLimited` (all
     :class:`PairingFailed`) or :class:`ConnectionLost` when the relay is unreachable.
     """
     ssl_context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     client = RelayClient(relay, ssl_context)
-    paired = client.pair(code, name or getpass.getuser(), key)
+    try:
+        paired = client.pair(code, name or getpass.getuser(), key)
+    except WorkbenchError as err:
+        raise err.with_traceback(None) from None  # the sentence is the news; the client's inner workings are not
     return Session(client, paired, relay)
 
+
+notebook_errors.install()
 
 __all__ = [
     "BadCode",
     "CodeBurned",
     "CodeExpired",
+    "CodeInUse",
     "ConnectionLost",
     "CustomerPriority",
     "Forbidden",

@@ -24,8 +24,11 @@ class CallResult:
 
 class Caller(Protocol):
     def call(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
-             *, timeout: float | None = None) -> CallResult:
+             *, timeout: float | None = None, record: bool = True) -> CallResult:
         """Run *method* on the agent and wait for its answer.
+
+        ``record=False``: the call is part of an action the history shows as one entry
+        (a transfer's chunks); the agent journals it all the same.
 
         Raises the agent's error (a WorkbenchError subclass), SessionEnded
         once the session is over, Timeout when no answer came in time.
@@ -33,6 +36,6 @@ class Caller(Protocol):
         ...
 
     def submit(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
-               *, timeout: float | None = None) -> Future[CallResult]:
+               *, timeout: float | None = None, record: bool = True) -> Future[CallResult]:
         """Send *method* without waiting, for pipelined transfers; same errors, raised by the future."""
         ...

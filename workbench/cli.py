@@ -3,9 +3,10 @@
 - ``workbench relay``: run the relay (pairing, forwarding, session records); the same as ``workbench-relay``.
 - ``workbench journal verify FILE [--against RELAY_COPY]``: check a journal's hash chain and its end, and
   compare it record by record with the relay's copy.
-- ``workbench demo``: a relay, an agent on a virtual screen, and JupyterLab on the quickstart.
 - ``workbench sessions``, ``retention apply``, ``hold``, ``export``, ``erase``, ``audit verify``: the
   relay's records (R6, R7), see :mod:`workbench.records_cli`.
+- ``workbench demo``: a customer desktop on a virtual screen, a relay, customer agents, and JupyterLab
+  on the quickstart; Ctrl-C stops it.
 """
 
 from __future__ import annotations
@@ -75,10 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the relay's copy: its session directory (sessions/<id>/) or its journal.jsonl")
     verify.set_defaults(run=_journal_verify)
 
-    demo = commands.add_parser("demo", help="a relay, an agent on a virtual screen, and JupyterLab")
+    demo = commands.add_parser("demo", help="a customer desktop on a virtual screen, a relay, agents, and JupyterLab")
     demo.add_argument("--port", type=int, default=8765)
     demo.add_argument("--lab-port", type=int, default=8888)
-    demo.add_argument("--data", type=Path, default=Path("demo-data"))
+    demo.add_argument("--data", type=Path, default=Path("demo-data"),
+                      help="where everything the demo writes goes (work copies of the notebooks included)")
     demo.add_argument("--no-lab", action="store_true", help="start everything but JupyterLab")
     demo.set_defaults(run=_demo)
 

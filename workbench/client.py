@@ -138,6 +138,13 @@ class RelayClient:
         paired = asyncio.run_coroutine_threadsafe(self._first_connection(hello), self._loop)
         try:
             fields = paired.result(PAIRING_TIMEOUT + 5)
+        except WorkbenchError as err:
+            self._stop_loop()
+            # raised again here, in the caller's thread: the client's loop and futures are no business of theirs
+            raise err.with_traceback(None) from None
+        except concurrent.futures.TimeoutError:
+            self._stop_loop()
+            raise PairingFailed(f"the relay at {self.url} did not answer the pairing in time") from None
         except BaseException:
             self._stop_loop()
             raise

@@ -37,6 +37,8 @@ from typing import Any, Final, Literal, overload
 
 from wire.errors import AlreadyExists, Conflict, ConnectionLost, Forbidden, NotFound, ProtocolError, Timeout
 from workbench.calls import Caller, CallResult
+from workbench.history import ActionEntry, History
+from workbench.tables import local_time, number_cell, text_cell
 
 #: Largest chunk the agent serves or takes.
 CHUNK_MAX: Final = 4 * 1024 * 1024
@@ -116,21 +118,29 @@ class Listing(Sequence[Entry]):
 
     def _repr_html_(self) -> str:
         rows = []
+        protected = 0
         for entry in self.entries:
             name = html.escape(entry.name) + ("/" if entry.kind == "folder" else "")
             if entry.target is not None:
                 name += f" → {html.escape(entry.target)}"
             if entry.protected:
-                rows.append(f"<tr><td>🔒 {name}</td><td>folder</td><td colspan='2'><i>protected by the customer"
-                            "</i></td></tr>")
+                protected += 1
+                rows.append(f"<tr>{text_cell(f'{name} <i>(protected)</i>')}{text_cell('folder')}"
+                            f"{number_cell('')}{text_cell('')}</tr>")
                 continue
-            rows.append(f"<tr><td>{name}</td><td>{html.escape(entry.kind)}</td>"
-                        f"<td style='text-align:right'>{_human(entry.size)}</td>"
-                        f"<td>{html.escape(entry.modified or '')}</td></tr>")
-        cut = "<p><i>The list was cut; ask for a larger limit.</i></p>" if self.truncated else ""
+            rows.append(f"<tr>{text_cell(name)}{text_cell(html.escape(entry.kind))}"
+                        f"{number_cell(_human(entry.size))}{text_cell(html.escape(local_time(entry.modified)))}</tr>")
+        notes = []
+        if protected:  # said once for the table, not on every row
+            notes.append(f"{protected} folder(s) marked <i>(protected)</i>: protected by the customer, "
+                         "never opened.")
+        if self.truncated:
+            notes.append("The list was cut; ask for a larger limit.")
+        note = "".join(f"<p><i>{n}</i></p>" for n in notes)
+        head = (text_cell("name", "th") + text_cell("kind", "th") + number_cell("size", "th")
+                + text_cell("modified", "th"))
         return (f"<p><b>{html.escape(self.path)}</b> — {len(self.entries)} entries</p>"
-                "<table><thead><tr><th>name</th><th>kind</th><th>size</th><th>modified (UTC)</th></tr></thead>"
-                f"<tbody>{''.join(rows)}</tbody></table>{cut}")
+                f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}")
 
 
 @dataclass(frozen=True)
@@ -212,12 +222,15 @@ def _in_kernel() -> bool:
 class Progress:
     """A progress bar in the notebook, or nothing outside one."""
 
-    def __init__(self, total: int, label: str, enabled: bool) -> None:
+    def __init__(self, total: int, label: str, enabled: bool, entry: ActionEntry | None = None) -> None:
         self.total = max(total, 1)
         self.done = 0
         self._shown = -1
         self.bar: Any = None
         self.text: Any = None
+        self._entry = entry  # the history's entry for this transfer, which follows the bar
+        if entry is not None:
+            entry.sized(total)
         if not enabled:
             return
         import ipywidgets
@@ -230,11 +243,13 @@ class Progress:
 
     def update(self, done: int) -> None:
         self.done = done
-        if self.bar is None:
-            return
         permille = min(1000, done * 1000 // self.total)
-        if permille != self._shown:  # at most a thousand updates, however many chunks
-            self._shown = permille
+        if permille == self._shown:  # at most a thousand updates, however many chunks
+            return
+        self._shown = permille
+        if self._entry is not None:
+            self._entry.progress(done)
+        if self.bar is not None:
             self.bar.value = permille
             self.text.value = html.escape(f"{self._label}: {_human(done)} of {_human(self.total)}")
 
@@ -268,12 +283,14 @@ class FilesNamespace:
     ``chunk_size`` and ``in_flight`` shape transfers; ``max_retries`` bounds
     the reconnects a transfer waits through without progress; ``retry_delay``
     gives the pause before a retry (attempt number → seconds); ``in_kernel``
-    says whether progress bars can be shown (default: detect IPython).
+    says whether progress bars can be shown (default: detect IPython).  With *history*
+    (the session's), a transfer is one entry there, kept up to date (size, bytes moved,
+    result), and its many calls are not recorded one by one.
     """
 
     def __init__(self, caller: Caller, *, chunk_size: int = CHUNK_MAX, in_flight: int = 4, max_retries: int = 8,
                  retry_delay: Callable[[int], float] = _default_delay,
-                 in_kernel: Callable[[], bool] = _in_kernel) -> None:
+                 in_kernel: Callable[[], bool] = _in_kernel, history: History | None = None) -> None:
         if not 0 < chunk_size <= CHUNK_MAX:
             raise ValueError(f"chunk_size must be between 1 and {CHUNK_MAX}")
         if in_flight < 1:
@@ -285,9 +302,35 @@ class FilesNamespace:
         self._retry_delay = retry_delay
         self._in_kernel = in_kernel
         self._uploads: dict[tuple[str, int, int, str], str] = {}
+        self._history = history
+        #: whether a call is recorded on its own: not a transfer's when the history has the transfer's entry
+        self._record_each = history is None
 
     def _call(self, method: str, params: dict[str, Any], data: bytes | None = None) -> CallResult:
         return self._caller.call(method, params, data)
+
+    def _transfer_call(self, method: str, params: dict[str, Any], data: bytes | None = None) -> CallResult:
+        if self._record_each:  # a caller without history may not know ``record``
+            return self._caller.call(method, params, data)
+        return self._caller.call(method, params, data, record=False)
+
+    def _transfer_submit(self, method: str, params: dict[str, Any], data: bytes | None = None) -> Future[CallResult]:
+        if self._record_each:
+            return self._caller.submit(method, params, data)
+        return self._caller.submit(method, params, data, record=False)
+
+    @contextlib.contextmanager
+    def _recorded(self, method: str, params: dict[str, Any]) -> Iterator[ActionEntry | None]:
+        """The transfer's one history entry (None without a history); it ends with the block's result."""
+        entry = self._history.begin(method, params) if self._history is not None else None
+        try:
+            yield entry
+        except BaseException as err:
+            if entry is not None:
+                entry.finish(err)
+            raise
+        if entry is not None:
+            entry.finish()
 
     # -- looking
 
@@ -346,8 +389,9 @@ class FilesNamespace:
         if len(content) <= WRITE_MAX:
             v = self._call("files.write", {"path": path, "overwrite": overwrite}, bytes(content)).value
             return self._change("changed", v)
-        transfer = self._upload_stream(io.BytesIO(content), len(content), path, overwrite=overwrite,
-                                       progress=False, label=path, key=None)
+        with self._recorded("files.write", {"path": path, "overwrite": overwrite}) as entry:
+            transfer = self._upload_stream(io.BytesIO(content), len(content), path, overwrite=overwrite,
+                                           progress=False, label=path, key=None, entry=entry)
         return Change("changed", path, None, transfer.sha256, {"size": transfer.size})
 
     def edit(self, path: str, old: str, new: str, *, encoding: str = "utf-8") -> EditResult:
@@ -408,15 +452,20 @@ class FilesNamespace:
         when *local* exists and not *overwrite*, ConnectionLost or Timeout once
         ``max_retries`` attempts made no progress, OSError for the local side.
         """
+        with self._recorded("files.download", {"path": remote, "local": os.fspath(local)}) as entry:
+            return self._download(remote, local, progress, overwrite, resume, entry)
+
+    def _download(self, remote: str, local: str | os.PathLike[str], progress: bool, overwrite: bool, resume: bool,
+                  entry: ActionEntry | None) -> Transfer:
         target = Path(local).expanduser()
         if target.is_dir():
             target = target / posixpath.basename(remote.replace("\\", "/").rstrip("/"))
         if target.exists() and not overwrite:
             raise AlreadyExists(f"{target}: already exists")
         part = target.with_name(target.name + ".part")
-        opened = self._call("files.download_open", {"path": remote}).value
+        opened = self._transfer_call("files.download_open", {"path": remote}).value
         size = int(opened["size"])
-        bar = Progress(size, f"⬇ {remote}", progress and self._in_kernel())
+        bar = Progress(size, f"download {remote}", progress and self._in_kernel(), entry)
         fd = os.open(part, _PART_FLAGS, 0o666)
         state = _Pull(remote, str(opened["id"]), size, fd)
         try:
@@ -452,7 +501,7 @@ class FilesNamespace:
 
     def _close_download(self, transfer_id: str) -> None:
         with contextlib.suppress(Exception):  # best effort: the agent forgets old downloads anyway
-            self._call("files.download_close", {"id": transfer_id})
+            self._transfer_call("files.download_close", {"id": transfer_id})
 
     def _pull(self, state: _Pull, bar: Progress) -> str:
         attempt = 0
@@ -469,7 +518,7 @@ class FilesNamespace:
                 attempt += 1
                 if attempt > self.max_retries:
                     raise
-                opened = self._call("files.download_open", {"path": state.remote}).value
+                opened = self._transfer_call("files.download_open", {"path": state.remote}).value
                 state.id = str(opened["id"])
                 if int(opened["size"]) != state.size:
                     raise Conflict(f"{state.remote}: the file changed size during the download") from None
@@ -485,7 +534,7 @@ class FilesNamespace:
                     return
                 offset, length = nxt
                 params = {"id": state.id, "offset": offset, "length": length, "path": state.remote}
-                pending.append((offset, length, self._caller.submit("files.download_chunk", params)))
+                pending.append((offset, length, self._transfer_submit("files.download_chunk", params)))
 
         sha: str | None = None
         try:
@@ -526,25 +575,28 @@ class FilesNamespace:
         with open(source, "rb") as stream:
             st = os.fstat(stream.fileno())
             key = (str(source.resolve()), st.st_size, st.st_mtime_ns, remote)
-            return self._upload_stream(stream, st.st_size, remote, overwrite=overwrite, progress=progress,
-                                       label=str(source), key=key)
+            with self._recorded("files.upload", {"local": str(source), "path": remote}) as entry:
+                return self._upload_stream(stream, st.st_size, remote, overwrite=overwrite, progress=progress,
+                                           label=str(source), key=key, entry=entry)
 
     def _upload_stream(self, stream: io.BufferedIOBase | io.BytesIO, size: int, remote: str, *, overwrite: bool,
-                       progress: bool, label: str, key: tuple[str, int, int, str] | None) -> Transfer:
+                       progress: bool, label: str, key: tuple[str, int, int, str] | None,
+                       entry: ActionEntry | None = None) -> Transfer:
         state = _Push(remote, size, stream)
         known = self._uploads.get(key) if key is not None else None
         if known is not None:
             try:
-                status = self._call("files.upload_status", {"id": known}).value
+                status = self._transfer_call("files.upload_status", {"id": known}).value
                 state.id, state.received = known, int(status["received"])
             except NotFound:
                 known = None
         if known is None:
-            opened = self._call("files.upload_open", {"path": remote, "size": size, "overwrite": overwrite}).value
+            opened = self._transfer_call("files.upload_open",
+                                         {"path": remote, "size": size, "overwrite": overwrite}).value
             state.id = str(opened["id"])
         if key is not None:
             self._uploads[key] = state.id
-        bar = Progress(size, f"⬆ {label}", progress and self._in_kernel())
+        bar = Progress(size, f"upload {label}", progress and self._in_kernel(), entry)
         bar.update(state.received)
         attempt = 0
         while state.received < size:
@@ -556,12 +608,12 @@ class FilesNamespace:
                 state.resumes += 1
                 self._pause(attempt, bar, err)
                 try:
-                    state.received = int(self._call("files.upload_status", {"id": state.id}).value["received"])
+                    state.received = int(self._transfer_call("files.upload_status", {"id": state.id}).value["received"])
                 except _RETRYABLE:
                     continue
         state.hash_to(size)
         try:
-            self._call("files.upload_finish", {"id": state.id, "sha256": state.hasher.hexdigest()})
+            self._transfer_call("files.upload_finish", {"id": state.id, "sha256": state.hasher.hexdigest()})
         except BaseException:
             bar.finish(False, "failed")
             raise
@@ -579,7 +631,7 @@ class FilesNamespace:
                 while len(pending) < self.in_flight and offset < state.size:
                     data = state.read_at(offset, min(self.chunk_size, state.size - offset))
                     params = {"id": state.id, "offset": offset, "path": state.remote}
-                    pending.append(self._caller.submit("files.upload_chunk", params, data))
+                    pending.append(self._transfer_submit("files.upload_chunk", params, data))
                     offset += len(data)
                 received = int(pending.popleft().result().value["received"])
                 state.received = max(state.received, received)

@@ -1,13 +1,23 @@
-"""``s.history``: every call made through a session, in order, for the technician."""
+"""``s.history``: every call made through a session, in order, for the technician.
+
+One action is one entry: a transfer of any size is a single ``files.download`` or
+``files.upload`` entry (what, size, bytes moved so far, result) that :class:`ActionEntry`
+keeps up to date while it runs, however many chunk calls carry it (the customer's journal
+keeps every chunk).
+"""
 
 from __future__ import annotations
 
-import html
+import dataclasses
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, overload
+
+from wire.chain import utc_now
+from workbench.tables import escape, human_size, local_time, number_cell, text_cell
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,9 @@ class CallRecord:
     duration_s: float
     error: str | None = None
     request_id: str | None = None
+    #: a transfer's size in bytes, and how many of them have moved (None for other calls)
+    size: int | None = None
+    done: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -33,9 +46,20 @@ class History(Sequence[CallRecord]):
         self._records: list[CallRecord] = []
         self._lock = threading.Lock()
 
-    def add(self, record: CallRecord) -> None:
+    def add(self, record: CallRecord) -> int:
+        """Append *record*; return its index (for :meth:`replace`)."""
         with self._lock:
             self._records.append(record)
+            return len(self._records) - 1
+
+    def replace(self, index: int, record: CallRecord) -> None:
+        """Put *record* in place of the entry at *index* (an action still running, updated)."""
+        with self._lock:
+            self._records[index] = record
+
+    def begin(self, method: str, params: dict[str, Any]) -> ActionEntry:
+        """Add an entry for an action that spans many calls (a transfer); it reads ``running`` until it ends."""
+        return ActionEntry(self, method, params)
 
     @overload
     def __getitem__(self, index: int) -> CallRecord: ...
@@ -56,19 +80,58 @@ class History(Sequence[CallRecord]):
         return [r.to_dict() for r in self]
 
     def __repr__(self) -> str:
-        lines = [f"{r.time}  {r.method:<24} {r.outcome:<5} {r.duration_s * 1000:8.1f} ms  {r.error or ''}"
-                 for r in self]
+        lines = [f"{local_time(r.time, date=False, millis=True)}  {r.method:<24} {r.outcome:<7} "
+                 f"{r.duration_s * 1000:8.1f} ms  {_transfer_words(r)}{r.error or ''}" for r in self]
         return "\n".join(lines) if lines else "(no calls yet)"
 
     def _repr_html_(self) -> str:
         rows = []
         for r in self:
-            params = html.escape(json.dumps(r.params, ensure_ascii=False, default=str)[:200])
-            colour = "" if r.outcome == "ok" else ' style="color:#b00020"'
-            rows.append(f"<tr{colour}><td>{html.escape(r.time[11:23])}</td><td><code>{html.escape(r.method)}</code></td>"
-                        f"<td><code>{params}</code></td><td>{html.escape(r.outcome)}</td>"
-                        f"<td style='text-align:right'>{r.duration_s * 1000:.1f} ms</td>"
-                        f"<td>{html.escape(r.error or '')}</td></tr>")
-        head = ("<tr><th>time (UTC)</th><th>method</th><th>arguments</th><th>outcome</th><th>duration</th>"
-                "<th>error</th></tr>")
-        return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+            params = escape(json.dumps(r.params, ensure_ascii=False, default=str)[:200])
+            colour = "" if r.outcome != "error" else ' style="color:#b00020"'
+            rows.append(f"<tr{colour}>{text_cell(escape(local_time(r.time, date=False, millis=True)))}"
+                        f"{text_cell(f'<code>{escape(r.method)}</code>')}{text_cell(f'<code>{params}</code>')}"
+                        f"{text_cell(escape(r.outcome))}{number_cell(escape(_transfer_words(r).rstrip('; ')))}"
+                        f"{number_cell(f'{r.duration_s * 1000:.1f} ms')}{text_cell(escape(r.error or ''))}</tr>")
+        head = "".join(text_cell(name, "th") for name in ("time", "method", "arguments", "outcome"))
+        head += number_cell("transferred", "th") + number_cell("duration", "th") + text_cell("error", "th")
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+class ActionEntry:
+    """One history entry for an action made of many calls, kept up to date as it runs.
+
+    :meth:`sized` records the size once known, :meth:`progress` the bytes moved so far,
+    :meth:`finish` the result (``ok``, or ``error`` with the error's code and sentence).
+    """
+
+    def __init__(self, history: History, method: str, params: dict[str, Any]) -> None:
+        self._history = history
+        self._started = time.perf_counter()
+        self._record = CallRecord(time=utc_now(), method=method, params=dict(params), outcome="running",
+                                  duration_s=0.0)
+        self._index = history.add(self._record)
+
+    def _update(self, **changes: Any) -> None:
+        self._record = dataclasses.replace(self._record, duration_s=time.perf_counter() - self._started, **changes)
+        self._history.replace(self._index, self._record)
+
+    def sized(self, size: int, done: int = 0) -> None:
+        self._update(size=size, done=done)
+
+    def progress(self, done: int) -> None:
+        self._update(done=done)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        if self._record.outcome != "running":
+            return
+        if error is None:
+            self._update(outcome="ok", done=self._record.size)
+        else:
+            self._update(outcome="error", error=f"{getattr(error, 'code', type(error).__name__)}: {error}")
+
+
+def _transfer_words(record: CallRecord) -> str:
+    if record.size is None:
+        return ""
+    return f"{human_size(record.done or 0)} of {human_size(record.size)}; "

@@ -25,6 +25,7 @@ from typing import Any
 from wire.errors import ProtocolError
 from wire.facts import COLLECT_METHOD, STATUSES, Fact
 from workbench.calls import Caller
+from workbench.tables import local_time, number_cell, text_cell
 
 __all__ = ["Fact", "Inventory", "fetch"]
 
@@ -158,8 +159,8 @@ class Inventory:
             "<div class='wb-inventory'><style>.wb-inventory td,.wb-inventory th"
             "{padding:2px 8px;vertical-align:top;text-align:left}</style>"
             f"<p><b>System information</b> · session <code>{_e(self.session_id)}</code>"
-            f" · started {_e(self.started_at.isoformat(timespec='seconds') if self.started_at else 'unknown')}"
-            f" · collected {_e(self.collected_at.isoformat(timespec='seconds'))}"
+            f" · started {_e(local_time(self.started_at) if self.started_at else 'unknown')}"
+            f" · collected {_e(local_time(self.collected_at))}"
             + (f" · {_e(self.platform)}" if self.platform else "")
             + f"<br><small>{len(self.facts)} facts: {_e(counts)}."
             " <span style='background:#fff1c2;padding:0 3px'>personal</span> marks personal data.</small></p>"
@@ -168,20 +169,31 @@ class Inventory:
             "<table style='border-collapse:collapse;text-align:left'><thead><tr>"
             "<th>fact</th><th>value</th><th>status</th><th>source</th></tr></thead><tbody>"
         ]
+        # The same reason (e.g. "needs administrator rights") often explains several facts: it is
+        # written once, under the table, and each fact points to it.
+        details = [fact.detail for fact in self.facts if not fact.ok and fact.detail]
+        shared = [d for i, d in enumerate(details) if details.count(d) > 1 and details.index(d) == i]
         for fact in self.facts:
             style = " style='background:#fff8e0'" if fact.personal else ""
             badge = (" <span title='personal data' style='background:#fff1c2;padding:0 3px;font-size:80%'>"
                      "personal</span>") if fact.personal else ""
             colour = _STATUS_COLOURS.get(fact.status, "inherit")
             status = f"<span style='color:{colour};font-weight:600'>{_e(fact.status)}</span>"
-            value = _render_value(fact) if fact.ok else f"<i style='color:#57606a'>{_e(fact.detail or '')}</i>"
+            if fact.ok:
+                value = _render_value(fact)
+            elif fact.detail in shared:
+                value = f"<i style='color:#57606a'>see note {shared.index(fact.detail) + 1}</i>"
+            else:
+                value = f"<i style='color:#57606a'>{_e(fact.detail or '')}</i>"
             if fact.ok and fact.detail:
                 value += f"<br><small style='color:#57606a'>{_e(fact.detail)}</small>"
             rows.append(
                 f"<tr{style}><td><code>{_e(fact.key)}</code>{badge}</td><td>{value}</td>"
                 f"<td>{status}</td><td><small>{_e(fact.source)}</small></td></tr>"
             )
-        rows.append("</tbody></table></div>")
+        rows.append("</tbody></table>")
+        rows.extend(f"<p><small>Note {n}: {_e(detail)}</small></p>" for n, detail in enumerate(shared, 1))
+        rows.append("</div>")
         return head + "".join(rows)
 
 
@@ -249,7 +261,8 @@ def _render_processes(value: Mapping[str, Any]) -> str:
     columns = value.get("columns") or ["pid", "name", "user", "cpu_percent", "rss_bytes"]
     shown = value.get("shown", len(value["rows"]))
     summary = f"{value.get('total', '?')} processes (showing {shown}, largest memory first)"
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    numeric = {"pid", "cpu_percent", "rss_bytes", "threads", "memory_percent"}
+    head = "".join((number_cell if c in numeric else text_cell)(_e(c), "th") for c in columns)
     body = []
     for row in value["rows"]:
         if not isinstance(row, list):
@@ -260,7 +273,8 @@ def _render_processes(value: Mapping[str, Any]) -> str:
                 cells.append(human_bytes(cell))
             else:
                 cells.append("" if cell is None else str(cell))
-        body.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+        body.append("<tr>" + "".join((number_cell if column in numeric else text_cell)(_e(c))
+                                     for column, c in zip(columns, cells, strict=False)) + "</tr>")
     return (f"<details><summary>{_e(summary)}</summary><table style='font-size:85%'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></details>")
 

@@ -31,11 +31,15 @@ def free_port() -> int:
 class Proc:
     """A child process whose output lines can be awaited."""
 
-    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None, name: str = "") -> None:
+    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None, name: str = "",
+                 own_group: bool = False, cwd: Path | None = None) -> None:
+        """Start *args*.  With *own_group* (POSIX) the process gets a session of its own, so a Ctrl-C
+        at the terminal reaches only the caller, which then stops its children in order."""
         self.name = name or Path(args[0]).name
         self.args = list(args)
         self.popen = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
+                                      stderr=subprocess.STDOUT, text=True, bufsize=1, env=env, cwd=cwd,
+                                      start_new_session=own_group and os.name == "posix")
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -103,19 +107,19 @@ def python_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
 
 
-def start_relay(data: Path, port: int = 0, *extra: str) -> tuple[Proc, str]:
+def start_relay(data: Path, port: int = 0, *extra: str, own_group: bool = False) -> tuple[Proc, str]:
     """Start ``workbench relay``; return it and its ``ws://`` URL once it listens."""
     proc = Proc([sys.executable, "-m", "workbench.cli", "relay", "--port", str(port), "--data", str(data), *extra],
-                env=python_env(), name="relay")
+                env=python_env(), name="relay", own_group=own_group)
     return proc, _ready(proc, r"relay listening on (\S+)")
 
 
 def start_agent(relay_url: str, data: Path, *extra: str, window: bool = False,
-                env: dict[str, str] | None = None) -> tuple[Proc, str]:
+                env: dict[str, str] | None = None, own_group: bool = False) -> tuple[Proc, str]:
     """Start ``workbench-agent --accept-terms``; return it and the session code it printed."""
     args = [sys.executable, "-m", "agent.cli", "--relay", relay_url, "--data", str(data), "--accept-terms",
             "--window" if window else "--no-window", *extra]
-    proc = Proc(args, env=env or python_env(), name="agent")
+    proc = Proc(args, env=env or python_env(), name="agent", own_group=own_group)
     return proc, _ready(proc, r"session code: (\d{3} \d{3} \d{3})")
 
 
@@ -131,14 +135,20 @@ def _ready(proc: Proc, pattern: str) -> str:
 class Xvfb:
     """A virtual X screen on a free display number."""
 
-    def __init__(self, width: int = 1280, height: int = 800, depth: int = 24) -> None:
+    def __init__(self, width: int = 1280, height: int = 800, depth: int = 24, *, reset: bool = True) -> None:
+        """Start the screen; without *reset* it keeps its state (the desktop's background) when its
+        last client leaves."""
         if shutil.which("Xvfb") is None:
             raise FileNotFoundError("Xvfb is not installed (apt-get install xvfb)")
         read_fd, write_fd = os.pipe()
         # -displayfd: Xvfb picks a free display and writes its number when ready.
         self.popen = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                                       f"{width}x{height}x{depth}", "-nolisten", "tcp", "+extension", "DAMAGE"],
-                                      pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                       f"{width}x{height}x{depth}", "-nolisten", "tcp", "+extension", "DAMAGE",
+                                       *([] if reset else ["-noreset"])],
+                                      pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      # its own session: a Ctrl-C at the terminal must not take the screen
+                                      # away before the programs on it are stopped
+                                      start_new_session=True)
         os.close(write_fd)
         with os.fdopen(read_fd) as ready:
             number = ready.readline().strip()

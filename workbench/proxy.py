@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import datetime as dt
 import html
 import io
 import time
@@ -27,6 +26,7 @@ from workbench.files import FilesNamespace
 from workbench.history import CallRecord, History
 from workbench.inventory import Inventory
 from workbench.registry import RegistryNamespace
+from workbench.tables import local_time, text_cell
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -53,7 +53,7 @@ class Session:
         self.ended_at: str | None = None
         self.end_reason: str | None = None
         self.history = History()
-        self.files = FilesNamespace(self)
+        self.files = FilesNamespace(self, history=self.history)
         self.registry = RegistryNamespace(self)
         self.annotate = AnnotateNamespace(self)
         self.control = ControlNamespace(self)
@@ -62,31 +62,34 @@ class Session:
     # -- the one call path -------------------------------------------------
 
     def submit(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
-               *, timeout: float | None = None) -> concurrent.futures.Future[CallResult]:
-        """Send a call without waiting; it is recorded in the history when it ends."""
+               *, timeout: float | None = None, record: bool = True) -> concurrent.futures.Future[CallResult]:
+        """Send a call without waiting; it is recorded in the history when it ends (unless not *record*:
+        part of an action recorded as one entry, such as a transfer's chunks)."""
         params = dict(params or {})
         started_wall, started = utc_now(), time.perf_counter()
         future = self._client.submit(method, params, data, timeout=timeout)
+        if not record:
+            return future
 
-        def record(done: concurrent.futures.Future[CallResult]) -> None:
+        def add_to_history(done: concurrent.futures.Future[CallResult]) -> None:
             err = done.exception()
             self.history.add(CallRecord(
                 time=started_wall, method=method, params=_short_params(params),
                 outcome="ok" if err is None else "error", duration_s=time.perf_counter() - started,
                 error=None if err is None else f"{getattr(err, 'code', type(err).__name__)}: {err}"))
 
-        future.add_done_callback(record)
+        future.add_done_callback(add_to_history)
         return future
 
     def call(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
-             *, timeout: float | None = None) -> CallResult:
+             *, timeout: float | None = None, record: bool = True) -> CallResult:
         """Run *method* on the customer's agent and wait for the answer.
 
         Raises the agent's error (a WorkbenchError subclass: Forbidden,
         NotFound, NotGranted, …), SessionEnded once the session is over,
         Timeout or ConnectionLost when no answer came in time.
         """
-        future = self.submit(method, params, data, timeout=timeout)
+        future = self.submit(method, params, data, timeout=timeout, record=record)
         try:
             return future.result()
         except WorkbenchError as err:
@@ -204,7 +207,7 @@ class Session:
 
     def _repr_html_(self) -> str:
         def row(label: str, value: str) -> str:
-            return f"<tr><th style='text-align:left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+            return f"<tr>{text_cell(html.escape(label), 'th')}{text_cell(html.escape(value))}</tr>"
 
         rows = [
             row("session", self.session_id),
@@ -228,12 +231,7 @@ def _object(value: Any, method: str) -> dict[str, Any]:
 
 
 def _local(stamp: Any) -> str:
-    if not isinstance(stamp, str) or not stamp:
-        return "?"
-    try:
-        return dt.datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    except ValueError:
-        return stamp
+    return local_time(stamp) or "?"
 
 
 class AsyncView:

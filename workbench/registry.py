@@ -61,6 +61,7 @@ from types import TracebackType
 from typing import Any, overload
 
 from workbench.calls import Caller
+from workbench.tables import number_cell, text_cell
 
 _DWORD_RANGE = (-(1 << 31), (1 << 32) - 1)
 
@@ -179,14 +180,17 @@ class RegistryValues(Sequence[RegistryValue]):
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            "<tr><td>{}</td><td>{}</td><td style='white-space:pre-wrap;font-family:monospace'>{}</td></tr>".format(
-                html.escape(value.name) if value.name else "<i>(Default)</i>",
-                html.escape(value.type + (f" ({value.native})" if value.native else "")),
-                html.escape(_show(value.data, value.type)))
+            "<tr>{}{}{}</tr>".format(
+                text_cell(html.escape(value.name) if value.name else "<i>(Default)</i>"),
+                text_cell(html.escape(value.type + (f" ({value.native})" if value.native else ""))),
+                (number_cell if isinstance(value.data, int) and not isinstance(value.data, bool) else text_cell)(
+                    f"<span style='white-space:pre-wrap;font-family:monospace'>"
+                    f"{html.escape(_show(value.data, value.type))}</span>"))
             for value in self._values)
         caption = f"<caption style='text-align:left'>{html.escape(self.path)}</caption>" if self.path else ""
         note = (f"<p><i>{self.hidden} value(s) hidden: protected by the customer.</i></p>" if self.hidden else "")
-        return (f"<table>{caption}<thead><tr><th>Name</th><th>Type</th><th>Data</th></tr></thead>"
+        head = text_cell("Name", "th") + text_cell("Type", "th") + text_cell("Data", "th")
+        return (f"<table>{caption}<thead><tr>{head}</tr></thead>"
                 f"<tbody>{rows}</tbody></table>{note}")
 
 

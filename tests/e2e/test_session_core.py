@@ -15,7 +15,7 @@ from tests import requires
 from wire import protocol
 from wire.chain import verify_file
 from wire.chain_compare import compare_files
-from workbench import BadCode, CodeBurned, CodeExpired, SessionEnded, Unauthorized, connect
+from workbench import BadCode, CodeBurned, CodeExpired, CodeInUse, SessionEnded, Unauthorized, connect
 from workbench.lab import Proc, free_port, start_agent, start_relay
 
 
@@ -105,7 +105,7 @@ def test_tries_against_a_code_burn_it_and_the_customer_gets_a_new_one(
     assert fresh != code
     s = connect(fresh, relay=url, name="Alice")
     s.ping()
-    with pytest.raises(BadCode):  # used once
+    with pytest.raises(CodeInUse, match="already in use"):  # used once, and said so
         connect(fresh, relay=url, name="Bob")
     s.close()
 

@@ -82,9 +82,25 @@ def test_chunk_words_cannot_lie(agent: Agent, home: Path) -> None:
     (home / "f").write_bytes(b"x")
     transfer = agent("files.download_open", path=str(home / "f"))["id"]
     agent("files.download_chunk", id=transfer, offset=0, path=str(home / "f"))
-    assert agent.said[-1].startswith(f"The technician copied part of the file {home / 'f'}")
+    call = [r for r in agent.journal.records if r["kind"] == "call" and r.get("method") == "files.download_chunk"][-1]
+    assert call["words"].startswith(f"The technician copied part of the file {home / 'f'}")
     err = agent.error("files.download_chunk", id=transfer, offset=0, path="/some/innocent/file")
     assert err.code == "bad_params"
+
+
+def test_a_transfer_is_one_line_for_the_customer_and_every_chunk_in_the_journal(agent: Agent, home: Path) -> None:
+    (home / "big").write_bytes(os.urandom(5000))
+    transfer = agent("files.download_open", path=str(home / "big"))["id"]
+    for offset in range(0, 5000, 1000):
+        agent("files.download_chunk", id=transfer, offset=offset, length=1000, path=str(home / "big"))
+    agent("files.download_close", id=transfer)
+    assert agent.said == [f"The technician started copying the file {home / 'big'} from your computer"]
+    chunks = [r for r in agent.journal.records if r.get("method") == "files.download_chunk"]
+    assert len(chunks) == 2 * 5  # a call and an outcome record for every chunk
+    opened = agent("files.upload_open", path=str(home / "up"), size=3)["id"]
+    agent("files.upload_chunk", b"abc", id=opened, offset=0)
+    agent.error("files.upload_finish", id=opened, sha256="0" * 64)  # a quiet step that fails is told
+    assert len(agent.said) == 3 and "did not happen" in agent.said[-1]
 
 
 def test_upload_in_any_order_then_finish(agent: Agent, home: Path) -> None:

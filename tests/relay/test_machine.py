@@ -278,7 +278,7 @@ def test_a_code_is_used_once() -> None:
     relay = Harness()
     code = relay.waiting_agent("a")
     relay.hello("t1", "technician", code=code, name="Alice")
-    assert refusal(relay.hello("t2", "technician", code=code, name="Bob"), "t2") == "bad_code"
+    assert refusal(relay.hello("t2", "technician", code=code, name="Bob"), "t2") == "code_in_use"  # good, but taken
 
 
 def test_only_listed_technicians_pair() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from relay.pairing import CodeBook, Technicians, format_code, normalise_code, one_typo_away
-from wire.errors import BadCode, BadParams, CodeBurned, CodeExpired, Unauthorized
+from wire.errors import BadCode, BadParams, CodeBurned, CodeExpired, CodeInUse, Unauthorized
 
 
 class Clock:
@@ -27,8 +27,22 @@ def test_codes_are_nine_digits_and_used_once() -> None:
     code = book.issue("agent-1")
     assert len(code) == 9 and code.isdigit()
     assert book.claim(format_code(code)) == "agent-1"
-    with pytest.raises(BadCode):
+    with pytest.raises(CodeInUse, match="already in use"):
         book.claim(code)
+
+
+def test_a_code_in_use_is_not_a_wrong_try() -> None:
+    """A second technician with the good code hears that it is in use, and no waiting code pays for it."""
+    book = CodeBook(max_wrong=2)
+    used = book.issue("agent-1")
+    book.claim(used)
+    waiting = book.issue("agent-2")
+    for _ in range(3):
+        with pytest.raises(CodeInUse) as caught:
+            book.claim(used)
+        assert not isinstance(caught.value, BadCode)
+    assert book.take_burned() == []
+    assert book.claim(waiting) == "agent-2"
 
 
 def test_spacing_and_dashes_are_accepted_but_not_other_text() -> None:

@@ -86,6 +86,8 @@ class AgentApp:
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
                                                journal_path=self.journal_path, policy=self.policy,
                                                on_change=self._customer_changed, on_control=self._customer_control)
+        if self.policy.forbidden_folders is not None:
+            self.policy.forbidden_folders.on_notice = self._protected_folder_followed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ending = False
         self._end_requested = threading.Event()
@@ -215,6 +217,13 @@ class AgentApp:
         journal: Journal | None = getattr(self, "journal", None)
         if journal is not None:
             journal.append("policy", change=change, by="customer (window)")
+
+    def _protected_folder_followed(self, words: str) -> None:
+        """Any thread: a protected folder vanished or was replaced, and its rule followed its path (C3)."""
+        self.panel.add_activity(words)
+        journal: Journal | None = getattr(self, "journal", None)
+        if journal is not None:  # the words name the folder: they stay in the window, not in the relay's copy
+            journal.append("policy", change="forbid_folder_followed", by="agent (the folder's path)")
 
     def _customer_control(self, granted: bool) -> None:
         """On the window's thread: the customer lets the technician take control, or takes it back."""

@@ -41,6 +41,7 @@ if sys.platform == "win32":
         upload_open,
         upload_status,
     )
+    from agent.files._windows_store import clean_leftovers, close_transfers
     from agent.files._windows_undo import undo
 else:
     from agent.files.operations import (
@@ -54,6 +55,7 @@ else:
         stat_path,
         write_file,
     )
+    from agent.files.store import clean_leftovers, close_transfers
     from agent.files.transfers import (
         download_chunk,
         download_close,
@@ -123,3 +125,5 @@ def _iter_methods() -> Iterator[Method]:
 
 
 METHODS: list[Method] = list(_iter_methods())
+
+__all__ = ["METHODS", "clean_leftovers", "close_transfers"]

@@ -24,9 +24,9 @@ from agent import paths
 from agent.dispatch import CallContext, Reply
 from agent.files._windows_io import hash_range, new_temp, pread_exact, unlink_quietly, write_all
 from agent.files._windows_store import Download, Upload, guard_of, store_of
-from agent.files.parts import PartRecord
 from agent.files._windows_undo import replace_file
 from agent.files.common import CHUNK_MAX, UPLOAD_MAX, clean, iso, path_param
+from agent.files.parts import PartRecord
 from agent.files.textual import add_range, check_path_words
 from agent.forbidden import _windows_api as win
 from agent.forbidden.rules import Identity

@@ -31,6 +31,7 @@ if sys.platform == "win32":
         stat_path,
         write_file,
     )
+    from agent.files._windows_store import clean_leftovers, close_transfers
     from agent.files._windows_transfers import (
         download_chunk,
         download_close,
@@ -41,7 +42,6 @@ if sys.platform == "win32":
         upload_open,
         upload_status,
     )
-    from agent.files._windows_store import clean_leftovers, close_transfers
     from agent.files._windows_undo import undo
 else:
     from agent.files.operations import (

@@ -217,15 +217,32 @@ class ForbiddenFolders:
         return win.final_path(folder.handle) or folder.added_as
 
     def _alive(self, folder: _Folder) -> bool:
-        """Whether the held folder still exists somewhere (not deleted, and its final path names it)."""
+        """Whether the held folder still exists somewhere (not deleted, whatever its name now).
+
+        Windows says so of the handle itself (``FileStandardInfo``); only where
+        it cannot, the folder's names are asked (as added, or its final path).
+        """
         with contextlib.suppress(OSError, WorkbenchError):
-            if win.deleted(folder.handle):
-                return False
+            return not win.deleted(folder.handle)
+        with contextlib.suppress(OSError, WorkbenchError):
             if win.info_at(folder.added_as).identity == folder.identity:
                 return True
             where = win.final_path(folder.handle)
             return where is not None and win.info_at(where).identity == folder.identity
         return False
+
+    def _moved_to(self, folder: _Folder, chosen: str) -> str | None:
+        """Where the held *folder* is now, when Windows says so and that path names it; else None.
+
+        Under Wine the final path of a held folder is the one it had when
+        opened, so it is never trusted without asking what that path names.
+        """
+        with contextlib.suppress(OSError, WorkbenchError):
+            where = win.final_path(folder.handle)
+            if where is not None and where.upper() != chosen.upper() and \
+                    win.info_at(where).identity == folder.identity:
+                return where
+        return None
 
     def describe(self) -> list[str]:
         """The protected folders, for the customer's eyes only: where each chosen one is now, else its path."""
@@ -248,7 +265,8 @@ class ForbiddenFolders:
                 except (OSError, WorkbenchError):
                     at_path = None
                 first = rule.held[0] if rule.held else None
-                moved_to = self._current_path(first) if first is not None and first.identity != at_path else None
+                moved_to = self._moved_to(first, rule.chosen) if first is not None and first.identity != at_path \
+                    else None
                 change = follow(rule.chosen, at_path, {f.identity for f in rule.held}, moved_to,
                                 missing_before=rule.missing)
                 rule.missing = change.missing

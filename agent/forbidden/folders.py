@@ -242,7 +242,8 @@ class ForbiddenFolders:
                 except OSError:
                     at_path = None
                 first = rule.held[0] if rule.held else None
-                moved_to = self._current_path(first) if first is not None and first.identity != at_path else None
+                where = self._current_path(first) if first is not None and first.identity != at_path else None
+                moved_to = where if where is not None and where != rule.chosen else None
                 change = follow(rule.chosen, at_path, {f.identity for f in rule.held}, moved_to,
                                 missing_before=rule.missing)
                 rule.missing = change.missing

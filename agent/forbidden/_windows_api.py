@@ -228,7 +228,12 @@ def deleted(handle: int) -> bool:
     if not kernel32().GetFileInformationByHandleEx(handle, _FILE_STANDARD_INFO, ctypes.byref(info),
                                                    ctypes.sizeof(info)):
         raise _error("GetFileInformationByHandleEx")
-    return bool(info.delete_pending) or int(info.links) == 0
+    return gone(int(info.delete_pending), int(info.links))
+
+
+def gone(delete_pending: int, links: int) -> bool:
+    """From ``FILE_STANDARD_INFO``: deleted when ``DeletePending`` is set, or no name is left (``NumberOfLinks`` 0)."""
+    return bool(delete_pending) or links == 0
 
 
 def final_path(handle: int) -> str | None:

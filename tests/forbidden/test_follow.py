@@ -117,3 +117,14 @@ def test_follow_decides_from_what_the_path_names() -> None:
     assert still_gone.missing and still_gone.words is None
     moved = follow("/p", None, {A}, "/q", missing_before=False)
     assert moved.missing and moved.words is not None and "/q" in moved.words
+
+
+def test_windows_says_a_held_folder_was_deleted_by_its_standard_info() -> None:
+    """The cases of Windows' documentation of ``FILE_STANDARD_INFO`` (Wine reports neither for a folder removed
+    under it; see tests/windows/test_files_wine.py)."""
+    from agent.forbidden._windows_api import gone
+
+    assert not gone(delete_pending=0, links=1)  # a folder in place, or renamed: still there
+    assert gone(delete_pending=1, links=1)  # deleted while held: delete pending until the last handle closes
+    assert gone(delete_pending=0, links=0)  # POSIX delete semantics (NTFS, Windows 10 1809+): no name left
+    assert gone(delete_pending=1, links=0)

@@ -86,6 +86,8 @@ class AgentApp:
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
                                                journal_path=self.journal_path, policy=self.policy,
                                                on_change=self._customer_changed, on_control=self._customer_control)
+        if self.policy.forbidden_folders is not None:
+            self.policy.forbidden_folders.on_notice = self._protected_folder_followed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ending = False
         self._end_requested = threading.Event()
@@ -189,6 +191,7 @@ class AgentApp:
         await self.control.start()
         for line in known_limits():  # what this system cannot do yet, said before anything is asked
             self.panel.add_activity(line)
+        self._clean_leftovers()
         try:
             reason = await self.link.run()
         finally:
@@ -196,12 +199,37 @@ class AgentApp:
             await self.annotate.stop()  # every mark goes with the session: the overlay never outlives it
             await self.screen.stop()
             self.dispatcher.close()
+            self._close_transfers()  # no .part file of an unfinished upload outlives its session
             registry.REGISTRY.close_all()  # a hive handle never outlives its session
         if self.session.record_end(reason, by="relay"):  # the link ended without a goodbye
             self.journal.append("note", words="the relay refused to resume; the session is over")
         self.panel.show_ended(END_WORDS.get(reason, f"The session has ended ({reason})."))
         self.panel.add_activity(f"Your journal of this session is kept at {self.journal_path}")
         self.journal.close()
+
+    def _clean_leftovers(self) -> None:
+        """Remove the unfinished uploads' files an earlier run left in the customer's folders (it crashed)."""
+        try:
+            removed = files.clean_leftovers(self.state_dir)
+        except (OSError, WorkbenchError) as err:
+            log.warning("could not clean the files left by an earlier run: %s", err)
+            return
+        for where in removed:
+            self.panel.add_activity(f"Removed {where}: an unfinished file the technician was sending in an "
+                                    "earlier session, left when the agent stopped.")
+        if removed:
+            self.journal.append("note", words=f"removed {len(removed)} unfinished upload file(s) left by an "
+                                "earlier run")
+
+    def _close_transfers(self) -> None:
+        try:
+            closed = files.close_transfers(self.state_dir)
+        except (OSError, WorkbenchError) as err:
+            log.warning("could not close the open transfers: %s", err)
+            return
+        if closed:
+            self.panel.add_activity(f"{closed} unfinished file transfer(s) were stopped with the session; "
+                                    "nothing half-sent was left on your computer.")
 
     async def _end_by_customer(self) -> None:
         if self._ending:
@@ -215,6 +243,13 @@ class AgentApp:
         journal: Journal | None = getattr(self, "journal", None)
         if journal is not None:
             journal.append("policy", change=change, by="customer (window)")
+
+    def _protected_folder_followed(self, words: str) -> None:
+        """Any thread: a protected folder vanished or was replaced, and its rule followed its path (C3)."""
+        self.panel.add_activity(words)
+        journal: Journal | None = getattr(self, "journal", None)
+        if journal is not None:  # the words name the folder: they stay in the window, not in the relay's copy
+            journal.append("policy", change="forbid_folder_followed", by="agent (the folder's path)")
 
     def _customer_control(self, granted: bool) -> None:
         """On the window's thread: the customer lets the technician take control, or takes it back."""

@@ -14,8 +14,11 @@ are chunked and pipelined (a few chunks in flight), keep memory flat (at most
 ``in_flight`` chunks are held), write the local file atomically (``.part``
 then rename), check the sha256 at the end, and resume from the last good
 offset when the connection drops (:class:`~wire.errors.ConnectionLost`,
-:class:`~wire.errors.Timeout`), a bounded number of times.  A download left
-half-done (its ``.part``) is resumed by the next call for the same file.
+:class:`~wire.errors.Timeout`), a bounded number of times and for a bounded
+time: a transfer that made no progress for ``give_up_after`` seconds (the
+customer's agent is gone) stops with :class:`~wire.errors.ConnectionLost`.
+A download left half-done (its ``.part``) is resumed by the next call for the
+same file.
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ WRITE_MAX: Final = 4 * 1024 * 1024
 #: Longest text sent as text by :meth:`FilesNamespace.write` (longer goes as bytes: escapes cannot swell it).
 TEXT_PARAM_MAX: Final = 64 * 1024
 _RETRYABLE: Final = (ConnectionLost, Timeout)
+#: How long a transfer goes on without progress (no chunk arrives) before it stops with ConnectionLost.
+GIVE_UP_AFTER: Final = 120.0
+#: A call of a transfer waits at most this long when the patience left is longer (the client's own default).
+_CALL_TIMEOUT: Final = 60.0
+#: How long the courtesy close of a failed download may wait for the agent.
+_CLOSE_AFTER_FAILURE: Final = 5.0
 #: How a download's ``.part`` is opened: binary on Windows, not inherited by child processes where POSIX can say so.
 _PART_FLAGS: Final = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -273,6 +282,33 @@ def _default_delay(attempt: int) -> float:
     return float(min(5.0, 0.25 * 2 ** (attempt - 1)))
 
 
+class _Patience:
+    """How long a transfer may still go on without progress (monotonic clock); reset by every chunk that arrives."""
+
+    def __init__(self, limit: float, what: str) -> None:
+        self.limit = limit
+        self.what = what
+        self._since = time.monotonic()
+
+    def progressed(self) -> None:
+        self._since = time.monotonic()
+
+    def left(self) -> float:
+        return self.limit - (time.monotonic() - self._since)
+
+    def call_timeout(self) -> float | None:
+        """The timeout for the next call: the caller's own while patience is long, what is left once short."""
+        left = self.left()
+        return None if left >= _CALL_TIMEOUT else max(left, 0.1)
+
+    def check(self, err: Exception) -> None:
+        """Raise ConnectionLost (from *err*) when the patience is used up."""
+        if self.left() <= 0:
+            raise ConnectionLost(
+                f"{self.what}: no progress for {self.limit:g} s, the customer's agent cannot be reached "
+                f"({err}); the transfer stopped (call it again to resume)") from err
+
+
 class FilesNamespace:
     """The customer's files: ``s.files.list("/home/ana")``, ``s.files.read(...)``…
 
@@ -281,7 +317,9 @@ class FilesNamespace:
     and SessionEnded once the session is over.
 
     ``chunk_size`` and ``in_flight`` shape transfers; ``max_retries`` bounds
-    the reconnects a transfer waits through without progress; ``retry_delay``
+    the reconnects a transfer waits through without progress, and
+    ``give_up_after`` (seconds, default :data:`GIVE_UP_AFTER`) how long it
+    goes on without progress: then it stops with ConnectionLost; ``retry_delay``
     gives the pause before a retry (attempt number → seconds); ``in_kernel``
     says whether progress bars can be shown (default: detect IPython).  With *history*
     (the session's), a transfer is one entry there, kept up to date (size, bytes moved,
@@ -290,11 +328,15 @@ class FilesNamespace:
 
     def __init__(self, caller: Caller, *, chunk_size: int = CHUNK_MAX, in_flight: int = 4, max_retries: int = 8,
                  retry_delay: Callable[[int], float] = _default_delay,
-                 in_kernel: Callable[[], bool] = _in_kernel, history: History | None = None) -> None:
+                 in_kernel: Callable[[], bool] = _in_kernel, history: History | None = None,
+                 give_up_after: float = GIVE_UP_AFTER) -> None:
         if not 0 < chunk_size <= CHUNK_MAX:
             raise ValueError(f"chunk_size must be between 1 and {CHUNK_MAX}")
         if in_flight < 1:
             raise ValueError("in_flight must be at least 1")
+        if not give_up_after > 0:
+            raise ValueError("give_up_after must be a positive number of seconds")
+        self.give_up_after = give_up_after
         self._caller = caller
         self.chunk_size = chunk_size
         self.in_flight = in_flight
@@ -309,15 +351,19 @@ class FilesNamespace:
     def _call(self, method: str, params: dict[str, Any], data: bytes | None = None) -> CallResult:
         return self._caller.call(method, params, data)
 
-    def _transfer_call(self, method: str, params: dict[str, Any], data: bytes | None = None) -> CallResult:
+    def _transfer_call(self, method: str, params: dict[str, Any], data: bytes | None = None, *,
+                       timeout: float | None = None) -> CallResult:
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         if self._record_each:  # a caller without history may not know ``record``
-            return self._caller.call(method, params, data)
-        return self._caller.call(method, params, data, record=False)
+            return self._caller.call(method, params, data, **extra)
+        return self._caller.call(method, params, data, record=False, **extra)
 
-    def _transfer_submit(self, method: str, params: dict[str, Any], data: bytes | None = None) -> Future[CallResult]:
+    def _transfer_submit(self, method: str, params: dict[str, Any], data: bytes | None = None, *,
+                         timeout: float | None = None) -> Future[CallResult]:
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         if self._record_each:
-            return self._caller.submit(method, params, data)
-        return self._caller.submit(method, params, data, record=False)
+            return self._caller.submit(method, params, data, **extra)
+        return self._caller.submit(method, params, data, record=False, **extra)
 
     @contextlib.contextmanager
     def _recorded(self, method: str, params: dict[str, Any]) -> Iterator[ActionEntry | None]:
@@ -433,11 +479,15 @@ class FilesNamespace:
 
     # -- transfers
 
-    def _pause(self, attempt: int, progress: Progress, err: Exception) -> None:
+    def _pause(self, attempt: int, progress: Progress, err: Exception, patience: _Patience) -> None:
         if attempt > self.max_retries:
-            raise err
+            if isinstance(err, ConnectionLost):
+                raise err
+            raise ConnectionLost(f"{patience.what}: {attempt - 1} retries made no progress ({err}); the transfer "
+                                 "stopped (call it again to resume)") from err
+        patience.check(err)
         progress.note(f"connection lost, resuming (attempt {attempt})")
-        delay = self._retry_delay(attempt)
+        delay = min(self._retry_delay(attempt), max(patience.left(), 0.0))
         if delay > 0:
             time.sleep(delay)
 
@@ -449,8 +499,10 @@ class FilesNamespace:
         checked (sha256).  A ``.part`` left by an interrupted call is resumed
         when *resume*.  Raises the agent's errors, Conflict when the checksum
         does not match (the file changed during the download), AlreadyExists
-        when *local* exists and not *overwrite*, ConnectionLost or Timeout once
-        ``max_retries`` attempts made no progress, OSError for the local side.
+        when *local* exists and not *overwrite*, ConnectionLost once
+        ``max_retries`` attempts or ``give_up_after`` seconds made no progress
+        (the ``.part`` is kept: the next call resumes it), Timeout when the
+        agent does not answer the first call, OSError for the local side.
         """
         with self._recorded("files.download", {"path": remote, "local": os.fspath(local)}) as entry:
             return self._download(remote, local, progress, overwrite, resume, entry)
@@ -468,6 +520,8 @@ class FilesNamespace:
         bar = Progress(size, f"download {remote}", progress and self._in_kernel(), entry)
         fd = os.open(part, _PART_FLAGS, 0o666)
         state = _Pull(remote, str(opened["id"]), size, fd)
+        patience = _Patience(self.give_up_after, remote)
+        failed = True
         try:
             if resume:
                 state.resume_from_local()
@@ -475,7 +529,7 @@ class FilesNamespace:
                 os.ftruncate(fd, 0)
             bar.update(state.offset)
             for restart in (False, True):
-                agent_sha = self._pull(state, bar)
+                agent_sha = self._pull(state, bar, patience)
                 if agent_sha == state.hasher.hexdigest():
                     break
                 if restart or state.started_at == 0:
@@ -485,6 +539,7 @@ class FilesNamespace:
                 state.restart()  # the .part came from an older version of the file
             os.ftruncate(fd, size)
             os.fsync(fd)
+            failed = False
         except BaseException as err:
             # A .part stays for the next call to resume, unless it is wrong or unwanted.
             if isinstance(err, (Conflict, Forbidden)) or not resume:
@@ -493,37 +548,42 @@ class FilesNamespace:
             raise
         finally:
             os.close(fd)
-            self._close_download(state.id)
+            self._close_download(state.id, _CLOSE_AFTER_FAILURE if failed else None)
         os.replace(part, target)
         _fsync_dir(target.parent)
         bar.finish(True, f"done, {_human(size)}")
         return Transfer("download", remote, str(target), size, state.hasher.hexdigest(), state.resumes)
 
-    def _close_download(self, transfer_id: str) -> None:
+    def _close_download(self, transfer_id: str, timeout: float | None) -> None:
         with contextlib.suppress(Exception):  # best effort: the agent forgets old downloads anyway
-            self._transfer_call("files.download_close", {"id": transfer_id})
+            self._transfer_call("files.download_close", {"id": transfer_id}, timeout=timeout)
 
-    def _pull(self, state: _Pull, bar: Progress) -> str:
+    def _pull(self, state: _Pull, bar: Progress, patience: _Patience) -> str:
         attempt = 0
         while True:
             before = state.offset
             try:
-                return self._pull_once(state, bar)
+                return self._pull_once(state, bar, patience)
             except _RETRYABLE as err:
                 attempt = 1 if state.offset > before else attempt + 1
                 state.resumes += 1
-                self._pause(attempt, bar, err)
+                self._pause(attempt, bar, err, patience)
             except NotFound:
                 # The agent forgot the download (it restarted): open it again, same size or start over.
                 attempt += 1
                 if attempt > self.max_retries:
                     raise
-                opened = self._transfer_call("files.download_open", {"path": state.remote}).value
+                try:
+                    opened = self._transfer_call("files.download_open", {"path": state.remote},
+                                                 timeout=patience.call_timeout()).value
+                except _RETRYABLE as err:
+                    self._pause(attempt, bar, err, patience)
+                    continue
                 state.id = str(opened["id"])
                 if int(opened["size"]) != state.size:
                     raise Conflict(f"{state.remote}: the file changed size during the download") from None
 
-    def _pull_once(self, state: _Pull, bar: Progress) -> str:
+    def _pull_once(self, state: _Pull, bar: Progress, patience: _Patience) -> str:
         pending: deque[tuple[int, int, Future[CallResult]]] = deque()
         chunks = state.chunks(self.chunk_size)
 
@@ -534,7 +594,8 @@ class FilesNamespace:
                     return
                 offset, length = nxt
                 params = {"id": state.id, "offset": offset, "length": length, "path": state.remote}
-                pending.append((offset, length, self._transfer_submit("files.download_chunk", params)))
+                pending.append((offset, length, self._transfer_submit("files.download_chunk", params,
+                                                                      timeout=patience.call_timeout())))
 
         sha: str | None = None
         try:
@@ -548,6 +609,7 @@ class FilesNamespace:
                 if offset != state.offset:
                     raise ProtocolError(f"chunk at {offset} while expecting {state.offset}")
                 state.write(data)
+                patience.progressed()
                 bar.update(state.offset)
                 if result.value.get("eof"):
                     sha = str(result.value["sha256"])
@@ -568,8 +630,10 @@ class FilesNamespace:
         interrupted in this session is resumed by the next call for the same
         file.  Raises the agent's errors (AlreadyExists unless *overwrite*,
         Forbidden, NoSpace, Conflict when the checksum does not match),
-        ConnectionLost or Timeout once ``max_retries`` attempts made no
-        progress, OSError when the local file cannot be read.
+        ConnectionLost once ``max_retries`` attempts or ``give_up_after``
+        seconds made no progress (the next call in this session resumes),
+        Timeout when the agent does not answer the first call, OSError when
+        the local file cannot be read.
         """
         source = Path(local).expanduser()
         with open(source, "rb") as stream:
@@ -598,17 +662,20 @@ class FilesNamespace:
             self._uploads[key] = state.id
         bar = Progress(size, f"upload {label}", progress and self._in_kernel(), entry)
         bar.update(state.received)
+        patience = _Patience(self.give_up_after, remote)
         attempt = 0
         while state.received < size:
             before = state.received
             try:
-                self._push_once(state, bar)
+                self._push_once(state, bar, patience)
             except _RETRYABLE as err:
                 attempt = 1 if state.received > before else attempt + 1
                 state.resumes += 1
-                self._pause(attempt, bar, err)
+                self._pause(attempt, bar, err, patience)
                 try:
-                    state.received = int(self._transfer_call("files.upload_status", {"id": state.id}).value["received"])
+                    status = self._transfer_call("files.upload_status", {"id": state.id},
+                                                 timeout=patience.call_timeout())
+                    state.received = int(status.value["received"])
                 except _RETRYABLE:
                     continue
         state.hash_to(size)
@@ -623,7 +690,7 @@ class FilesNamespace:
         bar.finish(True, f"done, {_human(size)}")
         return Transfer("upload", remote, label, size, state.hasher.hexdigest(), state.resumes)
 
-    def _push_once(self, state: _Push, bar: Progress) -> None:
+    def _push_once(self, state: _Push, bar: Progress, patience: _Patience) -> None:
         pending: deque[Future[CallResult]] = deque()
         offset = state.received
         try:
@@ -631,9 +698,12 @@ class FilesNamespace:
                 while len(pending) < self.in_flight and offset < state.size:
                     data = state.read_at(offset, min(self.chunk_size, state.size - offset))
                     params = {"id": state.id, "offset": offset, "path": state.remote}
-                    pending.append(self._transfer_submit("files.upload_chunk", params, data))
+                    pending.append(self._transfer_submit("files.upload_chunk", params, data,
+                                                         timeout=patience.call_timeout()))
                     offset += len(data)
                 received = int(pending.popleft().result().value["received"])
+                if received > state.received:
+                    patience.progressed()
                 state.received = max(state.received, received)
                 bar.update(state.received)
         finally:

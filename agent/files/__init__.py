@@ -29,6 +29,10 @@ Transfers are chunked (at most :data:`CHUNK_MAX` bytes a call) and never hold a
 whole file: a download keeps the file open and reads the asked range; an upload
 writes into a temporary file in the destination folder, reports how many bytes
 arrived in order (to resume), checks the sha256 and renames into place.
+Its ``.part`` never outlives the upload: it is recorded before it is made
+(:mod:`~agent.files.parts`), removed when the session ends
+(:func:`close_transfers`), and, after a crash, at the next start
+(:func:`clean_leftovers`); no space is reserved ahead of the bytes.
 
 Every handler raises :class:`~wire.errors.WorkbenchError` subclasses only:
 BadParams, NotFound, AlreadyExists, NotADirectory, IsADirectory,
@@ -47,6 +51,8 @@ The package, by job:
 * :mod:`~agent.files.operations`: list, stat, read, write, edit, move, copy,
   delete, mkdir;
 * :mod:`~agent.files.transfers`: chunked downloads and uploads;
+* :mod:`~agent.files.parts`: the registry of the ``.part`` files the agent
+  made (platform-free);
 * :mod:`~agent.files.textual`: codecs, edits, diffs and upload ranges
   (platform-free, shared by both backends);
 * :mod:`~agent.files.methods`: the method table, where the platform's
@@ -69,7 +75,7 @@ from agent.files.common import (
     TEXT_MAX,
     UPLOAD_MAX,
 )
-from agent.files.methods import METHODS
+from agent.files.methods import METHODS, clean_leftovers, close_transfers
 
 __all__ = [
     "CHUNK_MAX",
@@ -83,4 +89,6 @@ __all__ = [
     "TEXT_JSON_MAX",
     "TEXT_MAX",
     "UPLOAD_MAX",
+    "clean_leftovers",
+    "close_transfers",
 ]

@@ -17,6 +17,7 @@ import hashlib
 import ntpath
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -87,11 +88,18 @@ def copy_fd(src: int, dst: int) -> tuple[int, str]:
     return size, hasher.hexdigest()
 
 
-def new_temp(folder: str, name: str, tag: str = "tmp") -> tuple[str, int]:
-    """Create an empty private temporary file next to *name* in *folder*; return its name and descriptor."""
+def new_temp(folder: str, name: str, tag: str = "tmp",
+             announce: Callable[[str], None] | None = None) -> tuple[str, int]:
+    """Create an empty private temporary file next to *name* in *folder*; return its name and descriptor.
+
+    *announce* is told each name before a file of that name is made (the
+    registry of ``.part`` files records it ahead); it may raise to stop.
+    """
     stem = name[:40]
     for _ in range(64):
         candidate = f".{stem}.wb-{secrets.token_hex(4)}.{tag}"
+        if announce is not None:
+            announce(candidate)
         try:
             return candidate, os.open(ntpath.join(folder, candidate), NEW_FILE_FLAGS, 0o600)
         except FileExistsError:

@@ -2,7 +2,10 @@
 
 The same layout as on POSIX (``state_dir/files/changes``, ``.../items``), so
 the technician's undo works alike; folders are not fsync'ed (Windows cannot
-flush a folder; NTFS journals its renames).
+flush a folder; NTFS journals its renames).  The ``.part`` files of uploads
+are recorded in a :class:`~agent.files.parts.PartRegistry`, closed with the
+session (:func:`close_transfers`) and cleaned after a crash
+(:func:`clean_leftovers`), as on POSIX.
 
 Availability: Windows (chosen only there, see :mod:`agent.files.methods`; it imports anywhere, and
 its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel32).
@@ -25,9 +28,11 @@ from agent import paths
 from agent.dispatch import CallContext
 from agent.files._windows_io import remove_tree, unlink_quietly
 from agent.files.common import KEEP_CHANGES, MAX_TRANSFERS
+from agent.files.parts import PartRecord, PartRegistry
+from agent.forbidden import _windows_api as win
 from agent.forbidden._windows_walk import Guard
 from agent.forbidden.rules import Identity
-from wire.errors import Conflict
+from wire.errors import Conflict, WorkbenchError
 
 
 @dataclass
@@ -69,6 +74,8 @@ class Upload:
     hasher: Any = field(default_factory=hashlib.sha256)
     hashed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Where its ``.part`` is recorded; the record goes when the upload closes (the file is gone or in place).
+    parts: PartRegistry | None = None
 
     @property
     def received(self) -> int:
@@ -80,6 +87,8 @@ class Upload:
             self.fd = -1
         if remove:
             unlink_quietly(ntpath.join(self.folder, self.temp))
+        if self.parts is not None:
+            self.parts.forget(self.id)
 
 
 class Store:
@@ -96,6 +105,41 @@ class Store:
         self.transfers_lock = threading.Lock()
         self.downloads: OrderedDict[str, Download] = OrderedDict()
         self.uploads: OrderedDict[str, Upload] = OrderedDict()
+        self.parts = PartRegistry(self.root / "parts")
+
+    def close_transfers(self) -> int:
+        """Close every open download and upload, removing each upload's ``.part``; return how many were open."""
+        with self.transfers_lock:
+            downloads, uploads = list(self.downloads.values()), list(self.uploads.values())
+            self.downloads.clear()
+            self.uploads.clear()
+        for download in downloads:
+            with download.lock:
+                if download.fd >= 0:
+                    os.close(download.fd)
+                    download.fd = -1
+        for upload in uploads:
+            with upload.lock:  # a chunk being written finishes first
+                upload.close(remove=True)
+        return len(downloads) + len(uploads)
+
+    def clean_leftovers(self) -> list[str]:
+        """Remove the ``.part`` files recorded by an earlier run that did not end cleanly; return their paths.
+
+        Only a recorded name is looked at, in a folder that is still the
+        recorded one, and removed only while it is still the recorded file
+        (identity, one name, not a folder or link); whatever else is there is left.
+        """
+        with self.transfers_lock:
+            open_now = set(self.uploads)
+        removed: list[str] = []
+        for record in self.parts:
+            if record.id in open_now:
+                continue
+            if _remove_part(record):
+                removed.append(ntpath.join(record.folder, record.name))
+            self.parts.forget(record.id)
+        return removed
 
     def item_path(self, item: str) -> str:
         return str(self.items / item)
@@ -150,18 +194,53 @@ class Store:
             self.uploads[upload.id] = upload
 
 
+def _remove_part(record: PartRecord) -> bool:
+    """Remove the ``.part`` of *record* if it is still the one the agent made; True when removed."""
+    try:
+        folder = win.info_at(record.folder)
+        if not folder.is_dir or (folder.identity.dev, folder.identity.ino) != record.folder_identity:
+            return False
+        full = ntpath.join(record.folder, record.name)
+        info = win.info_at(full)
+        if info.is_dir or info.is_reparse or info.links != 1:
+            return False
+        if record.file_identity is not None and (info.identity.dev, info.identity.ino) != record.file_identity:
+            return False
+        os.unlink(full)
+        return True
+    except (OSError, WorkbenchError):
+        return False
+
+
 _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
-def store_of(ctx: CallContext) -> Store:
-    """The keeping of the call's agent state folder (made on first use); raises OSError when it cannot be."""
-    key = os.path.realpath(ctx.state_dir)
+def store_at(state_dir: Path) -> Store:
+    """The keeping of the agent state folder *state_dir* (made on first use); raises OSError when it cannot be."""
+    key = os.path.realpath(state_dir)
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = Store(Path(key))
         return store
+
+
+def store_of(ctx: CallContext) -> Store:
+    """The keeping of the call's agent state folder (made on first use); raises OSError when it cannot be."""
+    return store_at(ctx.state_dir)
+
+
+def close_transfers(state_dir: Path) -> int:
+    """At the end of a session: close every open transfer of *state_dir*, no ``.part`` left; how many were open."""
+    with _stores_lock:
+        store = _stores.get(os.path.realpath(state_dir))
+    return store.close_transfers() if store is not None else 0
+
+
+def clean_leftovers(state_dir: Path) -> list[str]:
+    """At start: remove the ``.part`` files an earlier run of *state_dir* left (recorded only); their paths."""
+    return store_at(state_dir).clean_leftovers()
 
 
 def guard_of(ctx: CallContext) -> Guard:

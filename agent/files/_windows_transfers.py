@@ -17,6 +17,7 @@ from __future__ import annotations
 import ntpath
 import os
 import secrets
+import shutil
 from typing import Any, Final
 
 from agent import paths
@@ -25,11 +26,21 @@ from agent.files._windows_io import hash_range, new_temp, pread_exact, unlink_qu
 from agent.files._windows_store import Download, Upload, guard_of, store_of
 from agent.files._windows_undo import replace_file
 from agent.files.common import CHUNK_MAX, UPLOAD_MAX, clean, iso, path_param
+from agent.files.parts import PartRecord
 from agent.files.textual import add_range, check_path_words
 from agent.forbidden import _windows_api as win
 from agent.forbidden.rules import Identity
 from agent.params import get_bool, get_int, get_str
-from wire.errors import AlreadyExists, BadParams, Conflict, Forbidden, IsADirectory, NotFound, from_os_error
+from wire.errors import (
+    AlreadyExists,
+    BadParams,
+    Conflict,
+    Forbidden,
+    IsADirectory,
+    NoSpace,
+    NotFound,
+    from_os_error,
+)
 
 _CATCH_UP_MAX: Final = 4 * CHUNK_MAX
 
@@ -150,8 +161,10 @@ def download_close(ctx: CallContext) -> dict[str, Any]:
 def upload_open(ctx: CallContext) -> dict[str, Any]:
     """files.upload_open {path, size, overwrite?=false, sha256?}: start an upload into a ``.part`` file.
 
-    Space for *size* bytes is reserved (the ``.part`` file is extended), so a
-    full disk is found now.  Raises AlreadyExists, IsADirectory, NotFound,
+    The free space is checked, so a full disk is found now; the ``.part``
+    grows as the bytes arrive (nothing is reserved that an abandoned upload
+    would leave taken).  The ``.part`` is recorded in the agent's registry
+    before it is made (see :mod:`agent.files.parts`).  Raises AlreadyExists, IsADirectory, NotFound,
     Forbidden, PermissionDenied, NoSpace, BadParams, Conflict (too many uploads).
     """
     path = path_param(ctx.params)
@@ -175,18 +188,27 @@ def upload_open(ctx: CallContext) -> dict[str, Any]:
                 fd, _, _ = guard.open_file(loc)  # the checks of a read: is it allowed at all?
                 os.close(fd)
             paths.check_name(loc.name, "windows")
-            temp, temp_fd = new_temp(loc.parent_path, loc.name, "part")
+            _check_room(loc.parent_path, size, path)
+            store = store_of(ctx)
+            transfer = _transfer_id()
+            where = (loc.parent_identity.dev, loc.parent_identity.ino)
+
+            def announce(name: str) -> None:  # recorded before it exists, so a crash cannot leave it unknown
+                store.parts.record(PartRecord(transfer, loc.parent_path, where, name))
+
+            temp, temp_fd = new_temp(loc.parent_path, loc.name, "part", announce)
             try:
-                if size:
-                    os.ftruncate(temp_fd, size)
+                made = win.info_at(ntpath.join(loc.parent_path, temp)).identity
+                store.parts.record(PartRecord(transfer, loc.parent_path, where, temp, (made.dev, made.ino)))
             except BaseException:
                 os.close(temp_fd)
                 unlink_quietly(ntpath.join(loc.parent_path, temp))
+                store.parts.forget(transfer)
                 raise
-            upload = Upload(_transfer_id(), path, parsed, loc.path, loc.parent_path, loc.parent_identity, loc.name,
-                            temp, temp_fd, size, overwrite, expected, guard.generation)
+            upload = Upload(transfer, path, parsed, loc.path, loc.parent_path, loc.parent_identity, loc.name,
+                            temp, temp_fd, size, overwrite, expected, guard.generation, parts=store.parts)
             try:
-                store_of(ctx).add_upload(upload)
+                store.add_upload(upload)
             except BaseException:
                 upload.close(remove=True)
                 raise
@@ -194,6 +216,16 @@ def upload_open(ctx: CallContext) -> dict[str, Any]:
         raise from_os_error(err, path) from err
     ctx.journal_details.update(upload=upload.id, size=size)
     return {"id": upload.id, "path": clean(upload.path), "size": size, "received": 0, "chunk_max": CHUNK_MAX}
+
+
+def _check_room(folder: str, size: int, path: str) -> None:
+    """Raise NoSpace when the disk of *folder* has less than *size* bytes free for this user."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # Windows cannot say: the writes will tell
+    if free < size:
+        raise NoSpace(f"{path}: not enough free space on that disk for {size} bytes")
 
 
 def _get_upload(ctx: CallContext) -> Upload:

@@ -19,6 +19,7 @@ import posixpath
 import secrets
 import stat
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -100,11 +101,18 @@ def copy_fd(src: int, dst: int) -> tuple[int, str]:
     return offset, hasher.hexdigest()
 
 
-def new_temp(parent: int, name: str, tag: str = "tmp") -> tuple[str, int]:
-    """Create an empty private temporary file next to *name*; return its name and descriptor."""
+def new_temp(parent: int, name: str, tag: str = "tmp",
+             announce: Callable[[str], None] | None = None) -> tuple[str, int]:
+    """Create an empty private temporary file next to *name*; return its name and descriptor.
+
+    *announce* is told each name before a file of that name is made (the
+    registry of ``.part`` files records it ahead); it may raise to stop.
+    """
     stem = name[:40]
     for _ in range(64):
         candidate = f".{stem}.wb-{secrets.token_hex(4)}.{tag}"
+        if announce is not None:
+            announce(candidate)
         try:
             return candidate, os.open(candidate, NEW_FILE_FLAGS, 0o600, dir_fd=parent)
         except FileExistsError:

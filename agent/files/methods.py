@@ -31,6 +31,7 @@ if sys.platform == "win32":
         stat_path,
         write_file,
     )
+    from agent.files._windows_store import clean_leftovers, close_transfers
     from agent.files._windows_transfers import (
         download_chunk,
         download_close,
@@ -54,6 +55,7 @@ else:
         stat_path,
         write_file,
     )
+    from agent.files.store import clean_leftovers, close_transfers
     from agent.files.transfers import (
         download_chunk,
         download_close,
@@ -124,3 +126,5 @@ def _iter_methods() -> Iterator[Method]:
 
 
 METHODS: list[Method] = list(_iter_methods())
+
+__all__ = ["METHODS", "clean_leftovers", "close_transfers"]

@@ -2,6 +2,10 @@
 
 One :class:`Store` per agent state folder (:func:`store_of`); :func:`guard_of`
 gives a call its :class:`~agent.forbidden.Guard`, with that folder protected.
+The ``.part`` files of uploads are recorded in the store's
+:class:`~agent.files.parts.PartRegistry`: :func:`close_transfers` closes every
+open transfer at the end of a session, and :func:`clean_leftovers` removes,
+at start, the ``.part`` files a crashed run left (only those recorded).
 
 Availability: Linux, macOS (imported only there, see :mod:`agent.files.methods`).
 """
@@ -12,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 import threading
 from collections import OrderedDict
@@ -23,6 +28,7 @@ from agent import paths
 from agent.dispatch import CallContext
 from agent.files.common import KEEP_CHANGES, MAX_TRANSFERS
 from agent.files.fdio import remove_tree, unlink_quietly
+from agent.files.parts import PartRecord, PartRegistry
 from agent.forbidden import Guard, Identity
 from agent.forbidden._posix import DIR_FLAGS
 from wire.errors import Conflict
@@ -70,6 +76,8 @@ class Upload:
     hasher: Any = field(default_factory=hashlib.sha256)
     hashed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Where its ``.part`` is recorded; the record goes when the upload closes (the file is gone or in place).
+    parts: PartRegistry | None = None
 
     @property
     def received(self) -> int:
@@ -79,11 +87,13 @@ class Upload:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-        if remove:
+        if remove and self.parent >= 0:
             unlink_quietly(self.parent, self.temp)
         if self.parent >= 0:
             os.close(self.parent)
             self.parent = -1
+        if self.parts is not None:
+            self.parts.forget(self.id)
 
 
 class Store:
@@ -101,6 +111,41 @@ class Store:
         self.transfers_lock = threading.Lock()
         self.downloads: OrderedDict[str, Download] = OrderedDict()
         self.uploads: OrderedDict[str, Upload] = OrderedDict()
+        self.parts = PartRegistry(self.root / "parts")
+
+    def close_transfers(self) -> int:
+        """Close every open download and upload, removing each upload's ``.part``; return how many were open."""
+        with self.transfers_lock:
+            downloads, uploads = list(self.downloads.values()), list(self.uploads.values())
+            self.downloads.clear()
+            self.uploads.clear()
+        for download in downloads:
+            with download.lock:
+                if download.fd >= 0:
+                    os.close(download.fd)
+                    download.fd = -1
+        for upload in uploads:
+            with upload.lock:  # a chunk being written finishes first
+                upload.close(remove=True)
+        return len(downloads) + len(uploads)
+
+    def clean_leftovers(self) -> list[str]:
+        """Remove the ``.part`` files recorded by an earlier run that did not end cleanly; return their paths.
+
+        Only a recorded name is looked at, in a folder that is still the
+        recorded one, and removed only while it is still the recorded file
+        (identity, one name, a regular file); whatever else is there is left.
+        """
+        with self.transfers_lock:
+            open_now = set(self.uploads)
+        removed: list[str] = []
+        for record in self.parts:
+            if record.id in open_now:
+                continue
+            if _remove_part(record):
+                removed.append(os.path.join(record.folder, record.name))
+            self.parts.forget(record.id)
+        return removed
 
     def items_fd(self) -> int:
         return os.open(self.items, DIR_FLAGS)
@@ -169,18 +214,61 @@ class Store:
             self.uploads[upload.id] = upload
 
 
+def _pair(identity: Identity) -> tuple[int, int]:
+    return identity.dev, identity.ino
+
+
+def _remove_part(record: PartRecord) -> bool:
+    """Remove the ``.part`` of *record* if it is still the one the agent made; True when removed."""
+    try:
+        folder = os.open(record.folder, DIR_FLAGS)
+    except OSError:
+        return False
+    try:
+        if _pair(Identity.of(os.fstat(folder))) != record.folder_identity:
+            return False
+        st = os.stat(record.name, dir_fd=folder, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            return False
+        if record.file_identity is not None and (st.st_dev, st.st_ino) != record.file_identity:
+            return False
+        os.unlink(record.name, dir_fd=folder)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(folder)
+
+
 _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
-def store_of(ctx: CallContext) -> Store:
-    """The keeping of the call's agent state folder (made on first use); raises OSError when it cannot be."""
-    key = os.path.realpath(ctx.state_dir)
+def store_at(state_dir: Path) -> Store:
+    """The keeping of the agent state folder *state_dir* (made on first use); raises OSError when it cannot be."""
+    key = os.path.realpath(state_dir)
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = Store(Path(key))
         return store
+
+
+def store_of(ctx: CallContext) -> Store:
+    """The keeping of the call's agent state folder (made on first use); raises OSError when it cannot be."""
+    return store_at(ctx.state_dir)
+
+
+def close_transfers(state_dir: Path) -> int:
+    """At the end of a session: close every open transfer of *state_dir*, no ``.part`` left; how many were open."""
+    with _stores_lock:
+        store = _stores.get(os.path.realpath(state_dir))
+    return store.close_transfers() if store is not None else 0
+
+
+def clean_leftovers(state_dir: Path) -> list[str]:
+    """At start: remove the ``.part`` files an earlier run of *state_dir* left (recorded only); their paths."""
+    return store_at(state_dir).clean_leftovers()
 
 
 def guard_of(ctx: CallContext) -> Guard:

@@ -13,8 +13,8 @@ Availability: Linux, macOS (imported only there, see :mod:`agent.files.methods`)
 
 from __future__ import annotations
 
-import errno
 import os
+import posixpath
 import secrets
 import stat
 import sys
@@ -24,12 +24,22 @@ from agent import paths
 from agent.dispatch import CallContext, Reply
 from agent.files.common import CHUNK_MAX, UPLOAD_MAX, clean, iso, path_param
 from agent.files.fdio import hash_range, new_temp, pread_exact, unlink_quietly, write_all
+from agent.files.parts import PartRecord
 from agent.files.store import Download, Upload, guard_of, store_of
 from agent.files.textual import add_range, check_path_words
 from agent.files.undo import replace_file
 from agent.forbidden import Identity
 from agent.params import get_bool, get_int, get_str
-from wire.errors import AlreadyExists, BadParams, Conflict, Forbidden, IsADirectory, NotFound, from_os_error
+from wire.errors import (
+    AlreadyExists,
+    BadParams,
+    Conflict,
+    Forbidden,
+    IsADirectory,
+    NoSpace,
+    NotFound,
+    from_os_error,
+)
 
 if sys.platform == "win32":  # the choice is made in agent.files.methods
     raise ImportError(f"{__name__} is POSIX-only")
@@ -163,11 +173,23 @@ def download_close(ctx: CallContext) -> dict[str, Any]:
 # ----------------------------------------------------------------- uploads
 
 
+def _check_room(folder: int, size: int, path: str) -> None:
+    """Raise NoSpace when the disk of *folder* has less than *size* bytes free for this user."""
+    try:
+        st = os.fstatvfs(folder)
+    except OSError:
+        return  # the file system cannot say: the writes will tell
+    if st.f_bavail * st.f_frsize < size:
+        raise NoSpace(f"{path}: not enough free space on that disk for {size} bytes")
+
+
 def upload_open(ctx: CallContext) -> dict[str, Any]:
     """files.upload_open {path, size, overwrite?=false, sha256?}: start an upload.
 
-    Space for *size* bytes is reserved where the file system allows, so a
-    full disk is found now.  Raises AlreadyExists, IsADirectory, NotFound (the
+    The free space is checked, so a full disk is found now; the ``.part``
+    grows as the bytes arrive (nothing is reserved that an abandoned upload
+    would leave taken).  The ``.part`` is recorded in the agent's registry
+    before it is made (see :mod:`agent.files.parts`).  Raises AlreadyExists, IsADirectory, NotFound (the
     folder), Forbidden, PermissionDenied, NoSpace, BadParams, Conflict (too
     many uploads open).
     """
@@ -192,23 +214,30 @@ def upload_open(ctx: CallContext) -> dict[str, Any]:
                 fd, _ = guard.open_file(loc)  # the checks of a read: is it allowed at all?
                 os.close(fd)
             paths.check_name(loc.name, guard.flavour)
-            temp, temp_fd = new_temp(loc.parent, loc.name, "part")
+            _check_room(loc.parent, size, path)
+            store = store_of(ctx)
+            transfer = _transfer_id()
+            folder = posixpath.dirname(loc.path)
+            folder_identity = Identity.of(os.fstat(loc.parent))
+            where = (folder_identity.dev, folder_identity.ino)
+
+            def announce(name: str) -> None:  # recorded before it exists, so a crash cannot leave it unknown
+                store.parts.record(PartRecord(transfer, folder, where, name))
+
+            temp, temp_fd = new_temp(loc.parent, loc.name, "part", announce)
             try:
-                if size and hasattr(os, "posix_fallocate"):  # not on macOS: there the disk fills as it comes
-                    try:
-                        os.posix_fallocate(temp_fd, 0, size)
-                    except OSError as err:
-                        if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                            raise
+                st = os.fstat(temp_fd)
+                store.parts.record(PartRecord(transfer, folder, where, temp, (st.st_dev, st.st_ino)))
                 parent = os.dup(loc.parent)
             except BaseException:
                 os.close(temp_fd)
                 unlink_quietly(loc.parent, temp)
+                store.parts.forget(transfer)
                 raise
-            upload = Upload(_transfer_id(), path, parsed, loc.path, parent, Identity.of(os.fstat(parent)), loc.name,
-                             temp, temp_fd, size, overwrite, expected, guard.generation)
+            upload = Upload(transfer, path, parsed, loc.path, parent, folder_identity, loc.name,
+                            temp, temp_fd, size, overwrite, expected, guard.generation, parts=store.parts)
             try:
-                store_of(ctx).add_upload(upload)
+                store.add_upload(upload)
             except BaseException:
                 upload.close(remove=True)
                 raise

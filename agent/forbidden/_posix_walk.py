@@ -24,7 +24,15 @@ from agent import paths
 from agent.forbidden._posix import DIR_FLAGS, FILE_FLAGS, path_ancestors
 from agent.forbidden.folders import ForbiddenFolders
 from agent.forbidden.mounts import alias_identities, default_mount_table
-from agent.forbidden.rules import MAX_STEPS, MAX_SYMLINKS, PRIVATE_MESSAGE, PROTECTED_MESSAGE, Identity, Rules
+from agent.forbidden.rules import (
+    MAX_STEPS,
+    MAX_SYMLINKS,
+    PRIVATE_MESSAGE,
+    PROTECTED_FILE_MESSAGE,
+    PROTECTED_MESSAGE,
+    Identity,
+    Rules,
+)
 from wire.errors import (
     BadParams,
     Conflict,
@@ -133,7 +141,7 @@ class Guard:
         if st.st_nlink <= 1:
             return
         if identity in self.rules.linked_files:
-            raise Forbidden(f"{requested}: {PROTECTED_MESSAGE} (this file is also inside it)")
+            raise Forbidden(f"{requested}: {PROTECTED_FILE_MESSAGE}")
         if self._folders is None or len(self._folders) == 0:
             return
         known = self._folders.link_count_known(st)
@@ -144,7 +152,7 @@ class Guard:
             self._folders.refresh()
             self.rules = self._folders.rules()
             if identity in self.rules.linked_files:
-                raise Forbidden(f"{requested}: {PROTECTED_MESSAGE} (this file is also inside it)")
+                raise Forbidden(f"{requested}: {PROTECTED_FILE_MESSAGE}")
         if not self.rules.links_complete:
             raise Forbidden(f"{requested}: this file has several names and one may be inside a "
                             "folder the customer protected")

@@ -79,6 +79,15 @@ class _TagInfo(ctypes.Structure):
     _fields_ = [("attributes", wintypes.DWORD), ("tag", wintypes.DWORD)]
 
 
+class _StandardInfo(ctypes.Structure):
+    _fields_ = [("allocation", ctypes.c_longlong), ("end", ctypes.c_longlong), ("links", wintypes.DWORD),
+                ("delete_pending", ctypes.c_ubyte), ("directory", ctypes.c_ubyte)]
+
+
+#: ``FILE_INFO_BY_HANDLE_CLASS.FileStandardInfo``.
+_FILE_STANDARD_INFO: Final = 1
+
+
 _kernel32: list[Any] = []
 
 
@@ -206,6 +215,25 @@ def info_at(path: str) -> FileInfo:
         return file_info(handle)
     finally:
         close_handle(handle)
+
+
+def deleted(handle: int) -> bool:
+    """Whether the object held by *handle* was deleted (delete pending, or no name left).  Raises OSError.
+
+    With POSIX delete semantics (NTFS, Windows 10 1809 and later) a deleted
+    folder loses its name at once while a handle holds it; otherwise it waits
+    for the last handle, marked delete pending.  Either way it is gone.
+    """
+    info = _StandardInfo()
+    if not kernel32().GetFileInformationByHandleEx(handle, _FILE_STANDARD_INFO, ctypes.byref(info),
+                                                   ctypes.sizeof(info)):
+        raise _error("GetFileInformationByHandleEx")
+    return gone(int(info.delete_pending), int(info.links))
+
+
+def gone(delete_pending: int, links: int) -> bool:
+    """From ``FILE_STANDARD_INFO``: deleted when ``DeletePending`` is set, or no name is left (``NumberOfLinks`` 0)."""
+    return bool(delete_pending) or links == 0
 
 
 def final_path(handle: int) -> str | None:

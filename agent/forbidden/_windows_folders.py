@@ -5,6 +5,11 @@ Each folder is known by its identity (volume serial number and file id, see
 customer can still rename or move it: the identity moves with it, and
 :meth:`ForbiddenFolders.describe` says where it is now).
 
+A rule keeps the folder's identity *and* the path the customer chose: when
+the folder is deleted, or another takes its name, the folder now at that path
+is protected too, until the customer removes the rule (see
+:mod:`agent.forbidden.follow`; the customer is told through ``on_notice``).
+
 Hard links: on Windows the guard asks for every name of a multi-link file
 (``FindFirstFileNameW``) and walks each.  Where that call is missing (Wine 8),
 the identities of the multi-link files inside each protected folder are
@@ -25,6 +30,7 @@ from typing import Any
 
 from agent import paths
 from agent.forbidden import _windows_api as win
+from agent.forbidden.follow import MAX_HELD, Notice, follow, tell
 from agent.forbidden.rules import INDEX_DEPTH, INDEX_LIMIT, MAX_FOLDERS, Identity, Rules
 from wire.errors import BadParams, Conflict, NotADirectory, NotFound, WorkbenchError, from_os_error
 
@@ -38,6 +44,17 @@ class _Folder:
         self.added_as = added_as
         self.linked: frozenset[Identity] = frozenset()
         self.complete = True
+
+
+class _Rule:
+    """One rule of the customer: the path they chose, and the folders it holds (the chosen one first)."""
+
+    __slots__ = ("chosen", "held", "missing")
+
+    def __init__(self, chosen: str, first: _Folder) -> None:
+        self.chosen = chosen
+        self.held = [first]
+        self.missing = False
 
 
 def index_links(top: str, limit: int = INDEX_LIMIT, depth: int = INDEX_DEPTH) -> tuple[frozenset[Identity], bool]:
@@ -83,17 +100,24 @@ class ForbiddenFolders:
     """
 
     def __init__(self, *, flavour: paths.Flavour | None = None, index_limit: int = INDEX_LIMIT,
-                 **_options: Any) -> None:
+                 on_notice: Notice | None = None, **_options: Any) -> None:
         self.flavour: paths.Flavour = flavour or "windows"
         self.index_limit = index_limit
+        #: Told in plain words when a rule follows its path (see :mod:`agent.forbidden.follow`).
+        self.on_notice = on_notice
         self._lock = threading.RLock()
-        self._folders: list[_Folder] = []
+        self._rules: list[_Rule] = []
         self._private: list[_Folder] = []
         self._generation = 0
 
     @property
+    def _folders(self) -> list[_Folder]:
+        """Every folder the customer's rules hold (a rule may hold several)."""
+        return [folder for rule in self._rules for folder in rule.held]
+
+    @property
     def generation(self) -> int:
-        """Goes up each time a folder is added or removed."""
+        """Goes up each time a folder is added, removed, or protected again at its path."""
         return self._generation
 
     @property
@@ -103,21 +127,41 @@ class ForbiddenFolders:
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._folders)
+            return len(self._rules)
 
     def add(self, path: str) -> None:
         """Protect the folder at *path* (a junction or link is followed: its target is protected).
 
-        Raises NotFound, NotADirectory, BadParams (empty, NUL), PermissionDenied,
-        Conflict when :data:`~agent.forbidden.rules.MAX_FOLDERS` are protected.
+        The rule keeps the folder's identity and its path (see
+        :mod:`agent.forbidden.follow`).  Raises NotFound, NotADirectory,
+        BadParams (empty, NUL), PermissionDenied, Conflict when
+        :data:`~agent.forbidden.rules.MAX_FOLDERS` are protected.
         """
-        self._add(path, self._folders, index=True)
+        folder = self._hold(path, index=True)
+        with self._lock:
+            if any(f.identity == folder.identity for f in self._folders):
+                win.close_handle(folder.handle)
+                return
+            if len(self._rules) >= MAX_FOLDERS:
+                win.close_handle(folder.handle)
+                raise Conflict(f"at most {MAX_FOLDERS} folders can be protected")
+            self._rules.append(_Rule(folder.added_as, folder))
+            self._generation += 1
 
     def add_private(self, path: str) -> None:
         """Protect one of the agent's own folders (not listed, not counted).  Raises like :meth:`add`."""
-        self._add(path, self._private, index=False)
+        folder = self._hold(path, index=False)
+        with self._lock:
+            if any(f.identity == folder.identity for f in self._private):
+                win.close_handle(folder.handle)
+                return
+            if len(self._private) >= MAX_FOLDERS:
+                win.close_handle(folder.handle)
+                raise Conflict(f"at most {MAX_FOLDERS} folders can be protected")
+            self._private.append(folder)
+            self._generation += 1
 
-    def _add(self, path: str, into: list[_Folder], *, index: bool) -> None:
+    def _hold(self, path: str, *, index: bool) -> _Folder:
         if not path or "\x00" in path:
             raise BadParams("a folder path must be non-empty and without NUL characters")
         where = os.path.realpath(os.path.abspath(path))  # the customer's own word: links lead to the target
@@ -135,37 +179,31 @@ class ForbiddenFolders:
         except BaseException:
             win.close_handle(handle)
             raise
-        with self._lock:
-            if any(f.identity == folder.identity for f in into):
-                win.close_handle(handle)
-                return
-            if len(into) >= MAX_FOLDERS:
-                win.close_handle(handle)
-                raise Conflict(f"at most {MAX_FOLDERS} folders can be protected")
-            into.append(folder)
-            self._generation += 1
+        return folder
 
     def remove(self, path: str) -> None:
-        """Stop protecting the folder at *path* (where it is now, or as it was added).  Raises NotFound."""
+        """Stop protecting the folder at *path* (where it is now, or as it was added), and what its rule
+        protected again at its path.  Raises NotFound."""
         with self._lock:
-            match: _Folder | None = None
+            match: _Rule | None = None
             with contextlib.suppress(OSError, WorkbenchError):
                 identity = win.info_at(os.path.abspath(path)).identity
-                match = next((f for f in self._folders if f.identity == identity), None)
+                match = next((r for r in self._rules if any(f.identity == identity for f in r.held)), None)
             if match is None:
-                match = next((f for f in self._folders if self._spelled(f, path)), None)
+                match = next((r for r in self._rules if self._spelled(r, path)), None)
             if match is None:
                 raise NotFound(f"{path}: not a protected folder")
-            self._folders.remove(match)
-            win.close_handle(match.handle)
+            self._rules.remove(match)
+            for folder in match.held:
+                win.close_handle(folder.handle)
             self._generation += 1
 
-    def _spelled(self, folder: _Folder, path: str) -> bool:
+    def _spelled(self, rule: _Rule, path: str) -> bool:
         try:
             wanted = paths.parse(path, "windows")
         except WorkbenchError:
             return False
-        for known in (folder.added_as, self._current_path(folder)):
+        for known in [rule.chosen, *(self._current_path(f) for f in rule.held)]:
             with contextlib.suppress(WorkbenchError):
                 if paths.same_path(wanted, paths.parse(known, "windows")):
                     return True
@@ -178,10 +216,80 @@ class ForbiddenFolders:
                 return folder.added_as
         return win.final_path(folder.handle) or folder.added_as
 
+    def _alive(self, folder: _Folder) -> bool:
+        """Whether the held folder still exists somewhere (not deleted, whatever its name now).
+
+        Windows says so of the handle itself (``FileStandardInfo``); only where
+        it cannot, the folder's names are asked (as added, or its final path).
+        """
+        with contextlib.suppress(OSError, WorkbenchError):
+            return not win.deleted(folder.handle)
+        with contextlib.suppress(OSError, WorkbenchError):
+            if win.info_at(folder.added_as).identity == folder.identity:
+                return True
+            where = win.final_path(folder.handle)
+            return where is not None and win.info_at(where).identity == folder.identity
+        return False
+
+    def _moved_to(self, folder: _Folder, chosen: str) -> str | None:
+        """Where the held *folder* is now, when Windows says so and that path names it; else None.
+
+        Under Wine the final path of a held folder is the one it had when
+        opened, so it is never trusted without asking what that path names.
+        """
+        with contextlib.suppress(OSError, WorkbenchError):
+            where = win.final_path(folder.handle)
+            if where is not None and where.upper() != chosen.upper() and \
+                    win.info_at(where).identity == folder.identity:
+                return where
+        return None
+
     def describe(self) -> list[str]:
-        """The protected folders, where they are now, for the customer's eyes only."""
+        """The protected folders, for the customer's eyes only: where each chosen one is now, else its path."""
+        self._follow_paths()
         with self._lock:
-            return [self._current_path(f) for f in self._folders]
+            return [self._current_path(rule.held[0]) if rule.held else rule.chosen for rule in self._rules]
+
+    def _follow_paths(self) -> None:
+        """Look at each rule's chosen path: protect what now stands there (see :mod:`agent.forbidden.follow`)."""
+        said: list[str] = []
+        with self._lock:
+            for rule in self._rules:
+                for folder in [f for f in rule.held if not self._alive(f)]:
+                    rule.held.remove(folder)
+                    win.close_handle(folder.handle)
+                    self._generation += 1
+                try:
+                    info = win.info_at(rule.chosen)
+                    at_path = info.identity if info.is_dir and not info.is_link else None
+                except (OSError, WorkbenchError):
+                    at_path = None
+                first = rule.held[0] if rule.held else None
+                moved_to = self._moved_to(first, rule.chosen) if first is not None and first.identity != at_path \
+                    else None
+                change = follow(rule.chosen, at_path, {f.identity for f in rule.held}, moved_to,
+                                missing_before=rule.missing)
+                rule.missing = change.missing
+                if change.rearm is not None and self._rearm(rule):
+                    said.append(change.words or "")
+                elif change.rearm is None and change.words:
+                    said.append(change.words)
+        tell(self.on_notice, said)
+
+    def _rearm(self, rule: _Rule) -> bool:
+        """Hold the folder now at *rule*'s path (whatever stands there when opened); False when none or held."""
+        try:
+            folder = self._hold(rule.chosen, index=True)
+        except (OSError, WorkbenchError):
+            return False
+        if any(f.identity == folder.identity for f in rule.held):
+            win.close_handle(folder.handle)
+            return False
+        rule.held.append(folder)
+        while len(rule.held) > MAX_HELD:  # bounded: the oldest moved-away folder is released first
+            win.close_handle(rule.held.pop(0).handle)
+        self._generation += 1
+        return True
 
     def refresh(self) -> None:
         """Index the multi-link files of every protected folder again (where names cannot be listed)."""
@@ -193,7 +301,8 @@ class ForbiddenFolders:
                 folder.linked, folder.complete = linked, complete
 
     def rules(self) -> Rules:
-        """A snapshot of the protected identities."""
+        """A snapshot of the protected identities; each rule's chosen path is looked at first."""
+        self._follow_paths()
         with self._lock:
             linked = frozenset().union(*(f.linked for f in self._folders)) if self._folders else frozenset()
             return Rules(frozenset(f.identity for f in self._folders), linked,
@@ -214,7 +323,7 @@ class ForbiddenFolders:
         with self._lock:
             for folder in [*self._folders, *self._private]:
                 win.close_handle(folder.handle)
-            self._folders.clear()
+            self._rules.clear()
             self._private.clear()
             self._generation += 1
 

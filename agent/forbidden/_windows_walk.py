@@ -44,7 +44,14 @@ from agent import paths
 from agent.forbidden import _windows_api as win
 from agent.forbidden._windows_folders import ForbiddenFolders, ancestors
 from agent.forbidden.ntnames import check_windows_path, looks_like_short_name
-from agent.forbidden.rules import MAX_STEPS, PRIVATE_MESSAGE, PROTECTED_MESSAGE, Identity, Rules
+from agent.forbidden.rules import (
+    MAX_STEPS,
+    PRIVATE_MESSAGE,
+    PROTECTED_FILE_MESSAGE,
+    PROTECTED_MESSAGE,
+    Identity,
+    Rules,
+)
 from wire.errors import (
     BadParams,
     Conflict,
@@ -56,8 +63,6 @@ from wire.errors import (
     from_os_error,
 )
 
-#: The refusal of a file with another name inside a protected folder: it says no more than that.
-PROTECTED_FILE_MESSAGE = "this file is protected; it cannot be opened"
 LINK_MESSAGE = ("is a junction or symbolic link; the agent does not follow them on Windows: give the path it leads "
                 "to (files.stat shows it)")
 

@@ -5,6 +5,15 @@ its hard-link index fresh (see :mod:`agent.forbidden.links`) and adds the
 folder's mount aliases (see :mod:`agent.forbidden.mounts`) to each
 :class:`~agent.forbidden.rules.Rules` snapshot.
 
+A rule keeps both what the customer chose: the folder's identity *and* its
+path.  When the folder is deleted, or moved away and something else takes its
+name (a new folder, one renamed over it), the folder now at that path is
+protected too (the rule is "re-armed"), until the customer removes the rule;
+a moved folder stays protected where it went.  Each snapshot
+(:meth:`ForbiddenFolders.rules`) looks at the chosen paths first, so no call
+can see the new folder unprotected; the customer is told in plain words
+through ``on_notice`` (see :mod:`agent.forbidden.follow`).
+
 Availability: Linux, macOS.
 """
 
@@ -13,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import sys
 import threading
 import time
@@ -20,6 +30,7 @@ from collections.abc import Callable
 
 from agent import paths
 from agent.forbidden._posix import HOLD_FLAGS, ancestors, fd_path, path_ancestors
+from agent.forbidden.follow import MAX_HELD, Notice, follow, tell
 from agent.forbidden.links import index_links
 from agent.forbidden.mounts import (
     MountTable,
@@ -49,6 +60,25 @@ class _Folder:
         self.indexed_since = 0
 
 
+class _Rule:
+    """One rule of the customer: the path they chose, and the folders it holds (the chosen one first)."""
+
+    __slots__ = ("chosen", "held", "missing")
+
+    def __init__(self, chosen: str, first: _Folder) -> None:
+        self.chosen = chosen
+        self.held = [first]
+        self.missing = False
+
+
+def _alive(fd: int) -> bool:
+    """Whether the held folder still exists (a deleted folder has no links left)."""
+    try:
+        return os.fstat(fd).st_nlink > 0
+    except OSError:
+        return False
+
+
 #: Mount aliases of customer folders, of private folders, and disk images holding them.
 _Found = tuple[frozenset[Identity], frozenset[Identity], frozenset[Identity]]
 
@@ -63,16 +93,23 @@ class ForbiddenFolders:
 
     def __init__(self, *, flavour: paths.Flavour | None = None, index_limit: int = INDEX_LIMIT,
                  wall_clock: Callable[[], int] = time.time_ns,
-                 mount_table: MountTable | None = None) -> None:
+                 mount_table: MountTable | None = None, on_notice: Notice | None = None) -> None:
         self.flavour = flavour or paths.current_flavour()
         self.index_limit = index_limit
+        #: Told in plain words when a rule follows its path (see :mod:`agent.forbidden.follow`).
+        self.on_notice = on_notice
         self._wall_clock = wall_clock
         self._mounts = mount_table
         self._lock = threading.RLock()
-        self._folders: list[_Folder] = []
+        self._rules: list[_Rule] = []
         self._private: list[_Folder] = []
         self._generation = 0
         self._alias_cache: tuple[tuple[int, int], _Found] | None = None
+
+    @property
+    def _folders(self) -> list[_Folder]:
+        """Every folder the customer's rules hold (a rule may hold several, see :mod:`agent.forbidden.follow`)."""
+        return [folder for rule in self._rules for folder in rule.held]
 
     @property
     def mount_table(self) -> MountTable:
@@ -82,21 +119,32 @@ class ForbiddenFolders:
 
     @property
     def generation(self) -> int:
-        """Goes up each time a folder is added or removed."""
+        """Goes up each time a folder is added, removed, or protected again at its path."""
         return self._generation
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._folders)
+            return len(self._rules)
 
     def add(self, path: str) -> None:
         """Protect the folder at *path* (a link is followed: its target is protected).
 
-        Adding a folder already protected does nothing.  Raises NotFound,
-        NotADirectory, BadParams (NUL, empty), PermissionDenied, or Conflict
-        when :data:`MAX_FOLDERS` are already protected.
+        The rule keeps the folder's identity and its path: see
+        :mod:`agent.forbidden.follow`.  Adding a folder already protected does
+        nothing.  Raises NotFound, NotADirectory, BadParams (NUL, empty),
+        PermissionDenied, or Conflict when :data:`MAX_FOLDERS` are already
+        protected.
         """
-        self._add(path, self._folders, index=True)
+        folder = self._hold(path, index=True)
+        with self._lock:
+            if any(f.identity == folder.identity for f in self._folders):
+                os.close(folder.fd)
+                return
+            if len(self._rules) >= MAX_FOLDERS:
+                os.close(folder.fd)
+                raise Conflict(f"at most {MAX_FOLDERS} folders can be protected")
+            self._rules.append(_Rule(folder.added_as, folder))
+            self._generation += 1
 
     def add_private(self, path: str) -> None:
         """Protect one of the agent's own folders (its data: journals, backups).
@@ -105,9 +153,18 @@ class ForbiddenFolders:
         by :meth:`describe` nor counted by ``len``: it is not the customer's
         rule.  Raises like :meth:`add`.
         """
-        self._add(path, self._private, index=False)
+        folder = self._hold(path, index=False)
+        with self._lock:
+            if any(f.identity == folder.identity for f in self._private):
+                os.close(folder.fd)
+                return
+            if len(self._private) >= MAX_FOLDERS:
+                os.close(folder.fd)
+                raise Conflict(f"at most {MAX_FOLDERS} folders can be protected")
+            self._private.append(folder)
+            self._generation += 1
 
-    def _add(self, path: str, into: list[_Folder], *, index: bool) -> None:
+    def _hold(self, path: str, *, index: bool) -> _Folder:
         if not path or "\x00" in path:
             raise BadParams("a folder path must be non-empty and without NUL characters")
         try:
@@ -125,54 +182,96 @@ class ForbiddenFolders:
         except BaseException:
             os.close(fd)
             raise
-        with self._lock:
-            if any(f.identity == identity for f in into):
-                os.close(fd)
-                return
-            if len(into) >= MAX_FOLDERS:
-                os.close(fd)
-                raise Conflict(f"at most {MAX_FOLDERS} folders can be protected")
-            into.append(folder)
-            self._generation += 1
+        return folder
 
     def remove(self, path: str) -> None:
-        """Stop protecting the folder at *path*.
+        """Stop protecting the folder at *path*, and whatever its rule protected again at its path.
 
         *path* may name the folder where it is now, or as it was added or
         described (for a folder since moved or deleted).  Raises NotFound when
         no protected folder matches.
         """
         with self._lock:
-            match: _Folder | None = None
+            match: _Rule | None = None
             with contextlib.suppress(OSError, ValueError):
                 identity = Identity.of(os.stat(path))
-                match = next((f for f in self._folders if f.identity == identity), None)
+                match = next((r for r in self._rules if any(f.identity == identity for f in r.held)), None)
             if match is None:
-                match = next((f for f in self._folders if self._spelled(f, path)), None)
+                match = next((r for r in self._rules if self._spelled(r, path)), None)
             if match is None:
                 raise NotFound(f"{path}: not a protected folder")
-            self._folders.remove(match)
-            os.close(match.fd)
+            self._rules.remove(match)
+            for folder in match.held:
+                os.close(folder.fd)
             self._generation += 1
 
-    def _spelled(self, folder: _Folder, path: str) -> bool:
+    def _spelled(self, rule: _Rule, path: str) -> bool:
         try:
             wanted = paths.parse(path, self.flavour)
         except WorkbenchError:
             return False
-        for known in (folder.added_as, self._current_path(folder)):
+        known = [rule.chosen, *(self._current_path(f) for f in rule.held)]
+        for spelling in known:
             with contextlib.suppress(WorkbenchError):
-                if paths.same_path(wanted, paths.parse(known, self.flavour)):
+                if paths.same_path(wanted, paths.parse(spelling, self.flavour)):
                     return True
         return False
 
     def _current_path(self, folder: _Folder) -> str:
-        return fd_path(folder.fd) or folder.added_as
+        where = fd_path(folder.fd)
+        return where if where and not where.endswith(" (deleted)") else folder.added_as
 
     def describe(self) -> list[str]:
-        """The protected folders, where they are now, for the customer's eyes only."""
+        """The protected folders, for the customer's eyes only: where each chosen one is now, else its path."""
+        self._follow_paths()
         with self._lock:
-            return [self._current_path(f) for f in self._folders]
+            return [self._current_path(rule.held[0]) if rule.held else rule.chosen for rule in self._rules]
+
+    def _follow_paths(self) -> None:
+        """Look at each rule's chosen path: protect what now stands there (see :mod:`agent.forbidden.follow`)."""
+        said: list[str] = []
+        with self._lock:
+            for rule in self._rules:
+                for folder in [f for f in rule.held if not _alive(f.fd)]:
+                    rule.held.remove(folder)
+                    os.close(folder.fd)
+                    self._generation += 1
+                try:
+                    st = os.stat(rule.chosen)
+                    at_path = Identity.of(st) if stat.S_ISDIR(st.st_mode) else None
+                except OSError:
+                    at_path = None
+                first = rule.held[0] if rule.held else None
+                where = self._current_path(first) if first is not None and first.identity != at_path else None
+                moved_to = where if where is not None and where != rule.chosen else None
+                change = follow(rule.chosen, at_path, {f.identity for f in rule.held}, moved_to,
+                                missing_before=rule.missing)
+                rule.missing = change.missing
+                if change.rearm is not None and self._rearm(rule):
+                    said.append(change.words or "")
+                elif change.rearm is None and change.words:
+                    said.append(change.words)
+        tell(self.on_notice, said)
+
+    def _rearm(self, rule: _Rule) -> bool:
+        """Hold the folder now at *rule*'s path; False when there is none or the rule holds it already.
+
+        Whatever stands there when it is opened is held, even if it was
+        replaced again since it was looked at: the snapshot must cover what the
+        path names now.
+        """
+        try:
+            folder = self._hold(rule.chosen, index=True)
+        except WorkbenchError:
+            return False
+        if any(f.identity == folder.identity for f in rule.held):
+            os.close(folder.fd)
+            return False
+        rule.held.append(folder)
+        while len(rule.held) > MAX_HELD:  # bounded: the oldest moved-away folder is released first
+            os.close(rule.held.pop(0).fd)
+        self._generation += 1
+        return True
 
     def refresh(self) -> None:
         """Index the multi-link files of every protected folder again (outside the lock)."""
@@ -201,7 +300,12 @@ class ForbiddenFolders:
             return all(changed < f.indexed_since for f in self._folders)
 
     def rules(self) -> Rules:
-        """A snapshot of the protected identities (folders and their mount aliases)."""
+        """A snapshot of the protected identities (folders and their mount aliases).
+
+        Each rule's chosen path is looked at first: a folder now standing there
+        is protected before the snapshot is taken.
+        """
+        self._follow_paths()
         with self._lock:
             folders = {f.identity for f in self._folders}
             linked = frozenset().union(*(f.linked for f in self._folders)) if self._folders else frozenset()
@@ -252,6 +356,6 @@ class ForbiddenFolders:
         with self._lock:
             for folder in [*self._folders, *self._private]:
                 os.close(folder.fd)
-            self._folders.clear()
+            self._rules.clear()
             self._private.clear()
             self._generation += 1

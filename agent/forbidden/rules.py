@@ -26,6 +26,9 @@ CTIME_SLACK_NS: Final = 2_000_000_000
 
 PROTECTED_MESSAGE: Final = "the customer has protected this folder"
 PRIVATE_MESSAGE: Final = "this folder belongs to the support agent itself"
+#: The refusal of a file with another name inside a protected folder: it says no more than that (not where,
+#: not that a folder is involved), so the refusal reveals nothing of what is inside.
+PROTECTED_FILE_MESSAGE: Final = "this file is protected; it cannot be opened"
 
 
 @dataclass(frozen=True)

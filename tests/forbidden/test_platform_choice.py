@@ -44,6 +44,7 @@ def test_on_windows_the_windows_walk_is_chosen_and_nothing_posix_is_imported() -
     assert result["chosen"] == ["agent.forbidden._windows_walk", "agent.forbidden._windows_folders"]
     assert result["refused"] == ["the Windows file calls are not available on this system"] * 2
     assert result["loaded"] == ["agent.forbidden._windows_api", "agent.forbidden._windows_folders",
-                                "agent.forbidden._windows_walk", "agent.forbidden.ntnames", "agent.forbidden.rules"]
+                                "agent.forbidden._windows_walk", "agent.forbidden.follow", "agent.forbidden.ntnames",
+                                "agent.forbidden.rules"]
     assert len(result["not_loadable"]) == 5
     assert all(message.endswith("is POSIX-only") for message in result["not_loadable"])

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,80 @@ def _run(wine_host: WineHost, url: str, procs: list[Proc], tmp_path: Path, disk:
     finally:
         s.close()
     assert agent.wait(60) == 0
+
+
+def _kill_tree(proc: Proc) -> None:
+    """SIGKILL the Windows agent and the processes it runs in (by their Linux ids), as a crash would."""
+    import psutil
+
+    parent = psutil.Process(proc.popen.pid)
+    for child in parent.children(recursive=True):
+        child.kill()
+    proc.kill()
+
+
+def test_rules_follow_their_path_and_no_part_outlives_its_upload_under_wine(
+        wine_host: WineHost, relay: tuple[Proc, str, Path], procs: list[Proc], tmp_path: Path, disk: Path) -> None:
+    """Issue 14, findings 2 and 6, with the Windows agent.
+
+    Wine cannot show NTFS's delete-pending state (a folder deleted while the
+    agent holds it keeps its name until the handle closes, unless Windows 10's
+    POSIX delete semantics apply): :func:`agent.forbidden._windows_api.deleted`
+    reads both from ``FileStandardInfo``, and Wine reports neither for a folder
+    removed under it: the deleted folder stays held (harmless), and the
+    customer's words cannot say where a moved folder went (Wine's final path
+    of a handle is its path when opened).  Nor does Wine reserve NTFS
+    clusters as Windows would for a file extended ahead of its bytes: that the
+    agent no longer extends the ``.part`` ahead is checked by its size.
+    """
+    _, url, _ = relay
+    win = windows_path(disk)
+    protected = win + r"\protected-folder"
+    data = tmp_path / "agent"
+    agent, code = wine_host.start_agent(url, data, "--forbid", protected)
+    procs.append(agent)
+    s = connect(code, relay=url, name="Tess")
+    secret = r"\protected-folder\secret.txt"
+    try:
+        # Deleted and made again: still protected, and the customer is told.
+        shutil.rmtree(disk / "protected-folder")
+        (disk / "protected-folder").mkdir()
+        (disk / "protected-folder" / "secret.txt").write_text("a new secret\n")
+        assert _code(lambda: s.files.read(win + secret)).startswith("forbidden: ")
+        assert {e.name: e.protected for e in s.files.list(win)}["protected-folder"]
+        agent.wait_for(r"was deleted or replaced\. The folder now at that place is protected too")
+
+        # Moved away and another folder renamed to its name: both protected.
+        (disk / "protected-folder").rename(disk / "moved-away")
+        (disk / "other").mkdir()
+        (disk / "other" / "secret.txt").write_text("another secret\n")
+        (disk / "other").rename(disk / "protected-folder")
+        assert _code(lambda: s.files.read(win + secret)).startswith("forbidden: ")
+        assert _code(lambda: s.files.read(win + r"\moved-away\secret.txt")).startswith("forbidden: ")
+        # Under Wine a held folder's final path is the one it had when opened, so the agent cannot say where
+        # the moved one went (on Windows it says "was moved to ..."): it says the folder was replaced.
+        agent.wait_for(r"was deleted or replaced\. The folder now at that place is protected too")
+
+        # An upload left half-done by an agent that is killed: its .part stays until the next start.
+        opened = s.call("files.upload_open", {"path": win + r"\open\half.bin", "size": 64 * 1024 * 1024}).value
+        s.call("files.upload_chunk", {"id": opened["id"], "offset": 0}, b"w" * 100_000)
+        (left,) = [p for p in (disk / "open").iterdir() if p.name.endswith(".part")]
+        assert left.stat().st_size == 100_000  # not extended to the 64 MiB announced
+    finally:
+        s.close()
+    _kill_tree(agent)
+    assert left.exists()
+
+    again, code = wine_host.start_agent(url, data)
+    procs.append(again)
+    assert any("Removed " in line and left.name in line for line in again.lines), again.lines
+    assert not left.exists()
+    s = connect(code, relay=url, name="Tess")
+    try:
+        opened = s.call("files.upload_open", {"path": win + r"\open\other.bin", "size": 1_000_000}).value
+        s.call("files.upload_chunk", {"id": opened["id"], "offset": 0}, b"v" * 1000)
+        assert [p for p in (disk / "open").iterdir() if p.name.endswith(".part")]
+    finally:
+        s.close()  # a clean end: the open upload's .part goes with the session
+    assert again.wait(60) == 0
+    assert not [p.name for p in (disk / "open").iterdir() if p.name.endswith(".part")]

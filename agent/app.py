@@ -55,6 +55,8 @@ class AgentConfig:
     forbid: list[str] = field(default_factory=list)
     hide_rects: list[tuple[int, int, int, int]] = field(default_factory=list)
     hide_windows: list[str] = field(default_factory=list)
+    #: whole monitors hidden from the start, by 0-based index (``--hide-monitor``)
+    hide_monitors: list[int] = field(default_factory=list)
     allow_control: bool = False
     cafile: Path | None = None
     display: str | None = None
@@ -107,6 +109,11 @@ class AgentApp:
             except WorkbenchError as err:
                 print(f"workbench-agent: cannot protect {folder}: {err.message}", file=sys.stderr, flush=True)
                 return 2
+        missing = self._missing_monitors()
+        if missing:  # a hiding rule that hides nothing must not pass for one (1-based counting, say)
+            print(f"workbench-agent: cannot hide monitor {missing}: {self._monitor_words()}", file=sys.stderr,
+                  flush=True)
+            return 2
         if self.config.accept_terms:
             how = "given outside the window (--accept-terms)"
         elif self.panel.ask_consent(self.config.terms.text, self.config.terms.name):
@@ -128,6 +135,9 @@ class AgentApp:
         for title in self.config.hide_windows:
             self.policy.hidden.add_window(title)
             self.journal.append("policy", change="hide_window", by="customer (--hide-window)")
+        for index in self.config.hide_monitors:
+            self.policy.hidden.add_monitor(index)
+            self.journal.append("policy", change="hide_monitor", monitor=index, by="customer (--hide-monitor)")
         if self.config.allow_control:
             self.journal.append("policy", change="grant_control", by="customer (--allow-control)")
         loop_thread = threading.Thread(target=self._run_loop, name="agent-loop", daemon=True)
@@ -141,6 +151,35 @@ class AgentApp:
         self.request_end()
         loop_thread.join(timeout=15)
         return 0
+
+    def _screen_monitors(self) -> list[Any] | None:
+        """This machine's monitors now, or None when the screen cannot be read (nothing to hide then)."""
+        from agent.screen.capture import CaptureError, Capturer
+
+        try:
+            capturer = Capturer(self.config.display)
+        except CaptureError:
+            return None
+        try:
+            return list(capturer.monitors())
+        finally:
+            capturer.close()
+
+    def _missing_monitors(self) -> str:
+        """The ``--hide-monitor`` numbers this machine has no monitor for, as words ("" when none)."""
+        if not self.config.hide_monitors:
+            return ""
+        monitors = self._screen_monitors()
+        if monitors is None:
+            return ""
+        missing = sorted({index for index in self.config.hide_monitors if index >= len(monitors)})
+        return ", ".join(str(index) for index in missing)
+
+    def _monitor_words(self) -> str:
+        monitors = self._screen_monitors() or []
+        if len(monitors) == 1:
+            return "this computer has one monitor, number 0"
+        return f"this computer has {len(monitors)} monitors, numbered 0 to {len(monitors) - 1} (0 is the first)"
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.request_end()

@@ -135,3 +135,51 @@ def test_every_frame_names_the_monitor_it_shows_while_the_view_switches(display:
         assert all(agrees(frame) for frame in frames)
     finally:
         streamer.stop()
+
+
+def test_a_hidden_monitor_is_filled_in_frames_and_screenshots(display: str) -> None:
+    """``--hide-monitor 1`` / the window's choice: monitor 1's pixels never leave, monitor 0's do."""
+    from agent.screen.hidden import FILL_BGRA
+    from agent.screen.streamer import take_screenshot
+
+    fill = FILL_BGRA[2::-1]
+    hidden = HiddenRegions()
+    hidden.add_monitor(1)
+    recorder = Recorder()
+    streamer = Streamer(hidden, recorder.emit, display)
+    recorder.streamer = streamer
+    streamer.start()
+    try:
+        streamer.set_viewers(1, ["v1"])
+        recorder.until(lambda: any(f["monitor"] == "all" for f in recorder.frames()), "a frame of all")
+        frame = next(f for f in recorder.frames() if f["monitor"] == "all")
+        assert {"x": MONITOR[0], "y": 0, "w": MONITOR[0], "h": MONITOR[1], "label": "Hidden by the customer"} \
+            in frame["hidden"]
+        pixels = recorder.canvas.pixels
+        assert np.all(pixels[:, MONITOR[0]:, :3] == fill)  # the painter on the right never shows
+        assert not np.any(np.all(pixels[:, : MONITOR[0], :3] == fill, axis=-1))  # the left is not filled
+        seen = len(recorder.frames())
+        streamer.configure(1, None, True, "v1")
+        recorder.until(lambda: any(f["monitor"] == 1 for f in recorder.frames()[seen:]), "a frame of monitor 1")
+        right = next(f for f in recorder.frames()[seen:] if f["monitor"] == 1)
+        assert right["hidden"] == [{"x": 0, "y": 0, "w": MONITOR[0], "h": MONITOR[1],
+                                    "label": "Hidden by the customer"}]
+        assert np.all(recorder.canvas.pixels[:, :, :3] == fill)
+    finally:
+        streamer.stop()
+    # Screenshots of everything and of each monitor.
+    from io import BytesIO
+
+    from PIL import Image
+
+    for monitor, size, filled in (("all", (2 * MONITOR[0], MONITOR[1]), [(MONITOR[0], 0, *MONITOR)]),
+                                  (1, MONITOR, [(0, 0, *MONITOR)]), (0, MONITOR, [])):
+        data, description = take_screenshot(hidden, display, monitor)
+        with Image.open(BytesIO(data)) as image:
+            shot = np.asarray(image.convert("RGB"))
+        assert (shot.shape[1], shot.shape[0]) == size
+        assert [(r["x"], r["y"], r["w"], r["h"]) for r in description["hidden"]] == filled
+        for x, y, w, h in filled:
+            assert np.all(shot[y : y + h, x : x + w] == fill)
+        if not filled:
+            assert not np.any(np.all(shot == fill, axis=-1))

@@ -59,6 +59,7 @@ class Customer:
     """The two-monitor display, the recorder over both monitors, a relay and a fresh agent."""
 
     def __init__(self, display: str, data: Path) -> None:
+        self.display = display
         env = python_env(DISPLAY=display, LANG="C.UTF-8")
         self.recorder = Proc([sys.executable, str(Path(input_recorder.__file__)), str(2 * MONITOR[0]),
                               str(MONITOR[1])], env=env, name="input_recorder")
@@ -131,3 +132,41 @@ def test_the_first_view_on_the_second_monitor_clicks_where_pointed(
         page.evaluate("() => window.wbView?.cleanup()")
         page.close()
         session.close()
+
+
+def test_hide_monitor_on_the_command_line(customer: Customer, tmp_path: Path) -> None:
+    """``workbench-agent --hide-monitor 1``: the second monitor is filled in every screenshot, journaled."""
+    import numpy as np
+
+    from agent.screen.hidden import FILL_BGRA
+
+    env = python_env(DISPLAY=customer.display, LANG="C.UTF-8")
+    agent, code = start_agent(customer.url, tmp_path / "agent", "--hide-monitor", "1", env=env)
+    try:
+        session = connect(code, relay=customer.url, name="tech")
+        try:
+            fill = np.array(FILL_BGRA[2::-1], dtype=np.uint8)
+            whole = np.asarray(session.screenshot().convert("RGB"))
+            assert whole.shape[:2] == (MONITOR[1], 2 * MONITOR[0])
+            assert np.all(whole[:, MONITOR[0]:] == fill) and not np.all(whole[:, : MONITOR[0]] == fill)
+            assert np.all(np.asarray(session.screenshot(monitor=1).convert("RGB")) == fill)
+            assert not np.all(np.asarray(session.screenshot(monitor=0).convert("RGB")) == fill)
+        finally:
+            session.close()
+        agent.wait(30)
+    finally:
+        agent.stop()
+    journal = next((tmp_path / "agent" / "journals").glob("*.jsonl"))
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert any(r.get("kind") == "policy" and r.get("change") == "hide_monitor" and r.get("monitor") == 1
+               for r in records), records[:6]
+
+
+def test_hide_monitor_refuses_a_monitor_this_machine_lacks(customer: Customer, tmp_path: Path) -> None:
+    """``--hide-monitor 2`` on two monitors (someone counting from 1): refused before anything connects."""
+    env = python_env(DISPLAY=customer.display, LANG="C.UTF-8")
+    proc = Proc([sys.executable, "-m", "agent.cli", "--relay", customer.url, "--data", str(tmp_path / "a"),
+                 "--accept-terms", "--no-window", "--hide-monitor", "2"], env=env, name="agent")
+    assert proc.wait(60) == 2
+    assert any("cannot hide monitor 2" in line and "numbered 0 to 1" in line for line in proc.lines), proc.lines
+    assert not any(line.startswith("session code") for line in proc.lines)

@@ -30,10 +30,13 @@ from agent.journal import Journal
 from agent.limits import known_limits
 from agent.link import AgentLink, LinkCallbacks
 from agent.panel import CustomerPanel, Terms, open_panel
+from agent.panel.hiding_sources import HidingSources
 from agent.policy import Permissions, Policy
 from agent.screen import HiddenRegions, ScreenService
+from agent.screen.service import list_monitors
+from agent.screen.tracking import list_windows
 from agent.session import AgentSession
-from wire.errors import Unsupported, WorkbenchError
+from wire.errors import Unavailable, Unsupported, WorkbenchError
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +88,12 @@ class AgentApp:
                 self._no_folders_reason = err.message
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         self.journal_path = config.data_dir / "journals" / f"{stamp}-{secrets.token_hex(4)}.jsonl"
+        display = config.display
+        hiding = HidingSources(windows=lambda: list_windows(display), monitors=lambda: list_monitors(display))
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
                                                journal_path=self.journal_path, policy=self.policy,
-                                               on_change=self._customer_changed, on_control=self._customer_control)
+                                               on_change=self._customer_changed, on_control=self._customer_control,
+                                               hiding=hiding)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ending = False
         self._end_requested = threading.Event()
@@ -152,18 +158,12 @@ class AgentApp:
         loop_thread.join(timeout=15)
         return 0
 
-    def _screen_monitors(self) -> list[Any] | None:
+    def _screen_monitors(self) -> list[dict[str, Any]] | None:
         """This machine's monitors now, or None when the screen cannot be read (nothing to hide then)."""
-        from agent.screen.capture import CaptureError, Capturer
-
         try:
-            capturer = Capturer(self.config.display)
-        except CaptureError:
+            return list_monitors(self.config.display)
+        except Unavailable:
             return None
-        try:
-            return list(capturer.monitors())
-        finally:
-            capturer.close()
 
     def _missing_monitors(self) -> str:
         """The ``--hide-monitor`` numbers this machine has no monitor for, as words ("" when none)."""
@@ -250,7 +250,8 @@ class AgentApp:
         await self.link.end("customer_ended")
 
     def _customer_changed(self, change: str) -> None:
-        """On the window's thread: the customer changed a rule (``forbid_folder``, ``unforbid_folder``)."""
+        """On the window's thread: the customer changed a rule (``forbid_folder``, ``unforbid_folder``,
+        ``hide_window``, ``hide_monitor``, ``show_window``, ``show_monitor``, ``show_rect``)."""
         journal: Journal | None = getattr(self, "journal", None)
         if journal is not None:
             journal.append("policy", change=change, by="customer (window)")

@@ -39,8 +39,9 @@ PAINTER_BOX = (MONITOR[0] + 200, 150, 300, 200)
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
     with two_monitor_xvfb() as name:
-        painter = screen_x.Painter(name, "--title", "right-monitor", "--fill", "#%02x%02x%02x" % RIGHT_COLOUR,
-                                   "--geometry", "{2}x{3}+{0}+{1}".format(*PAINTER_BOX))
+        x, y, w, h = PAINTER_BOX
+        fill = "#" + "".join(f"{c:02x}" for c in RIGHT_COLOUR)
+        painter = screen_x.Painter(name, "--title", "right-monitor", "--fill", fill, "--geometry", f"{w}x{h}+{x}+{y}")
         try:
             yield name
         finally:

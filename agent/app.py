@@ -30,10 +30,13 @@ from agent.journal import Journal
 from agent.limits import known_limits
 from agent.link import AgentLink, LinkCallbacks
 from agent.panel import CustomerPanel, Terms, open_panel
+from agent.panel.hiding_sources import HidingSources
 from agent.policy import Permissions, Policy
 from agent.screen import HiddenRegions, ScreenService
+from agent.screen.service import list_monitors
+from agent.screen.tracking import list_windows
 from agent.session import AgentSession
-from wire.errors import Unsupported, WorkbenchError
+from wire.errors import Unavailable, Unsupported, WorkbenchError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ class AgentConfig:
     forbid: list[str] = field(default_factory=list)
     hide_rects: list[tuple[int, int, int, int]] = field(default_factory=list)
     hide_windows: list[str] = field(default_factory=list)
+    #: whole monitors hidden from the start, by 0-based index (``--hide-monitor``)
+    hide_monitors: list[int] = field(default_factory=list)
     allow_control: bool = False
     cafile: Path | None = None
     display: str | None = None
@@ -83,9 +88,12 @@ class AgentApp:
                 self._no_folders_reason = err.message
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         self.journal_path = config.data_dir / "journals" / f"{stamp}-{secrets.token_hex(4)}.jsonl"
+        display = config.display
+        hiding = HidingSources(windows=lambda: list_windows(display), monitors=lambda: list_monitors(display))
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
                                                journal_path=self.journal_path, policy=self.policy,
-                                               on_change=self._customer_changed, on_control=self._customer_control)
+                                               on_change=self._customer_changed, on_control=self._customer_control,
+                                               hiding=hiding)
         if self.policy.forbidden_folders is not None:
             self.policy.forbidden_folders.on_notice = self._protected_folder_followed
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -109,6 +117,11 @@ class AgentApp:
             except WorkbenchError as err:
                 print(f"workbench-agent: cannot protect {folder}: {err.message}", file=sys.stderr, flush=True)
                 return 2
+        missing = self._missing_monitors()
+        if missing:  # a hiding rule that hides nothing must not pass for one (1-based counting, say)
+            print(f"workbench-agent: cannot hide monitor {missing}: {self._monitor_words()}", file=sys.stderr,
+                  flush=True)
+            return 2
         if self.config.accept_terms:
             how = "given outside the window (--accept-terms)"
         elif self.panel.ask_consent(self.config.terms.text, self.config.terms.name):
@@ -130,6 +143,9 @@ class AgentApp:
         for title in self.config.hide_windows:
             self.policy.hidden.add_window(title)
             self.journal.append("policy", change="hide_window", by="customer (--hide-window)")
+        for index in self.config.hide_monitors:
+            self.policy.hidden.add_monitor(index)
+            self.journal.append("policy", change="hide_monitor", monitor=index, by="customer (--hide-monitor)")
         if self.config.allow_control:
             self.journal.append("policy", change="grant_control", by="customer (--allow-control)")
         loop_thread = threading.Thread(target=self._run_loop, name="agent-loop", daemon=True)
@@ -143,6 +159,29 @@ class AgentApp:
         self.request_end()
         loop_thread.join(timeout=15)
         return 0
+
+    def _screen_monitors(self) -> list[dict[str, Any]] | None:
+        """This machine's monitors now, or None when the screen cannot be read (nothing to hide then)."""
+        try:
+            return list_monitors(self.config.display)
+        except Unavailable:
+            return None
+
+    def _missing_monitors(self) -> str:
+        """The ``--hide-monitor`` numbers this machine has no monitor for, as words ("" when none)."""
+        if not self.config.hide_monitors:
+            return ""
+        monitors = self._screen_monitors()
+        if monitors is None:
+            return ""
+        missing = sorted({index for index in self.config.hide_monitors if index >= len(monitors)})
+        return ", ".join(str(index) for index in missing)
+
+    def _monitor_words(self) -> str:
+        monitors = self._screen_monitors() or []
+        if len(monitors) == 1:
+            return "this computer has one monitor, number 0"
+        return f"this computer has {len(monitors)} monitors, numbered 0 to {len(monitors) - 1} (0 is the first)"
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.request_end()
@@ -239,7 +278,8 @@ class AgentApp:
         await self.link.end("customer_ended")
 
     def _customer_changed(self, change: str) -> None:
-        """On the window's thread: the customer changed a rule (``forbid_folder``, ``unforbid_folder``)."""
+        """On the window's thread: the customer changed a rule (``forbid_folder``, ``unforbid_folder``,
+        ``hide_window``, ``hide_monitor``, ``show_window``, ``show_monitor``, ``show_rect``)."""
         journal: Journal | None = getattr(self, "journal", None)
         if journal is not None:
             journal.append("policy", change=change, by="customer (window)")

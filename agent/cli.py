@@ -24,6 +24,17 @@ def _rect(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
+def _monitor(text: str) -> int:
+    """Parse a monitor's 0-based index; raises argparse.ArgumentTypeError."""
+    try:
+        index = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a monitor number (0 is the first), not {text!r}") from None
+    if not 0 <= index < 64:
+        raise argparse.ArgumentTypeError(f"a monitor number is 0 (the first), 1 (the second)…, not {text!r}")
+    return index
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench-agent",
@@ -48,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a screen area the technician never sees (repeatable)")
     parser.add_argument("--hide-window", action="append", default=[], metavar="TITLE",
                         help="a window the technician never sees, followed when it moves (repeatable)")
+    parser.add_argument("--hide-monitor", action="append", default=[], type=_monitor, metavar="N",
+                        help="a whole monitor the technician never sees: 0 is the first, 1 the second, as the "
+                             "technician's monitor list and the window's picker number them (repeatable)")
     parser.add_argument("--allow-control", action="store_true",
                         help="let the technician control mouse and keyboard from the start (journaled)")
     parser.add_argument("--cafile", type=Path, default=None, help="trust this certificate for a wss:// relay")
@@ -88,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     config = AgentConfig(relay_url=args.relay, data_dir=(args.data or default_data_dir()).resolve(), terms=terms,
                          accept_terms=args.accept_terms, window=window, forbid=list(args.forbid),
                          hide_rects=list(args.hide_rect), hide_windows=list(args.hide_window),
+                         hide_monitors=list(args.hide_monitor),
                          allow_control=args.allow_control, cafile=args.cafile, display=os.environ.get("DISPLAY"))
     return AgentApp(config).run()
 

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wire.chain import utc_now
-from wire.errors import ProtocolError, WorkbenchError
+from wire.errors import BadParams, ProtocolError, WorkbenchError
 from workbench.annotate import AnnotateNamespace
 from workbench.calls import CallResult
 from workbench.client import RelayClient
@@ -132,15 +132,20 @@ class Session:
     def _viewer_token(self) -> str:
         return str(self.call("relay.viewer_token").value["token"])
 
-    def screenshot(self) -> Image:
+    def screenshot(self, monitor: str | int = "all") -> Image:
         """The customer's screen now, as a PIL image; what the customer hid is filled (journaled).
 
-        Raises NotGranted when the customer does not allow viewing, Unavailable
-        when the agent has no screen to capture.
+        *monitor* is ``"all"`` (every monitor side by side, the default) or a monitor's 0-based
+        index, as in :meth:`screen` and the view's selector (``s.screenshot(monitor=1)`` is the
+        second monitor).  Raises BadParams for a monitor that is neither (or that the customer's
+        machine does not have), NotGranted when the customer does not allow viewing, Forbidden
+        while the customer pauses the view, Unavailable when the agent has no screen to capture.
         """
         from PIL import Image as PILImage
 
-        result = self.call("screen.screenshot", timeout=60)
+        if not (monitor == "all" or (isinstance(monitor, int) and not isinstance(monitor, bool) and monitor >= 0)):
+            raise BadParams(f'monitor must be "all" or an index >= 0, not {monitor!r}', param="monitor")
+        result = self.call("screen.screenshot", {"monitor": monitor}, timeout=60)
         if result.data is None:
             raise WorkbenchError("the agent sent no picture")
         image = PILImage.open(io.BytesIO(result.data))

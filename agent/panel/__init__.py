@@ -38,6 +38,7 @@ from agent.panel.model import format_code
 from agent.panel.terms import TERMS_DIR, available_terms, load_terms, terms_language, terms_variants
 
 if TYPE_CHECKING:
+    from agent.panel.hiding_sources import HidingSources
     from agent.policy import Policy
 
 __all__ = [
@@ -65,6 +66,7 @@ def open_panel(
     title: str = DEFAULT_TITLE,
     on_change: Callable[[str], None] | None = None,
     on_control: Callable[[bool], None] | None = None,
+    hiding: HidingSources | None = None,
 ) -> CustomerPanel:
     """Open the customer panel; call it from the main thread.
 
@@ -79,6 +81,10 @@ def open_panel(
     the core passes it to :meth:`agent.control.ControlService.grant` / ``revoke``,
     which flip ``policy.permissions.control`` and journal it.  The window shows the
     button only when ``on_control`` is given; the console panel has no button.
+    ``hiding`` (optional) lists the windows and monitors for the window's "hidden from
+    the technician" section (:mod:`agent.panel.hiding`), which changes ``policy.hidden``
+    and reports each choice through ``on_change`` (``"hide_window"``, ``"hide_monitor"``,
+    ``"show_window"``…); without it the window has no such section.
 
     Raises:
         PanelUnavailable: ``window=True`` but no window can be shown (no
@@ -94,4 +100,4 @@ def open_panel(
     except ImportError as err:  # Python built without tkinter
         raise PanelUnavailable(f"Tk is not available: {err}") from err
     return TkPanel(on_end=on_end, journal_path=journal_path, policy=policy, title=title, on_change=on_change,
-                   on_control=on_control)
+                   on_control=on_control, hiding=hiding)

@@ -32,6 +32,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from agent.panel.base import DEFAULT_TITLE, PanelUnavailable, Terms
+from agent.panel.hiding import HidingSection
+from agent.panel.hiding_sources import HidingSources
 from agent.panel.model import (
     ActivityAdded,
     CallRequested,
@@ -137,6 +139,7 @@ class TkPanel:
         on_change: Callable[[str], None] | None = None,
         on_control: Callable[[bool], None] | None = None,
         sections: list[PanelSection] | None = None,
+        hiding: HidingSources | None = None,
         opener: Callable[[Path], subprocess.Popen[bytes] | None] = open_with_system,
         output: TextIO | None = None,
     ) -> None:
@@ -153,6 +156,8 @@ class TkPanel:
         self._on_change = on_change
         self._on_control = on_control
         self._sections = default_sections() if sections is None else sections
+        if hiding is not None:  # after the forbidden folders: what the customer keeps to themselves
+            self._sections.insert(min(1, len(self._sections)), HidingSection(hiding))
         self._opener = opener
         self._output = output
         self._thread = threading.get_ident()

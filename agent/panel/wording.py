@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.panel.hiding_words import ENGLISH_HIDING, FRENCH_HIDING, HidingWording
+
 
 @dataclass(frozen=True)
 class Wording:
@@ -63,6 +65,8 @@ class Wording:
     control_hint_on: str
     #: the agent core's own status and end lines (written in English in agent/app.py), in this language
     core_lines: dict[str, str] = field(default_factory=dict)
+    #: the "hidden from the technician" section (agent.panel.hiding)
+    hiding: HidingWording = ENGLISH_HIDING
 
     def core_line(self, line: str) -> str:
         """*line* from the agent core in this language; a line not known here is shown as it is."""
@@ -193,6 +197,7 @@ FRENCH = Wording(
         "You ended the session.": "Vous avez mis fin à la séance.",
         "The technician ended the session.": "Le technicien a mis fin à la séance.",
     },
+    hiding=FRENCH_HIDING,
 )
 
 WORDINGS: dict[str, Wording] = {"en": ENGLISH, "fr": FRENCH}

@@ -76,10 +76,15 @@ class EncodedFrame:
     payload: bytes
     hidden: list[Rect] = field(default_factory=list)
 
-    def body(self, monitor: str | int) -> dict[str, Any]:
-        """The ``screen.frame`` event body (docs/screen-protocol.md)."""
+    def body(self, monitor: str | int, area: Rect | None = None) -> dict[str, Any]:
+        """The ``screen.frame`` event body (docs/screen-protocol.md).
+
+        *area* is where the captured pixels are on the virtual screen: its corner goes out as
+        ``x``, ``y``, so a viewer maps a pointer on this very frame to the desktop.
+        """
+        origin = {"x": area.x, "y": area.y} if area is not None else {}
         return {
-            "seq": self.seq, "key": self.key, "width": self.width, "height": self.height,
+            **origin, "seq": self.seq, "key": self.key, "width": self.width, "height": self.height,
             "captured_at": self.captured_at, "rects": self.rects,
             "hidden": [{**rect.to_dict(), "label": HIDDEN_LABEL} for rect in self.hidden],
             "paused": False, "monitor": monitor,

@@ -40,6 +40,22 @@ def _monitor_param(value: Any) -> str | int:
     raise BadParams("'monitor' must be \"all\" or a monitor index", param="monitor")
 
 
+def list_monitors(display: str | None) -> list[dict[str, Any]]:
+    """The monitors (0-based ``index``, ``x``, ``y``, ``width``, ``height``, ``primary``), for the
+    customer's "hide a monitor" picker and ``screen.monitors``.
+
+    Blocking.  Raises :class:`Unavailable` when there is no screen to read.
+    """
+    try:
+        capturer = Capturer(display)
+    except CaptureError as err:
+        raise Unavailable(str(err)) from err
+    try:
+        return [m.to_dict() for m in capturer.monitors()]
+    finally:
+        capturer.close()
+
+
 class ScreenService:
     """Live screen for viewers, screenshots and the monitor list, within what the customer hides."""
 

@@ -64,6 +64,14 @@ class PausedError(RuntimeError):
 Emit = Callable[[str, dict[str, Any], "bytes | None"], None]
 
 
+@dataclass(frozen=True)
+class StreamArea:
+    """What a stream shows: the monitor ("all" or a 0-based index) and its area on the virtual screen."""
+
+    monitor: str | int
+    area: Rect
+
+
 @dataclass
 class _Control:
     """What the event loop tells the worker, guarded by :attr:`Streamer._lock`."""
@@ -73,7 +81,10 @@ class _Control:
     monitor: str | int = "all"
     max_fps: int = DEFAULT_MAX_FPS
     key_requested: bool = True
-    configured: bool = True  # send screen.info before the next frame
+    #: bumped by every change of what is streamed (a viewer joins, screen.configure); the worker
+    #: reopens the stream when the number it last applied differs, so a change that arrives while
+    #: it is opening the stream is never lost (it is not a flag the worker clears after the fact)
+    config_gen: int = 1
     hidden_changed: bool = True
     stopping: bool = False
     in_flight: dict[int, float] = field(default_factory=dict)
@@ -111,6 +122,9 @@ class Streamer:
         self._watcher: ScreenWatcher | None = None
         self._pipeline: FramePipeline | None = None
         self._area: Rect | None = None
+        #: what the frames show: the monitor and area the stream was last opened for
+        self._stream: StreamArea | None = None
+        self._applied_gen = 0
         self._last_frame_at = 0.0
         self._poll_at = 0.0
         self._cpu_credit = CPU_BURST  # worker CPU seconds it may spend now
@@ -153,7 +167,7 @@ class Streamer:
             control.last_ack = {v: s for v, s in control.last_ack.items() if v in viewer_ids or v == ""}
             if joined:
                 control.key_requested = True
-                control.configured = True
+                control.config_gen += 1
                 control.hidden_changed = True
                 control.in_flight.clear()
         self.wake()
@@ -189,7 +203,7 @@ class Streamer:
                 control.key_requested = True
             if max_fps is not None:
                 control.max_fps = max(1, min(MAX_FPS_LIMIT, max_fps))
-            control.configured = True
+            control.config_gen += 1
         self.wake()
 
     def request_key_frame(self) -> None:
@@ -249,21 +263,21 @@ class Streamer:
             oldest = min(control.in_flight.values(), default=now)
             monitor, max_fps, rtt = control.monitor, control.max_fps, control.rtt
             allow_copy = control.allow_copy()
-            key, configured, hidden_changed = control.key_requested, control.configured, control.hidden_changed
+            key, config_gen, hidden_changed = control.key_requested, control.config_gen, control.hidden_changed
         if not streaming:
             self._close_sources()
             return None
         if self._hidden.paused:
             return None
         try:
-            self._open_sources(monitor, configured)
+            if self._open_sources(monitor, config_gen):
+                key = True  # a stream that shows something else starts with a key frame of it
+                with self._lock:
+                    self._control.key_requested = True  # kept if this pass sends nothing
         except CaptureError as err:
             log.warning("screen capture unavailable: %s", err)
             return RETRY_SECONDS
-        assert self._pipeline is not None
-        if configured:
-            with self._lock:
-                self._control.configured = False
+        assert self._pipeline is not None and self._stream is not None
         if self._watcher is not None:
             self._watcher.poll()
         if in_flight >= MAX_IN_FLIGHT:
@@ -289,12 +303,14 @@ class Streamer:
             return -self._cpu_credit / CPU_BUDGET
         self._adapt_quality(rtt, interval)
         self._pipeline.allow_copy = allow_copy
-        with self._lock:
-            self._control.key_requested = False
-            self._control.hidden_changed = False
+        with self._lock:  # a request that came after they were read stays for the next frame
+            if key:
+                self._control.key_requested = False
+            if hidden_changed:
+                self._control.hidden_changed = False
         cpu_before = time.thread_time()
         try:
-            frame = self._capture_frame(now, key)
+            frame = self._capture_frame(now, key)  # of self._stream's area, whatever was asked since
         except CaptureError as err:
             log.warning("screen capture failed: %s", err)
             self._close_sources()
@@ -303,12 +319,13 @@ class Streamer:
         # Without DAMAGE, an unchanged screen is polled less often.
         self._poll_at = now + (interval if frame is not None else max(interval, IDLE_POLL_SECONDS))
         if frame is not None:
-            sent = frame
+            sent, stream = frame, self._stream
 
             def hand_over() -> None:
                 with self._lock:
                     self._control.in_flight[sent.seq] = time.monotonic()
-                self._emit("screen.frame", sent.body(monitor), sent.payload)
+                # The monitor and origin of the pixels captured, never of a request not applied yet.
+                self._emit("screen.frame", sent.body(stream.monitor, stream.area), sent.payload)
 
             if not self._hidden.unless_paused(hand_over):  # paused while encoding: drop it, start afresh later
                 self._pipeline.reset()
@@ -345,13 +362,20 @@ class Streamer:
             self._pipeline.reset()
             return None
 
-    def _open_sources(self, monitor: str | int, configured: bool) -> None:
+    def _open_sources(self, monitor: str | int, config_gen: int) -> bool:
+        """Open the capture and (re)open the stream for *monitor* unless generation *config_gen* is applied.
+
+        ``screen.info`` is sent whenever the stream is (re)opened.  Returns True when what it
+        shows changed (another monitor or area): the next frame must be a key frame.  Raises
+        :class:`CaptureError`.
+        """
+        reopen = config_gen != self._applied_gen or self._pipeline is None
         if self._capturer is None:
             self._capturer = Capturer(self._display)
             self._watcher = open_watcher(self._display)
-            configured = True
-        if not configured and self._pipeline is not None:
-            return
+            reopen = True
+        if not reopen:
+            return False
         try:
             area = self._capturer.area(monitor)
         except IndexError:
@@ -360,11 +384,14 @@ class Streamer:
         if self._pipeline is None or area != self._area:
             self._area = area
             self._pipeline = FramePipeline(area.w, area.h)
+        previous, self._stream = self._stream, StreamArea(monitor, area)
+        self._applied_gen = config_gen
         monitors = [m.to_dict() for m in self._capturer.monitors()]
         with self._lock:
             stream = {"monitor": monitor, "x": area.x, "y": area.y, "width": area.w, "height": area.h,
                       "max_fps": self._control.max_fps}
         self._emit("screen.info", {"monitors": monitors, "stream": stream}, None)
+        return self._stream != previous
 
     def _close_sources(self) -> None:
         if self._watcher is not None:
@@ -375,6 +402,7 @@ class Streamer:
             self._capturer = None
         self._pipeline = None
         self._area = None
+        self._stream = None
 
 
 def hidden_rects(capturer: Capturer, items: list[Any]) -> tuple[list[Rect], frozenset[str]]:

@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import {
   controlStateFrom, DEFAULT_HIDDEN_LABEL, hiddenBoxes, monitorOptions, monitorsFrom, monitorsTrait, stateNoticeFrom,
-  streamFrom, streamOrigin,
+  streamFrom, streamOrigin, frameOriginFrom,
 } from "../../workbench/widget_src/screen_state.js";
 
 const LEFT = { index: 0, x: -1920, y: 100, width: 1920, height: 1080 };
@@ -46,16 +46,25 @@ test("the stream's origin: screen.info's stream when it is about the monitor sho
   assert.deepEqual(streamOrigin(undefined, null, monitors), { x: -1920, y: 0 });
   assert.deepEqual(streamOrigin("all", null, []), { x: 0, y: 0 });
   assert.deepEqual(streamOrigin(7, null, monitors), { x: 0, y: 0 });
+  // The frame's own origin wins: it says where the pixels under the pointer are, even when the
+  // stream info or the monitor named disagree (finding 9: a request applied late).
+  assert.deepEqual(streamOrigin(1, { monitor: "all", x: 0, y: 0 }, monitors, { x: 0, y: 0 }), { x: 0, y: 0 });
+  assert.deepEqual(streamOrigin("all", null, monitors, { x: 1920, y: 0 }), { x: 1920, y: 0 });
+  assert.deepEqual(frameOriginFrom({ x: 1920, y: 0 }), { x: 1920, y: 0 });
+  assert.deepEqual(frameOriginFrom({ x: -1920, y: 5 }), { x: -1920, y: 5 });
+  assert.equal(frameOriginFrom({}), null);
+  assert.equal(frameOriginFrom({ x: "1920", y: 0 }), null);
+  assert.equal(frameOriginFrom({ x: 1.5, y: 0 }), null);
 });
 
 test("the monitor picker lists all, each monitor, and keeps a choice the agent has not listed", () => {
   assert.deepEqual(monitorOptions([], "all"), [["all", "All monitors"]]);
   assert.deepEqual(monitorOptions([LEFT, RIGHT], "1"), [
     ["all", "All monitors, side by side"],
-    ["0", "Monitor 1 (1920×1080)"],
-    ["1", "Monitor 2 (2560×1440, primary)"],
+    ["0", "Monitor 0 (1920×1080)"],
+    ["1", "Monitor 1 (2560×1440, primary)"],
   ]);
-  assert.deepEqual(monitorOptions([LEFT], "2"), [["all", "All monitors"], ["0", "Monitor 1 (1920×1080)"], ["2", "Monitor 3"]]);
+  assert.deepEqual(monitorOptions([LEFT], "2"), [["all", "All monitors"], ["0", "Monitor 0 (1920×1080)"], ["2", "Monitor 2"]]);
 });
 
 test("hidden areas become boxes in % of the stream, labelled by the customer or by default", () => {

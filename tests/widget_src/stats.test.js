@@ -43,7 +43,7 @@ test("the status line says when the customer holds the mouse, with the agent's g
 test("rates, monitors, notices and the marks line in words", () => {
   assert.deepEqual([formatRate(999.6), formatRate(1000), formatRate(12_345)], ["1000 kbit/s", "1.0 Mbit/s", "12.3 Mbit/s"]);
   assert.equal(monitorLabel({ index: 1, x: 0, y: 0, width: 1920, height: 1080, primary: true }),
-               "Monitor 2 (1920×1080, primary)");
+               "Monitor 1 (1920×1080, primary)");  // the API's 0-based index, as s.screen(monitor=1)
   assert.equal(noticeText({ paused: false, hiddenCount: 0, reason: "why" }), "");
   assert.equal(noticeText({ paused: true, hiddenCount: 2, reason: "lunch" }),
                "The customer has paused the view: the picture is frozen until they resume. "

@@ -302,7 +302,7 @@ function formatRate(kbps) {
 }
 function monitorLabel(monitor) {
   const primary = monitor.primary ? ", primary" : "";
-  return `Monitor ${monitor.index + 1} (${monitor.width}×${monitor.height}${primary})`;
+  return `Monitor ${monitor.index} (${monitor.width}×${monitor.height}${primary})`;
 }
 function statusText(linkText, control, live, snapshot) {
   let text = linkText;
@@ -1101,7 +1101,8 @@ function controlStateFrom(body) {
     graceS: Number.isFinite(body.grace_s) && body.grace_s > 0 ? body.grace_s : null
   };
 }
-function streamOrigin(monitor, stream, monitors) {
+function streamOrigin(monitor, stream, monitors, frameOrigin = null) {
+  if (frameOrigin) return { x: frameOrigin.x, y: frameOrigin.y };
   if (stream && stream.monitor === monitor && Number.isFinite(stream.x) && Number.isFinite(stream.y)) {
     return { x: (
       /** @type {number} */
@@ -1118,10 +1119,20 @@ function streamOrigin(monitor, stream, monitors) {
   const shown = monitors.find((m) => m.index === monitor);
   return shown ? { x: shown.x, y: shown.y } : { x: 0, y: 0 };
 }
+function frameOriginFrom(body) {
+  const { x, y } = body;
+  return Number.isInteger(x) && Number.isInteger(y) ? { x: (
+    /** @type {number} */
+    x
+  ), y: (
+    /** @type {number} */
+    y
+  ) } : null;
+}
 function monitorOptions(monitors, current) {
   const options = [["all", monitors.length > 1 ? "All monitors, side by side" : "All monitors"]];
   for (const monitor of monitors) options.push([String(monitor.index), monitorLabel(monitor)]);
-  if (!options.some(([value]) => value === current)) options.push([current, `Monitor ${Number(current) + 1}`]);
+  if (!options.some(([value]) => value === current)) options.push([current, `Monitor ${current}`]);
   return options;
 }
 function hiddenBoxes(hidden, width, height) {
@@ -1616,6 +1627,7 @@ var ScreenView = class {
     this.cleanups = [];
     this.monitors = [];
     this.streamMonitor = "all";
+    this.frameOrigin = null;
     this.streamInfo = null;
     this.visible = false;
     this.hideTimer = null;
@@ -1899,6 +1911,7 @@ var ScreenView = class {
     if (!skipped && !error) {
       this.stats.frameDrawn(body.captured_at);
       if (body.monitor !== void 0) this.streamMonitor = body.monitor;
+      this.frameOrigin = frameOriginFrom(body);
       if (typeof body.paused === "boolean" && body.paused !== this.stateNotice.paused) {
         this.stateNotice = { ...this.stateNotice, paused: body.paused };
         this._renderNotice();
@@ -1931,7 +1944,7 @@ var ScreenView = class {
   }
   /** @returns {Point} */
   _streamOrigin() {
-    return streamOrigin(this.streamMonitor, this.streamInfo, this.monitors);
+    return streamOrigin(this.streamMonitor, this.streamInfo, this.monitors, this.frameOrigin);
   }
   _refreshStats() {
     this.previews.sweep();

@@ -56,13 +56,18 @@ export function controlStateFrom(body) {
   };
 }
 
-/** Where the stream's top left is on the virtual screen (desktop px): screen.info's stream when it
- * is about the monitor streamed, else the monitor's origin (the union's for "all").
+/** Where the stream's top left is on the virtual screen (desktop px). The frame drawn last says
+ * where its own pixels are (`x`, `y`, from agents that send them): that wins, so a pointer always
+ * maps through the picture it points at, whatever monitor was asked for meanwhile. Otherwise
+ * screen.info's stream when it is about the monitor streamed, else the monitor's origin (the
+ * union's for "all").
  * @param {number | "all" | undefined} monitor the monitor the frames say they show
  * @param {Record<string, unknown> | null} stream screen.info's "stream"
  * @param {Monitor[]} monitors
+ * @param {Point | null} [frameOrigin] the origin the last frame drawn carried
  * @returns {Point} */
-export function streamOrigin(monitor, stream, monitors) {
+export function streamOrigin(monitor, stream, monitors, frameOrigin = null) {
+  if (frameOrigin) return { x: frameOrigin.x, y: frameOrigin.y };
   if (stream && stream.monitor === monitor && Number.isFinite(stream.x) && Number.isFinite(stream.y)) {
     return { x: /** @type {number} */ (stream.x), y: /** @type {number} */ (stream.y) };
   }
@@ -74,14 +79,23 @@ export function streamOrigin(monitor, stream, monitors) {
   return shown ? { x: shown.x, y: shown.y } : { x: 0, y: 0 };
 }
 
+/** A frame body's own origin on the virtual screen, or null when it carries none (older agents).
+ * @param {{ x?: unknown, y?: unknown }} body @returns {Point | null} */
+export function frameOriginFrom(body) {
+  // Monitors left of or above the primary have negative coordinates (Windows).
+  const { x, y } = body;
+  return Number.isInteger(x) && Number.isInteger(y) ? { x: /** @type {number} */ (x), y: /** @type {number} */ (y) } : null;
+}
+
 /** The monitor picker's [value, text] options; the current choice is kept even when the agent
- * has not (yet) listed it.
+ * has not (yet) listed it. Monitors are named by their 0-based index, as `s.screen(monitor=…)`,
+ * `s.screenshot(monitor=…)`, `--hide-monitor` and the customer's window name them.
  * @param {Monitor[]} monitors @param {string} current @returns {[string, string][]} */
 export function monitorOptions(monitors, current) {
   /** @type {[string, string][]} */
   const options = [["all", monitors.length > 1 ? "All monitors, side by side" : "All monitors"]];
   for (const monitor of monitors) options.push([String(monitor.index), monitorLabel(monitor)]);
-  if (!options.some(([value]) => value === current)) options.push([current, `Monitor ${Number(current) + 1}`]);
+  if (!options.some(([value]) => value === current)) options.push([current, `Monitor ${current}`]);
   return options;
 }
 

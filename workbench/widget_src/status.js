@@ -17,7 +17,7 @@ export function formatRate(kbps) {
 /** @param {Monitor} monitor @returns {string} */
 export function monitorLabel(monitor) {
   const primary = monitor.primary ? ", primary" : "";
-  return `Monitor ${monitor.index + 1} (${monitor.width}×${monitor.height}${primary})`;
+  return `Monitor ${monitor.index} (${monitor.width}×${monitor.height}${primary})`;
 }
 
 /** The status line: the link's state, whether the customer holds the mouse, and, while live,

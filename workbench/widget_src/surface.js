@@ -30,6 +30,8 @@ const HIDDEN_FILL = "#303030";
  * @property {FrameRect[]} [rects]
  * @property {HiddenArea[]} [hidden]
  * @property {number | "all"} [monitor]
+ * @property {number} [x] where the frame's top left is on the virtual screen (desktop px)
+ * @property {number} [y]
  * @property {number} [captured_at] epoch ms
  * @property {boolean} [paused]
  */

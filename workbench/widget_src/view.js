@@ -13,7 +13,7 @@ import { DEFAULT_WIDTHS, PALETTE } from "./marks.js";
 import { IDLE_TRAITS, TraitPublisher } from "./model.js";
 import { PointerRouter } from "./pointer.js";
 import {
-  controlStateFrom, hiddenBoxes, monitorOptions, monitorsFrom, monitorsTrait, stateNoticeFrom, streamFrom, streamOrigin,
+  controlStateFrom, frameOriginFrom, hiddenBoxes, monitorOptions, monitorsFrom, monitorsTrait, stateNoticeFrom, streamFrom, streamOrigin,
 } from "./screen_state.js";
 import { shortcutFor } from "./shortcuts.js";
 import { StreamStats } from "./stats.js";
@@ -57,6 +57,8 @@ export class ScreenView {
     this.monitors = [];
     /** @type {number | "all" | undefined} */
     this.streamMonitor = "all";
+    /** @type {Point | null} where the last frame drawn says its pixels are on the virtual screen */
+    this.frameOrigin = null;
     /** @type {Record<string, unknown> | null} screen.info's "stream": its monitor and origin on the virtual screen */
     this.streamInfo = null;
     this.visible = false;
@@ -364,6 +366,7 @@ export class ScreenView {
     if (!skipped && !error) {
       this.stats.frameDrawn(body.captured_at);
       if (body.monitor !== undefined) this.streamMonitor = body.monitor;
+      this.frameOrigin = frameOriginFrom(body);
       if (typeof body.paused === "boolean" && body.paused !== this.stateNotice.paused) {
         this.stateNotice = { ...this.stateNotice, paused: body.paused };
         this._renderNotice();
@@ -403,7 +406,7 @@ export class ScreenView {
 
   /** @returns {Point} */
   _streamOrigin() {
-    return streamOrigin(this.streamMonitor, this.streamInfo, this.monitors);
+    return streamOrigin(this.streamMonitor, this.streamInfo, this.monitors, this.frameOrigin);
   }
 
   _refreshStats() {

@@ -250,7 +250,12 @@ class SessionView:
     def draw_new_lines(self, state: PanelState) -> None:
         """Append the activity lines not drawn yet; follow the newest unless the customer scrolled up."""
         new = state.activity_since(self._shown_lines)
-        at_bottom = self.log.yview()[1] >= 0.999
+        # Whether the newest line is on screen now.  dlineinfo brings the layout up to date first;
+        # yview() may still hold the fractions of before the last lines were drawn (under load,
+        # several draws can come before Tk's idle layout), and the log would stop following.
+        # A log not on screen yet (the window still withdrawn) follows too.
+        at_bottom = (not self.log.winfo_viewable() or self.log.yview()[1] >= 0.999
+                     or self.log.dlineinfo("end-1c") is not None)
         self.log.configure(state="normal")
         if state.activity_total == 0:
             self.log.delete("1.0", "end")

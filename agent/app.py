@@ -316,6 +316,9 @@ class AgentApp:
     def _on_paired(self, paired: dict[str, Any]) -> None:
         self.session.record_paired(paired)
         self.panel.show_connected(str(paired.get("technician", "")), str(paired["session_id"]))
+        retention = paired.get("retention")
+        if isinstance(retention, dict):  # what the service keeps and for how long (R7), in the customer's words
+            self.panel.show_retention({str(k): str(v) for k, v in retention.items()})
 
     def _on_status(self, status: str) -> None:
         words = {"connected": "Connected to the support service.",

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
                             unauthenticated_per_address=args.max_unauthenticated_per_address)
             asyncio.run(run_relay(args.data, args.host, args.port, technicians=technicians, code_ttl=args.code_ttl,
                                   ssl_context=ssl_context, ready=ready, limits=limits,
-                                  on_records=index.session_changed))
+                                  on_records=index.session_changed, retention=policy.told_to_customers()))
     finally:
         index.close()
     return 0

@@ -141,8 +141,10 @@ class RelayMachine:
 
     def __init__(self, technicians: Technicians | None = None, *, code_ttl: float = 600.0,
                  max_wrong_tries: int = 5, max_waiting_frames: int = MAX_WAITING_FRAMES,
-                 limiter: PairingLimiter | None = None) -> None:
+                 limiter: PairingLimiter | None = None, retention: dict[str, str] | None = None) -> None:
         self.technicians = technicians or Technicians.open()
+        #: the retention policy's periods (data class → "90d"/"forever"), told to each customer once paired (R7)
+        self.retention = dict(retention) if retention else None
         self.limiter = limiter or PairingLimiter()
         self._now = Instant(0.0, "")
         self.codes = CodeBook(ttl=code_ttl, max_wrong=max_wrong_tries, clock=lambda: self._now.monotonic)
@@ -504,7 +506,8 @@ class RelayMachine:
         self._out.extend((Trust(owner), Trust(conn), OpenRecords(session.id)))
         self._save_meta(session)
         public = {k: v for k, v in meta.items() if not k.endswith("_sha256")}
-        self._send(owner, protocol.Message("paired", {**public, "resume_token": agent_token}))
+        told = {"retention": self.retention} if self.retention else {}
+        self._send(owner, protocol.Message("paired", {**public, **told, "resume_token": agent_token}))
         self._send(conn, protocol.Message("paired", {**public, "resume_token": technician_token}))
 
     def _from_technician(self, conn: ConnId, session: SessionState, message: protocol.Message,

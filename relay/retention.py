@@ -116,6 +116,11 @@ class Policy:
             raise BadParams(f"{source}: the policy's name must be text")
         return cls(name, periods, hashlib.sha256(canonical(value)).hexdigest(), source)
 
+    def told_to_customers(self) -> dict[str, str]:
+        """Each class's period as the customer's window words it: ``"90d"``, or ``"forever"``."""
+        return {name: "forever" if period is None else f"{period.days}d"
+                for name, period in self.periods.items()}
+
     @classmethod
     def load(cls, path: Path | None) -> Policy:
         """The policy in *path*, or the default one; raises :class:`BadParams` (also for an unreadable file)."""

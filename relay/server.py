@@ -103,7 +103,7 @@ class Relay:
     def __init__(self, data_dir: Path, technicians: Technicians | None = None, code_ttl: float = 600.0,
                  max_wrong_tries: int = 5, clock: Callable[[], float] = time.monotonic,
                  limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None,
-                 on_records: Callable[[str], None] | None = None) -> None:
+                 on_records: Callable[[str], None] | None = None, retention: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         #: told a session's id when its session.json was written or its records closed (the index
         #: writer, relay.index.writer: it must return at once, the loop is waiting)
@@ -111,7 +111,7 @@ class Relay:
         self.clock = clock
         self.limits = limits or Limits()
         self.machine = RelayMachine(technicians, code_ttl=code_ttl, max_wrong_tries=max_wrong_tries,
-                                    limiter=pairing_limiter)
+                                    limiter=pairing_limiter, retention=retention)
         self.records: dict[str, SessionRecords] = {}
         self._connections: dict[ConnId, ServerConnection] = {}
         #: connections not trusted yet → their address key; and how many per address
@@ -291,10 +291,14 @@ async def run_relay(data_dir: Path, host: str, port: int, *, technicians: Techni
                     code_ttl: float = 600.0, ssl_context: ssl.SSLContext | None = None,
                     ready: Callable[[str], Awaitable[None] | None] | None = None,
                     limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None,
-                    on_records: Callable[[str], None] | None = None) -> None:
-    """Run a relay until cancelled; prints where it listens through *ready*."""
+                    on_records: Callable[[str], None] | None = None,
+                    retention: dict[str, str] | None = None) -> None:
+    """Run a relay until cancelled; prints where it listens through *ready*.
+
+    *retention* (data class → period) is told to each customer when their session starts.
+    """
     relay = Relay(data_dir, technicians, code_ttl=code_ttl, limits=limits, pairing_limiter=pairing_limiter,
-                  on_records=on_records)
+                  on_records=on_records, retention=retention)
     server = await relay.serve(host, port, ssl_context)
     async with server:
         scheme = "wss" if ssl_context else "ws"

@@ -895,3 +895,13 @@ def test_tk_activity_follows_the_newest_line_unless_scrolled_up(harness: Callabl
     h.root.update()
     assert log.yview()[0] == 0.0  # not yanked down
     assert h.log_text().endswith("line 200")
+
+
+def test_tk_window_says_what_the_service_keeps_in_the_customers_language(harness: Callable[..., Harness]) -> None:
+    h = harness()
+    h.accept()  # English terms: the English wording
+    h.panel.show_retention({"recordings": "90d", "personal_facts": "forever"})
+    h.pump(lambda: any("keeps the records" in line for _, line in h.panel.state.activity))
+    h.root.update()
+    assert "the recording of your screen for 90 days" in h.log_text()
+    assert "without a time limit" in h.log_text()

@@ -7,6 +7,7 @@ Kept in its own module so that :mod:`agent.panel.console` and :mod:`agent.panel.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple, Protocol, runtime_checkable
 
 DEFAULT_TITLE = "Remote support"
@@ -76,6 +77,10 @@ class CustomerPanel(Protocol):
 
     def show_ended(self, reason: str) -> None:
         """Say the session is over, and why; disable the controls."""
+        ...
+
+    def show_retention(self, periods: Mapping[str, str]) -> None:
+        """Say what the support service keeps and for how long (data class → ``"90d"``/``"forever"``)."""
         ...
 
     def close(self) -> None:

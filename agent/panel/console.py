@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from agent.panel.base import DEFAULT_TITLE, ConsentUnavailable, Terms
 from agent.panel.model import clock, format_code, one_line
+from agent.panel.wording import ENGLISH
 
 if TYPE_CHECKING:
     from agent.policy import Policy
@@ -129,6 +130,9 @@ class ConsolePanel:
 
     def show_status(self, text: str) -> None:
         self._print(f"status: {one_line(text)}")
+
+    def show_retention(self, periods: Mapping[str, str]) -> None:
+        self._print(f"[{clock()}] {ENGLISH.retention_text(periods.items())}")
 
     def show_ended(self, reason: str) -> None:
         with self._lock:

@@ -88,6 +88,13 @@ class EndedShown:
 
 
 @dataclass(frozen=True)
+class RetentionShown:
+    """How long the support service keeps each class of the session's records (R7), from the relay."""
+
+    periods: tuple[tuple[str, str], ...]  # (data class, period such as "90d" or "forever")
+
+
+@dataclass(frozen=True)
 class CloseRequested:
     pass
 
@@ -99,7 +106,8 @@ class CallRequested:
     function: Callable[[], None]
 
 
-PanelEvent = CodeShown | Connected | ActivityAdded | StatusShown | EndedShown | CloseRequested | CallRequested
+PanelEvent = (CodeShown | Connected | ActivityAdded | StatusShown | EndedShown | RetentionShown | CloseRequested
+              | CallRequested)
 
 
 class Inbox(Generic[T]):

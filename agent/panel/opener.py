@@ -1,4 +1,4 @@
-"""Open a file with the customer's own default application.
+"""Open a file with the customer's own default application, or save a copy of it where they choose.
 
 Availability: Windows (``os.startfile``), macOS (``open``), other systems
 (``xdg-open``).
@@ -39,3 +39,20 @@ def open_with_system(path: Path) -> subprocess.Popen[bytes] | None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # a Ctrl-C meant for the agent must not close the customer's viewer
     )
+
+
+def save_copy(source: Path, target: Path) -> None:
+    """Copy *source* to *target* whole or not at all: a temporary file beside it, fsynced, renamed.
+
+    Raises OSError (the target's folder cannot be written, the disk is full…); nothing is left behind.
+    """
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        with source.open("rb") as reading, partial.open("wb") as writing:
+            shutil.copyfileobj(reading, writing)
+            writing.flush()
+            os.fsync(writing.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

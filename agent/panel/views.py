@@ -151,6 +151,7 @@ class SessionView:
         *,
         end: Callable[[], None],
         open_journal: Callable[[], None],
+        save_journal: Callable[[], None] | None = None,
     ) -> None:
         self.words = words
         self.sections = sections
@@ -207,14 +208,18 @@ class SessionView:
         ttk.Button(side, name="journal", text=words.open_journal, command=open_journal).grid(
             row=1, column=0, sticky="ew", pady=(10, 0)
         )
+        if save_journal is not None:  # the customer's own copy, wherever they choose (R7)
+            ttk.Button(side, name="save_journal", text=words.save_journal, command=save_journal).grid(
+                row=2, column=0, sticky="ew", pady=(4, 0)
+            )
         ttk.Label(side, name="journal_hint", text=words.journal_hint, wraplength=340, style="Muted.TLabel").grid(
-            row=2, column=0, sticky="w", pady=(2, 6)
+            row=3, column=0, sticky="w", pady=(2, 6)
         )
         holder = ttk.Frame(side, name="sections")
         holder.columnconfigure(0, weight=1)
         for row, section in enumerate(sections):
             section.build(holder, context).grid(row=row, column=0, sticky="ew", pady=(8, 0))
-        holder.grid(row=3, column=0, sticky="new")
+        holder.grid(row=4, column=0, sticky="new")
         side.grid(row=2, column=1, sticky="ns", padx=(18, 0))
         show_content(root, frame)
 

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -44,12 +44,13 @@ from agent.panel.model import (
     Inbox,
     PanelEvent,
     PanelState,
+    RetentionShown,
     StatusShown,
     clock,
     format_code,
     one_line,
 )
-from agent.panel.opener import open_with_system
+from agent.panel.opener import open_with_system, save_copy
 from agent.panel.sections import PanelSection, SectionContext, default_sections
 from agent.panel.terms import terms_language, terms_variants
 from agent.panel.views import SessionView, build_consent, setup_style, show_path_dialog
@@ -213,6 +214,9 @@ class TkPanel:
     def show_ended(self, reason: str) -> None:
         self._inbox.post(EndedShown(one_line(reason)))
 
+    def show_retention(self, periods: Mapping[str, str]) -> None:
+        self._inbox.post(RetentionShown(tuple((str(k), str(v)) for k, v in periods.items())))
+
     def call_soon(self, function: Callable[[], None]) -> None:
         """Run *function* on the UI thread, after what was posted before it is drawn."""
         self._inbox.post(CallRequested(function))
@@ -341,7 +345,8 @@ class TkPanel:
             control=self._on_control,
         )
         self._view = SessionView(
-            self.root, self._wording, self._sections, context, end=self._request_end, open_journal=self._open_journal
+            self.root, self._wording, self._sections, context, end=self._request_end, open_journal=self._open_journal,
+            save_journal=self._save_journal
         )
         self._draw(header=True, lines=True)
         if self.state.ended is not None:
@@ -391,6 +396,9 @@ class TkPanel:
                     lines = True
                 else:
                     header = True
+                if isinstance(event, RetentionShown):
+                    self.state.apply(ActivityAdded(clock(), self._wording.retention_text(event.periods)))
+                    lines = True
                 if isinstance(event, EndedShown) and not was_ended:
                     self.state.apply(ActivityAdded(clock(), self._wording.ended_line.format(reason=event.reason)))
                     lines = True
@@ -465,6 +473,26 @@ class TkPanel:
             return
         if process is not None:
             threading.Thread(target=self._watch_opener, args=(process,), name="journal-opener", daemon=True).start()
+
+    def _save_journal(self) -> None:
+        """Copy the journal where the customer chooses: theirs to keep, whatever the service keeps."""
+        from tkinter import filedialog
+
+        words, path = self._wording, self._journal_path
+        if not path.exists():
+            self._show_path(words.journal_not_yet)
+            return
+        target = filedialog.asksaveasfilename(parent=self.root, title=words.save_journal,
+                                              initialfile=path.name, defaultextension=".jsonl")
+        if not target:
+            return
+        try:
+            save_copy(path, Path(target))
+        except OSError as err:
+            self.state.apply(ActivityAdded(clock(), f"{words.save_journal} {err.strerror or err}"))
+        else:
+            self.state.apply(ActivityAdded(clock(), words.journal_saved.format(path=target)))
+        self._draw(header=False, lines=True)
 
     def _watch_opener(self, process: subprocess.Popen[bytes]) -> None:
         # off the UI thread: xdg-open may wait for the viewer; a failure comes back through the inbox

@@ -7,9 +7,19 @@ Activity lines come from the agent core and are shown as they are.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.panel.hiding_words import ENGLISH_HIDING, FRENCH_HIDING, HidingWording
+
+#: The data classes of the relay's retention policy (relay/retention.py), as the customer reads them.
+_ENGLISH_CLASSES = {
+    "recordings": "the recording of your screen",
+    "journals": "the journal of what was done",
+    "message_logs": "the log of the messages exchanged",
+    "inventories": "the information about your computer",
+    "personal_facts": "your personal details (serial number, user and computer names)",
+}
 
 
 @dataclass(frozen=True)
@@ -68,9 +78,33 @@ class Wording:
     #: the "hidden from the technician" section (agent.panel.hiding)
     hiding: HidingWording = ENGLISH_HIDING
 
+    #: what the support service keeps, and for how long (R7): the relay's retention policy, said once paired
+    retention_line: str = ("The support service keeps the records of this session: {periods}. You can ask "
+                           "for a copy of what concerns you, or for its deletion.")
+    retention_classes: dict[str, str] = field(default_factory=lambda: dict(_ENGLISH_CLASSES))
+    retention_days: str = "{what} for {n} days"
+    retention_forever: str = "{what} without a time limit"
+    retention_joiner: str = "; "
+    save_journal: str = "Save a copy of my journal…"
+    journal_saved: str = "You saved a copy of your journal: {path}"
+
+    def retention_text(self, periods: Iterable[tuple[str, str]]) -> str:
+        """The retention line for *periods* (data class, ``"90d"``/``"forever"``), in this language."""
+        parts = []
+        for name, period in periods:
+            what = self.retention_classes.get(name, name.replace("_", " "))
+            if period == "forever":
+                parts.append(self.retention_forever.format(what=what))
+            elif period.endswith("d") and period[:-1].isdigit():
+                parts.append(self.retention_days.format(what=what, n=int(period[:-1])))
+            else:
+                parts.append(f"{what}: {period}")
+        return self.retention_line.format(periods=self.retention_joiner.join(parts))
+
     def core_line(self, line: str) -> str:
         """*line* from the agent core in this language; a line not known here is shown as it is."""
         return self.core_lines.get(line, line)
+
 
 
 ENGLISH = Wording(
@@ -198,6 +232,20 @@ FRENCH = Wording(
         "The technician ended the session.": "Le technicien a mis fin à la séance.",
     },
     hiding=FRENCH_HIDING,
+    retention_line=("Le service d'assistance conserve les traces de cette séance : {periods}. Vous pouvez "
+                    "demander une copie de ce qui vous concerne, ou son effacement."),
+    retention_classes={
+        "recordings": "l'enregistrement de votre écran",
+        "journals": "le journal de ce qui a été fait",
+        "message_logs": "le relevé des messages échangés",
+        "inventories": "les informations sur votre ordinateur",
+        "personal_facts": "vos données personnelles (numéro de série, noms d'utilisateur et d'ordinateur)",
+    },
+    retention_days="{what} pendant {n} jours",
+    retention_forever="{what} sans limite de durée",
+    retention_joiner=" ; ",
+    save_journal="Enregistrer une copie de mon journal…",
+    journal_saved="Vous avez enregistré une copie de votre journal : {path}",
 )
 
 WORDINGS: dict[str, Wording] = {"en": ENGLISH, "fr": FRENCH}

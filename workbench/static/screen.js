@@ -1722,11 +1722,12 @@ var NOTE_MS = 6e3;
 var MIN_ROOM_HEIGHT = 160;
 var ROOM_MARGIN = 16;
 function scrollerHeight(el) {
-  for (let node = el.parentElement; node; node = node.parentElement) {
+  let height = Infinity;
+  for (let node = el.parentElement; node && node !== document.body; node = node.parentElement) {
     const { overflowY } = getComputedStyle(node);
-    if ((overflowY === "auto" || overflowY === "scroll") && node.clientHeight > 0) return node.clientHeight;
+    if ((overflowY === "auto" || overflowY === "scroll") && node.clientHeight > 0) height = node.clientHeight;
   }
-  return Infinity;
+  return height;
 }
 var ScreenView = class {
   /** @param {WidgetModel} model @param {HTMLElement} el */

@@ -52,14 +52,17 @@ const NOTE_MS = 6_000;
 const MIN_ROOM_HEIGHT = 160;
 const ROOM_MARGIN = 16;
 
-/** The height of the nearest ancestor that scrolls (the notebook, a panel), or Infinity.
+/** The height of the outermost ancestor that scrolls (the notebook, a panel), or Infinity. The
+ * outermost: inner ones (an output area) take their height from the picture, so fitting into them
+ * would shrink the picture step by step.
  * @param {HTMLElement} el @returns {number} */
 function scrollerHeight(el) {
-  for (let node = el.parentElement; node; node = node.parentElement) {
+  let height = Infinity;
+  for (let node = el.parentElement; node && node !== document.body; node = node.parentElement) {
     const { overflowY } = getComputedStyle(node);
-    if ((overflowY === "auto" || overflowY === "scroll") && node.clientHeight > 0) return node.clientHeight;
+    if ((overflowY === "auto" || overflowY === "scroll") && node.clientHeight > 0) height = node.clientHeight;
   }
-  return Infinity;
+  return height;
 }
 
 /** Wires a link, a surface and the DOM to one anywidget model. */

@@ -579,6 +579,7 @@ def test_lab_leaves_no_stream_behind(lab_page: Any, screen_source: ScreenSource,
     failures = source.status()["auth_failures"]
     run_cell(page, 3)
     refused = cell(page, 3).locator(".wb-screen-status")
+    refused.scroll_into_view_if_needed()  # a view connects only once some of it can be seen
     wait_until(lambda: "refused" in (refused.text_content() or ""), "the refusal in the status line")
     assert source.status()["auth_failures"] == failures + 1
     page.evaluate("() => wbTest.clearOutput(3)")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,7 +191,8 @@ def test_tools_disabled_once_the_session_ends(page: Any, stub: StubThread) -> No
     stub.send("screen.control", {"granted": True})
     control = view.locator(".wb-screen-control")
     wait_until(control.is_enabled, "control offered while granted")
-    drawing = view.locator(".wb-screen-tool:not([data-tool='view']), .wb-screen-colour, .wb-screen-undo, .wb-screen-clear")
+    drawing = view.locator(
+        ".wb-screen-tool:not([data-tool='view']), .wb-screen-colour, .wb-screen-undo, .wb-screen-clear")
     assert drawing.count() >= 10
     assert all(drawing.nth(i).is_enabled() for i in range(drawing.count()))
 

@@ -73,10 +73,15 @@ def test_monitor_accepts_all_or_an_index(monitor: str | int) -> None:
     assert make(monitor=monitor).monitor == monitor
 
 
+@pytest.mark.parametrize("zoom", ["fit", "readable", "width", "1:1", 0.75, 2])
+def test_zoom_is_a_mode_or_a_share_of_one_to_one(zoom: str | float) -> None:
+    assert make(zoom=zoom).zoom == zoom
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("relay_url", "http://127.0.0.1:8765"), ("monitor", -1), ("monitor", "left"), ("monitor", True),
-     ("zoom", "2x"), ("max_fps", 0), ("max_fps", 61)],
+     ("zoom", "2x"), ("zoom", 0.0), ("zoom", 9.0), ("max_fps", 0), ("max_fps", 61)],
 )
 def test_bad_settings_are_refused(name: str, value: Any) -> None:
     widget = make()

@@ -191,7 +191,9 @@ class _Lab:
                    "JUPYTERLAB_WORKSPACES_DIR": str(data / "lab" / "workspaces")}
         args = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
                 "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={notebooks}", "--LabApp.news_url=None"]
+                f"--ServerApp.root_dir={notebooks}", "--LabApp.news_url=None",
+                # window.jupyterapp: the screen widget's Pop out runs "Create New View for Cell Output" with it.
+                "--LabApp.expose_app_in_browser=True"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.append("--allow-root")
         with open(self.log_path, "w", encoding="utf-8") as log:

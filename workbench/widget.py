@@ -28,15 +28,27 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 #: The monitor value meaning "every monitor, side by side" (the whole virtual screen).
 ALL_MONITORS = "all"
 
+#: The zoom modes by name; a number is a share of 1:1 instead (0.75 is 75 %).
+ZOOM_MODES = ("fit", "readable", "width", "1:1")
+#: The shares of 1:1 a numeric zoom may take.
+ZOOM_RANGE = (0.1, 4.0)
+
 
 class ScreenWidget(anywidget.AnyWidget):
-    """A live view of the customer's screen, fitted to the cell's width.
+    """A live view of the customer's screen, fitted to the window.
 
     ``ScreenWidget(relay_url, session_id, token)`` shows the screen of session *session_id*
     as streamed by the relay at *relay_url* (``ws://`` or ``wss://``), admitted with the
     viewing *token*.  Display it (last expression of a cell, or ``display(w)``) as many times
     as you like: each visible view streams on its own connection; a view that is scrolled
     out of sight, hidden, closed or reloaded stops streaming.
+
+    The view's bar picks the zoom (also :attr:`zoom`), shows the view full screen (the
+    browser's Fullscreen API), and pops it out into a JupyterLab panel of its own (JupyterLab's
+    "Create New View for Cell Output", run for you where the page exposes ``window.jupyterapp``,
+    i.e. ``jupyter lab --LabApp.expose_app_in_browser=True`` as the demo starts it).  A still
+    screen reads "Live · idle, screen unchanged since …"; once the session ends, the picture
+    stays and marks and control are disabled.
 
     *token_provider*, when given, is called (in the kernel) to get a new token when the relay
     refuses the current one, e.g. after a page reload outlived a short-lived token.  It returns
@@ -58,9 +70,13 @@ class ScreenWidget(anywidget.AnyWidget):
         default_value=ALL_MONITORS,
         help='"all" (every monitor side by side) or a monitor index from `monitors`.',
     ).tag(sync=True)
-    zoom = traitlets.Enum(("fit", "1:1"), default_value="fit", help='"fit" to the cell width, or "1:1".').tag(
-        sync=True
-    )
+    zoom = traitlets.Union(
+        [traitlets.Enum(ZOOM_MODES), traitlets.Float()],
+        default_value="fit",
+        help='"fit" (the whole screen in the room there is: the cell\'s width and the window\'s height, a '
+        'panel, the full screen), "readable" (fit, but never below 75 % of 1:1: pan for the rest), '
+        '"width" (the cell\'s width), "1:1", or a share of 1:1 such as 0.75.',
+    ).tag(sync=True)
     max_fps = traitlets.Int(40, help="The most frames per second the view asks for (the agent caps at 60).").tag(
         sync=True
     )
@@ -119,6 +135,13 @@ class ScreenWidget(anywidget.AnyWidget):
         if value == ALL_MONITORS or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
             return value
         raise traitlets.TraitError(f'monitor must be "all" or an index >= 0, not {value!r}')
+
+    @traitlets.validate("zoom")
+    def _check_zoom(self, proposal: dict[str, Any]) -> str | float:
+        value: str | float = proposal["value"]
+        if isinstance(value, str) or ZOOM_RANGE[0] <= value <= ZOOM_RANGE[1]:
+            return value
+        raise traitlets.TraitError(f"a numeric zoom must be between {ZOOM_RANGE[0]} and {ZOOM_RANGE[1]}, not {value}")
 
     @traitlets.validate("max_fps")
     def _check_max_fps(self, proposal: dict[str, Any]) -> int:

@@ -528,7 +528,7 @@ def test_lab_shows_the_stream(lab_page: Any, screen_source: ScreenSource) -> Non
         wait_until(lambda m=monitor, ls=labels_now: ls.count() == len(source.hidden(m)), f"labels on {monitor}")
 
     # 1:1 shows stream pixels at their size; dragging pans.
-    view.locator(".wb-screen-zoom").click()
+    view.locator(".wb-screen-zoom").select_option("1:1")
     width = source.expected_image("all").width
     wait_until(lambda: canvas.evaluate("c => c.getBoundingClientRect().width") == width, "1:1 size")
     viewport = view.locator(".wb-screen-viewport")
@@ -540,7 +540,7 @@ def test_lab_shows_the_stream(lab_page: Any, screen_source: ScreenSource) -> Non
         page.mouse.move(box["x"] + 20, box["y"] + 40, steps=5)
         page.mouse.up()
         assert viewport.evaluate("v => v.scrollLeft") > 0
-    view.locator(".wb-screen-zoom").click()
+    view.locator(".wb-screen-zoom").select_option("width")
     wait_until(lambda: canvas.evaluate("c => c.getBoundingClientRect().width") < width + 1, "fit again")
 
 
@@ -579,6 +579,7 @@ def test_lab_leaves_no_stream_behind(lab_page: Any, screen_source: ScreenSource,
     failures = source.status()["auth_failures"]
     run_cell(page, 3)
     refused = cell(page, 3).locator(".wb-screen-status")
+    refused.scroll_into_view_if_needed()  # a view connects only once some of it can be seen
     wait_until(lambda: "refused" in (refused.text_content() or ""), "the refusal in the status line")
     assert source.status()["auth_failures"] == failures + 1
     page.evaluate("() => wbTest.clearOutput(3)")

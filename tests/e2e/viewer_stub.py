@@ -194,6 +194,8 @@ class Stub:
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     #: The customer paused the view: no new pictures (the agent sends nothing while paused).
     paused: bool = False
+    #: The customer's screen is still: no change, so no frame after the key frames.
+    still: bool = False
 
     def status(self) -> dict[str, Any]:
         return {
@@ -306,7 +308,7 @@ class Stub:
         a tick skipped for want of acks is simply never sent)."""
         while True:
             await asyncio.sleep(1 / self.fps)
-            if self.paused or not viewer.keyed or len(viewer.unacked) >= MAX_IN_FLIGHT:
+            if self.paused or self.still or not viewer.keyed or len(viewer.unacked) >= MAX_IN_FLIGHT:
                 continue
             viewer.ticks += 1
             patch = Image.new("RGB", TICKER[2:], ticker_colour(viewer.ticks))

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { median, StreamStats } from "../../workbench/widget_src/stats.js";
-import { formatRate, marksInfoText, monitorLabel, noticeText, statusText } from "../../workbench/widget_src/status.js";
+import { clockTime, formatRate, marksInfoText, monitorLabel, noticeText, statusText } from "../../workbench/widget_src/status.js";
 
 test("median of odd and even counts", () => {
   assert.equal(median([5, 1, 3]), 3);
@@ -32,6 +32,30 @@ test("the status line adds the stream's figures only while live", () => {
                "Live · 12.3 fps · round trip 31 ms · 1.5 Mbit/s");
   assert.equal(statusText("Live", idle, true, { ...snapshot, latencyMs: null, latencyKind: "" }),
                "Live · 12.3 fps · latency – · 1.5 Mbit/s");
+});
+
+test("a still screen reads as live and idle since its last change, not as 0.0 fps", () => {
+  const still = { fps: 0, kbps: 0, latencyMs: null, latencyKind: "", lastChangeAt: Date.UTC(2026, 0, 2, 13, 4, 5) };
+  const text = statusText("Live", idle, true, still);
+  assert.equal(text, `Live · idle, screen unchanged since ${clockTime(still.lastChangeAt)}`);
+  assert.doesNotMatch(text, /fps|latency/);
+  assert.match(clockTime(still.lastChangeAt), /^\d\d:04:05$/);
+  assert.equal(statusText("Live", idle, true, { ...still, lastChangeAt: null }), "Live · waiting for the first picture");
+});
+
+test("the stream's statistics remember when the last frame was drawn", () => {
+  let now = 0;
+  let wall = 1_000_000;
+  const stats = new StreamStats(() => now, () => wall);
+  assert.equal(stats.snapshot().lastChangeAt, null);
+  stats.frameDrawn(undefined);
+  wall += 60_000;
+  now = 60_000;
+  const snapshot = stats.snapshot();
+  assert.equal(snapshot.fps, 0);
+  assert.equal(snapshot.lastChangeAt, 1_000_000);
+  stats.reset();
+  assert.equal(stats.snapshot().lastChangeAt, null);
 });
 
 test("the status line says when the customer holds the mouse, with the agent's grace period", () => {

@@ -15,6 +15,8 @@ function parts() {
     toolButtons: { view: button(), pen: button(), control: button() },
     colourButtons: [button({ colour: "#e53935" }), button({ colour: "#1e88e5" })],
     controlButton: button(),
+    undoButton: button(),
+    clearButton: button(),
   };
 }
 
@@ -45,4 +47,17 @@ test("the control button can be used only while granted and live, and says when 
   assert.equal(toolbar.root.dataset.tool, "control");
   assert.match(controlButtonText({ granted: true, controlOn: true }).title, /click to stop/);
   assert.match(controlButtonText({ granted: true, controlOn: false }).title, /take it back/);
+});
+
+test("once the session has ended, nothing that marks or controls can be pressed; looking still can", () => {
+  const toolbar = parts();
+  renderToolbar(/** @type {any} */ (toolbar),
+                { tool: "view", colour: "#e53935", granted: true, live: false, controlOn: false, ended: true });
+  assert.equal(toolbar.toolButtons.view.disabled, false);
+  assert.equal(toolbar.toolButtons.pen.disabled, true);
+  assert.ok(toolbar.colourButtons.every((b) => b.disabled));
+  assert.ok(toolbar.undoButton.disabled && toolbar.clearButton.disabled && toolbar.controlButton.disabled);
+  assert.equal(toolbar.controlButton.title, "The session has ended");
+  renderToolbar(/** @type {any} */ (toolbar), { tool: "pen", colour: "#e53935", granted: true, live: true, controlOn: false });
+  assert.ok(!toolbar.toolButtons.pen.disabled && !toolbar.undoButton.disabled && !toolbar.controlButton.disabled);
 });

@@ -304,13 +304,18 @@ function monitorLabel(monitor) {
   const primary = monitor.primary ? ", primary" : "";
   return `Monitor ${monitor.index} (${monitor.width}×${monitor.height}${primary})`;
 }
+function clockTime(epochMs) {
+  return new Date(epochMs).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
 function statusText(linkText, control, live, snapshot) {
   let text = linkText;
   if (control.customerActive) {
     const grace = control.graceS ?? CONTROL_GRACE_S;
     text = `The customer is using their computer: your input resumes ${grace} s after they stop · ${text}`;
   }
-  if (live && snapshot) {
+  if (live && snapshot && snapshot.fps === 0) {
+    text += snapshot.lastChangeAt ? ` · idle, screen unchanged since ${clockTime(snapshot.lastChangeAt)}` : " · waiting for the first picture";
+  } else if (live && snapshot) {
     const latency = snapshot.latencyMs === null ? "latency –" : `${snapshot.latencyKind === "rtt" ? "round trip" : "latency"} ${Math.round(snapshot.latencyMs)} ms`;
     text += ` · ${snapshot.fps.toFixed(1)} fps · ${latency} · ${formatRate(snapshot.kbps)}`;
   }
@@ -659,14 +664,58 @@ var ControlMode = class {
   }
 };
 
+// workbench/widget_src/zoom.js
+var READABLE_SCALE = 0.75;
+var ZOOM_CHOICES = Object.freeze([
+  ["fit", "Fit to window", "The whole screen, as large as the room allows"],
+  ["readable", "Fit, text readable", `Fit to window, but never below ${READABLE_SCALE * 100} %: drag or scroll to pan`],
+  ["width", "Fit to width", "As wide as the cell; scroll the page for the rest"],
+  ["0.5", "50 %", "Half the customer's pixels; drag or scroll to pan"],
+  ["0.75", "75 %", "Three quarters of the customer's pixels; drag or scroll to pan"],
+  ["1:1", "1:1 (100 %)", "One screen pixel per device pixel; drag or scroll to pan"],
+  ["1.5", "150 %", "Enlarged; drag or scroll to pan"],
+  ["2", "200 %", "Enlarged twice; drag or scroll to pan"]
+]);
+function zoomValue(zoom) {
+  return String(zoom);
+}
+function zoomFromValue(value) {
+  if (value === "fit" || value === "readable" || value === "width" || value === "1:1") return value;
+  const number = Number(value);
+  return Number.isFinite(number) && number > 0 ? number : "fit";
+}
+function isPannable(zoom) {
+  return zoom !== "fit" && zoom !== "width";
+}
+function pictureSize(stream, room, zoom, dpr) {
+  if (!stream.width || !stream.height) return { width: 0, height: 0 };
+  const oneToOne = 1 / (dpr || 1);
+  const fit = Math.min(room.width / stream.width, room.height / stream.height);
+  let scale;
+  if (zoom === "fit") scale = fit;
+  else if (zoom === "readable") scale = Math.max(fit, READABLE_SCALE * oneToOne);
+  else if (zoom === "width") scale = room.width / stream.width;
+  else if (zoom === "1:1") scale = oneToOne;
+  else scale = zoom * oneToOne;
+  scale = Math.max(scale, 0.01);
+  return { width: Math.max(1, Math.floor(stream.width * scale)), height: Math.max(1, Math.floor(stream.height * scale)) };
+}
+
 // workbench/widget_src/layout.js
 function buildLayout(el) {
   const root = element("div", "wb-screen", { tabIndex: 0 });
   const bar = element("div", "wb-screen-bar");
   const monitorSelect = element("select", "wb-screen-monitor", { title: "Which of the customer's monitors to show" });
-  const zoomButton = element("button", "wb-screen-zoom", { type: "button" });
+  const zoomSelect = element("select", "wb-screen-zoom", { title: "How large the picture is" });
+  zoomSelect.append(...ZOOM_CHOICES.map(([value, text, title]) => element("option", "", { value, textContent: text, title })));
+  const fullScreenButton = element("button", "wb-screen-fullscreen", { type: "button", textContent: "Full screen" });
+  const popOutButton = element("button", "wb-screen-popout", {
+    type: "button",
+    textContent: "Pop out",
+    title: "Open this view in a JupyterLab panel of its own"
+  });
   const statusLine = element("span", "wb-screen-status", { role: "status" });
-  bar.append(monitorSelect, zoomButton, statusLine);
+  bar.append(monitorSelect, zoomSelect, fullScreenButton, popOutButton, statusLine);
   const tools = buildToolbar();
   const notice = element("div", "wb-screen-notice", { hidden: true, role: "alert" });
   const viewport = element("div", "wb-screen-viewport");
@@ -684,7 +733,9 @@ function buildLayout(el) {
   return {
     root,
     monitorSelect,
-    zoomButton,
+    zoomSelect,
+    fullScreenButton,
+    popOutButton,
     statusLine,
     ...tools,
     notice,
@@ -1160,9 +1211,11 @@ function shortcutFor(event) {
 var STATS_WINDOW_MS = 2e3;
 var PLAUSIBLE_LATENCY_MS = 5e3;
 var StreamStats = class {
-  /** @param {() => number} [now] a monotonic clock in ms */
-  constructor(now = () => performance.now()) {
+  /** @param {() => number} [now] a monotonic clock in ms @param {() => number} [wallClock] epoch ms */
+  constructor(now = () => performance.now(), wallClock = () => Date.now()) {
     this.now = now;
+    this.wallClock = wallClock;
+    this.lastChangeAt = null;
     this.since = 0;
     this.received = [];
     this.drawn = [];
@@ -1176,6 +1229,7 @@ var StreamStats = class {
     this.drawn = [];
     this.roundTrips = [];
     this.lastAckAt = null;
+    this.lastChangeAt = null;
   }
   /** @param {number} bytes */
   frameReceived(bytes) {
@@ -1191,6 +1245,7 @@ var StreamStats = class {
     const latency = Number.isFinite(capturedAtEpochMs) ? performance.timeOrigin + performance.now() - /** @type {number} */
     capturedAtEpochMs : null;
     this.drawn.push([this.now(), latency]);
+    this.lastChangeAt = this.wallClock();
   }
   ackSent() {
     this.lastAckAt = this.now();
@@ -1218,7 +1273,7 @@ var StreamStats = class {
       latencyMs = Math.min(...this.roundTrips.map(([, ms]) => ms));
       latencyKind = "rtt";
     }
-    return { fps, kbps, latencyMs, latencyKind };
+    return { fps, kbps, latencyMs, latencyKind, lastChangeAt: this.lastChangeAt };
   }
 };
 function median(values) {
@@ -1407,20 +1462,30 @@ var ScreenSurface = class {
 };
 
 // workbench/widget_src/toolbar.js
-function controlButtonText({ granted, controlOn }) {
+function controlButtonText({ granted, controlOn, ended = false }) {
+  if (ended) return { text: "Control", title: "The session has ended" };
   if (controlOn) return { text: "Control: on", title: "Your mouse and keys go to the customer's computer; click to stop" };
   return {
     text: "Control",
     title: granted ? "Use the customer's mouse and keyboard (they can take it back at any time)" : "The customer has not allowed control"
   };
 }
-function renderToolbar({ root, toolButtons, colourButtons, controlButton: controlButton2 }, state) {
+function renderToolbar({ root, toolButtons, colourButtons, controlButton: controlButton2, undoButton, clearButton }, state) {
+  const ended = state.ended ?? false;
   root.dataset.tool = state.tool;
+  root.classList?.toggle("wb-screen--ended", ended);
   for (const [name, button] of Object.entries(toolButtons)) {
     button.setAttribute("aria-pressed", String(name === state.tool));
+    button.disabled = ended && name !== "view";
   }
-  for (const button of colourButtons) button.setAttribute("aria-pressed", String(button.dataset.colour === state.colour));
-  controlButton2.disabled = !state.granted || !state.live;
+  for (const button of colourButtons) {
+    button.setAttribute("aria-pressed", String(button.dataset.colour === state.colour));
+    button.disabled = ended;
+  }
+  for (const button of [undoButton, clearButton]) {
+    if (button) button.disabled = ended;
+  }
+  controlButton2.disabled = ended || !state.granted || !state.live;
   controlButton2.setAttribute("aria-pressed", String(state.controlOn));
   const { text, title } = controlButtonText(state);
   controlButton2.textContent = text;
@@ -1614,11 +1679,67 @@ var ViewTransform = class {
   }
 };
 
+// workbench/widget_src/window_modes.js
+var OUTPUT_VIEW_COMMAND = "notebook:create-output-view";
+var POP_OUT_BY_HAND = "To open this view in its own panel, right-click the cell's output and choose “Create New View for Cell Output”.";
+function isFullScreen(el) {
+  return el.ownerDocument.fullscreenElement === el;
+}
+function canFullScreen(el) {
+  return Boolean(el.ownerDocument.fullscreenEnabled && typeof el.requestFullscreen === "function");
+}
+async function toggleFullScreen(el) {
+  const doc = el.ownerDocument;
+  try {
+    if (isFullScreen(el)) await doc.exitFullscreen();
+    else if (!canFullScreen(el)) return { ok: false, message: "This page cannot show the view full screen." };
+    else await el.requestFullscreen({ navigationUI: "hide" });
+    return { ok: true, message: "" };
+  } catch (err) {
+    return { ok: false, message: `Full screen refused by the browser: ${/** @type {Error} */
+    err.message ?? err}` };
+  }
+}
+function cellOf(app, el) {
+  for (const panel of app.shell.widgets("main")) {
+    const path = panel.context?.path;
+    const cells = panel.content?.widgets;
+    if (!path || !cells || !panel.node.contains(el)) continue;
+    const index = cells.findIndex((cell) => cell.node.contains(el));
+    if (index >= 0) return { path, index };
+  }
+  return null;
+}
+async function popOut(el, app) {
+  if (!app?.commands?.hasCommand?.(OUTPUT_VIEW_COMMAND)) return { ok: false, message: POP_OUT_BY_HAND };
+  const where = cellOf(app, el);
+  if (!where) {
+    return { ok: false, message: "This view is not in a notebook's cell (it may already be popped out)." };
+  }
+  try {
+    await app.commands.execute(OUTPUT_VIEW_COMMAND, where);
+    return { ok: true, message: "" };
+  } catch (err) {
+    return { ok: false, message: `JupyterLab could not open the panel: ${/** @type {Error} */
+    err.message ?? err}` };
+  }
+}
+
 // workbench/widget_src/view.js
 var HIDE_GRACE_MS = 1e3;
 var STATS_INTERVAL_MS = 1e3;
 var TOKEN_REFRESH_MIN_INTERVAL_MS = 3e4;
 var NOTE_MS = 6e3;
+var MIN_ROOM_HEIGHT = 160;
+var ROOM_MARGIN = 16;
+function scrollerHeight(el) {
+  let height = Infinity;
+  for (let node = el.parentElement; node && node !== document.body; node = node.parentElement) {
+    const { overflowY } = getComputedStyle(node);
+    if ((overflowY === "auto" || overflowY === "scroll") && node.clientHeight > 0) height = node.clientHeight;
+  }
+  return height;
+}
 var ScreenView = class {
   /** @param {WidgetModel} model @param {HTMLElement} el */
   constructor(model, el) {
@@ -1641,6 +1762,7 @@ var ScreenView = class {
     this.colour = PALETTE[0][1];
     this.note = { text: "", at: 0 };
     this.controlState = { granted: false, customerActive: false, resumeIn: null, graceS: null };
+    this.ended = false;
     this.dom = buildLayout(el);
     const { root, canvas } = this.dom;
     this.surface = new ScreenSurface(canvas, {
@@ -1682,14 +1804,19 @@ var ScreenView = class {
     const observer = new IntersectionObserver((entries) => {
       this.visible = entries[entries.length - 1].isIntersecting;
       this._syncStreaming();
+      this._renderWindowModes();
     });
     observer.observe(root);
     this.cleanups.push(() => observer.disconnect());
+    const resizes = new ResizeObserver(() => this._sizeCanvas());
+    resizes.observe(root);
+    this.cleanups.push(() => resizes.disconnect());
     this._listen(document, "visibilitychange", () => this._syncStreaming());
     const statsTimer = setInterval(() => this._refreshStats(), STATS_INTERVAL_MS);
     this.cleanups.push(() => clearInterval(statsTimer));
     this.cleanups.push(() => clearTimeout(this.hideTimer ?? void 0));
     this._applyZoom();
+    this._renderWindowModes();
     this._renderMonitors();
     this._renderStatus();
   }
@@ -1705,7 +1832,7 @@ var ScreenView = class {
   /** The model's and the DOM's events (undone by dispose). */
   _listenAll() {
     const { model } = this;
-    const { root, viewport, monitorSelect, zoomButton, toolbar } = this.dom;
+    const { root, viewport, monitorSelect, zoomSelect, fullScreenButton, popOutButton, toolbar } = this.dom;
     const restart = () => this.link.restart({ url: model.get("relay_url"), sessionId: model.get("session_id"), token: model.get("token") });
     this._onModel("change:relay_url", restart);
     this._onModel("change:session_id", restart);
@@ -1722,10 +1849,29 @@ var ScreenView = class {
       model.set("monitor", value === "all" ? "all" : Number(value));
       model.save_changes();
     });
-    this._listen(zoomButton, "click", () => {
-      model.set("zoom", model.get("zoom") === "1:1" ? "fit" : "1:1");
+    this._listen(zoomSelect, "change", () => {
+      model.set("zoom", zoomFromValue(zoomSelect.value));
       model.save_changes();
     });
+    this._listen(fullScreenButton, "click", async () => {
+      const { ok, message } = await toggleFullScreen(root);
+      if (!ok) this._note(message);
+    });
+    this._listen(popOutButton, "click", async () => {
+      const app = (
+        /** @type {{ jupyterapp?: import("./window_modes.js").LabApp }} */
+        /** @type {unknown} */
+        window.jupyterapp
+      );
+      const { ok, message } = await popOut(root, app);
+      this._note(ok ? "Opened in a panel of its own, below the notebook." : message);
+    });
+    this._listen(document, "fullscreenchange", () => {
+      this._renderWindowModes();
+      this._sizeCanvas();
+      if (isFullScreen(root)) root.focus({ preventScroll: true });
+    });
+    this._listen(window, "resize", () => this._sizeCanvas());
     this._listen(toolbar, "click", (event) => this._onToolbarClick(event));
     this._listen(root, "keydown", (event) => this._onKey(event, true));
     this._listen(root, "keyup", (event) => this._onKey(event, false));
@@ -1742,15 +1888,21 @@ var ScreenView = class {
     this._listen(viewport, "contextmenu", (event) => this.control.contextMenu(event));
   }
   /* -- zoom, monitors, status -- */
+  /** @returns {Zoom} */
+  _zoom() {
+    return this.model.get("zoom") ?? "fit";
+  }
   _applyZoom() {
-    const { root, zoomButton, viewport } = this.dom;
-    const oneToOne = this.model.get("zoom") === "1:1";
+    const { zoomSelect, viewport } = this.dom;
+    const zoom = this._zoom();
     const center = this._visibleCenter();
-    root.classList.toggle("wb-screen--one-to-one", oneToOne);
-    zoomButton.textContent = oneToOne ? "Fit to width" : "Zoom 1:1";
-    zoomButton.title = oneToOne ? "Fit the screen to the cell's width" : "One screen pixel per device pixel; drag or scroll to pan";
+    const value = zoomValue(zoom);
+    if (![...zoomSelect.options].some((option) => option.value === value)) {
+      zoomSelect.append(element("option", "", { value, textContent: `${Math.round(Number(zoom) * 100)} %` }));
+    }
+    zoomSelect.value = value;
     this._sizeCanvas();
-    if (oneToOne && center) {
+    if (isPannable(zoom) && center) {
       const scale = this.transform.scale;
       viewport.scrollLeft = center.x * scale - viewport.clientWidth / 2;
       viewport.scrollTop = center.y * scale - viewport.clientHeight / 2;
@@ -1767,10 +1919,50 @@ var ScreenView = class {
     const y = (Math.max(box.top, canvasBox.top) + Math.min(box.bottom, canvasBox.bottom)) / 2;
     return this.transform.clientToStream(x, y);
   }
+  /** Where the picture may go (CSS px): the view's width, and the height of what can be seen at
+   * once (the notebook's or panel's scrolling box, the window) less the bars above the picture;
+   * in full screen, the whole screen less the bars.
+   * @returns {Size} */
+  _room() {
+    const { root, viewport } = this.dom;
+    const width = viewport.clientWidth;
+    if (isFullScreen(root)) return { width, height: viewport.clientHeight };
+    const bars = root.offsetHeight - viewport.offsetHeight;
+    const seen = Math.min(scrollerHeight(root), window.innerHeight);
+    return { width, height: Math.max(MIN_ROOM_HEIGHT, seen - bars - ROOM_MARGIN) };
+  }
+  /** Size the picture for the zoom in the room there is (zoom.js); the canvas keeps the stream's
+   * own pixels, only its CSS size changes. */
   _sizeCanvas() {
-    const { canvas } = this.dom;
-    const oneToOne = this.model.get("zoom") === "1:1";
-    canvas.style.width = oneToOne && canvas.width ? `${canvas.width / (devicePixelRatio || 1)}px` : "";
+    const { root, canvas, stage, viewport } = this.dom;
+    const zoom = this._zoom();
+    const pannable = isPannable(zoom);
+    root.classList.toggle("wb-screen--pannable", pannable);
+    if (!root.isConnected) return;
+    const room = this._room();
+    viewport.style.maxHeight = pannable && !isFullScreen(root) ? `${room.height}px` : "";
+    const { width, height } = pictureSize(
+      { width: canvas.width, height: canvas.height },
+      room,
+      zoom,
+      devicePixelRatio || 1
+    );
+    const size = width && height ? [`${width}px`, `${height}px`] : ["", ""];
+    if (stage.style.width === size[0] && canvas.style.height === size[1]) return;
+    stage.style.width = size[0];
+    canvas.style.width = size[0];
+    canvas.style.height = size[1];
+  }
+  /** The full-screen and pop-out buttons for where the view is now. */
+  _renderWindowModes() {
+    const { root, fullScreenButton, popOutButton } = this.dom;
+    const full = isFullScreen(root);
+    root.classList.toggle("wb-screen--fullscreen", full);
+    fullScreenButton.textContent = full ? "Exit full screen" : "Full screen";
+    fullScreenButton.title = full ? "Back to the notebook (Esc)" : "Show this view on the whole screen (Esc to leave)";
+    fullScreenButton.disabled = !full && !canFullScreen(root);
+    fullScreenButton.setAttribute("aria-pressed", String(full));
+    popOutButton.hidden = root.isConnected && !root.closest(".jp-Notebook");
   }
   _renderMonitors() {
     const { monitorSelect } = this.dom;
@@ -1821,6 +2013,7 @@ var ScreenView = class {
   _onLinkState(state, detail) {
     switch (state) {
       case "connecting":
+        this.ended = false;
         this.linkText = "Connecting…";
         break;
       case "live":
@@ -1842,6 +2035,7 @@ var ScreenView = class {
         break;
       case "ended":
         this.linkText = "The session has ended.";
+        this._endSession();
         break;
       default:
         this.surface.reset();
@@ -1986,7 +2180,7 @@ var ScreenView = class {
       toDesktop: (point) => this.transform.streamToDesktop(point.x, point.y)
     };
     return {
-      view: createPanTool(viewport, () => this.model.get("zoom") === "1:1"),
+      view: createPanTool(viewport, () => isPannable(this._zoom())),
       pen: createDrawTool("pen", host),
       arrow: createDrawTool("arrow", host),
       rect: createDrawTool("rect", host),
@@ -2000,7 +2194,7 @@ var ScreenView = class {
   }
   /** @param {string} name */
   _setTool(name) {
-    if (!Object.hasOwn(this.tools, name) || name === "control") return;
+    if (!Object.hasOwn(this.tools, name) || name === "control" || this.ended && name !== "view") return;
     const tool = (
       /** @type {ToolName} */
       name
@@ -2027,8 +2221,18 @@ var ScreenView = class {
       colour: this.colour,
       granted: this.controlState.granted,
       live: this.link?.live ?? false,
-      controlOn
+      controlOn,
+      ended: this.ended
     });
+  }
+  /** The session is over: nothing can mark or control the customer's screen any more; the last
+   * picture stays to look at. */
+  _endSession() {
+    this.ended = true;
+    this.annotations.closeText(false);
+    this.previews.clear();
+    this.toolName = "view";
+    this.pointer.setTool(this.tools.view);
   }
   /** @param {string} text */
   _note(text) {
@@ -2069,6 +2273,7 @@ var ScreenView = class {
       event.preventDefault();
       event.stopPropagation();
       const [verb, argument] = action.split(":");
+      if (this.ended) return;
       if (verb === "tool") this._setTool(argument);
       else if (verb === "colour") this._setColour(PALETTE[Number(argument)][1]);
       else if (verb === "undo") this.annotations.undo();
@@ -2114,7 +2319,7 @@ var ScreenView = class {
   }
   /**
    * @template {keyof DocumentEventMap} E
-   * @param {HTMLElement | Document} target
+   * @param {HTMLElement | Document | Window} target
    * @param {E} event
    * @param {(event: DocumentEventMap[E]) => void} handler
    * @param {AddEventListenerOptions} [options]

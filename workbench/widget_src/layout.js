@@ -1,17 +1,20 @@
 // @ts-check
-// The view's DOM: the bar (monitor, zoom, status), the toolbar (tools, colours, undo, clear,
+// The view's DOM: the bar (monitor, zoom, full screen, pop-out, status), the toolbar (tools, colours, undo, clear,
 // control), the notice, and the viewport with the canvas and the layer drawn over it. Built
 // once; the view fills it in.
 
 import { element, svgElement } from "./dom.js";
 import { PALETTE, TOOL_KEYS, TOOL_LABELS } from "./marks.js";
+import { ZOOM_CHOICES } from "./zoom.js";
 
 /** @typedef {import("./marks.js").ToolName} ToolName */
 /**
  * @typedef {object} Layout
  * @property {HTMLDivElement} root focusable, so shortcuts and control keys reach it
  * @property {HTMLSelectElement} monitorSelect
- * @property {HTMLButtonElement} zoomButton
+ * @property {HTMLSelectElement} zoomSelect how large the picture is (zoom.js)
+ * @property {HTMLButtonElement} fullScreenButton
+ * @property {HTMLButtonElement} popOutButton
  * @property {HTMLSpanElement} statusLine
  * @property {HTMLDivElement} toolbar
  * @property {Partial<Record<ToolName, HTMLButtonElement>>} toolButtons
@@ -38,9 +41,14 @@ export function buildLayout(el) {
   const root = element("div", "wb-screen", { tabIndex: 0 });
   const bar = element("div", "wb-screen-bar");
   const monitorSelect = element("select", "wb-screen-monitor", { title: "Which of the customer's monitors to show" });
-  const zoomButton = element("button", "wb-screen-zoom", { type: "button" });
+  const zoomSelect = element("select", "wb-screen-zoom", { title: "How large the picture is" });
+  zoomSelect.append(...ZOOM_CHOICES.map(([value, text, title]) => element("option", "", { value, textContent: text, title })));
+  const fullScreenButton = element("button", "wb-screen-fullscreen", { type: "button", textContent: "Full screen" });
+  const popOutButton = element("button", "wb-screen-popout", {
+    type: "button", textContent: "Pop out", title: "Open this view in a JupyterLab panel of its own",
+  });
   const statusLine = element("span", "wb-screen-status", { role: "status" });
-  bar.append(monitorSelect, zoomButton, statusLine);
+  bar.append(monitorSelect, zoomSelect, fullScreenButton, popOutButton, statusLine);
   const tools = buildToolbar();
   const notice = element("div", "wb-screen-notice", { hidden: true, role: "alert" });
   const viewport = element("div", "wb-screen-viewport");
@@ -58,7 +66,7 @@ export function buildLayout(el) {
   viewport.append(placeholder, stage);
   root.append(bar, tools.toolbar, notice, viewport);
   el.append(root);
-  return { root, monitorSelect, zoomButton, statusLine, ...tools, notice, viewport, placeholder, stage, canvas, layer,
+  return { root, monitorSelect, zoomSelect, fullScreenButton, popOutButton, statusLine, ...tools, notice, viewport, placeholder, stage, canvas, layer,
            hiddenLayer, marksSvg };
 }
 

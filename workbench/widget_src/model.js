@@ -9,7 +9,7 @@
  * @property {string} session_id
  * @property {string} token
  * @property {number | "all"} monitor
- * @property {"fit" | "1:1"} zoom
+ * @property {import("./zoom.js").Zoom} zoom
  * @property {number} max_fps
  * @property {boolean} can_refresh_token
  * @property {boolean} connected

@@ -7,14 +7,25 @@ const STATS_WINDOW_MS = 2_000;
 const PLAUSIBLE_LATENCY_MS = 5_000;
 
 /** @typedef {"capture" | "rtt" | ""} LatencyKind */
-/** @typedef {{ fps: number, kbps: number, latencyMs: number | null, latencyKind: LatencyKind }} StatsSnapshot */
+/**
+ * @typedef {object} StatsSnapshot
+ * @property {number} fps frames drawn per second over the window
+ * @property {number} kbps
+ * @property {number | null} latencyMs
+ * @property {LatencyKind} latencyKind
+ * @property {number | null} [lastChangeAt] when the last frame was drawn (epoch ms; the agent sends
+ *   frames only when the screen changes), null before the first
+ */
 
 /** Frames/s and kbit/s over a sliding window; latency as capture→draw when the agent's clock is
  * comparable to ours (one machine, or synchronised), else as ack→next-frame round trip. */
 export class StreamStats {
-  /** @param {() => number} [now] a monotonic clock in ms */
-  constructor(now = () => performance.now()) {
+  /** @param {() => number} [now] a monotonic clock in ms @param {() => number} [wallClock] epoch ms */
+  constructor(now = () => performance.now(), wallClock = () => Date.now()) {
     this.now = now;
+    this.wallClock = wallClock;
+    /** @type {number | null} epoch ms of the last frame drawn */
+    this.lastChangeAt = null;
     this.since = 0;
     /** @type {[t: number, bytes: number][]} */
     this.received = [];
@@ -33,6 +44,7 @@ export class StreamStats {
     this.drawn = [];
     this.roundTrips = [];
     this.lastAckAt = null;
+    this.lastChangeAt = null;
   }
 
   /** @param {number} bytes */
@@ -51,6 +63,7 @@ export class StreamStats {
       ? performance.timeOrigin + performance.now() - /** @type {number} */ (capturedAtEpochMs)
       : null;
     this.drawn.push([this.now(), latency]);
+    this.lastChangeAt = this.wallClock();
   }
 
   ackSent() {
@@ -79,7 +92,7 @@ export class StreamStats {
       latencyMs = Math.min(...this.roundTrips.map(([, ms]) => ms));
       latencyKind = "rtt";
     }
-    return { fps, kbps, latencyMs, latencyKind };
+    return { fps, kbps, latencyMs, latencyKind, lastChangeAt: this.lastChangeAt };
   }
 }
 

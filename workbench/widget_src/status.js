@@ -20,8 +20,16 @@ export function monitorLabel(monitor) {
   return `Monitor ${monitor.index} (${monitor.width}×${monitor.height}${primary})`;
 }
 
+/** A time of day in the technician's own zone, to the second ("14:03:12").
+ * @param {number} epochMs @returns {string} */
+export function clockTime(epochMs) {
+  return new Date(epochMs).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
 /** The status line: the link's state, whether the customer holds the mouse, and, while live,
- * the stream's rate, latency and bandwidth.
+ * the stream's rate, latency and bandwidth. The agent sends frames only when the screen
+ * changes, so a still screen draws none: that reads as idle since the last change, not as a
+ * frozen "0.0 fps".
  * @param {string} linkText
  * @param {ControlState} control
  * @param {boolean} live
@@ -33,7 +41,10 @@ export function statusText(linkText, control, live, snapshot) {
     const grace = control.graceS ?? CONTROL_GRACE_S; // the grace period; resume_in is only the time left
     text = `The customer is using their computer: your input resumes ${grace} s after they stop · ${text}`;
   }
-  if (live && snapshot) {
+  if (live && snapshot && snapshot.fps === 0) {
+    text += snapshot.lastChangeAt ? ` · idle, screen unchanged since ${clockTime(snapshot.lastChangeAt)}`
+      : " · waiting for the first picture";
+  } else if (live && snapshot) {
     const latency =
       snapshot.latencyMs === null
         ? "latency –"

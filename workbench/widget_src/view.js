@@ -22,6 +22,8 @@ import { ScreenSurface } from "./surface.js";
 import { renderToolbar } from "./toolbar.js";
 import { createDrawTool, createEraserTool, createLaserTool, createPanTool, createTextTool } from "./tools.js";
 import { ViewTransform } from "./transform.js";
+import { isFullScreen, canFullScreen, popOut, toggleFullScreen } from "./window_modes.js";
+import { isPannable, pictureSize, zoomFromValue, zoomValue } from "./zoom.js";
 
 /** @typedef {import("./transform.js").Point} Point */
 /** @typedef {import("./tools.js").ToolHost} ToolHost */
@@ -38,12 +40,30 @@ import { ViewTransform } from "./transform.js";
 /** @typedef {import("./model.js").Traits} Traits */
 /** @typedef {import("./model.js").WidgetModel} WidgetModel */
 /** @typedef {{ type?: string, ok?: boolean, message?: string }} KernelMessage */
+/** @typedef {import("./zoom.js").Zoom} Zoom */
+/** @typedef {import("./zoom.js").Size} Size */
 
 // Leaving the screen for less than this (scrolling past, a quick tab switch) keeps the stream.
 const HIDE_GRACE_MS = 1_000;
 const STATS_INTERVAL_MS = 1_000;
 const TOKEN_REFRESH_MIN_INTERVAL_MS = 30_000;
 const NOTE_MS = 6_000;
+// The least height the picture gets in a cell, and what is left below it for the page to breathe.
+const MIN_ROOM_HEIGHT = 160;
+const ROOM_MARGIN = 16;
+
+/** The height of the outermost ancestor that scrolls (the notebook, a panel), or Infinity. The
+ * outermost: inner ones (an output area) take their height from the picture, so fitting into them
+ * would shrink the picture step by step.
+ * @param {HTMLElement} el @returns {number} */
+function scrollerHeight(el) {
+  let height = Infinity;
+  for (let node = el.parentElement; node && node !== document.body; node = node.parentElement) {
+    const { overflowY } = getComputedStyle(node);
+    if ((overflowY === "auto" || overflowY === "scroll") && node.clientHeight > 0) height = node.clientHeight;
+  }
+  return height;
+}
 
 /** Wires a link, a surface and the DOM to one anywidget model. */
 export class ScreenView {
@@ -78,6 +98,8 @@ export class ScreenView {
     this.note = { text: "", at: 0 };
     /** @type {ControlState} */
     this.controlState = { granted: false, customerActive: false, resumeIn: null, graceS: null };
+    /** The session has ended: marks and control are over; the last picture stays. */
+    this.ended = false;
 
     this.dom = buildLayout(el);
     const { root, canvas } = this.dom;
@@ -124,9 +146,14 @@ export class ScreenView {
     const observer = new IntersectionObserver((entries) => {
       this.visible = entries[entries.length - 1].isIntersecting;
       this._syncStreaming();
+      this._renderWindowModes(); // where the view is (a cell, a panel) is known once it is shown
     });
     observer.observe(root);
     this.cleanups.push(() => observer.disconnect());
+    // The room the picture fits in changes with the cell's width, the window, full screen.
+    const resizes = new ResizeObserver(() => this._sizeCanvas());
+    resizes.observe(root);
+    this.cleanups.push(() => resizes.disconnect());
     this._listen(document, "visibilitychange", () => this._syncStreaming());
 
     const statsTimer = setInterval(() => this._refreshStats(), STATS_INTERVAL_MS);
@@ -134,6 +161,7 @@ export class ScreenView {
     this.cleanups.push(() => clearTimeout(this.hideTimer ?? undefined));
 
     this._applyZoom();
+    this._renderWindowModes();
     this._renderMonitors();
     this._renderStatus();
   }
@@ -151,7 +179,7 @@ export class ScreenView {
   /** The model's and the DOM's events (undone by dispose). */
   _listenAll() {
     const { model } = this;
-    const { root, viewport, monitorSelect, zoomButton, toolbar } = this.dom;
+    const { root, viewport, monitorSelect, zoomSelect, fullScreenButton, popOutButton, toolbar } = this.dom;
     const restart = () =>
       this.link.restart({ url: model.get("relay_url"), sessionId: model.get("session_id"), token: model.get("token") });
     this._onModel("change:relay_url", restart);
@@ -169,10 +197,25 @@ export class ScreenView {
       model.set("monitor", value === "all" ? "all" : Number(value));
       model.save_changes();
     });
-    this._listen(zoomButton, "click", () => {
-      model.set("zoom", model.get("zoom") === "1:1" ? "fit" : "1:1");
+    this._listen(zoomSelect, "change", () => {
+      model.set("zoom", zoomFromValue(zoomSelect.value));
       model.save_changes();
     });
+    this._listen(fullScreenButton, "click", async () => {
+      const { ok, message } = await toggleFullScreen(root);
+      if (!ok) this._note(message);
+    });
+    this._listen(popOutButton, "click", async () => {
+      const app = /** @type {{ jupyterapp?: import("./window_modes.js").LabApp }} */ (/** @type {unknown} */ (window)).jupyterapp;
+      const { ok, message } = await popOut(root, app);
+      this._note(ok ? "Opened in a panel of its own, below the notebook." : message);
+    });
+    this._listen(document, "fullscreenchange", () => {
+      this._renderWindowModes();
+      this._sizeCanvas();
+      if (isFullScreen(root)) root.focus({ preventScroll: true }); // shortcuts and control keys reach it
+    });
+    this._listen(window, "resize", () => this._sizeCanvas());
     this._listen(toolbar, "click", (event) => this._onToolbarClick(event));
     // Keys reach the view while it (or a control in it) has the focus; clicking the picture gives it.
     this._listen(root, "keydown", (event) => this._onKey(event, true));
@@ -189,17 +232,23 @@ export class ScreenView {
 
   /* -- zoom, monitors, status -- */
 
+  /** @returns {Zoom} */
+  _zoom() {
+    return this.model.get("zoom") ?? "fit";
+  }
+
   _applyZoom() {
-    const { root, zoomButton, viewport } = this.dom;
-    const oneToOne = this.model.get("zoom") === "1:1";
+    const { zoomSelect, viewport } = this.dom;
+    const zoom = this._zoom();
     const center = this._visibleCenter();
-    root.classList.toggle("wb-screen--one-to-one", oneToOne);
-    zoomButton.textContent = oneToOne ? "Fit to width" : "Zoom 1:1";
-    zoomButton.title = oneToOne
-      ? "Fit the screen to the cell's width"
-      : "One screen pixel per device pixel; drag or scroll to pan";
+    const value = zoomValue(zoom);
+    if (![...zoomSelect.options].some((option) => option.value === value)) {
+      // A zoom set from Python that the picker does not list.
+      zoomSelect.append(element("option", "", { value, textContent: `${Math.round(Number(zoom) * 100)} %` }));
+    }
+    zoomSelect.value = value;
     this._sizeCanvas();
-    if (oneToOne && center) {
+    if (isPannable(zoom) && center) {
       const scale = this.transform.scale;
       viewport.scrollLeft = center.x * scale - viewport.clientWidth / 2;
       viewport.scrollTop = center.y * scale - viewport.clientHeight / 2;
@@ -218,11 +267,50 @@ export class ScreenView {
     return this.transform.clientToStream(x, y);
   }
 
+  /** Where the picture may go (CSS px): the view's width, and the height of what can be seen at
+   * once (the notebook's or panel's scrolling box, the window) less the bars above the picture;
+   * in full screen, the whole screen less the bars.
+   * @returns {Size} */
+  _room() {
+    const { root, viewport } = this.dom;
+    const width = viewport.clientWidth;
+    if (isFullScreen(root)) return { width, height: viewport.clientHeight };
+    const bars = root.offsetHeight - viewport.offsetHeight;
+    const seen = Math.min(scrollerHeight(root), window.innerHeight);
+    return { width, height: Math.max(MIN_ROOM_HEIGHT, seen - bars - ROOM_MARGIN) };
+  }
+
+  /** Size the picture for the zoom in the room there is (zoom.js); the canvas keeps the stream's
+   * own pixels, only its CSS size changes. */
   _sizeCanvas() {
-    const { canvas } = this.dom;
-    const oneToOne = this.model.get("zoom") === "1:1";
-    // 1:1 means one stream pixel per device pixel, so text is as crisp as on the customer's screen.
-    canvas.style.width = oneToOne && canvas.width ? `${canvas.width / (devicePixelRatio || 1)}px` : "";
+    const { root, canvas, stage, viewport } = this.dom;
+    const zoom = this._zoom();
+    const pannable = isPannable(zoom);
+    root.classList.toggle("wb-screen--pannable", pannable);
+    if (!root.isConnected) return;
+    const room = this._room();
+    // A picture larger than the room scrolls inside a box the size of the room, not the page.
+    viewport.style.maxHeight = pannable && !isFullScreen(root) ? `${room.height}px` : "";
+    const { width, height } = pictureSize({ width: canvas.width, height: canvas.height }, room, zoom,
+                                          devicePixelRatio || 1);
+    const size = width && height ? [`${width}px`, `${height}px`] : ["", ""];
+    if (stage.style.width === size[0] && canvas.style.height === size[1]) return;
+    stage.style.width = size[0];
+    canvas.style.width = size[0];
+    canvas.style.height = size[1];
+  }
+
+  /** The full-screen and pop-out buttons for where the view is now. */
+  _renderWindowModes() {
+    const { root, fullScreenButton, popOutButton } = this.dom;
+    const full = isFullScreen(root);
+    root.classList.toggle("wb-screen--fullscreen", full);
+    fullScreenButton.textContent = full ? "Exit full screen" : "Full screen";
+    fullScreenButton.title = full ? "Back to the notebook (Esc)" : "Show this view on the whole screen (Esc to leave)";
+    fullScreenButton.disabled = !full && !canFullScreen(root);
+    fullScreenButton.setAttribute("aria-pressed", String(full));
+    // Only a view in a notebook's cell has an output to open in a panel of its own.
+    popOutButton.hidden = root.isConnected && !root.closest(".jp-Notebook");
   }
 
   _renderMonitors() {
@@ -281,6 +369,7 @@ export class ScreenView {
   _onLinkState(state, detail) {
     switch (state) {
       case "connecting":
+        this.ended = false; // new credentials: a session again
         this.linkText = "Connecting…";
         break;
       case "live":
@@ -302,6 +391,7 @@ export class ScreenView {
         break;
       case "ended":
         this.linkText = "The session has ended.";
+        this._endSession();
         break;
       default:
         this.surface.reset();
@@ -453,7 +543,7 @@ export class ScreenView {
       toDesktop: (point) => this.transform.streamToDesktop(point.x, point.y),
     };
     return {
-      view: createPanTool(viewport, () => this.model.get("zoom") === "1:1"),
+      view: createPanTool(viewport, () => isPannable(this._zoom())),
       pen: createDrawTool("pen", host),
       arrow: createDrawTool("arrow", host),
       rect: createDrawTool("rect", host),
@@ -468,7 +558,7 @@ export class ScreenView {
 
   /** @param {string} name */
   _setTool(name) {
-    if (!Object.hasOwn(this.tools, name) || name === "control") return;
+    if (!Object.hasOwn(this.tools, name) || name === "control" || (this.ended && name !== "view")) return;
     const tool = /** @type {ToolName} */ (name);
     this.annotations.closeText(false);
     if (this.control.on) this._setControl(false);
@@ -496,7 +586,18 @@ export class ScreenView {
       granted: this.controlState.granted,
       live: this.link?.live ?? false,
       controlOn,
+      ended: this.ended,
     });
+  }
+
+  /** The session is over: nothing can mark or control the customer's screen any more; the last
+   * picture stays to look at. */
+  _endSession() {
+    this.ended = true;
+    this.annotations.closeText(false);
+    this.previews.clear();
+    this.toolName = "view";
+    this.pointer.setTool(this.tools.view);
   }
 
   /** @param {string} text */
@@ -535,6 +636,7 @@ export class ScreenView {
       event.preventDefault();
       event.stopPropagation();
       const [verb, argument] = action.split(":");
+      if (this.ended) return; // marks are over with the session
       if (verb === "tool") this._setTool(argument);
       else if (verb === "colour") this._setColour(PALETTE[Number(argument)][1]);
       else if (verb === "undo") this.annotations.undo();
@@ -588,7 +690,7 @@ export class ScreenView {
 
   /**
    * @template {keyof DocumentEventMap} E
-   * @param {HTMLElement | Document} target
+   * @param {HTMLElement | Document | Window} target
    * @param {E} event
    * @param {(event: DocumentEventMap[E]) => void} handler
    * @param {AddEventListenerOptions} [options]

@@ -18,8 +18,6 @@ its Win32 calls raise :class:`~wire.errors.Unsupported` where there is no kernel
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import ntpath
 import os
 import stat
@@ -31,21 +29,17 @@ from agent.dispatch import CallContext, Reply
 from agent.files._windows_io import copy_entry, guard_ancestors, pread_exact, remove_tree, sha_fd, write_all
 from agent.files._windows_store import guard_of, store_of
 from agent.files._windows_undo import Change, replace_file
-from agent.files.common import CHUNK_MAX, LIST_DEFAULT, LIST_MAX, TEXT_JSON_MAX, TEXT_MAX, clean, iso, path_param
+from agent.files.common import LIST_DEFAULT, LIST_MAX, clean, iso, path_param
+from agent.files.reading import edited, read_reply, read_request, writer
 from agent.files.textual import (
-    ERRORS_CHOICES,
-    apply_edit,
-    decode,
     diff_of,
     edit_params,
-    encode_edit,
-    text_codec,
     write_payload,
 )
 from agent.forbidden import _windows_api as win
 from agent.forbidden._windows_walk import Guard, Location
 from agent.forbidden.rules import Identity
-from agent.params import get_bool, get_int, get_str
+from agent.params import get_bool, get_int
 from wire.errors import AlreadyExists, BadParams, NotADirectory, NotFound, from_os_error
 
 _ERROR_NOT_SAME_DEVICE = 17
@@ -65,10 +59,7 @@ def _target_text(full: str) -> str | None:
 
 
 def _writer(data: bytes) -> Callable[[int], tuple[int, str]]:
-    def write(fd: int) -> tuple[int, str]:
-        write_all(fd, data)
-        return len(data), hashlib.sha256(data).hexdigest()
-    return write
+    return writer(data, write_all)
 
 
 def _named_entry(guard: Guard, loc: Location, spelled: str) -> tuple[str, win.FileInfo]:
@@ -175,44 +166,18 @@ def read_file(ctx: CallContext) -> Reply | dict[str, Any]:
     Raises BadParams (range too large, undecodable text, unknown encoding),
     NotFound, IsADirectory, Forbidden, PermissionDenied.
     """
-    path = path_param(ctx.params)
-    encoding = text_codec(ctx.params)
-    errors = get_str(ctx.params, "errors", "strict")
-    if errors not in ERRORS_CHOICES:
-        raise BadParams("errors must be 'strict' or 'replace'", param="errors")
-    offset = get_int(ctx.params, "offset", 0, minimum=0, maximum=1 << 62)
-    limit = TEXT_MAX if encoding is not None else CHUNK_MAX
-    length_param = ctx.params.get("length")
-    length = None if length_param is None else get_int(ctx.params, "length", minimum=0, maximum=limit)
+    request = read_request(ctx)
     guard = guard_of(ctx)
     try:
-        with guard.locate(path) as loc:
+        with guard.locate(request.path) as loc:
             fd, _, st = guard.open_file(loc)
             try:
-                available = max(0, st.st_size - offset)
-                if length is None:
-                    if available > limit:
-                        raise BadParams(f"{path}: {available} bytes from offset {offset}, more than the {limit} "
-                                        "one read may return; give offset and length, or download the file",
-                                        param="length")
-                    length = available
-                data = pread_exact(fd, length, offset)
+                data = pread_exact(fd, request.length_for(st.st_size), request.offset)
             finally:
                 os.close(fd)
     except OSError as err:
-        raise from_os_error(err, path) from err
-    sha = hashlib.sha256(data).hexdigest()
-    ctx.journal_details.update(bytes=len(data), sha256=sha, offset=offset)
-    result: dict[str, Any] = {"path": clean(loc.path), "size": st.st_size, "offset": offset, "length": len(data),
-                              "sha256": sha}
-    if encoding is None:
-        return Reply(result, data)
-    text = decode(data, encoding, errors, path, offset)
-    if len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) > TEXT_JSON_MAX:
-        raise BadParams(f"{path}: too many special characters to send as text; read it as bytes")
-    result["text"] = text
-    result["encoding"] = encoding
-    return result
+        raise from_os_error(err, request.path) from err
+    return read_reply(ctx, request, loc.path, st.st_size, data)
 
 
 def write_file(ctx: CallContext) -> dict[str, Any]:
@@ -243,11 +208,8 @@ def edit_file(ctx: CallContext) -> dict[str, Any]:
         with guard.locate(path) as loc:
             fd, info, st = guard.open_file(loc)
             try:
-                if st.st_size > TEXT_MAX:
-                    raise BadParams(f"{path}: {st.st_size} bytes is too large to edit here; download it")
-                current = decode(pread_exact(fd, st.st_size, 0), encoding, "strict", path)
-                updated = apply_edit(current, old_text, new_text, path)
-                data = encode_edit(updated, encoding)
+                current, updated, data = edited(lambda size: pread_exact(fd, size, 0), st.st_size, path,
+                                                old_text, new_text, encoding)
             except BaseException:
                 os.close(fd)
                 raise

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
-import json
 import os
 import posixpath
 import stat
@@ -24,24 +22,20 @@ from typing import Any
 from agent import paths
 from agent.dispatch import CallContext, Reply
 from agent.files.common import (
-    CHUNK_MAX,
     LIST_DEFAULT,
     LIST_MAX,
-    TEXT_JSON_MAX,
-    TEXT_MAX,
     clean,
     entry_kind,
     iso,
     path_param,
 )
 from agent.files.fdio import copy_entry, pread_exact, remove_tree, sha_fd, write_all
+from agent.files.reading import edited, read_reply, read_request, writer
 from agent.files.store import guard_of, store_of
-from agent.files.textual import ERRORS_CHOICES, apply_edit, diff_of, edit_params, encode_edit, write_payload
-from agent.files.textual import decode as _decode
-from agent.files.textual import text_codec as _text_codec
+from agent.files.textual import diff_of, edit_params, write_payload
 from agent.files.undo import Change, replace_file
 from agent.forbidden import Guard, Identity, Location
-from agent.params import get_bool, get_int, get_str
+from agent.params import get_bool, get_int
 from wire.errors import AlreadyExists, BadParams, NotADirectory, NotFound, from_os_error
 
 if sys.platform == "win32":  # the choice is made in agent.files.methods
@@ -63,10 +57,7 @@ def _named_entry(guard: Guard, loc: Location, spelled: str) -> tuple[str, os.sta
 
 
 def _writer(data: bytes) -> Callable[[int], tuple[int, str]]:
-    def write(fd: int) -> tuple[int, str]:
-        write_all(fd, data)
-        return len(data), hashlib.sha256(data).hexdigest()
-    return write
+    return writer(data, write_all)
 
 
 def _entry(guard: Guard, parent: int, name: str, st: os.stat_result) -> dict[str, Any]:
@@ -161,44 +152,18 @@ def read_file(ctx: CallContext) -> Reply | dict[str, Any]:
     :data:`CHUNK_MAX`).  Raises BadParams (range too large, undecodable text,
     unknown encoding), NotFound, IsADirectory, Forbidden, PermissionDenied.
     """
-    path = path_param(ctx.params)
-    encoding = _text_codec(ctx.params)
-    errors = get_str(ctx.params, "errors", "strict")
-    if errors not in ERRORS_CHOICES:
-        raise BadParams("errors must be 'strict' or 'replace'", param="errors")
-    offset = get_int(ctx.params, "offset", 0, minimum=0, maximum=1 << 62)
-    limit = TEXT_MAX if encoding is not None else CHUNK_MAX
-    length_param = ctx.params.get("length")
-    length = None if length_param is None else get_int(ctx.params, "length", minimum=0, maximum=limit)
+    request = read_request(ctx)
     guard = guard_of(ctx)
     try:
-        with guard.locate(path) as loc:
+        with guard.locate(request.path) as loc:
             fd, st = guard.open_file(loc)
             try:
-                available = max(0, st.st_size - offset)
-                if length is None:
-                    if available > limit:
-                        raise BadParams(f"{path}: {available} bytes from offset {offset}, more than the {limit} "
-                                        "one read may return; give offset and length, or download the file",
-                                        param="length")
-                    length = available
-                data = pread_exact(fd, length, offset)
+                data = pread_exact(fd, request.length_for(st.st_size), request.offset)
             finally:
                 os.close(fd)
     except OSError as err:
-        raise from_os_error(err, path) from err
-    sha = hashlib.sha256(data).hexdigest()
-    ctx.journal_details.update(bytes=len(data), sha256=sha, offset=offset)
-    result: dict[str, Any] = {"path": clean(loc.path), "size": st.st_size, "offset": offset, "length": len(data),
-                              "sha256": sha}
-    if encoding is None:
-        return Reply(result, data)
-    text = _decode(data, encoding, errors, path, offset)
-    if len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) > TEXT_JSON_MAX:
-        raise BadParams(f"{path}: too many special characters to send as text; read it as bytes")
-    result["text"] = text
-    result["encoding"] = encoding
-    return result
+        raise from_os_error(err, request.path) from err
+    return read_reply(ctx, request, loc.path, st.st_size, data)
 
 
 def write_file(ctx: CallContext) -> dict[str, Any]:
@@ -233,11 +198,8 @@ def edit_file(ctx: CallContext) -> dict[str, Any]:
         with guard.locate(path) as loc:
             fd, st = guard.open_file(loc)
             try:
-                if st.st_size > TEXT_MAX:
-                    raise BadParams(f"{path}: {st.st_size} bytes is too large to edit here; download it")
-                current = _decode(pread_exact(fd, st.st_size, 0), encoding, "strict", path)
-                updated = apply_edit(current, old_text, new_text, path)
-                data = encode_edit(updated, encoding)
+                current, updated, data = edited(lambda size: pread_exact(fd, size, 0), st.st_size, path,
+                                                old_text, new_text, encoding)
                 result = replace_file(ctx, guard, loc, _writer(data), overwrite=True, summary=f"edited {loc.path}",
                                   old=(fd, st))
             finally:

@@ -1,12 +1,12 @@
-"""Chunked transfers: a download reads the asked range of a held file; an upload fills a ``.part`` file and resumes.
+"""Chunked transfers on POSIX: the platform's part of :class:`agent.files.transferring.Transfers`.
 
-A download keeps the file open and reads only the asked range (at most
-:data:`~agent.files.common.CHUNK_MAX` a call), hashing as it goes; the chunk
-reaching the end carries the sha256.  An upload writes into a private
-temporary ``.part`` file in the destination folder, reports how many bytes
-arrived in order (to resume from), checks the sha256 and renames into place
-through :func:`agent.files.undo.replace_file` (so it is undoable).  When the
-customer changes the protected folders, the next chunk walks the path again.
+The handlers, their checks, replies and errors are shared
+(:mod:`agent.files.transferring`); here is what POSIX does its own way: files
+are opened with the guard's ``dir_fd`` walk and identified by ``fstat``, an
+upload holds its destination folder as a duplicated folder fd, the ``.part``
+is made and removed relative to it, and the free room is ``fstatvfs``'s.  The
+upload is put in place through :func:`agent.files.undo.replace_file` (so it
+is undoable).
 
 Availability: Linux, macOS (imported only there, see :mod:`agent.files.methods`).
 """
@@ -15,367 +15,73 @@ from __future__ import annotations
 
 import os
 import posixpath
-import secrets
 import stat
 import sys
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any
 
-from agent import paths
-from agent.dispatch import CallContext, Reply
-from agent.files.common import CHUNK_MAX, UPLOAD_MAX, clean, iso, path_param
+from agent.dispatch import CallContext
 from agent.files.fdio import hash_range, new_temp, pread_exact, unlink_quietly, write_all
-from agent.files.parts import PartRecord
-from agent.files.store import Download, Upload, guard_of, store_of
-from agent.files.textual import add_range, check_path_words
+from agent.files.store import Store, Upload, guard_of, store_of
+from agent.files.transferring import ChunkIO, Transfers
 from agent.files.undo import replace_file
-from agent.forbidden import Identity
-from agent.params import get_bool, get_int, get_str
-from wire.errors import (
-    AlreadyExists,
-    BadParams,
-    Conflict,
-    Forbidden,
-    IsADirectory,
-    NoSpace,
-    NotFound,
-    from_os_error,
-)
+from agent.forbidden import Guard, Identity, Location
 
 if sys.platform == "win32":  # the choice is made in agent.files.methods
     raise ImportError(f"{__name__} is POSIX-only")
 
-#: Largest gap in a download's running hash filled at once (a few chunks served out of order).
-_CATCH_UP_MAX: Final = 4 * CHUNK_MAX
 
+class PosixTransfers(Transfers[Upload]):
+    """Transfers over folder fds (``dir_fd``, ``O_NOFOLLOW``)."""
 
-# --------------------------------------------------------------- downloads
+    def store_of(self, ctx: CallContext) -> Store:
+        return store_of(ctx)
 
+    def guard_of(self, ctx: CallContext) -> Guard:
+        return guard_of(ctx)
 
-def _transfer_id() -> str:
-    return secrets.token_hex(8)
-
-
-def download_open(ctx: CallContext) -> dict[str, Any]:
-    """files.download_open {path}: open a file for chunked download.
-
-    Returns ``id``, ``size``, ``modified`` and ``chunk_max``; the sha256 of the
-    whole file comes with the chunk that reaches the end.  Raises NotFound,
-    IsADirectory, Forbidden, PermissionDenied, BadParams.
-    """
-    path = path_param(ctx.params)
-    guard = guard_of(ctx)
-    parsed = guard.parse(path)
-    try:
-        with guard.locate(parsed) as loc:
-            fd, st = guard.open_file(loc)
-    except OSError as err:
-        raise from_os_error(err, path) from err
-    download = Download(_transfer_id(), path, parsed, loc.path, fd, st.st_size, Identity.of(st), guard.generation)
-    store_of(ctx).add_download(download)
-    ctx.journal_details.update(download=download.id, size=st.st_size)
-    return {"id": download.id, "path": clean(loc.path), "size": st.st_size, "modified": iso(st.st_mtime),
-            "chunk_max": CHUNK_MAX}
-
-
-def _get_download(ctx: CallContext) -> Download:
-    transfer = get_str(ctx.params, "id", max_length=64)
-    store = store_of(ctx)
-    with store.transfers_lock:
-        download = store.downloads.get(transfer)
-        if download is not None:
-            store.downloads.move_to_end(transfer)
-    if download is None or download.fd < 0:
-        raise NotFound(f"no open download {transfer!r}; open the file again")
-    return download
-
-
-def _recheck(ctx: CallContext, parsed: paths.ParsedPath, identity: Identity, generation: int) -> int:
-    """After the customer changed the rules, walk the path again: still the same, still allowed?"""
-    folders = ctx.policy.forbidden_folders
-    current = folders.generation if folders is not None else 0
-    if current == generation:
-        return generation
-    guard = guard_of(ctx)
-    with guard.locate(parsed) as loc:
+    def open_checked(self, guard: Guard, loc: Location) -> tuple[int, Identity, os.stat_result]:
         fd, st = guard.open_file(loc)
-        os.close(fd)
-    if Identity.of(st) != identity:
-        raise Conflict(f"{parsed}: the file was replaced during the transfer")
-    return guard.generation
+        return fd, Identity.of(st), st
 
+    def existing_is_folder(self, guard: Guard, loc: Location) -> bool | None:
+        st = guard.entry(loc)
+        return None if st is None else stat.S_ISDIR(st.st_mode)
 
-def download_chunk(ctx: CallContext) -> Reply:
-    """files.download_chunk {id, offset, length}: bytes of an open download, as reply data.
+    def folder_now(self, loc: Location) -> tuple[str, Identity]:
+        return posixpath.dirname(loc.path), Identity.of(os.fstat(loc.parent))
 
-    Reads only the asked range (at most :data:`CHUNK_MAX`).  The reply has
-    ``eof`` and, with the chunk reaching the end, ``sha256`` of the whole file.
-    Raises NotFound (unknown id), BadParams, Conflict (the file shrank or was
-    replaced), Forbidden (the customer protected its folder meanwhile).
-    """
-    download = _get_download(ctx)
-    offset = get_int(ctx.params, "offset", minimum=0, maximum=1 << 62)
-    length = get_int(ctx.params, "length", CHUNK_MAX, minimum=0, maximum=CHUNK_MAX)
-    check_path_words(ctx, download.requested, download.path)
-    try:
+    def free_space(self, loc: Location) -> int | None:
         try:
-            download.generation = _recheck(ctx, download.parsed, download.identity, download.generation)
-        except Forbidden:
-            download_close(ctx)
-            raise
-        with download.lock:
-            if download.fd < 0:
-                raise NotFound("the download was closed; open the file again")
-            if offset > download.size:
-                raise BadParams(f"offset {offset} is past the end ({download.size})", param="offset")
-            length = min(length, download.size - offset)
-            data = pread_exact(download.fd, length, offset)
-            if len(data) != length:
-                raise Conflict(f"{download.path}: the file became shorter during the download")
-            if download.hashed < offset <= download.hashed + _CATCH_UP_MAX:
-                # Served just ahead of a chunk still in flight (worker threads take them in any order):
-                # hash the small gap now, or every later chunk would be skipped and the whole rest
-                # read and hashed again by the last call.  A resumed download's large gap still waits.
-                download.hashed = hash_range(download.fd, download.hashed, offset, download.hasher)
-            if offset <= download.hashed < offset + length:
-                download.hasher.update(memoryview(data)[download.hashed - offset:])
-                download.hashed = offset + length
-            eof = offset + length >= download.size
-            result: dict[str, Any] = {"offset": offset, "length": length, "eof": eof}
-            if eof:
-                if download.sha256 is None:
-                    reached = hash_range(download.fd, download.hashed, download.size, download.hasher)
-                    if reached != download.size:
-                        raise Conflict(f"{download.path}: the file became shorter during the download")
-                    download.hashed = reached
-                    download.sha256 = download.hasher.hexdigest()
-                result["sha256"] = download.sha256
-                ctx.journal_details.update(sha256=download.sha256)
-    except OSError as err:
-        raise from_os_error(err, download.path) from err
-    ctx.journal_details.update(offset=offset, bytes=length)
-    return Reply(result, data)
+            st = os.fstatvfs(loc.parent)
+        except OSError:
+            return None
+        return st.f_bavail * st.f_frsize
+
+    def new_part(self, loc: Location, name: str, announce: Callable[[str], None]) -> tuple[str, int]:
+        return new_temp(loc.parent, name, "part", announce)
+
+    def part_identity(self, loc: Location, temp: str, temp_fd: int) -> Identity:
+        return Identity.of(os.fstat(temp_fd))
+
+    def remove_part(self, loc: Location, temp: str) -> None:
+        unlink_quietly(loc.parent, temp)
+
+    def hold_folder(self, loc: Location) -> dict[str, Any]:
+        return {"parent": os.dup(loc.parent)}
+
+    def replace_file(self, ctx: CallContext, guard: Guard, loc: Location, content: Callable[[int], tuple[int, str]],
+                     *, overwrite: bool, summary: str, temp: tuple[str, int]) -> dict[str, Any]:
+        return replace_file(ctx, guard, loc, content, overwrite=overwrite, summary=summary, temp=temp)
 
 
-def download_close(ctx: CallContext) -> dict[str, Any]:
-    """files.download_close {id}: release an open download (unknown ids are ignored)."""
-    transfer = get_str(ctx.params, "id", max_length=64)
-    store = store_of(ctx)
-    with store.transfers_lock:
-        download = store.downloads.pop(transfer, None)
-    if download is not None:
-        with download.lock:
-            if download.fd >= 0:
-                os.close(download.fd)
-                download.fd = -1
-    return {"closed": download is not None}
+_TRANSFERS = PosixTransfers(ChunkIO(pread_exact, write_all, hash_range), Upload)
 
-
-# ----------------------------------------------------------------- uploads
-
-
-def _check_room(folder: int, size: int, path: str) -> None:
-    """Raise NoSpace when the disk of *folder* has less than *size* bytes free for this user."""
-    try:
-        st = os.fstatvfs(folder)
-    except OSError:
-        return  # the file system cannot say: the writes will tell
-    if st.f_bavail * st.f_frsize < size:
-        raise NoSpace(f"{path}: not enough free space on that disk for {size} bytes")
-
-
-def upload_open(ctx: CallContext) -> dict[str, Any]:
-    """files.upload_open {path, size, overwrite?=false, sha256?}: start an upload.
-
-    The free space is checked, so a full disk is found now; the ``.part``
-    grows as the bytes arrive (nothing is reserved that an abandoned upload
-    would leave taken).  The ``.part`` is recorded in the agent's registry
-    before it is made (see :mod:`agent.files.parts`).  Raises AlreadyExists, IsADirectory, NotFound (the
-    folder), Forbidden, PermissionDenied, NoSpace, BadParams, Conflict (too
-    many uploads open).
-    """
-    path = path_param(ctx.params)
-    size = get_int(ctx.params, "size", minimum=0, maximum=UPLOAD_MAX)
-    overwrite = get_bool(ctx.params, "overwrite", False)
-    expected = ctx.params.get("sha256")
-    if expected is not None:
-        expected = get_str(ctx.params, "sha256", max_length=64).lower()
-    guard = guard_of(ctx)
-    parsed = guard.parse(path)
-    try:
-        with guard.locate(parsed) as loc:
-            if loc.name is None:
-                raise IsADirectory(f"{path}: is a folder")
-            st = guard.entry(loc)
-            if st is not None:
-                if stat.S_ISDIR(st.st_mode):
-                    raise IsADirectory(f"{path}: is a folder")
-                if not overwrite:
-                    raise AlreadyExists(f"{path}: already exists (use overwrite to replace it)")
-                fd, _ = guard.open_file(loc)  # the checks of a read: is it allowed at all?
-                os.close(fd)
-            paths.check_name(loc.name, guard.flavour)
-            _check_room(loc.parent, size, path)
-            store = store_of(ctx)
-            transfer = _transfer_id()
-            folder = posixpath.dirname(loc.path)
-            folder_identity = Identity.of(os.fstat(loc.parent))
-            where = (folder_identity.dev, folder_identity.ino)
-
-            def announce(name: str) -> None:  # recorded before it exists, so a crash cannot leave it unknown
-                store.parts.record(PartRecord(transfer, folder, where, name))
-
-            temp, temp_fd = new_temp(loc.parent, loc.name, "part", announce)
-            try:
-                st = os.fstat(temp_fd)
-                store.parts.record(PartRecord(transfer, folder, where, temp, (st.st_dev, st.st_ino)))
-                parent = os.dup(loc.parent)
-            except BaseException:
-                os.close(temp_fd)
-                unlink_quietly(loc.parent, temp)
-                store.parts.forget(transfer)
-                raise
-            upload = Upload(transfer, path, parsed, loc.path, parent, folder_identity, loc.name,
-                            temp, temp_fd, size, overwrite, expected, guard.generation, parts=store.parts)
-            try:
-                store.add_upload(upload)
-            except BaseException:
-                upload.close(remove=True)
-                raise
-    except OSError as err:
-        raise from_os_error(err, path) from err
-    ctx.journal_details.update(upload=upload.id, size=size)
-    return {"id": upload.id, "path": clean(upload.path), "size": size, "received": 0, "chunk_max": CHUNK_MAX}
-
-
-def _get_upload(ctx: CallContext) -> Upload:
-    transfer = get_str(ctx.params, "id", max_length=64)
-    store = store_of(ctx)
-    with store.transfers_lock:
-        upload = store.uploads.get(transfer)
-    if upload is None:
-        raise NotFound(f"no open upload {transfer!r}; start it again")
-    return upload
-
-
-def _drop_upload(ctx: CallContext, upload: Upload, remove: bool) -> None:
-    store = store_of(ctx)
-    with store.transfers_lock:
-        store.uploads.pop(upload.id, None)
-    upload.close(remove)
-
-
-def _recheck_upload(ctx: CallContext, upload: Upload) -> None:
-    folders = ctx.policy.forbidden_folders
-    if (folders.generation if folders is not None else 0) == upload.generation:
-        return
-    guard = guard_of(ctx)
-    try:
-        with guard.locate(upload.parsed) as loc:
-            if Identity.of(os.fstat(loc.parent)) != upload.parent_identity:
-                raise Conflict(f"{upload.path}: its folder was moved during the upload")
-    except Forbidden:
-        _drop_upload(ctx, upload, remove=True)
-        raise
-    upload.generation = guard.generation
-
-
-def upload_chunk(ctx: CallContext) -> dict[str, Any]:
-    """files.upload_chunk {id, offset} + data: write a chunk (any order, re-sending is harmless).
-
-    Returns ``received``: how many bytes from the start have arrived.  Raises
-    NotFound (unknown id), BadParams (no data, too large, past the size),
-    Conflict (a re-sent chunk differs from what arrived), NoSpace, Forbidden.
-    """
-    upload = _get_upload(ctx)
-    offset = get_int(ctx.params, "offset", minimum=0, maximum=UPLOAD_MAX)
-    data = ctx.data
-    if data is None:
-        raise BadParams("a chunk carries its bytes as request data")
-    if len(data) > CHUNK_MAX:
-        raise BadParams(f"a chunk is at most {CHUNK_MAX} bytes")
-    if offset + len(data) > upload.size:
-        raise BadParams(f"the chunk ends past the announced size ({upload.size})", param="offset")
-    check_path_words(ctx, upload.requested, upload.path)
-    _recheck_upload(ctx, upload)
-    try:
-        with upload.lock:
-            if upload.fd < 0:
-                raise NotFound("the upload was closed; start it again")
-            if offset < upload.hashed:
-                overlap = min(len(data), upload.hashed - offset)
-                if pread_exact(upload.fd, overlap, offset) != data[:overlap]:
-                    raise Conflict("a re-sent chunk differs from the bytes received before")
-            write_all(upload.fd, data, offset)
-            upload.ranges = add_range(upload.ranges, offset, offset + len(data))
-            if offset <= upload.hashed < offset + len(data):
-                upload.hasher.update(memoryview(data)[upload.hashed - offset:])
-                upload.hashed = offset + len(data)
-            if upload.received > upload.hashed:
-                upload.hashed = hash_range(upload.fd, upload.hashed, upload.received, upload.hasher)
-            received = upload.received
-    except OSError as err:
-        raise from_os_error(err, upload.path) from err
-    ctx.journal_details.update(offset=offset, bytes=len(data))
-    return {"received": received}
-
-
-def upload_status(ctx: CallContext) -> dict[str, Any]:
-    """files.upload_status {id}: ``received`` bytes in order (resume from there) and ``size``."""
-    upload = _get_upload(ctx)
-    with upload.lock:
-        return {"id": upload.id, "path": clean(upload.path), "size": upload.size, "received": upload.received}
-
-
-def upload_finish(ctx: CallContext) -> dict[str, Any]:
-    """files.upload_finish {id, sha256?}: check and put the uploaded file in place atomically.
-
-    The sha256 (given here or at open) must match the bytes received, or the
-    upload is discarded and Conflict raised.  Raises Conflict (bytes missing,
-    hash mismatch, folder moved), AlreadyExists, Forbidden, NoSpace.
-    """
-    upload = _get_upload(ctx)
-    given = ctx.params.get("sha256")
-    expected = get_str(ctx.params, "sha256", max_length=64).lower() if given is not None else upload.expected
-    _recheck_upload(ctx, upload)
-    guard = guard_of(ctx)
-    with upload.lock:
-        if upload.fd < 0:
-            raise NotFound("the upload was closed; start it again")
-        if upload.received != upload.size:
-            raise Conflict(f"{upload.received} of {upload.size} bytes received; send the rest first")
-        actual = upload.hasher.hexdigest()
-        if expected is not None and expected != actual:
-            _drop_upload(ctx, upload, remove=True)
-            raise Conflict(f"{upload.path}: the bytes received do not match the sha256 given; nothing was changed")
-        try:
-            with guard.locate(upload.parsed) as loc:
-                if Identity.of(os.fstat(loc.parent)) != upload.parent_identity or loc.name != upload.name:
-                    raise Conflict(f"{upload.path}: its folder was moved or replaced during the upload")
-                os.ftruncate(upload.fd, upload.size)
-
-                def content(fd: int) -> tuple[int, str]:
-                    return upload.size, actual
-
-                temp, upload.fd = (upload.temp, upload.fd), -1  # replace_file takes it over
-                result = replace_file(ctx, guard, loc, content, overwrite=upload.overwrite,
-                                  summary=f"uploaded {loc.path}", temp=temp)
-        except OSError as err:
-            _drop_upload(ctx, upload, remove=True)
-            raise from_os_error(err, upload.path) from err
-        except BaseException:
-            _drop_upload(ctx, upload, remove=True)
-            raise
-        _drop_upload(ctx, upload, remove=False)
-    return result
-
-
-def upload_abort(ctx: CallContext) -> dict[str, Any]:
-    """files.upload_abort {id}: discard an upload and its temporary file (unknown ids are ignored)."""
-    transfer = get_str(ctx.params, "id", max_length=64)
-    store = store_of(ctx)
-    with store.transfers_lock:
-        upload = store.uploads.pop(transfer, None)
-    if upload is not None:
-        with upload.lock:
-            upload.close(remove=True)
-    return {"aborted": upload is not None}
+download_open = _TRANSFERS.download_open
+download_chunk = _TRANSFERS.download_chunk
+download_close = _TRANSFERS.download_close
+upload_open = _TRANSFERS.upload_open
+upload_chunk = _TRANSFERS.upload_chunk
+upload_status = _TRANSFERS.upload_status
+upload_finish = _TRANSFERS.upload_finish
+upload_abort = _TRANSFERS.upload_abort

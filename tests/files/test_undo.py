@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.files import store
+from agent.files import keeping
 from tests.files.harness import Agent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ def test_undo_refuses_when_changed_since(agent: Agent, home: Path) -> None:
 
 
 def test_undo_keeps_a_bounded_history(agent: Agent, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "KEEP_CHANGES", 3)
+    monkeypatch.setattr(keeping, "KEEP_CHANGES", 3)  # the shared bookkeeping prunes
     target = home / "t.txt"
     for n in range(6):
         agent("files.write", path=str(target), text=str(n))

@@ -27,7 +27,7 @@ from agent.dispatch import CallContext
 from agent.policy import Policy
 from agent.screen import FILL_BGRA, NOT_VIEWED, VIEWED, HiddenRegions, Rect, ScreenService
 from agent.screen.capture import Capturer
-from agent.screen.decode import Canvas
+from agent.screen.decode import Canvas, read_frame
 from agent.screen.streamer import capture_masked
 from wire.errors import Forbidden
 
@@ -66,9 +66,11 @@ class Viewer:
         self._changed = asyncio.Condition()
 
     async def send_event(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
-        self.events.append((name, body))
         if name == "screen.frame":
             assert data is not None
+            body, data = read_frame(body, data)  # format 2: the header is binary; read it as format 1's body
+        self.events.append((name, body))
+        if name == "screen.frame":
             for _rect, pixels in self.canvas.apply(body, data):
                 for colour in SECRET_RGB:
                     self.secret_pixels += int(near(pixels, colour, 40).sum())

@@ -9,8 +9,9 @@ import pytest
 
 from agent.screen.decode import Canvas, FrameError
 from agent.screen.hidden import FILL_BGRA, HiddenRegions, Rect, fill_rects, parse_rect
-from agent.screen.pipeline import SETTLE_SECONDS, FramePipeline
+from agent.screen.pipeline import SETTLE_SECONDS, EncodedFrame, FramePipeline
 from agent.screen.tiles import TILE, dirty_tiles, find_scroll, flat_tiles, merge_tiles, move_rows
+from wire import protocol
 
 
 def bgra(r: int, g: int, b: int) -> np.uint32:
@@ -147,8 +148,8 @@ def test_text_changes_are_png_and_jpeg_motion_is_refreshed_losslessly_once_settl
     pipeline.current[:] = white
     pipeline.current[40:52, 20:300] = black
     first = pipeline.produce(0.0, 0.0)
-    # A key frame of text is PNG: exact at once.
-    assert first is not None and first.key and {r["codec"] for r in first.rects} == {"png"}
+    # A key frame of text is PNG, its blank tiles fills: exact at once.
+    assert first is not None and first.key and {r["codec"] for r in first.rects} == {"png", "fill"}
     canvas.apply(first.body("all"), first.payload)
     assert (canvas.pixels == to_rgb(pipeline.previous)).all()
     assert pipeline.next_refresh_at() is None
@@ -235,3 +236,57 @@ def test_a_scroll_is_sent_as_a_copy_plus_the_new_lines() -> None:
     plain.current[:] = text(3)
     frame = plain.produce(0.01, 0.0)
     assert frame is not None and "copy" not in {r["codec"] for r in frame.rects}
+
+
+def wire_bytes(frame: EncodedFrame) -> int:
+    """What the frame costs on the websocket: the whole binary message (prefix, JSON header, payload)."""
+    return len(protocol.encode(protocol.event("screen.frame", frame.body("all"), frame.payload)))
+
+
+def test_a_full_screen_change_between_two_solid_colours_is_one_fill() -> None:
+    pipeline = FramePipeline(1920, 1080)  # 1080 is not a multiple of 64: the last tile row is cut
+    canvas = Canvas()
+    pipeline.current[:] = bgra(10, 120, 200)
+    first = pipeline.produce(0.0, 0.0)
+    assert first is not None
+    canvas.apply(first.body("all"), first.payload)
+    pipeline.current[:] = bgra(250, 250, 250)
+    frame = pipeline.produce(0.1, 0.0)
+    assert frame is not None and [(r["codec"], r["w"], r["h"], r["rgb"]) for r in frame.rects] == [
+        ("fill", 1920, 1080, [250, 250, 250])]
+    assert wire_bytes(frame) <= 100  # x11vnc sends such a change as a 32-byte fill
+    canvas.apply(frame.body("all"), frame.payload)
+    assert (canvas.pixels == to_rgb(pipeline.previous)).all()
+    assert pipeline.next_refresh_at() is None  # a fill is exact: nothing to refresh
+
+
+def test_a_near_solid_change_costs_fills_plus_the_few_tiles_that_are_not() -> None:
+    pipeline = FramePipeline(1920, 1080)
+    canvas = Canvas()
+    pipeline.current[:] = bgra(0, 0, 0)
+    canvas.apply(*(lambda f: (f.body(2), f.payload))(pipeline.produce(0.0, 0.0)))
+    pipeline.current[:] = bgra(30, 60, 90)
+    pipeline.current[500:540, 900:1000] = photo(40, 100)  # a small picture on a new solid background
+    pipeline.current[1070:1080, 0:5] = bgra(255, 0, 0)  # and a few pixels in the cut last tile row
+    frame = pipeline.produce(0.1, 0.0)
+    assert frame is not None
+    codecs = [r["codec"] for r in frame.rects]
+    assert codecs.count("fill") >= 1 and set(codecs) <= {"fill", "png", "jpeg"}
+    assert wire_bytes(frame) < 12_000  # the picture's tiles, not the screen's 2 million pixels
+    canvas.apply(frame.body(2), frame.payload)
+    assert canvas.pixels[520, 950].tolist() != [30, 60, 90]
+    assert (canvas.pixels[:400] == to_rgb(pipeline.previous)[:400]).all()  # fills are exact
+    assert canvas.pixels[1075, 2].tolist() == [255, 0, 0] and canvas.pixels[1075, 100].tolist() == [30, 60, 90]
+
+
+def test_typing_frames_carry_a_compact_header() -> None:
+    white, black = bgra(255, 255, 255), bgra(0, 0, 0)
+    pipeline = FramePipeline(1920, 1080)
+    pipeline.current[:] = white
+    pipeline.produce(0.0, 0.0)
+    pipeline.current[:] = pipeline.previous
+    pipeline.current[100:113, 40:46] = black  # a glyph
+    frame = pipeline.produce(0.1, 0.0)
+    assert frame is not None and [r["codec"] for r in frame.rects] == ["png"]
+    overhead = wire_bytes(frame) - len(frame.data)
+    assert overhead <= 100  # the JSON body of format 1 alone was about 240 bytes

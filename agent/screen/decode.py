@@ -1,8 +1,10 @@
 """A reference viewer in Python: applies ``screen.frame`` events to an RGB canvas.
 
 What the widget does in the browser, for tests, the benchmark's client, and
-replaying recorded sessions.  Raises :class:`FrameError` on a frame that
-does not follow docs/screen-protocol.md.
+replaying recorded sessions.  Reads both frame formats: format 1 (the rectangles
+as JSON in the body) and format 2 (``"fmt": 2``: the rectangles' table in binary
+ahead of their bytes, :mod:`agent.screen.frame_format`).  Raises :class:`FrameError`
+on a frame that does not follow docs/screen-protocol.md.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import simplejpeg
 from PIL import Image
+
+from agent.screen.frame_format import FORMAT, FrameFormatError, unpack
 
 
 class FrameError(ValueError):
@@ -53,7 +57,7 @@ def decode_rect(codec: str, data: bytes, width: int, height: int) -> npt.NDArray
     elif codec == "raw":
         if len(data) != width * height * 4:
             raise FrameError(f"raw rectangle of {len(data)} bytes, header says {width}x{height} (BGRA)")
-        pixels = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
+        pixels = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4)[:, :, 2::-1]  # B,G,R,X to R,G,B
     else:
         raise FrameError(f"unknown codec {codec!r}")
     if pixels.shape[:2] != (height, width):
@@ -66,6 +70,24 @@ def _number(where: dict[str, Any], key: str, what: str) -> int:
     if type(value) is not int or not 0 <= value <= 2**31:
         raise FrameError(f"{what} without a whole number {key!r} (found {type(value).__name__})")
     return value
+
+
+def read_frame(body: Any, payload: bytes) -> tuple[dict[str, Any], bytes]:
+    """A frame of either format as format 1's body (``rects`` in JSON) and its rectangles' bytes.
+
+    Raises :class:`FrameError` when *body* is not an object, names a format other than 1
+    (no ``fmt``) or 2, or a format-2 header is cut short or names an unknown codec.
+    """
+    if not isinstance(body, dict):
+        raise FrameError("a frame's body is a JSON object")
+    if "fmt" not in body:
+        return body, payload
+    if type(body["fmt"]) is not int or body["fmt"] != FORMAT:
+        raise FrameError(f"frame format {body['fmt']!r}; this viewer reads 1 and {FORMAT}")
+    try:
+        return unpack(body, payload)
+    except FrameFormatError as err:
+        raise FrameError(str(err)) from err
 
 
 class Canvas:
@@ -85,6 +107,7 @@ class Canvas:
         """
         if not isinstance(body, dict):
             raise FrameError("a frame's body is a JSON object")
+        body, payload = read_frame(body, payload)
         width, height = _number(body, "width", "frame"), _number(body, "height", "frame")
         seq = _number(body, "seq", "frame")
         rects, hidden = body.get("rects"), body.get("hidden", [])
@@ -102,6 +125,16 @@ class Canvas:
             x, y, w, h, size = (_number(rect, k, "rectangle") for k in ("x", "y", "w", "h", "len"))
             if x + w > width or y + h > height or offset + size > len(payload):
                 raise FrameError(f"rectangle {rect} outside the frame or the payload")
+            if rect.get("codec") == "fill":
+                rgb = rect.get("rgb")
+                if size or not (isinstance(rgb, list) and len(rgb) == 3
+                                and all(type(c) is int and 0 <= c <= 255 for c in rgb)):
+                    raise FrameError(f"fill {rect} without a colour [r, g, b]")
+                pixels = np.empty((h, w, 3), dtype=np.uint8)
+                pixels[:] = rgb
+                self.pixels[y : y + h, x : x + w] = pixels
+                drawn.append((rect, pixels))
+                continue
             if rect.get("codec") == "copy":
                 sx, sy = _number(rect, "sx", "copy rectangle"), _number(rect, "sy", "copy rectangle")
                 if sx < 0 or sy < 0 or sx + w > width or sy + h > height or size:

@@ -1216,6 +1216,63 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+// workbench/widget_src/frame_format.js
+var CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw"]);
+var HEAD = 19;
+var RECT = 9;
+var FLAG_KEY = 1;
+var FLAG_PAUSED = 2;
+function unpackFrame(body, payload) {
+  if (body.fmt === void 0) return { body, payload };
+  if (body.fmt !== 2) throw new Error(`frame format ${String(body.fmt)}; this viewer reads 1 and 2`);
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (view.byteLength < HEAD) throw new Error("format-2 frame shorter than its header");
+  const count = view.getUint16(17);
+  let offset = HEAD;
+  const rects = [];
+  for (let i = 0; i < count; i += 1) {
+    if (offset + RECT > view.byteLength) throw new Error("format-2 frame cut in its rectangles' table");
+    const codec = CODECS[view.getUint8(offset)];
+    if (codec === void 0) throw new Error(`format-2 rectangle with codec number ${view.getUint8(offset)}`);
+    const rect = {
+      x: view.getUint16(offset + 1),
+      y: view.getUint16(offset + 3),
+      w: view.getUint16(offset + 5),
+      h: view.getUint16(offset + 7),
+      codec,
+      len: 0
+    };
+    offset += RECT;
+    const extra = codec === "fill" ? 3 : 4;
+    if (offset + extra > view.byteLength) throw new Error(`format-2 ${codec} rectangle cut short`);
+    if (codec === "copy") {
+      rect.sx = view.getUint16(offset);
+      rect.sy = view.getUint16(offset + 2);
+    } else if (codec === "fill") {
+      rect.rgb = [view.getUint8(offset), view.getUint8(offset + 1), view.getUint8(offset + 2)];
+    } else {
+      rect.len = view.getUint32(offset);
+    }
+    offset += extra;
+    rects.push(rect);
+  }
+  const flags = view.getUint8(16);
+  return {
+    body: {
+      seq: view.getUint32(0),
+      key: Boolean(flags & FLAG_KEY),
+      width: view.getUint16(12),
+      height: view.getUint16(14),
+      captured_at: view.getFloat64(4),
+      rects,
+      hidden: Array.isArray(body.hidden) ? body.hidden : [],
+      paused: Boolean(flags & FLAG_PAUSED),
+      monitor: body.monitor ?? "all"
+    },
+    payload: payload.subarray(offset)
+  };
+}
+
 // workbench/widget_src/surface.js
 var HIDDEN_FILL = "#303030";
 function closeImages(images) {
@@ -1260,6 +1317,12 @@ function decodeRects(body, payload) {
         if (!inside || rect.len !== 0) return Promise.reject(new Error("copy rect from outside the frame"));
         return Promise.resolve({ copyFrom: { x: sx, y: sy } });
       }
+      case "fill": {
+        const { rgb } = rect;
+        const colour = Array.isArray(rgb) && rgb.length === 3 && rgb.every((c) => isInt(c) && c <= 255);
+        if (!colour || rect.len !== 0) return Promise.reject(new Error("fill rect without a colour"));
+        return Promise.resolve({ fill: `rgb(${rgb[0]},${rgb[1]},${rgb[2]})` });
+      }
       default:
         return Promise.reject(new Error(`unknown codec ${rect.codec}`));
     }
@@ -1299,9 +1362,20 @@ var ScreenSurface = class {
   get height() {
     return this.canvas.height;
   }
-  /** @param {FrameBody} body @param {Uint8Array} payload */
-  push(body, payload) {
-    const job = { body, generation: this.generation, skipped: false, images: decodeRects(body, payload) };
+  /** A frame as it came off the wire (either format: see frame_format.js).
+   * @param {FrameBody} wireBody @param {Uint8Array} wirePayload */
+  push(wireBody, wirePayload) {
+    let body = wireBody;
+    let images;
+    try {
+      const frame = unpackFrame(wireBody, wirePayload);
+      body = /** @type {FrameBody} */
+      frame.body;
+      images = decodeRects(body, frame.payload);
+    } catch (err) {
+      images = Promise.reject(err);
+    }
+    const job = { body, generation: this.generation, skipped: false, images };
     job.images.catch(() => {
     });
     if (body.key) for (const queued of this.queue) queued.skipped = true;
@@ -1378,6 +1452,9 @@ var ScreenSurface = class {
       const image = images[index];
       if (image instanceof ImageData) {
         ctx.putImageData(image, rect.x, rect.y);
+      } else if ("fill" in image) {
+        ctx.fillStyle = image.fill;
+        ctx.fillRect(rect.x, rect.y, rect.w, rect.h);
       } else if ("copyFrom" in image) {
         const { x, y } = image.copyFrom;
         ctx.drawImage(canvas, x, y, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);

@@ -10,6 +10,7 @@ on a frame that does not follow docs/screen-protocol.md.
 from __future__ import annotations
 
 import io
+import zlib
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,8 @@ def decode_rect(codec: str, data: bytes, width: int, height: int) -> npt.NDArray
             raise
         except Exception as err:  # Pillow raises OSError, ValueError, SyntaxError, EOFError... for bad data
             raise FrameError(f"png rectangle that does not decode: {err}") from err
+    elif codec == "pal":
+        pixels = _palette(data, width, height)
     elif codec == "raw":
         if len(data) != width * height * 4:
             raise FrameError(f"raw rectangle of {len(data)} bytes, header says {width}x{height} (BGRA)")
@@ -62,6 +65,39 @@ def decode_rect(codec: str, data: bytes, width: int, height: int) -> npt.NDArray
         raise FrameError(f"unknown codec {codec!r}")
     if pixels.shape[:2] != (height, width):
         raise FrameError(f"{codec} rectangle of {pixels.shape[1]}x{pixels.shape[0]}, header says {width}x{height}")
+    return pixels
+
+
+def _palette(data: bytes, width: int, height: int) -> npt.NDArray[np.uint8]:
+    """A ``pal`` rectangle: u8 colours-1, the colours' r,g,b, u8 mode (0 packed, 1 deflated), the indices."""
+    if not data:
+        raise FrameError("pal rectangle without a palette")
+    count = data[0] + 1
+    if count > 16 or len(data) < 2 + 3 * count:
+        raise FrameError(f"pal rectangle of {count} colours in {len(data)} bytes (at most 16 colours)")
+    palette = np.frombuffer(data, dtype=np.uint8, count=3 * count, offset=1).reshape(count, 3)
+    mode, body = data[1 + 3 * count], data[2 + 3 * count :]
+    bits = 1 if count <= 2 else 2 if count <= 4 else 4
+    row_bytes = -(-width * bits // 8)
+    if mode == 1:
+        inflater = zlib.decompressobj(-15)
+        try:
+            body = inflater.decompress(body, row_bytes * height + 1)
+        except zlib.error as err:
+            raise FrameError(f"pal rectangle whose indices do not inflate: {err}") from err
+        if not inflater.eof or inflater.unused_data:
+            raise FrameError("pal rectangle whose deflated indices do not end where its bytes do")
+    elif mode != 0:
+        raise FrameError(f"pal rectangle of mode {mode}")
+    if len(body) != row_bytes * height:
+        raise FrameError(f"pal rectangle of {len(body)} bytes of indices, {width}x{height} needs {row_bytes * height}")
+    packed = np.frombuffer(body, dtype=np.uint8).reshape(height, row_bytes)
+    indices = np.unpackbits(packed, axis=1).reshape(height, -1, bits)
+    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint8)
+    values = (indices * weights).sum(axis=2, dtype=np.uint8)[:, :width]
+    if values.max(initial=0) >= count:
+        raise FrameError(f"pal rectangle with an index past its {count} colours")
+    pixels: npt.NDArray[np.uint8] = palette[values]
     return pixels
 
 

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from agent.screen.encode import encode_jpeg, encode_png
+from agent.screen.encode import encode_jpeg, encode_palette, encode_png
 from agent.screen.frame_format import FORMAT, pack
 from agent.screen.hidden import HIDDEN_LABEL, Rect
 from agent.screen.tiles import (
@@ -67,6 +67,8 @@ QUALITY_LARGE_MOTION: Final = 60
 LARGE_MOTION_PIXELS: Final = TILE * TILE * 128
 #: Settled photo-like tiles are sent once more at this quality (PNG would be large for no visible gain).
 QUALITY_STILL: Final = 90
+#: Changes up to this many pixels with few colours (a typed glyph) go out as ``pal``, not PNG.
+PALETTE_PIXELS: Final = 64 * 64
 #: Solid tiles of at most this many colours a frame go out as fills (the most common colours first)...
 FILL_COLOURS: Final = 16
 #: ...and of a colour whose tiles merge into at most this many rectangles (else pixels are cheaper to describe).
@@ -227,8 +229,10 @@ class FramePipeline:
                 if bounds is None:
                     continue
                 rect = bounds
+            name = codec
             if codec == "png":
-                data = encode_png(current, rect)
+                small = encode_palette(current, rect) if rect.w * rect.h <= PALETTE_PIXELS else None
+                data, name = (small, "pal") if small is not None else (encode_png(current, rect), "png")
                 self._lossy[tiles_inside(rect, self.width, self.height)] = False
             else:
                 quality = self.quality
@@ -236,7 +240,7 @@ class FramePipeline:
                     quality = min(quality, QUALITY_LARGE_MOTION)
                 data = encode_jpeg(current, rect, quality)
                 self._lossy[tiles_of(rect, self._shape)] = True
-            rects.append({**rect.to_dict(), "codec": codec, "len": len(data)})
+            rects.append({**rect.to_dict(), "codec": name, "len": len(data)})
             chunks.append(data)
 
     def _copy_scroll(self, current: Frame, area: Rect, rects: list[dict[str, Any]]) -> Grid | None:

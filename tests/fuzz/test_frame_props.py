@@ -19,7 +19,7 @@ from tests.fuzz.bounded import bounded
 from tests.fuzz.test_protocol_props import json_values
 
 small = st.integers(-2, 20)
-codecs = st.sampled_from(["raw", "png", "jpeg", "copy", "webp", ""])
+codecs = st.sampled_from(["raw", "png", "jpeg", "copy", "fill", "pal", "webp", ""])
 rects = st.fixed_dictionaries(
     {"x": small, "y": small, "w": small, "h": small, "len": st.integers(0, 64), "codec": codecs},
     optional={"sx": small, "sy": small},
@@ -86,3 +86,12 @@ def test_a_well_formed_format_2_table_of_any_values_is_drawn_or_refused(
     payload = struct.pack(">IdHHBH", 1, 0.0, width, height, 1, len(rects)) + table + data
     with contextlib.suppress(FrameError):
         Canvas().apply({"fmt": 2}, payload)
+
+
+@given(st.binary(max_size=80), st.integers(0, 20), st.integers(0, 20))
+@bounded(300)
+def test_a_pal_rectangle_of_any_bytes_decodes_to_its_size_or_is_refused(data: bytes, width: int, height: int) -> None:
+    from agent.screen.decode import decode_rect
+
+    with contextlib.suppress(FrameError):
+        assert decode_rect("pal", data, width, height).shape == (height, width, 3)

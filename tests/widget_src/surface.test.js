@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { decodePalette } from "../../workbench/widget_src/frame_format.js";
 import { decodeRects, ScreenSurface } from "../../workbench/widget_src/surface.js";
 import { ViewTransform } from "../../workbench/widget_src/transform.js";
 import { fakeCanvas, installImageData } from "./fakes.js";
@@ -173,4 +174,20 @@ test("format 2: a cut table, an unknown codec or format is an error, not a drawi
   assert.match(errors[2], /format 3/);
   assert.equal(errors[3], null);
   assert.deepEqual(canvas.log, [["fill", "rgb(1,2,3)", 0, 0, 1, 1]]);
+});
+
+test("pal rects (bytes made by agent/screen/encode.py) decode to their pixels, packed or deflated", async () => {
+  // 3 colours (2 bits an index), packed: rows [red, green, blue], [blue, green, red].
+  const packed = await decodePalette(new Uint8Array([2, 0, 0, 255, 0, 255, 0, 255, 0, 0, 0, 144, 24]), 3, 2);
+  const pixel = (image, i) => Array.from(image.data.slice(4 * i, 4 * i + 4));
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map((i) => pixel(packed, i)), [
+    [255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255], [0, 0, 255, 255], [0, 255, 0, 255], [255, 0, 0, 255]]);
+  // 64x64, left half red, right half green, deflated (mode 1).
+  const deflated = await decodePalette(new Uint8Array(
+    [1, 0, 255, 0, 255, 0, 0, 1, 251, 255, 255, 255, 127, 6, 32, 248, 63, 74, 143, 72, 26, 0]), 64, 64);
+  assert.deepEqual([pixel(deflated, 0), pixel(deflated, 31), pixel(deflated, 32), pixel(deflated, 64 * 64 - 1)],
+    [[255, 0, 0, 255], [255, 0, 0, 255], [0, 255, 0, 255], [0, 255, 0, 255]]);
+  await assert.rejects(decodePalette(new Uint8Array([0, 0, 0, 0, 0, 0x80]), 1, 1), /index past/);
+  await assert.rejects(decodePalette(new Uint8Array([0, 0, 0, 0, 2, 0]), 1, 1), /mode 2/);
+  await assert.rejects(decodePalette(new Uint8Array([1, 0, 0, 0, 255, 255, 255, 0]), 8, 1), /wrong size/);
 });

@@ -1217,7 +1217,7 @@ function median(values) {
 }
 
 // workbench/widget_src/frame_format.js
-var CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw"]);
+var CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw", "pal"]);
 var HEAD = 19;
 var RECT = 9;
 var FLAG_KEY = 1;
@@ -1272,6 +1272,39 @@ function unpackFrame(body, payload) {
     payload: payload.subarray(offset)
   };
 }
+async function inflateRaw(bytes) {
+  const stream = new Blob([
+    /** @type {Uint8Array<ArrayBuffer>} */
+    bytes
+  ]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+async function decodePalette(bytes, width, height) {
+  if (bytes.byteLength < 1) throw new Error("pal rect without a palette");
+  const count = bytes[0] + 1;
+  if (count > 16 || bytes.byteLength < 2 + 3 * count) throw new Error("pal rect of a bad palette");
+  const mode = bytes[1 + 3 * count];
+  if (mode !== 0 && mode !== 1) throw new Error(`pal rect of mode ${mode}`);
+  const bits = count <= 2 ? 1 : count <= 4 ? 2 : 4;
+  const rowBytes = Math.ceil(width * bits / 8);
+  const packed = mode === 1 ? await inflateRaw(bytes.subarray(2 + 3 * count)) : bytes.subarray(2 + 3 * count);
+  if (packed.byteLength !== rowBytes * height) throw new Error("pal rect of the wrong size");
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  const mask = (1 << bits) - 1;
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      const bit = x * bits;
+      const index = packed[y * rowBytes + (bit >> 3)] >> 8 - bits - (bit & 7) & mask;
+      if (index >= count) throw new Error("pal rect with an index past its colours");
+      const at = (y * width + x) * 4;
+      rgba[at] = bytes[1 + 3 * index];
+      rgba[at + 1] = bytes[2 + 3 * index];
+      rgba[at + 2] = bytes[3 + 3 * index];
+      rgba[at + 3] = 255;
+    }
+  }
+  return new ImageData(rgba, width, height);
+}
 
 // workbench/widget_src/surface.js
 var HIDDEN_FILL = "#303030";
@@ -1306,6 +1339,8 @@ function decodeRects(body, payload) {
           /** @type {Uint8Array<ArrayBuffer>} */
           bytes
         ], { type: `image/${rect.codec}` }));
+      case "pal":
+        return decodePalette(bytes, rect.w, rect.h);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));

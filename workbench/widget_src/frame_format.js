@@ -4,10 +4,11 @@
 // frame's header and rectangles' table are binary, big endian, ahead of the rectangles' bytes:
 //   u32 seq | f64 captured_at | u16 width | u16 height | u8 flags (1 key, 2 paused) | u16 count
 //   count x (u8 codec | u16 x | u16 y | u16 w | u16 h | copy: u16 sx, sy | fill: u8 r, g, b | else u32 len)
+// (codecs 0 copy, 1 fill, 2 png, 3 jpeg, 4 raw, 5 pal)
 // unpackFrame turns it back into the body of format 1, so the rest of the viewer reads one shape.
 
 /** Codec names by their number on the wire. */
-export const CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw"]);
+export const CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw", "pal"]);
 const HEAD = 19;
 const RECT = 9;
 const FLAG_KEY = 1;
@@ -60,4 +61,47 @@ export function unpackFrame(body, payload) {
     },
     payload: payload.subarray(offset),
   };
+}
+
+/** Bytes of a deflate-raw stream, inflated by the browser's own DecompressionStream.
+ * @param {Uint8Array} bytes @returns {Promise<Uint8Array>} */
+async function inflateRaw(bytes) {
+  const stream = new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)]).stream()
+    .pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * A "pal" rectangle (docs/screen-protocol.md) as ImageData: u8 colours-1 (at most 16), the
+ * colours' r,g,b, u8 mode (0: indices as they are, 1: deflate-raw), then the indices at 1, 2
+ * or 4 bits (2, 4, 16 colours), first pixel in the high bits, rows padded to whole bytes.
+ * Rejects on any inconsistency.
+ * @param {Uint8Array} bytes @param {number} width @param {number} height
+ * @returns {Promise<ImageData>}
+ */
+export async function decodePalette(bytes, width, height) {
+  if (bytes.byteLength < 1) throw new Error("pal rect without a palette");
+  const count = bytes[0] + 1;
+  if (count > 16 || bytes.byteLength < 2 + 3 * count) throw new Error("pal rect of a bad palette");
+  const mode = bytes[1 + 3 * count];
+  if (mode !== 0 && mode !== 1) throw new Error(`pal rect of mode ${mode}`);
+  const bits = count <= 2 ? 1 : count <= 4 ? 2 : 4;
+  const rowBytes = Math.ceil((width * bits) / 8);
+  const packed = mode === 1 ? await inflateRaw(bytes.subarray(2 + 3 * count)) : bytes.subarray(2 + 3 * count);
+  if (packed.byteLength !== rowBytes * height) throw new Error("pal rect of the wrong size");
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  const mask = (1 << bits) - 1;
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      const bit = x * bits;
+      const index = (packed[y * rowBytes + (bit >> 3)] >> (8 - bits - (bit & 7))) & mask;
+      if (index >= count) throw new Error("pal rect with an index past its colours");
+      const at = (y * width + x) * 4;
+      rgba[at] = bytes[1 + 3 * index];
+      rgba[at + 1] = bytes[2 + 3 * index];
+      rgba[at + 2] = bytes[3 + 3 * index];
+      rgba[at + 3] = 255;
+    }
+  }
+  return new ImageData(rgba, width, height);
 }

@@ -2,7 +2,7 @@
 // The picture: decodes frames and draws them, in order, on a canvas kept at the stream's own
 // resolution; reports each frame done so that the caller can ack it.
 
-import { unpackFrame } from "./frame_format.js";
+import { decodePalette, unpackFrame } from "./frame_format.js";
 import { isInt } from "./protocol.js";
 
 // The agent's own fill (agent/screen/hidden.py FILL_BGRA), so the canvas equals its picture.
@@ -16,7 +16,7 @@ const HIDDEN_FILL = "#303030";
  * @property {number} w
  * @property {number} h
  * @property {number} len bytes of the payload it takes
- * @property {string} codec "jpeg", "png", "raw" (BGRX), "copy" or "fill"
+ * @property {string} codec "jpeg", "png", "pal", "raw" (BGRX), "copy" or "fill"
  * @property {number} [sx] "copy": where the pixels come from
  * @property {number} [sy]
  * @property {number[]} [rgb] "fill": the colour, [r, g, b]
@@ -62,7 +62,7 @@ function bgrxToImageData(bytes, width, height) {
 
 /** Start decoding every rect of a frame (format 1: unpackFrame has already read a format-2
  * frame's binary table); resolves to one drawable per rect: an ImageBitmap (jpeg, png), an
- * ImageData (raw), {copyFrom: {x, y}} for a "copy" rect (drawn from the canvas itself), or
+ * ImageData (raw, pal), {copyFrom: {x, y}} for a "copy" rect (drawn from the canvas itself), or
  * {fill: colour} for a "fill" rect. Rejects, closing what was decoded, on any error.
  * @param {FrameBody} body
  * @param {Uint8Array} payload
@@ -84,6 +84,8 @@ export function decodeRects(body, payload) {
       case "png":
         // A websocket's ArrayBuffer, never a SharedArrayBuffer.
         return createImageBitmap(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: `image/${rect.codec}` }));
+      case "pal":
+        return decodePalette(bytes, rect.w, rect.h);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));

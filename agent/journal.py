@@ -152,7 +152,11 @@ class Journal:
             record["prev"] = self._staged_chain.head
             record["hash"] = record_hash(record)
             self._staged_chain.advance(record)
-            staged = _Staged(record, canonical(record) + b"\n", Future())
+            done: Future[None] = Future()
+            # Running from the start: a caller that gives up (a cancelled task) cannot cancel a record
+            # already chained; it is written all the same, and the writer never meets a cancelled future.
+            done.set_running_or_notify_cancel()
+            staged = _Staged(record, canonical(record) + b"\n", done)
             self._queue.append(staged)
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_loop, name=f"journal {self.path.name}",

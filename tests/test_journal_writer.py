@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -129,3 +130,21 @@ def test_appending_to_a_closed_journal_raises(tmp_path: Path) -> None:
     journal.close()  # twice is fine
     with pytest.raises(OSError, match="closed"):
         journal.append("note", words="late")
+
+
+def test_a_caller_that_gives_up_does_not_stop_the_journal(tmp_path: Path) -> None:
+    """Found with the transfers' tests: a cancelled call task must not leave the writer a cancelled future."""
+    journal = Journal(tmp_path / "j.jsonl")
+
+    async def give_up() -> None:
+        waiting = asyncio.ensure_future(journal.append_async("call", request="abandoned"))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+
+    for _ in range(5):
+        asyncio.run(give_up())
+    journal.append("note", words="still writing")  # would wait forever if the writer had died
+    assert [r["kind"] for r in journal.records] == ["call"] * 5 + ["note"]
+    journal.close()

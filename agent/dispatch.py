@@ -5,12 +5,16 @@ module-level ``METHODS``.  :class:`Dispatcher` runs each request in order:
 
 1. look the method up (``unknown_method``), check that the customer allowed
    its permission (``not_granted``);
-2. write a ``call`` record to the journal and fsync it, and tell the customer in
+2. write a ``call`` record to the journal and sync it, and tell the customer in
    plain words (:attr:`Method.describe`);
 3. run the handler (in a worker thread when it blocks);
-4. write an ``outcome`` record (``ok`` or the error code) and fsync it;
+4. write an ``outcome`` record (``ok`` or the error code) and sync it;
 5. reply.  Any :class:`~wire.errors.WorkbenchError` becomes an ``error`` reply
    with its code; any other exception becomes ``internal``.  The session goes on.
+
+The journal's syncs are awaited (:meth:`agent.journal.Journal.append_async`), never
+waited for on the event loop: concurrent calls share one sync (group commit) and
+screen frames keep moving while a record goes to disk.
 
 A request id seen before is answered from a small cache without running again,
 so a request re-sent after a reconnect is never executed twice.  A request the
@@ -233,14 +237,15 @@ class Dispatcher:
         try:
             method = self.table.get(name)
         except UnknownMethod as err:
-            self.journal.append("call", request=request_id, method=summarize(name, 100), params=summarize(params),
-                                words="The technician asked for something this agent does not do")
-            return self._fail(request_id, name, err, started)
+            await self.journal.append_async("call", request=request_id, method=summarize(name, 100),
+                                            params=summarize(params),
+                                            words="The technician asked for something this agent does not do")
+            return await self._fail_async(request_id, name, err, started)
         words = self._describe(method, params)
         told = False
-        self.journal.append("call", request=request_id, method=name,
-                            params=summarize(params) if method.journal_params else {"omitted": True},
-                            data_bytes=len(data) if data is not None else None, words=words)
+        await self.journal.append_async("call", request=request_id, method=name,
+                                        params=summarize(params) if method.journal_params else {"omitted": True},
+                                        data_bytes=len(data) if data is not None else None, words=words)
         try:
             if not self.policy.permissions.allows(method.permission):
                 raise NotGranted(f"the customer has not allowed {method.permission}", permission=method.permission)
@@ -254,16 +259,16 @@ class Dispatcher:
             else:
                 result = method.handler(context)
         except WorkbenchError as err:
-            return self._fail(request_id, name, err, started, told, None if method.tell else words)
+            return await self._fail_async(request_id, name, err, started, told, None if method.tell else words)
         except Exception as err:  # the one place where any failure becomes a wire error
             log.exception("handler %s failed", name)
-            return self._fail(request_id, name, InternalError(f"{type(err).__name__}: {err}"), started, told,
-                              None if method.tell else words)
+            return await self._fail_async(request_id, name, InternalError(f"{type(err).__name__}: {err}"),
+                                          started, told, None if method.tell else words)
         reply = result if isinstance(result, Reply) else Reply(result)
-        self.journal.append("outcome", request=request_id, method=name, outcome="ok",
-                            duration_ms=round((time.monotonic() - started) * 1000, 3),
-                            data_bytes=len(reply.data) if reply.data is not None else None,
-                            **summarize(context.journal_details))
+        await self.journal.append_async("outcome", request=request_id, method=name, outcome="ok",
+                                        duration_ms=round((time.monotonic() - started) * 1000, 3),
+                                        data_bytes=len(reply.data) if reply.data is not None else None,
+                                        **summarize(context.journal_details))
         return protocol.response(request_id, reply.value, reply.data)
 
     def _describe(self, method: Method, params: dict[str, Any]) -> str:
@@ -274,9 +279,23 @@ class Dispatcher:
 
     def _fail(self, request_id: str, name: str, err: WorkbenchError, started: float,
               told: bool = False, quiet_words: str | None = None) -> protocol.Message:
-        self.journal.append("outcome", request=request_id, method=summarize(name, 100), outcome="error",
-                            code=err.code, message=summarize(err.message),
-                            duration_ms=round((time.monotonic() - started) * 1000, 3))
+        """Journal a failed call's outcome (blocking until it is on disk) and make its answer."""
+        self.journal.append("outcome", **self._failure_record(name, request_id, err, started))
+        return self._failed_reply(request_id, name, err, told, quiet_words)
+
+    async def _fail_async(self, request_id: str, name: str, err: WorkbenchError, started: float,
+                          told: bool = False, quiet_words: str | None = None) -> protocol.Message:
+        """:meth:`_fail`, awaiting the journal's sync instead of blocking the event loop."""
+        await self.journal.append_async("outcome", **self._failure_record(name, request_id, err, started))
+        return self._failed_reply(request_id, name, err, told, quiet_words)
+
+    @staticmethod
+    def _failure_record(name: str, request_id: str, err: WorkbenchError, started: float) -> dict[str, Any]:
+        return {"request": request_id, "method": summarize(name, 100), "outcome": "error", "code": err.code,
+                "message": summarize(err.message), "duration_ms": round((time.monotonic() - started) * 1000, 3)}
+
+    def _failed_reply(self, request_id: str, name: str, err: WorkbenchError, told: bool,
+                      quiet_words: str | None = None) -> protocol.Message:
         if err.code == "forbidden":
             self.tell_customer(REFUSAL_WORDS.get(name.split(".", 1)[0], REFUSAL_WORDS[""]))
         elif told:  # the customer read what was attempted; say it did not happen

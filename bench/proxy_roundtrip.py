@@ -1,36 +1,58 @@
 """Round trip of a no-op proxy call through the relay, against a bare websocket echo
 through the same relay hop, measured in one run.
 
-    python bench/proxy_roundtrip.py [--calls N]
+    python bench/proxy_roundtrip.py [--calls N] [--rounds R]
 
-Ours: ``Session.ping()`` from the technician's plain (blocking) API: the
-workbench's client thread, the relay, the agent's dispatcher, two fsynced
-journal records, the reply.  Peer: a raw websocket client paired through the
-same relay with a bare echo peer (bench/echo_peer.py) that answers each
-request at once.  Prints median and p99 of each and their ratio (goal ≤ 1.5).
+Ours: the agent process (its dispatcher, two synced journal records, the reply)
+answering ``session.ping``.  Peer: a bare echo peer (bench/echo_peer.py) paired
+through the same relay, answering each request at once, with no dispatch and no
+journal.  Both are driven by the same raw websocket client speaking the
+technician's protocol, in interleaved rounds (peer, ours, peer, ours, ...), so
+the ratio is the agent's cost over an echo's and nothing else.
 
-A third row runs ours with the agent's journal on tmpfs (/dev/shm), where
-fsync costs next to nothing: the gap between the two rows of ours is the
-price of the journal's durability (two fsyncs a call: the call record before
-it runs, the outcome before the answer), the rest is software.
+It prints:
+
+* the sequential round trip (one call in flight): median, p99 and their ratios
+  to the echo's (goal: at most 1.5x at both);
+* calls/s with 1, 8 and 64 calls in flight (the journal's group commit lets
+  concurrent calls share a sync), against the echo's;
+* ``Session.ping`` from the technician's blocking API (the workbench's client
+  thread adds its own hop: shown, not part of the ratio);
+* ours with the agent's journal on tmpfs (/dev/shm), where a sync costs next to
+  nothing: the gap to the disk row is the price of durability, the rest is software;
+* the cost of one journal append on this disk: the journal's own (preallocated,
+  ``fdatasync``) and the old way (append to a growing file + ``fsync``);
+* the machine load it saw (bench/load.py), and a verdict only when other
+  programs left the machine quiet enough for one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import LoadWatch
+from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
+from agent.journal import Journal
 from wire import protocol
 from workbench import connect
 from workbench.lab import Proc, python_env, start_agent, start_relay
+
+WIDTHS = (1, 8, 64)
+WARMUP = 50
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -38,95 +60,189 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def fsync_cost(directory: Path, count: int = 400) -> float:
-    """Median seconds of one small append + fsync in *directory* (the disk's share of a journal record)."""
+def append_costs(directory: Path, count: int = 400) -> tuple[list[float], list[float]]:
+    """Seconds of one journal append on *directory*'s disk: the journal's writer, and append+fsync."""
+    journal = Journal(directory / "probe.jsonl")
+    ours = []
+    for i in range(count):
+        started = time.perf_counter()
+        journal.append("call", request=f"r{i}", method="session.ping", words="The technician checked the link")
+        ours.append(time.perf_counter() - started)
+    journal.close()
+    line = (directory / "probe.jsonl").read_bytes().splitlines(keepends=True)[-1]
     path = directory / "fsync.probe"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    samples = []
+    old = []
     try:
         for _ in range(count):
             started = time.perf_counter()
-            os.write(fd, b"x" * 300 + b"\n")
+            os.write(fd, line)
             os.fsync(fd)
-            samples.append(time.perf_counter() - started)
+            old.append(time.perf_counter() - started)
     finally:
         os.close(fd)
         path.unlink()
-    return statistics.median(samples)
+        (directory / "probe.jsonl").unlink()
+    return ours, old
 
 
-def measure_ours(url: str, data: Path, calls: int) -> list[float]:
-    agent, code = start_agent(url, data / "agent")
-    try:
-        session = connect(code, relay=url, name="bench")
-        for _ in range(50):  # warm up
-            session.ping()
-        samples = [session.ping() for _ in range(calls)]
-        session.close()
-        agent.wait(30)
-        return samples
-    finally:
-        agent.stop()
+class Technician:
+    """A raw websocket technician: requests by id, any number in flight."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self._ids = itertools.count()
+        self._waiting: dict[str, asyncio.Future[float]] = {}
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            message = protocol.decode(frame)
+            future = self._waiting.pop(str(message.get("id")), None)
+            if future is not None:
+                if message.type != "response":
+                    future.set_exception(RuntimeError(f"not answered: {message.fields}"))
+                else:
+                    future.set_result(time.perf_counter())
+
+    async def call(self) -> float:
+        """One ``session.ping``; its round trip in seconds."""
+        request_id = f"b{next(self._ids)}"
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        started = time.perf_counter()
+        await self.ws.send(protocol.encode(protocol.request(request_id, "session.ping", {})))
+        answered: float = await future
+        return answered - started
+
+    async def sequential(self, calls: int) -> list[float]:
+        return [await self.call() for _ in range(calls)]
+
+    async def throughput(self, calls: int, width: int) -> float:
+        """Calls per second with *width* calls in flight all along."""
+        async def lane(count: int) -> None:
+            for _ in range(count):
+                await self.call()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(lane(calls // width) for _ in range(width)))
+        return (calls // width) * width / (time.perf_counter() - started)
+
+    async def close(self) -> None:
+        await self.ws.send(protocol.encode(protocol.bye("bench over")))
+        self._reader.cancel()
 
 
-async def bare_echo(url: str, code: str, calls: int) -> list[float]:
+async def drive(url: str, code: str, calls: int) -> tuple[list[float], dict[int, float]]:
     async with ws_connect(url, compression=None, max_size=None) as ws:
         await ws.send(protocol.encode(protocol.Message("hello", {"role": "technician", "code": code, "name": "bench"})))
-        assert protocol.decode(await ws.recv()).type == "paired"
-        samples = []
-        for i in range(calls + 50):
-            started = time.perf_counter()
-            await ws.send(protocol.encode(protocol.request(f"e{i}", "session.ping", {})))
-            reply = protocol.decode(await ws.recv())
-            if i >= 50:
-                samples.append(time.perf_counter() - started)
-            assert reply.type == "response", reply
-        await ws.send(protocol.encode(protocol.bye("bench over")))
-        return samples
+        while protocol.decode(await ws.recv()).type != "paired":
+            pass
+        technician = Technician(ws)
+        await technician.sequential(WARMUP)
+        samples = await technician.sequential(calls)
+        rates = {width: await technician.throughput(max(calls, 4 * width), width) for width in WIDTHS}
+        await technician.close()
+        return samples, rates
 
 
-def measure_peer(url: str, calls: int) -> list[float]:
+@contextmanager
+def echo_peer(url: str) -> Iterator[str]:
     peer = Proc([sys.executable, str(Path(__file__).with_name("echo_peer.py")), url], env=python_env(), name="echo")
     try:
-        code = peer.wait_for(r"session code: (\d{3} \d{3} \d{3})").group(1)
-        return asyncio.run(bare_echo(url, code, calls))
+        yield peer.wait_for(r"session code: (\d{3} \d{3} \d{3})").group(1)
     finally:
         peer.stop()
 
 
+@contextmanager
+def agent(url: str, data: Path) -> Iterator[tuple[Proc, str]]:
+    proc, code = start_agent(url, data)
+    try:
+        yield proc, code
+    finally:
+        proc.stop()
+
+
+def session_pings(url: str, data: Path, calls: int) -> list[float]:
+    with agent(url, data) as (proc, code):
+        session = connect(code, relay=url, name="bench")
+        for _ in range(WARMUP):
+            session.ping()
+        samples = [session.ping() for _ in range(calls)]
+        session.close()
+        proc.wait(30)
+        return samples
+
+
+class Row:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.samples: list[float] = []
+        self.rates: dict[int, list[float]] = {width: [] for width in WIDTHS}
+
+    def add(self, samples: list[float], rates: dict[int, float]) -> None:
+        self.samples += samples
+        for width, rate in rates.items():
+            self.rates[width].append(rate)
+
+    def rate(self, width: int) -> float:
+        return statistics.median(self.rates[width]) if self.rates[width] else float("nan")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=2000, help="sequential calls per round and side")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of echo and ours")
     args = parser.parse_args()
+    echo, ours, fast = Row("bare websocket echo via relay"), Row("no-op call to the agent"), Row(
+        "  same, journal on tmpfs")
+    watch = LoadWatch()
     with tempfile.TemporaryDirectory() as tmp:
         relay, url = start_relay(Path(tmp) / "relay")
         try:
-            peer = measure_peer(url, args.calls)
-            ours = measure_ours(url, Path(tmp), args.calls)
-            shm = Path("/dev/shm")
-            ours_tmpfs: list[float] = []
-            if shm.is_dir():
-                with tempfile.TemporaryDirectory(dir=shm) as fast:
-                    ours_tmpfs = measure_ours(url, Path(fast), args.calls)
-            peer_again = measure_peer(url, args.calls)  # the peer before and after, to see drift
-            disk_fsync = fsync_cost(Path(tmp))
+            for round_ in range(args.rounds):
+                with echo_peer(url) as code:
+                    echo.add(*asyncio.run(drive(url, code, args.calls)))
+                with agent(url, Path(tmp) / f"agent{round_}") as (_, code):
+                    ours.add(*asyncio.run(drive(url, code, args.calls)))
+            if Path("/dev/shm").is_dir():
+                with tempfile.TemporaryDirectory(dir="/dev/shm") as shm, agent(url, Path(shm) / "agent") as (_, code):
+                    fast.add(*asyncio.run(drive(url, code, args.calls)))
+            pings = session_pings(url, Path(tmp) / "agent-api", args.calls)
+            journal_append, fsync_append = append_costs(Path(tmp))
+            watch.stop()
         finally:
             relay.stop()
-    peer_all = peer + peer_again
-    rows = [("bare websocket echo via relay", peer_all), ("no-op proxy call (Session.ping)", ours)]
-    if ours_tmpfs:
-        rows.append(("  same, journal on tmpfs", ours_tmpfs))
-    print(f"{'round trip, ms':<36}{'median':>10}{'p99':>10}{'mean':>10}")
-    for name, samples in rows:
-        print(f"{name:<36}{statistics.median(samples) * 1e3:>10.3f}{percentile(samples, 0.99) * 1e3:>10.3f}"
-              f"{statistics.fmean(samples) * 1e3:>10.3f}")
-    ratio_median = statistics.median(ours) / statistics.median(peer_all)
-    ratio_p99 = percentile(ours, 0.99) / percentile(peer_all, 0.99)
-    print(f"ratio ours/echo: median {ratio_median:.2f}x, p99 {ratio_p99:.2f}x (goal: at most 1.5x)")
-    if ours_tmpfs:
-        tmpfs_ratio = statistics.median(ours_tmpfs) / statistics.median(peer_all)
-        print(f"ratio ours (journal on tmpfs)/echo: median {tmpfs_ratio:.2f}x")
-    print(f"one append+fsync on this disk: {disk_fsync * 1e3:.3f} ms (a call makes two)")
+    print(f"{'round trip, one call in flight, ms':<40}{'median':>9}{'p99':>9}{'mean':>9}")
+    for name, samples in [(r.name, r.samples) for r in (echo, ours, fast) if r.samples] + [
+            ("Session.ping (blocking API, extra hop)", pings)]:
+        print(f"{name:<40}{statistics.median(samples) * 1e3:>9.3f}{percentile(samples, 0.99) * 1e3:>9.3f}"
+              f"{statistics.fmean(samples) * 1e3:>9.3f}")
+    ratio_median = statistics.median(ours.samples) / statistics.median(echo.samples)
+    ratio_p99 = percentile(ours.samples, 0.99) / percentile(echo.samples, 0.99)
+    print(f"ratio ours/echo: median {ratio_median:.2f}x, p99 {ratio_p99:.2f}x (goal: at most 1.5x at both)")
+    if fast.samples:
+        print(f"ratio ours (journal on tmpfs)/echo: median "
+              f"{statistics.median(fast.samples) / statistics.median(echo.samples):.2f}x")
+    print()
+    print(f"{'calls/s with N in flight':<40}" + "".join(f"{'N=' + str(w):>10}" for w in WIDTHS))
+    for row in (echo, ours, fast):
+        if row.samples:
+            print(f"{row.name:<40}" + "".join(f"{row.rate(w):>10.0f}" for w in WIDTHS))
+    print(f"{'ratio echo/ours (time per call)':<40}" + "".join(f"{echo.rate(w) / ours.rate(w):>9.2f}x" for w in WIDTHS))
+    print()
+    print(f"one journal append on this disk (preallocated, fdatasync): median "
+          f"{statistics.median(journal_append) * 1e3:.3f} ms, p99 {percentile(journal_append, 0.99) * 1e3:.3f} ms "
+          "(a call makes two, one after the other)")
+    print(f"the old way (append to a growing file + fsync):            median "
+          f"{statistics.median(fsync_append) * 1e3:.3f} ms, p99 {percentile(fsync_append, 0.99) * 1e3:.3f} ms")
+    print(watch.describe())
+    if watch.too_loaded:
+        print(watch.refusal())
+    else:
+        passed = ratio_median <= 1.5 and ratio_p99 <= 1.5
+        print(f"VERDICT: {'PASS' if passed else 'FAIL'} (median {ratio_median:.2f}x, p99 {ratio_p99:.2f}x; goal 1.5x)")
     return 0
 
 

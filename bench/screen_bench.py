@@ -19,7 +19,9 @@ measured in turn:
 Scenarios: **typing** (keys into an xterm running ``cat``, injected with XTEST
 as xdotool does, 7 a second), **scrolling** (an xterm filling the screen,
 60 lines a second), **static** (nothing changes: the idle cost), **full** (a
-full-screen photo-like picture alternating 10 times a second).
+full-screen photo-like picture alternating 10 times a second), **solid** (the whole
+screen turning from one solid colour to another, 10 times a second: x11vnc sends a
+fill, and so do we).
 
 Figures per system: latency from the change on screen (just before the
 program draws it; for typing, just before the key is injected) to the pixels
@@ -29,7 +31,8 @@ the capturing process (psutil, user+system, % of one core).  Ratios are
 ours / x11vnc: below 1 is better for every figure except frames/s.
 
 Everything runs on loopback, for a bounded time; only processes started here
-are stopped, by PID.
+are stopped, by PID.  The machine load it saw is printed (bench/load.py), and the
+verdicts only when other programs left the machine quiet enough for them to mean anything.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import screen_x  # noqa: E402
+from load import LoadWatch  # noqa: E402
 
 ROOT = HERE.parent
 MARKER_COLOURS = ["#ff0000", "#0000ff", "#00ff00", "#ffff00", "#ff00ff", "#00ffff"]
@@ -229,8 +233,30 @@ def full(display: str) -> Scenario:
     return Scenario("full", marker=(80, 80, 32, 32), region=(0, 0, 1, 1), drive=drive, close=painter.close)
 
 
+SOLID_COLOURS = ["#2060c0", "#f0f0f0"]
+
+
+def solid(display: str) -> Scenario:
+    painter = screen_x.Painter(display, "--title", "bench-solid", "--geometry", "1920x1080+0+0", "--fill",
+                               SOLID_COLOURS[0])
+
+    def drive(seconds: float) -> list[Event]:
+        events = []
+        end = time.monotonic() + seconds
+        i = 1
+        while time.monotonic() < end:
+            colour = SOLID_COLOURS[i % 2]
+            events.append(Event(painter.command(f"fill {colour}"), rgb(colour)))
+            i += 1
+            time.sleep(0.1)
+        return events
+
+    return Scenario("solid", marker=(80, 80, 32, 32), region=(0, 0, 1, 1), drive=drive, close=painter.close,
+                    notes="the whole screen turns from one solid colour to another, 10 times a second")
+
+
 SCENARIOS: dict[str, Callable[[str], Scenario]] = {"typing": typing, "scrolling": scrolling, "static": static,
-                                                    "full": full}
+                                                    "full": full, "solid": solid}
 
 
 # Systems.
@@ -410,6 +436,7 @@ def main() -> None:
     if args.max_fps:
         os.environ["SCREEN_BENCH_MAX_FPS"] = str(args.max_fps)
     results: dict[str, dict[str, Measure]] = {}
+    watch = LoadWatch()
     with screen_x.xvfb(1920, 1080) as display:
         for name in args.scenarios.split(","):
             scenario = SCENARIOS[name](display)
@@ -420,9 +447,14 @@ def main() -> None:
                                                                    args.warmup)
             finally:
                 scenario.close()
+        watch.stop()
     print(report(results))
-    for verdict in goals(results):
-        print(verdict)
+    print(watch.describe())
+    if watch.too_loaded:
+        print(watch.refusal())
+    else:
+        for verdict in goals(results):
+            print(verdict)
     if args.json:
         args.json.write_text(json.dumps({n: {s: vars(m) for s, m in r.items()} for n, r in results.items()}, indent=1))
 

@@ -20,7 +20,7 @@ from typing import TextIO
 from screen_observe import Observer, parse_rect
 from websockets.asyncio.client import connect
 
-from agent.screen.decode import Canvas
+from agent.screen.decode import Canvas, read_frame
 from wire import protocol
 
 
@@ -37,8 +37,8 @@ async def run(url: str, observer: Observer, max_fps: int, log: TextIO | None) ->
                 message = protocol.decode(frame)
                 if message.type != "event" or message["name"] != "screen.frame":
                     continue
-                body = message["body"]
-                canvas.apply(body, message.data or b"")
+                body, data = read_frame(message["body"], message.data or b"")
+                canvas.apply(body, data)
                 await ws.send(protocol.encode(protocol.event("screen.ack", {"seq": body["seq"]})))
                 observer.observe(time.monotonic(), received, canvas.pixels, len(body["rects"]) > 0)
                 if log is not None:

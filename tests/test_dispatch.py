@@ -11,7 +11,7 @@ from agent.dispatch import CallContext, Dispatcher, Method, MethodTable, Reply
 from agent.journal import Journal
 from agent.policy import Policy
 from wire import protocol
-from wire.chain import verify_file
+from wire.chain import read_records, verify_file
 from wire.errors import Forbidden, TooDeep
 
 
@@ -20,7 +20,7 @@ def make(tmp_path: Path, seen: list[str], told: list[str]) -> tuple[Dispatcher, 
 
     def touch(ctx: CallContext) -> dict[str, Any]:
         # the call record is on disk before the handler runs
-        on_disk = [json.loads(line) for line in journal.path.read_text().splitlines()]
+        on_disk = read_records(journal.path)
         seen.append(on_disk[-1]["kind"])
         ctx.journal_details["sha256_after"] = "abc"
         return {"ok": True}

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from agent.screen import HiddenRegions
-from agent.screen.decode import Canvas
+from agent.screen.decode import Canvas, read_frame
 from agent.screen.streamer import Streamer
 from tests.two_monitors import MONITOR, MONITORS, two_monitor_xvfb
 
@@ -60,10 +60,11 @@ class Recorder:
 
     def emit(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
         with self._cond:
-            self.events.append((name, body))
-            if name == "screen.frame":
+            if name == "screen.frame":  # kept as format 1's body: what every reader turns a frame into
                 assert data is not None
+                body, data = read_frame(body, data)
                 self.canvas.apply(body, data)
+            self.events.append((name, body))
             self._cond.notify_all()
         if name == "screen.info" and self.on_first_info is not None:
             hook, self.on_first_info = self.on_first_info, None

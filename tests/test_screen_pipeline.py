@@ -7,10 +7,12 @@ import threading
 import numpy as np
 import pytest
 
-from agent.screen.decode import Canvas, FrameError
+from agent.screen.decode import Canvas, FrameError, decode_rect
+from agent.screen.encode import encode_palette
 from agent.screen.hidden import FILL_BGRA, HiddenRegions, Rect, fill_rects, parse_rect
-from agent.screen.pipeline import SETTLE_SECONDS, FramePipeline
+from agent.screen.pipeline import SETTLE_SECONDS, EncodedFrame, FramePipeline
 from agent.screen.tiles import TILE, dirty_tiles, find_scroll, flat_tiles, merge_tiles, move_rows
+from wire import protocol
 
 
 def bgra(r: int, g: int, b: int) -> np.uint32:
@@ -147,8 +149,8 @@ def test_text_changes_are_png_and_jpeg_motion_is_refreshed_losslessly_once_settl
     pipeline.current[:] = white
     pipeline.current[40:52, 20:300] = black
     first = pipeline.produce(0.0, 0.0)
-    # A key frame of text is PNG: exact at once.
-    assert first is not None and first.key and {r["codec"] for r in first.rects} == {"png"}
+    # A key frame of text is PNG, its blank tiles fills: exact at once.
+    assert first is not None and first.key and {r["codec"] for r in first.rects} == {"png", "fill"}
     canvas.apply(first.body("all"), first.payload)
     assert (canvas.pixels == to_rgb(pipeline.previous)).all()
     assert pipeline.next_refresh_at() is None
@@ -171,12 +173,12 @@ def test_text_changes_are_png_and_jpeg_motion_is_refreshed_losslessly_once_settl
         canvas.apply(frame.body("all"), frame.payload)
         now += 0.01
     assert (canvas.pixels == to_rgb(pipeline.previous)).all()
-    # Typing: a small change is PNG at once, exact, and only as large as the glyph.
+    # Typing: a small change is sent at once, exact (a few colours: "pal"), and only as large as the glyph.
     pipeline.current[:] = pipeline.previous
     pipeline.current[200:212, 100:108] = white  # over black rows 201, 204, 207, 210
     frame = pipeline.produce(now, 0.0)
     assert frame is not None and [(r["codec"], r["x"], r["y"], r["w"], r["h"]) for r in frame.rects] == [
-        ("png", 100, 201, 8, 10)]
+        ("pal", 100, 201, 8, 10)]
     canvas.apply(frame.body("all"), frame.payload)
     assert (canvas.pixels == to_rgb(pipeline.previous)).all()
 
@@ -235,3 +237,86 @@ def test_a_scroll_is_sent_as_a_copy_plus_the_new_lines() -> None:
     plain.current[:] = text(3)
     frame = plain.produce(0.01, 0.0)
     assert frame is not None and "copy" not in {r["codec"] for r in frame.rects}
+
+
+def wire_bytes(frame: EncodedFrame) -> int:
+    """What the frame costs on the websocket: the whole binary message (prefix, JSON header, payload)."""
+    return len(protocol.encode(protocol.event("screen.frame", frame.body("all"), frame.payload)))
+
+
+def test_a_full_screen_change_between_two_solid_colours_is_one_fill() -> None:
+    pipeline = FramePipeline(1920, 1080)  # 1080 is not a multiple of 64: the last tile row is cut
+    canvas = Canvas()
+    pipeline.current[:] = bgra(10, 120, 200)
+    first = pipeline.produce(0.0, 0.0)
+    assert first is not None
+    canvas.apply(first.body("all"), first.payload)
+    pipeline.current[:] = bgra(250, 250, 250)
+    frame = pipeline.produce(0.1, 0.0)
+    assert frame is not None and [(r["codec"], r["w"], r["h"], r["rgb"]) for r in frame.rects] == [
+        ("fill", 1920, 1080, [250, 250, 250])]
+    assert wire_bytes(frame) <= 100  # x11vnc sends such a change as a 32-byte fill
+    canvas.apply(frame.body("all"), frame.payload)
+    assert (canvas.pixels == to_rgb(pipeline.previous)).all()
+    assert pipeline.next_refresh_at() is None  # a fill is exact: nothing to refresh
+
+
+def test_a_near_solid_change_costs_fills_plus_the_few_tiles_that_are_not() -> None:
+    pipeline = FramePipeline(1920, 1080)
+    canvas = Canvas()
+    pipeline.current[:] = bgra(0, 0, 0)
+    canvas.apply(*(lambda f: (f.body(2), f.payload))(pipeline.produce(0.0, 0.0)))
+    pipeline.current[:] = bgra(30, 60, 90)
+    pipeline.current[500:540, 900:1000] = photo(40, 100)  # a small picture on a new solid background
+    pipeline.current[1070:1080, 0:5] = bgra(255, 0, 0)  # and a few pixels in the cut last tile row
+    frame = pipeline.produce(0.1, 0.0)
+    assert frame is not None
+    codecs = [r["codec"] for r in frame.rects]
+    assert codecs.count("fill") >= 1 and set(codecs) <= {"fill", "png", "pal", "jpeg"}
+    assert wire_bytes(frame) < 12_000  # the picture's tiles, not the screen's 2 million pixels
+    canvas.apply(frame.body(2), frame.payload)
+    assert canvas.pixels[520, 950].tolist() != [30, 60, 90]
+    assert (canvas.pixels[:400] == to_rgb(pipeline.previous)[:400]).all()  # fills are exact
+    assert canvas.pixels[1075, 2].tolist() == [255, 0, 0] and canvas.pixels[1075, 100].tolist() == [30, 60, 90]
+
+
+def test_typing_frames_carry_a_compact_header() -> None:
+    white, black = bgra(255, 255, 255), bgra(0, 0, 0)
+    pipeline = FramePipeline(1920, 1080)
+    pipeline.current[:] = white
+    pipeline.produce(0.0, 0.0)
+    pipeline.current[:] = pipeline.previous
+    pipeline.current[100:113, 40:46] = black  # a glyph
+    frame = pipeline.produce(0.1, 0.0)
+    assert frame is not None and [r["codec"] for r in frame.rects] == ["pal"]
+    overhead = wire_bytes(frame) - len(frame.data)
+    assert overhead <= 100  # the JSON body of format 1 alone was about 240 bytes
+    assert len(frame.data) <= 40  # a two-colour glyph as PNG took about 110 bytes
+
+
+@pytest.mark.parametrize("colours", [1, 2, 3, 4, 5, 16])
+def test_a_palette_rectangle_is_exact_whatever_its_colour_count(colours: int) -> None:
+    rng = np.random.default_rng(colours)
+    palette = [bgra(int(r), int(g), int(b)) for r, g, b in rng.integers(0, 256, (colours, 3))]
+    for height, width in ((13, 7), (64, 64), (1, 1)):
+        frame = np.array(palette, dtype=np.uint32)[rng.integers(0, colours, (height, width))]
+        frame[0, 0] = palette[-1]
+        data = encode_palette(frame, Rect(0, 0, width, height))
+        assert data is not None and data[0] == len(set(frame.ravel().tolist())) - 1
+        assert (decode_rect("pal", data, width, height) == to_rgb(frame)).all()
+    smooth = np.repeat(np.array(palette, dtype=np.uint32)[None, :], 64, axis=0)  # runs: deflated (mode 1)
+    data = encode_palette(smooth, Rect(0, 0, colours, 64))
+    assert data is not None and (decode_rect("pal", data, colours, 64) == to_rgb(smooth)).all()
+
+
+def test_more_than_sixteen_colours_are_not_a_palette_rectangle() -> None:
+    frame = photo(8, 8)
+    assert encode_palette(frame, Rect(0, 0, 8, 8)) is None
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"\x00", b"\x01\x00\x00\x00\xff\xff\xff\x02\x00", b"\x01\x00\x00\x00\xff\xff\xff\x01zz",
+    b"\x00\x00\x00\x00\x00\x80", b"\x20" + bytes(200)])
+def test_a_bad_palette_rectangle_is_refused(data: bytes) -> None:
+    with pytest.raises(FrameError):
+        decode_rect("pal", data, 1, 1)

@@ -3,8 +3,10 @@
 One JSON object per line.  Each record has ``seq`` (1, 2, …), ``time`` (UTC,
 ISO 8601), ``kind``, its own fields, ``prev`` (the previous record's hash, or
 64 zeros) and ``hash = sha256(prev ‖ canonical JSON of the record without
-hash)``.  The agent's writer (:class:`agent.journal.Journal`) writes and fsyncs a
-record before it returns, so a record the technician was told about is on disk.
+hash)``.  The agent's writer (:class:`agent.journal.Journal`) writes and syncs a
+record before it returns, so a record the technician was told about is on disk; while
+it runs, the file ends in a preallocated tail of zero bytes, which is not a record
+(:func:`verify_file` and :func:`read_records` stop there).
 
 :func:`verify_file` checks a journal, names the first bad record, and says whether
 it ends with the session's end record (a journal that does not is *incomplete*:
@@ -140,6 +142,19 @@ def iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
             yield line.rstrip(b"\n"), line.endswith(b"\n")
 
 
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of the journal at *path*, unchecked: its complete lines before the preallocated tail.
+
+    The agent's writer keeps a tail of zero bytes after its last record while it runs (and
+    leaves it when killed; see :mod:`agent.journal`); an incomplete final line is left out too.
+    Raises OSError when the file cannot be read, ValueError when a complete line is not JSON.
+    """
+    raw = path.read_bytes()
+    zeros = raw.find(b"\0")
+    written = raw if zeros < 0 else raw[:zeros]
+    return [json.loads(line) for line in written[: written.rfind(b"\n") + 1].splitlines()]
+
+
 def ends_the_session(kinds: list[str]) -> bool:
     """Whether a journal whose records have these *kinds*, in order, ends with the session's end record."""
     for kind in reversed(kinds):
@@ -164,6 +179,8 @@ def verify_file(path: Path) -> Verification:
     for line, complete in iter_lines(path):
         if not line.strip() and complete:
             return Verification(False, follower.seq, follower.head, follower.seq + 1, "an empty line")
+        if not complete and not line.strip(b"\0"):
+            break  # the running (or killed) agent's preallocated space after its last record: not a record
         try:
             record = json.loads(line)
         except (ValueError, RecursionError):

@@ -6,7 +6,8 @@ holds it only as lossy JPEG and when it last changed.  Each call of
 :meth:`FramePipeline.produce`:
 
 1. finds the dirty tiles (all of them for a key frame) and merges them into rectangles;
-2. encodes tiles that look like text or flat UI as PNG (typing stays crisp;
+   tiles of a single colour go out as ``fill`` rectangles (a dozen bytes each, no pixels);
+2. encodes the other tiles that look like text or flat UI as PNG (typing stays crisp;
    a key frame of text is small) unless much of it moves at once, and the
    rest as JPEG at the current quality (motion, photos), each rectangle shrunk
    to the pixels that changed;
@@ -15,6 +16,9 @@ holds it only as lossy JPEG and when it last changed.  Each call of
    where they look like text or flat UI, as a fine JPEG where they look like a
    photo (PNG of a photo is large for no visible gain);
 4. swaps the buffers.
+
+Frames go out in the compact format 2 (:mod:`agent.screen.frame_format`): a small JSON
+body and the rectangles' table in binary ahead of their bytes.
 
 The caller has already overwritten the hidden pixels in :attr:`FramePipeline.current`
 (a frame it captured into, or assigned).
@@ -27,7 +31,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from agent.screen.encode import encode_jpeg, encode_png
+from agent.screen.encode import encode_jpeg, encode_palette, encode_png
+from agent.screen.frame_format import FORMAT, pack
 from agent.screen.hidden import HIDDEN_LABEL, Rect
 from agent.screen.tiles import (
     TILE,
@@ -42,6 +47,7 @@ from agent.screen.tiles import (
     merge_tiles,
     move_rows,
     sample_rows,
+    solid_tiles,
     tiles_inside,
     tiles_of,
 )
@@ -61,11 +67,17 @@ QUALITY_LARGE_MOTION: Final = 60
 LARGE_MOTION_PIXELS: Final = TILE * TILE * 128
 #: Settled photo-like tiles are sent once more at this quality (PNG would be large for no visible gain).
 QUALITY_STILL: Final = 90
+#: Changes up to this many pixels with few colours (a typed glyph) go out as ``pal``, not PNG.
+PALETTE_PIXELS: Final = 64 * 64
+#: Solid tiles of at most this many colours a frame go out as fills (the most common colours first)...
+FILL_COLOURS: Final = 16
+#: ...and of a colour whose tiles merge into at most this many rectangles (else pixels are cheaper to describe).
+FILL_RECTS_PER_COLOUR: Final = 64
 
 
 @dataclass
 class EncodedFrame:
-    """One frame ready for the wire: its header fields and its payload."""
+    """One frame ready for the wire: its header fields and its rectangles' bytes (*data*)."""
 
     seq: int
     key: bool
@@ -73,22 +85,29 @@ class EncodedFrame:
     height: int
     captured_at: float
     rects: list[dict[str, Any]]
-    payload: bytes
+    data: bytes
     hidden: list[Rect] = field(default_factory=list)
 
     def body(self, monitor: str | int, area: Rect | None = None) -> dict[str, Any]:
-        """The ``screen.frame`` event body (docs/screen-protocol.md).
+        """The ``screen.frame`` event body, format 2 (docs/screen-protocol.md): the rest is in :attr:`payload`.
 
         *area* is where the captured pixels are on the virtual screen: its corner goes out as
-        ``x``, ``y``, so a viewer maps a pointer on this very frame to the desktop.
+        ``x``, ``y`` (absent when it is 0, 0: readers take 0), so a viewer maps a pointer on this
+        very frame to the desktop.
         """
-        origin = {"x": area.x, "y": area.y} if area is not None else {}
-        return {
-            **origin, "seq": self.seq, "key": self.key, "width": self.width, "height": self.height,
-            "captured_at": self.captured_at, "rects": self.rects,
-            "hidden": [{**rect.to_dict(), "label": HIDDEN_LABEL} for rect in self.hidden],
-            "paused": False, "monitor": monitor,
-        }
+        body: dict[str, Any] = {"fmt": FORMAT}
+        if monitor != "all":  # absent means "all": the common case costs no bytes
+            body["monitor"] = monitor
+        if area is not None and (area.x or area.y):
+            body["x"], body["y"] = area.x, area.y
+        if self.hidden:
+            body["hidden"] = [{**rect.to_dict(), "label": HIDDEN_LABEL} for rect in self.hidden]
+        return body
+
+    @property
+    def payload(self) -> bytes:
+        """The event's bytes: the binary header and rectangles' table, then :attr:`data`."""
+        return pack(self.seq, self.key, self.width, self.height, self.captured_at, self.rects, self.data)
 
 
 class FramePipeline:
@@ -169,6 +188,9 @@ class FramePipeline:
         due = self._lossy & ~dirty & (now - self._changed_at >= SETTLE_SECONDS)
         if dirty.any():
             self._changed_at[dirty] = now
+            solid, colours = solid_tiles(current, dirty)
+            if solid.any():
+                dirty = dirty & ~self._fill(solid, colours, rects)
             whole = Rect(0, 0, self.width, self.height)
             as_png = dirty & flat_tiles(current, whole)
             if not key and int(np.count_nonzero(as_png)) * TILE * TILE > PNG_DIRECT_PIXELS:
@@ -187,6 +209,22 @@ class FramePipeline:
         return EncodedFrame(self._seq, key, self.width, self.height, round(captured_at, 1), rects, b"".join(chunks),
                             list(hidden or ()))
 
+    def _fill(self, solid: Grid, colours: Frame, rects: list[dict[str, Any]]) -> Grid:
+        """Send solid tiles as ``fill`` rectangles, colour by colour; returns the tiles filled."""
+        filled = np.zeros_like(solid)
+        values, counts = np.unique(colours[solid], return_counts=True)
+        for value in values[np.argsort(-counts, kind="stable")][:FILL_COLOURS]:
+            grid = solid & (colours == value)
+            spans = merge_tiles(grid, self.width, self.height, max_rects=1 << 30)
+            if len(spans) > FILL_RECTS_PER_COLOUR:
+                continue
+            pixel = int(value)
+            rgb = [(pixel >> 16) & 0xFF, (pixel >> 8) & 0xFF, pixel & 0xFF]  # BGRA in memory: B is the low byte
+            rects.extend({**span.to_dict(), "codec": "fill", "rgb": rgb, "len": 0} for span in spans)
+            filled |= grid
+        self._lossy[filled] = False
+        return filled
+
     def _encode(self, current: Frame, grid: Grid, codec: str, key: bool, rects: list[dict[str, Any]],
                 chunks: list[bytes]) -> None:
         """Encode the tiles of *grid* with *codec*, as few rectangles, each shrunk to what changed."""
@@ -198,8 +236,10 @@ class FramePipeline:
                 if bounds is None:
                     continue
                 rect = bounds
+            name = codec
             if codec == "png":
-                data = encode_png(current, rect)
+                small = encode_palette(current, rect) if rect.w * rect.h <= PALETTE_PIXELS else None
+                data, name = (small, "pal") if small is not None else (encode_png(current, rect), "png")
                 self._lossy[tiles_inside(rect, self.width, self.height)] = False
             else:
                 quality = self.quality
@@ -207,7 +247,7 @@ class FramePipeline:
                     quality = min(quality, QUALITY_LARGE_MOTION)
                 data = encode_jpeg(current, rect, quality)
                 self._lossy[tiles_of(rect, self._shape)] = True
-            rects.append({**rect.to_dict(), "codec": codec, "len": len(data)})
+            rects.append({**rect.to_dict(), "codec": name, "len": len(data)})
             chunks.append(data)
 
     def _copy_scroll(self, current: Frame, area: Rect, rects: list[dict[str, Any]]) -> Grid | None:

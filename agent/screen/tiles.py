@@ -252,3 +252,37 @@ def changed_bounds(current: Frame, previous: Frame, rect: Rect) -> Rect | None:
     columns = np.flatnonzero(diff.any(axis=0))
     return Rect(rect.x + int(columns[0]), rect.y + int(rows[0]), int(columns[-1] - columns[0]) + 1,
                 int(rows[-1] - rows[0]) + 1)
+
+
+#: Up to this many dirty tiles in a tile row are checked one by one; more, the row at once.
+_SOLID_ONE_BY_ONE: Final = 6
+
+
+def solid_tiles(frame: Frame, grid: Grid) -> tuple[Grid, Frame]:
+    """Which tiles of *grid* (True: look at it) hold a single colour, and that colour (BGRA).
+
+    A solid tile travels as a ``fill`` (a dozen bytes) instead of pixels: a full-screen
+    change to one colour, a cleared terminal, the desktop around a small window.
+    """
+    height, width = frame.shape
+    solid = np.zeros_like(grid)
+    colours: Frame = np.zeros(grid.shape, dtype=np.uint32)
+    whole = width // TILE
+    for row in np.flatnonzero(grid.any(axis=1)):
+        top, bottom = int(row) * TILE, min(height, (int(row) + 1) * TILE)
+        band = frame[top:bottom]
+        columns = np.flatnonzero(grid[row])
+        if len(columns) > _SOLID_ONE_BY_ONE and whole:
+            firsts = band[0, : whole * TILE : TILE]
+            tiles = band[:, : whole * TILE].reshape(bottom - top, whole, TILE)
+            same = (tiles == firsts[None, :, None]).all(axis=(0, 2))
+            solid[row, :whole] = same & grid[row, :whole]
+            colours[row, :whole] = firsts
+            columns = columns[columns >= whole]
+        for column in columns:
+            tile = band[:, int(column) * TILE : (int(column) + 1) * TILE]
+            first = tile[0, 0]
+            if (tile == first).all():
+                solid[row, column] = True
+                colours[row, column] = first
+    return solid, colours

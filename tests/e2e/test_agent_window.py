@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.x11tools import click_colour, click_words, need, run_x, wait_for_words
+from wire.chain import read_records
 from workbench import SessionEnded, connect
 from workbench.lab import Proc, Xvfb
 
@@ -49,6 +49,6 @@ def test_customer_accepts_sees_activity_and_ends(xvfb: Xvfb, relay: tuple[Proc, 
     with pytest.raises(SessionEnded):
         s.call("session.ping", timeout=10)
     (journal,) = (tmp_path / "agent" / "journals").glob("*.jsonl")
-    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    records = read_records(journal)
     assert records[0]["kind"] == "consent" and records[0]["how"] == "accepted in the customer window"
     assert records[-1]["kind"] == "session_end" and records[-1]["by"] == "customer"

@@ -17,6 +17,7 @@ from websockets.asyncio.client import connect as ws_connect
 from agent.cli import main as agent_main
 from agent.link import plain_ws_refusal
 from wire import protocol
+from wire.chain import read_records
 from wire.errors import ProtocolError, TooDeep
 from workbench import connect
 from workbench.lab import Proc, start_agent
@@ -44,7 +45,7 @@ def test_deeply_nested_parameters_get_an_answer_and_a_journal_record(
     s.close()
     assert agent.wait(30) == 0
     (journal,) = (tmp_path / "agent" / "journals").glob("*.jsonl")
-    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    records = read_records(journal)
     (call,) = [r for r in records if r["kind"] == "call" and r["method"] == "files.list"]
     (outcome,) = [r for r in records if r["kind"] == "outcome" and r["request"] == call["request"]]
     assert outcome["outcome"] == "error" and outcome["code"] == "too_deep"

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests import requires
+from wire.chain import read_records
 from wire.errors import CustomerPriority, NotGranted
 from workbench import connect
 from workbench.lab import Proc, Xvfb, start_agent, start_relay
@@ -65,8 +66,7 @@ class Lab:
         return "".join(e["char"] for e in self.events(since) if e["t"] == "key" and e["char"].isprintable())
 
     def journal(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for path in sorted(self.journals.glob("*.jsonl"))
-                for line in path.read_text().splitlines()]
+        return [record for path in sorted(self.journals.glob("*.jsonl")) for record in read_records(path)]
 
     def customer(self, *args: str) -> None:
         subprocess.run(["xdotool", *args], env=self.xvfb.env(), check=True, timeout=20,

@@ -29,7 +29,7 @@ import pytest
 
 from agent.registry.regf_edit import new_hive
 from tests.registry_support import regipy_values
-from wire.chain import verify_file
+from wire.chain import read_records, verify_file
 from wire.errors import BadParams, Conflict, IsADirectory, NotADirectory
 from workbench import ConnectionLost, Forbidden, NotFound, Session, WorkbenchError, connect
 from workbench.calls import CallResult
@@ -46,7 +46,7 @@ MIB = 1024 * 1024
 
 
 def records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return read_records(path)
 
 
 def agent_journal(data: Path) -> Path:

@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wire.chain import GENESIS, canonical, record_hash
+from wire.chain import GENESIS, canonical, read_records, record_hash
 from workbench import connect
 from workbench.lab import Proc, free_port, start_agent, start_relay
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return read_records(path)
 
 
 def test_a_relay_copy_that_parts_from_the_journal_is_an_alert_on_both_sides(

@@ -49,7 +49,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.needs("Xvfb", "xvfb"), pytest.mark.ne
 from playwright.sync_api import Locator, Page  # noqa: E402
 from websockets.sync.client import connect as ws_connect  # noqa: E402
 
-from agent.screen.decode import Canvas  # noqa: E402
+from agent.screen.decode import Canvas, read_frame  # noqa: E402
 from agent.screen.hidden import FILL_BGRA, HIDDEN_LABEL  # noqa: E402
 from tests.e2e import lab_browser as lab  # noqa: E402
 from tests.e2e import screen_app as app_spec  # noqa: E402
@@ -243,7 +243,7 @@ class RawViewer:
                     message = protocol.decode(frame)
                     if message.type != "event" or message["name"] != "screen.frame":
                         continue
-                    body, payload = message["body"], message.data or b""
+                    body, payload = read_frame(message["body"], message.data or b"")
                     with self._lock:
                         for rect, pixels in self.canvas.apply(body, payload):
                             hits = secret_pixels(pixels)

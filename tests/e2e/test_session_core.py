@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from tests import requires
 from wire import protocol
-from wire.chain import verify_file
+from wire.chain import read_records, verify_file
 from wire.chain_compare import compare_files
 from workbench import BadCode, CodeBurned, CodeExpired, CodeInUse, SessionEnded, Unauthorized, connect
 from workbench.lab import Proc, free_port, start_agent, start_relay
@@ -25,7 +25,7 @@ def agent_journal(data: Path) -> Path:
 
 
 def records(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return read_records(path)
 
 
 def test_a_whole_session(relay: tuple[Proc, str, Path], procs: list[Proc], tmp_path: Path) -> None:

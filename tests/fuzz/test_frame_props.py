@@ -19,7 +19,7 @@ from tests.fuzz.bounded import bounded
 from tests.fuzz.test_protocol_props import json_values
 
 small = st.integers(-2, 20)
-codecs = st.sampled_from(["raw", "png", "jpeg", "copy", "webp", ""])
+codecs = st.sampled_from(["raw", "png", "jpeg", "copy", "fill", "pal", "webp", ""])
 rects = st.fixed_dictionaries(
     {"x": small, "y": small, "w": small, "h": small, "len": st.integers(0, 64), "codec": codecs},
     optional={"sx": small, "sy": small},
@@ -62,3 +62,36 @@ def test_a_frame_body_is_drawn_or_refused_with_frame_error(body: dict[str, Any],
 def test_any_json_value_as_a_body_is_refused_with_frame_error(body: Any, payload: bytes) -> None:
     with contextlib.suppress(FrameError):
         Canvas().apply(body, payload)
+
+
+@given(st.binary(max_size=300), st.sampled_from([{"fmt": 2}, {"fmt": 2, "monitor": 0}, {"fmt": 2, "hidden": 5}]))
+@bounded(300)
+def test_a_format_2_payload_of_any_bytes_is_drawn_or_refused_with_frame_error(payload: bytes,
+                                                                              body: dict[str, Any]) -> None:
+    canvas = Canvas()
+    for _ in range(2):
+        with contextlib.suppress(FrameError):
+            canvas.apply(dict(body), payload)
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 24), st.integers(0, 24), st.integers(0, 24),
+                          st.integers(0, 24), st.binary(min_size=3, max_size=4)), max_size=4),
+       st.integers(0, 24), st.integers(0, 24), st.binary(max_size=64))
+@bounded(300)
+def test_a_well_formed_format_2_table_of_any_values_is_drawn_or_refused(
+        rects: list[tuple[int, int, int, int, int, bytes]], width: int, height: int, data: bytes) -> None:
+    import struct
+
+    table = b"".join(struct.pack(">BHHHH", *r[:5]) + r[5] for r in rects)
+    payload = struct.pack(">IdHHBH", 1, 0.0, width, height, 1, len(rects)) + table + data
+    with contextlib.suppress(FrameError):
+        Canvas().apply({"fmt": 2}, payload)
+
+
+@given(st.binary(max_size=80), st.integers(0, 20), st.integers(0, 20))
+@bounded(300)
+def test_a_pal_rectangle_of_any_bytes_decodes_to_its_size_or_is_refused(data: bytes, width: int, height: int) -> None:
+    from agent.screen.decode import decode_rect
+
+    with contextlib.suppress(FrameError):
+        assert decode_rect("pal", data, width, height).shape == (height, width, 3)

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { decodePalette } from "../../workbench/widget_src/frame_format.js";
 import { decodeRects, ScreenSurface } from "../../workbench/widget_src/surface.js";
 import { ViewTransform } from "../../workbench/widget_src/transform.js";
 import { fakeCanvas, installImageData } from "./fakes.js";
@@ -102,4 +103,91 @@ test("the transform maps client, stream and desktop pixels both ways", () => {
   assert.deepEqual([{ x: 0, y: 0 }, { x: 199.5, y: 99 }, { x: 200, y: 0 }, { x: -1, y: 5 }].map((p) => transform.containsStream(p)),
                    [true, true, false, false]);
   assert.equal(new ViewTransform(/** @type {any} */ (fakeCanvas())).scale, 1);  // no picture yet
+});
+
+/** A format-2 payload (docs/screen-protocol.md): header, rectangles' table, then their bytes. */
+function format2(seq, flags, width, height, rects, data = new Uint8Array(0)) {
+  const table = rects.reduce((size, r) => size + 9 + (r.codec === "fill" ? 3 : 4), 0);
+  const bytes = new Uint8Array(19 + table + data.byteLength);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, seq);
+  view.setFloat64(4, 1733539200123.4);
+  view.setUint16(12, width);
+  view.setUint16(14, height);
+  view.setUint8(16, flags);
+  view.setUint16(17, rects.length);
+  let offset = 19;
+  for (const r of rects) {
+    view.setUint8(offset, ["copy", "fill", "png", "jpeg", "raw"].indexOf(r.codec));
+    [r.x, r.y, r.w, r.h].forEach((v, i) => view.setUint16(offset + 1 + 2 * i, v));
+    offset += 9;
+    if (r.codec === "copy") {
+      view.setUint16(offset, r.sx);
+      view.setUint16(offset + 2, r.sy);
+    } else if (r.codec === "fill") {
+      r.rgb.forEach((c, i) => view.setUint8(offset + i, c));
+    } else {
+      view.setUint32(offset, r.len);
+    }
+    offset += r.codec === "fill" ? 3 : 4;
+  }
+  bytes.set(data, offset);
+  return bytes;
+}
+
+test("format 2: the binary table is read, fills are painted, the frame is reported with its seq", async () => {
+  const canvas = fakeCanvas();
+  const surface = new ScreenSurface(/** @type {any} */ (canvas));
+  const payload = format2(70000, 1, 4, 2, [
+    { x: 0, y: 0, w: 4, h: 2, codec: "fill", rgb: [250, 128, 0] },
+    { x: 1, y: 1, w: 1, h: 1, codec: "raw", len: 4 },
+  ], new Uint8Array([10, 20, 30, 0]));
+  const reported = [];
+  surface.onFrameDone = (body, outcome) => reported.push([body.seq, body.key, body.monitor, body.captured_at, outcome.error]);
+  const done = new Promise((resolve) => { const onDone = surface.onFrameDone; surface.onFrameDone = (...a) => { onDone(...a); resolve(); }; });
+  surface.push({ fmt: 2 }, payload);
+  await done;
+  assert.deepEqual(reported, [[70000, true, "all", 1733539200123.4, null]]);
+  assert.deepEqual(canvas.log, [["fill", "rgb(250,128,0)", 0, 0, 4, 2], ["put", 1, 1, [30, 20, 10, 255]]]);
+});
+
+test("format 2: a cut table, an unknown codec or format is an error, not a drawing", async () => {
+  const canvas = fakeCanvas(4, 4);
+  const surface = new ScreenSurface(/** @type {any} */ (canvas));
+  const good = format2(1, 0, 4, 4, [{ x: 0, y: 0, w: 1, h: 1, codec: "fill", rgb: [1, 2, 3] }]);
+  const unknown = good.slice();
+  unknown[19] = 9;
+  const errors = [];
+  const all = new Promise((resolve) => {
+    surface.onFrameDone = (body, outcome) => {
+      errors.push(outcome.error?.message ?? null);
+      if (errors.length === 4) resolve();
+    };
+  });
+  surface.push({ fmt: 2 }, good.subarray(0, 25));
+  surface.push({ fmt: 2 }, unknown);
+  surface.push({ fmt: 3 }, good);
+  surface.push({ fmt: 2 }, good);
+  await all;
+  assert.match(errors[0], /cut/);
+  assert.match(errors[1], /codec number 9/);
+  assert.match(errors[2], /format 3/);
+  assert.equal(errors[3], null);
+  assert.deepEqual(canvas.log, [["fill", "rgb(1,2,3)", 0, 0, 1, 1]]);
+});
+
+test("pal rects (bytes made by agent/screen/encode.py) decode to their pixels, packed or deflated", async () => {
+  // 3 colours (2 bits an index), packed: rows [red, green, blue], [blue, green, red].
+  const packed = await decodePalette(new Uint8Array([2, 0, 0, 255, 0, 255, 0, 255, 0, 0, 0, 144, 24]), 3, 2);
+  const pixel = (image, i) => Array.from(image.data.slice(4 * i, 4 * i + 4));
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map((i) => pixel(packed, i)), [
+    [255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255], [0, 0, 255, 255], [0, 255, 0, 255], [255, 0, 0, 255]]);
+  // 64x64, left half red, right half green, deflated (mode 1).
+  const deflated = await decodePalette(new Uint8Array(
+    [1, 0, 255, 0, 255, 0, 0, 1, 251, 255, 255, 255, 127, 6, 32, 248, 63, 74, 143, 72, 26, 0]), 64, 64);
+  assert.deepEqual([pixel(deflated, 0), pixel(deflated, 31), pixel(deflated, 32), pixel(deflated, 64 * 64 - 1)],
+    [[255, 0, 0, 255], [255, 0, 0, 255], [0, 255, 0, 255], [0, 255, 0, 255]]);
+  await assert.rejects(decodePalette(new Uint8Array([0, 0, 0, 0, 0, 0x80]), 1, 1), /index past/);
+  await assert.rejects(decodePalette(new Uint8Array([0, 0, 0, 0, 2, 0]), 1, 1), /mode 2/);
+  await assert.rejects(decodePalette(new Uint8Array([1, 0, 0, 0, 255, 255, 255, 0]), 8, 1), /wrong size/);
 });

@@ -39,6 +39,7 @@ import pytest
 
 from tests import requires
 from tests.windows.wine import WineHost, windows_path
+from wire.chain import read_records
 from wire.errors import CustomerPriority, NotGranted
 from workbench import connect
 from workbench.lab import Proc
@@ -105,8 +106,8 @@ def test_the_technician_types_into_notepad_and_the_customer_wins(
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def journal() -> list[dict[str, Any]]:
-        return [json.loads(line) for path in sorted((tmp_path / "agent" / "journals").glob("*.jsonl"))
-                for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [record for path in sorted((tmp_path / "agent" / "journals").glob("*.jsonl"))
+                for record in read_records(path)]
 
     left, top, right, bottom = notepad.edit
     s = connect(code, relay=url, name="Alice")

@@ -7,13 +7,13 @@ line. What Wine cannot show: Explorer's double-click itself, SmartScreen's warni
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from agent import __version__
 from agent.cli import build_parser
 from tests.windows.wine import WineHost, windows_path
+from wire.chain import read_records
 from workbench import connect
 from workbench.lab import Proc
 
@@ -31,7 +31,7 @@ def test_the_launcher_connects_and_prints_the_code_line(wine_host: WineHost, rel
     s.close()
     assert agent.wait(60) == 0
     (journal,) = (data / "journals").glob("*.jsonl")
-    records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    records = read_records(journal)
     assert records[0]["kind"] == "consent" and "--accept-terms" in records[0]["how"]
     changes = [r.get("change") for r in records if r["kind"] == "policy"]
     assert changes == ["hide_rect", "hide_window"], changes

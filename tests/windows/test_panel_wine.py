@@ -13,7 +13,6 @@ run; those need a real Windows 10/11 machine.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 
 from tests.e2e.x11tools import click_colour, click_words, wait_for_words, words_on_screen
 from tests.windows.wine import WineHost, windows_path
+from wire.chain import read_records
 from workbench import connect
 from workbench.lab import Proc
 
@@ -73,7 +73,7 @@ def test_the_customer_accepts_in_the_window_and_reads_the_code(wine_host: WineHo
     click_colour(display, shot, END_BUTTON_RED)  # End session: visible (white on red) under Windows too
     assert agent.wait(60) == 0
     (journal,) = (data / "journals").glob("*.jsonl")
-    records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    records = read_records(journal)
     assert records[0]["kind"] == "consent" and records[0]["how"] == "accepted in the customer window"
     assert records[0]["terms"] == f"terms.{lang}.txt", records[0]
     assert records[-1]["kind"] == "session_end" and records[-1]["by"] == "customer"

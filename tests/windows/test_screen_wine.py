@@ -33,7 +33,7 @@ import pytest
 from PIL import Image
 from websockets.sync.client import connect as ws_connect
 
-from agent.screen.decode import Canvas
+from agent.screen.decode import Canvas, read_frame
 from agent.screen.hidden import FILL_BGRA, Rect
 from tests.e2e.x11tools import need, run_x, screenshot
 from tests.windows.wine import WineHost, windows_path
@@ -119,9 +119,9 @@ class LiveView:
                         continue
                     if message.type != "event" or message["name"] != "screen.frame":
                         continue
-                    body = message["body"]
+                    body, payload = read_frame(message["body"], message.data or b"")
                     with self._changed:
-                        for _, pixels in self.canvas.apply(body, message.data or b""):
+                        for _, pixels in self.canvas.apply(body, payload):
                             self.leaks += _near(pixels, BLUE)
                         self.frames += 1
                         self._changed.notify_all()

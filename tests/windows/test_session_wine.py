@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.windows.wine import WineHost
-from wire.chain import verify_file
+from wire.chain import read_records, verify_file
 from workbench import connect
 from workbench.lab import Proc
 
@@ -27,7 +26,7 @@ def test_a_whole_session_with_the_windows_agent(wine_host: WineHost, relay: tupl
     assert b"\r\n" not in journal.read_bytes()  # the same bytes as on Linux: lines end with "\n" alone
     result = verify_file(journal)
     assert result.ok, result
-    kinds = [json.loads(line)["kind"] for line in journal.read_text(encoding="utf-8").splitlines()]
+    kinds = [record["kind"] for record in read_records(journal)]
     assert kinds[0] == "consent" and kinds[-1] == "session_end"
     (session_dir,) = (relay_data / "sessions").iterdir()
     assert verify_file(session_dir / "journal.jsonl").head == result.head

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.journal import Journal
-from wire.chain import GENESIS, ChainError, ChainFollower, canonical, record_hash, verify_file
+from wire.chain import GENESIS, ChainError, ChainFollower, canonical, read_records, record_hash, verify_file
 
 
 def make_journal(path: Path, count: int = 5) -> Journal:
@@ -23,7 +23,7 @@ def make_journal(path: Path, count: int = 5) -> Journal:
 
 def test_records_chain_and_verify(tmp_path: Path) -> None:
     journal = make_journal(tmp_path / "j.jsonl")
-    records = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
+    records = read_records(tmp_path / "j.jsonl")
     assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
     assert records[0]["prev"] == GENESIS
     assert all(b["prev"] == a["hash"] for a, b in itertools.pairwise(records))

@@ -1282,6 +1282,99 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+// workbench/widget_src/frame_format.js
+var CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw", "pal"]);
+var HEAD = 19;
+var RECT = 9;
+var FLAG_KEY = 1;
+var FLAG_PAUSED = 2;
+function unpackFrame(body, payload) {
+  if (body.fmt === void 0) return { body, payload };
+  if (body.fmt !== 2) throw new Error(`frame format ${String(body.fmt)}; this viewer reads 1 and 2`);
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (view.byteLength < HEAD) throw new Error("format-2 frame shorter than its header");
+  const count = view.getUint16(17);
+  let offset = HEAD;
+  const rects = [];
+  for (let i = 0; i < count; i += 1) {
+    if (offset + RECT > view.byteLength) throw new Error("format-2 frame cut in its rectangles' table");
+    const codec = CODECS[view.getUint8(offset)];
+    if (codec === void 0) throw new Error(`format-2 rectangle with codec number ${view.getUint8(offset)}`);
+    const rect = {
+      x: view.getUint16(offset + 1),
+      y: view.getUint16(offset + 3),
+      w: view.getUint16(offset + 5),
+      h: view.getUint16(offset + 7),
+      codec,
+      len: 0
+    };
+    offset += RECT;
+    const extra = codec === "fill" ? 3 : 4;
+    if (offset + extra > view.byteLength) throw new Error(`format-2 ${codec} rectangle cut short`);
+    if (codec === "copy") {
+      rect.sx = view.getUint16(offset);
+      rect.sy = view.getUint16(offset + 2);
+    } else if (codec === "fill") {
+      rect.rgb = [view.getUint8(offset), view.getUint8(offset + 1), view.getUint8(offset + 2)];
+    } else {
+      rect.len = view.getUint32(offset);
+    }
+    offset += extra;
+    rects.push(rect);
+  }
+  const flags = view.getUint8(16);
+  return {
+    body: {
+      seq: view.getUint32(0),
+      key: Boolean(flags & FLAG_KEY),
+      width: view.getUint16(12),
+      height: view.getUint16(14),
+      captured_at: view.getFloat64(4),
+      rects,
+      hidden: Array.isArray(body.hidden) ? body.hidden : [],
+      paused: Boolean(flags & FLAG_PAUSED),
+      monitor: body.monitor ?? "all",
+      // a format-2 agent always knows where its frame is: absent means the virtual screen's 0, 0
+      x: Number.isInteger(body.x) ? body.x : 0,
+      y: Number.isInteger(body.y) ? body.y : 0
+    },
+    payload: payload.subarray(offset)
+  };
+}
+async function inflateRaw(bytes) {
+  const stream = new Blob([
+    /** @type {Uint8Array<ArrayBuffer>} */
+    bytes
+  ]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+async function decodePalette(bytes, width, height) {
+  if (bytes.byteLength < 1) throw new Error("pal rect without a palette");
+  const count = bytes[0] + 1;
+  if (count > 16 || bytes.byteLength < 2 + 3 * count) throw new Error("pal rect of a bad palette");
+  const mode = bytes[1 + 3 * count];
+  if (mode !== 0 && mode !== 1) throw new Error(`pal rect of mode ${mode}`);
+  const bits = count <= 2 ? 1 : count <= 4 ? 2 : 4;
+  const rowBytes = Math.ceil(width * bits / 8);
+  const packed = mode === 1 ? await inflateRaw(bytes.subarray(2 + 3 * count)) : bytes.subarray(2 + 3 * count);
+  if (packed.byteLength !== rowBytes * height) throw new Error("pal rect of the wrong size");
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  const mask = (1 << bits) - 1;
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      const bit = x * bits;
+      const index = packed[y * rowBytes + (bit >> 3)] >> 8 - bits - (bit & 7) & mask;
+      if (index >= count) throw new Error("pal rect with an index past its colours");
+      const at = (y * width + x) * 4;
+      rgba[at] = bytes[1 + 3 * index];
+      rgba[at + 1] = bytes[2 + 3 * index];
+      rgba[at + 2] = bytes[3 + 3 * index];
+      rgba[at + 3] = 255;
+    }
+  }
+  return new ImageData(rgba, width, height);
+}
+
 // workbench/widget_src/surface.js
 var HIDDEN_FILL = "#303030";
 function closeImages(images) {
@@ -1315,6 +1408,8 @@ function decodeRects(body, payload) {
           /** @type {Uint8Array<ArrayBuffer>} */
           bytes
         ], { type: `image/${rect.codec}` }));
+      case "pal":
+        return decodePalette(bytes, rect.w, rect.h);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));
@@ -1325,6 +1420,12 @@ function decodeRects(body, payload) {
         body.height;
         if (!inside || rect.len !== 0) return Promise.reject(new Error("copy rect from outside the frame"));
         return Promise.resolve({ copyFrom: { x: sx, y: sy } });
+      }
+      case "fill": {
+        const { rgb } = rect;
+        const colour = Array.isArray(rgb) && rgb.length === 3 && rgb.every((c) => isInt(c) && c <= 255);
+        if (!colour || rect.len !== 0) return Promise.reject(new Error("fill rect without a colour"));
+        return Promise.resolve({ fill: `rgb(${rgb[0]},${rgb[1]},${rgb[2]})` });
       }
       default:
         return Promise.reject(new Error(`unknown codec ${rect.codec}`));
@@ -1365,9 +1466,20 @@ var ScreenSurface = class {
   get height() {
     return this.canvas.height;
   }
-  /** @param {FrameBody} body @param {Uint8Array} payload */
-  push(body, payload) {
-    const job = { body, generation: this.generation, skipped: false, images: decodeRects(body, payload) };
+  /** A frame as it came off the wire (either format: see frame_format.js).
+   * @param {FrameBody} wireBody @param {Uint8Array} wirePayload */
+  push(wireBody, wirePayload) {
+    let body = wireBody;
+    let images;
+    try {
+      const frame = unpackFrame(wireBody, wirePayload);
+      body = /** @type {FrameBody} */
+      frame.body;
+      images = decodeRects(body, frame.payload);
+    } catch (err) {
+      images = Promise.reject(err);
+    }
+    const job = { body, generation: this.generation, skipped: false, images };
     job.images.catch(() => {
     });
     if (body.key) for (const queued of this.queue) queued.skipped = true;
@@ -1444,6 +1556,9 @@ var ScreenSurface = class {
       const image = images[index];
       if (image instanceof ImageData) {
         ctx.putImageData(image, rect.x, rect.y);
+      } else if ("fill" in image) {
+        ctx.fillStyle = image.fill;
+        ctx.fillRect(rect.x, rect.y, rect.w, rect.h);
       } else if ("copyFrom" in image) {
         const { x, y } = image.copyFrom;
         ctx.drawImage(canvas, x, y, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);

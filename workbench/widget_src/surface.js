@@ -2,6 +2,7 @@
 // The picture: decodes frames and draws them, in order, on a canvas kept at the stream's own
 // resolution; reports each frame done so that the caller can ack it.
 
+import { decodePalette, unpackFrame } from "./frame_format.js";
 import { isInt } from "./protocol.js";
 
 // The agent's own fill (agent/screen/hidden.py FILL_BGRA), so the canvas equals its picture.
@@ -15,9 +16,10 @@ const HIDDEN_FILL = "#303030";
  * @property {number} w
  * @property {number} h
  * @property {number} len bytes of the payload it takes
- * @property {string} codec "jpeg", "png", "raw" (BGRX) or "copy"
+ * @property {string} codec "jpeg", "png", "pal", "raw" (BGRX), "copy" or "fill"
  * @property {number} [sx] "copy": where the pixels come from
  * @property {number} [sy]
+ * @property {number[]} [rgb] "fill": the colour, [r, g, b]
  */
 /** @typedef {{ x: number, y: number, w: number, h: number, label?: unknown }} HiddenArea */
 /**
@@ -36,7 +38,8 @@ const HIDDEN_FILL = "#303030";
  * @property {boolean} [paused]
  */
 /** @typedef {{ copyFrom: { x: number, y: number } }} CopyFrom */
-/** @typedef {ImageBitmap | ImageData | CopyFrom} Drawable */
+/** @typedef {{ fill: string }} Fill */
+/** @typedef {ImageBitmap | ImageData | CopyFrom | Fill} Drawable */
 /** @typedef {{ skipped: boolean, error: unknown }} FrameOutcome */
 /** @typedef {{ body: FrameBody, generation: number, skipped: boolean, images: Promise<Drawable[]> }} FrameJob */
 
@@ -59,9 +62,10 @@ function bgrxToImageData(bytes, width, height) {
   return new ImageData(rgba, width, height);
 }
 
-/** Start decoding every rect of a frame; resolves to one drawable per rect: an ImageBitmap
- * (jpeg, png), an ImageData (raw), or {copyFrom: {x, y}} for a "copy" rect (drawn from the
- * canvas itself). Rejects, closing what was decoded, on any error.
+/** Start decoding every rect of a frame (format 1: unpackFrame has already read a format-2
+ * frame's binary table); resolves to one drawable per rect: an ImageBitmap (jpeg, png), an
+ * ImageData (raw, pal), {copyFrom: {x, y}} for a "copy" rect (drawn from the canvas itself), or
+ * {fill: colour} for a "fill" rect. Rejects, closing what was decoded, on any error.
  * @param {FrameBody} body
  * @param {Uint8Array} payload
  * @returns {Promise<Drawable[]>} */
@@ -82,6 +86,8 @@ export function decodeRects(body, payload) {
       case "png":
         // A websocket's ArrayBuffer, never a SharedArrayBuffer.
         return createImageBitmap(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: `image/${rect.codec}` }));
+      case "pal":
+        return decodePalette(bytes, rect.w, rect.h);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));
@@ -91,6 +97,12 @@ export function decodeRects(body, payload) {
           && sy + rect.h <= /** @type {number} */ (body.height);
         if (!inside || rect.len !== 0) return Promise.reject(new Error("copy rect from outside the frame"));
         return Promise.resolve({ copyFrom: { x: sx, y: sy } });
+      }
+      case "fill": {
+        const { rgb } = rect;
+        const colour = Array.isArray(rgb) && rgb.length === 3 && rgb.every((c) => isInt(c) && c <= 255);
+        if (!colour || rect.len !== 0) return Promise.reject(new Error("fill rect without a colour"));
+        return Promise.resolve({ fill: `rgb(${rgb[0]},${rgb[1]},${rgb[2]})` });
       }
       default:
         return Promise.reject(new Error(`unknown codec ${rect.codec}`));
@@ -141,10 +153,21 @@ export class ScreenSurface {
     return this.canvas.height;
   }
 
-  /** @param {FrameBody} body @param {Uint8Array} payload */
-  push(body, payload) {
+  /** A frame as it came off the wire (either format: see frame_format.js).
+   * @param {FrameBody} wireBody @param {Uint8Array} wirePayload */
+  push(wireBody, wirePayload) {
+    let body = wireBody;
+    /** @type {Promise<Drawable[]>} */
+    let images;
+    try {
+      const frame = unpackFrame(wireBody, wirePayload);
+      body = /** @type {FrameBody} */ (frame.body);
+      images = decodeRects(body, frame.payload);
+    } catch (err) {
+      images = Promise.reject(err);
+    }
     /** @type {FrameJob} */
-    const job = { body, generation: this.generation, skipped: false, images: decodeRects(body, payload) };
+    const job = { body, generation: this.generation, skipped: false, images };
     job.images.catch(() => {}); // handled in _pump; avoid an unhandled rejection meanwhile
     if (body.key) for (const queued of this.queue) queued.skipped = true;
     this.queue.push(job);
@@ -218,6 +241,9 @@ export class ScreenSurface {
       const image = images[index];
       if (image instanceof ImageData) {
         ctx.putImageData(image, rect.x, rect.y);
+      } else if ("fill" in image) {
+        ctx.fillStyle = image.fill;
+        ctx.fillRect(rect.x, rect.y, rect.w, rect.h);
       } else if ("copyFrom" in image) {
         // Drawing a canvas onto itself behaves as if the source were copied first, so overlapping
         // source and destination (a scroll) come out right.

@@ -1,0 +1,150 @@
+"""The journal's writer: preallocated tail, group commit off the event loop, recovery after kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.journal import Journal
+from wire.chain import read_records, verify_file
+
+WRITER = """
+import sys
+from pathlib import Path
+from agent.journal import Journal
+journal = Journal(Path(sys.argv[1]))
+for i in range(int(sys.argv[2])):
+    journal.append("call", request=f"r{i}", method="session.ping", words="ping")
+print("written", flush=True)
+sys.stdin.read()  # killed here, the journal still open
+"""
+
+
+def test_a_journal_killed_while_open_verifies_and_is_trimmed_on_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "7"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "written"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(30)
+    raw = path.read_bytes()
+    assert raw.endswith(b"\0") and raw.rstrip(b"\0").endswith(b"\n")  # the preallocated tail was left behind
+    result = verify_file(path)
+    assert result.status == "incomplete" and result.records == 7 and not result.torn_tail, result.describe()
+    assert [r["request"] for r in read_records(path)] == [f"r{i}" for i in range(7)]
+    reopened = Journal(path)
+    assert reopened.seq == 7 and b"\0" not in path.read_bytes()  # the tail was cut before going on
+    reopened.append("session_end", reason="technician_closed")
+    assert b"\0" in path.read_bytes()  # preallocated again while open...
+    reopened.close()
+    assert b"\0" not in path.read_bytes()  # ...and cut on close
+    assert verify_file(path).status == "verified"
+
+
+def test_a_record_torn_inside_the_tail_is_cut_on_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    journal.append("call", method="session.ping")
+    journal.close()
+    with open(path, "ab") as f:
+        f.write(b'{"seq":2,"time":"2026-' + bytes(4096))  # killed mid-record, the rest still zeros
+    result = verify_file(path)
+    assert result.ok and result.records == 1 and result.torn_tail
+    reopened = Journal(path)
+    assert reopened.seq == 1
+    reopened.append("note", words="after")
+    reopened.close()
+    assert verify_file(path).records == 2
+
+
+def test_zeros_before_a_record_do_not_verify(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    journal.append("call", method="session.ping")
+    journal.append("call", method="session.ping")
+    journal.close()
+    first, second = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(first + bytes(64) + second)  # zeros are only ever a tail
+    assert verify_file(path).status == "broken"
+
+
+def test_concurrent_appends_keep_their_order_and_are_on_disk_when_answered(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+
+    async def one(i: int) -> int:
+        record = await journal.append_async("call", request=f"r{i}")
+        on_disk = {r["seq"] for r in read_records(path)}
+        assert record["seq"] in on_disk  # answered only once it is on disk
+        return int(record["seq"])
+
+    async def many() -> list[int]:
+        return await asyncio.gather(*(one(i) for i in range(64)))
+
+    seqs = asyncio.run(many())
+    assert seqs == list(range(1, 65))  # chained in the order they were asked for
+    journal.append("note", words="a blocking append after them")
+    assert [r["seq"] for r in journal.records] == list(range(1, 66)) and journal.seq == 65
+    journal.close()
+    assert verify_file(path).ok and verify_file(path).records == 65
+
+
+def test_a_journal_grows_past_its_preallocation(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path, preallocate=4096)
+    for i in range(100):  # about 20 kB: several chunks
+        journal.append("call", request=f"r{i}", words="x" * 100)
+    assert len(read_records(path)) == 100
+    journal.close()
+    assert verify_file(path).records == 100 and b"\0" not in path.read_bytes()
+
+
+def test_a_failed_write_fails_that_append_and_every_later_one(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    journal.append("call", method="session.ping")
+    os.close(journal._fd)  # the disk goes away under the writer: a real EBADF from write
+    with pytest.raises(OSError):
+        journal.append("call", method="session.ping")
+    with pytest.raises(OSError, match="could not be written"):
+        journal.append("call", method="session.ping")
+    assert journal.seq == 1 and len(journal.records) == 1  # nothing claimed that is not on disk
+    journal._fd = os.open(os.devnull, os.O_RDONLY)  # so that close() has something to close
+    journal._allocated = journal._end
+    journal.close()
+
+
+def test_appending_to_a_closed_journal_raises(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.close()
+    journal.close()  # twice is fine
+    with pytest.raises(OSError, match="closed"):
+        journal.append("note", words="late")
+
+
+def test_a_caller_that_gives_up_does_not_stop_the_journal(tmp_path: Path) -> None:
+    """Found with the transfers' tests: a cancelled call task must not leave the writer a cancelled future."""
+    journal = Journal(tmp_path / "j.jsonl")
+
+    async def give_up() -> None:
+        waiting = asyncio.ensure_future(journal.append_async("call", request="abandoned"))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+
+    for _ in range(5):
+        asyncio.run(give_up())
+    journal.append("note", words="still writing")  # would wait forever if the writer had died
+    assert [r["kind"] for r in journal.records] == ["call"] * 5 + ["note"]
+    journal.close()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -205,6 +206,9 @@ def _segments(f: BinaryIO, offset: int, result: Scan, check_payload: bool) -> It
                 result.stopped, result.stopped_at = f"segment {number} is incomplete (payload cut short)", number
                 return
         else:
+            if payload_offset + payload_size > os.fstat(f.fileno()).st_size:
+                result.stopped, result.stopped_at = f"segment {number} is incomplete (payload cut short)", number
+                return
             f.seek(payload_size, 1)
             payload = b""
         try:

@@ -175,6 +175,15 @@ class Recording:
         return builtins.list(self._times)
 
     @property
+    def frame_log(self) -> builtins.list[tuple[float, int, bool]]:
+        """Every recorded frame: (time, the agent's frame number ``seq``, key frame)."""
+        out = []
+        for ref in self._frames:
+            body = self._scan.segments[ref.segment].header["events"][ref.event][2]
+            out.append((ref.t, int(body.get("seq", -1)), ref.key))
+        return out
+
+    @property
     def key_frame_times(self) -> builtins.list[float]:
         return [f.t for f in self._frames if f.key]
 

@@ -71,7 +71,6 @@ from relay.pairing import CodeBook, Technicians, format_code, hash_secret
 from relay.session import SessionState
 from wire import protocol
 from wire.chain import ChainError, ChainFollower
-from wire.recording import KEY_INTERVAL, RECORD_ONLY_FPS, RECORDER_ID
 from wire.errors import (
     BadCode,
     CodeBurned,
@@ -85,6 +84,7 @@ from wire.errors import (
     UnknownMethod,
     WorkbenchError,
 )
+from wire.recording import KEY_INTERVAL, RECORD_ONLY_FPS, RECORDER_ID
 
 log = logging.getLogger(__name__)
 

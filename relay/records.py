@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from relay.recording import Screenshots, ScreenRecorder
+from relay.recording import ScreenRecorder, Screenshots
 from wire.chain import ChainError, ChainFollower, canonical, utc_now
 
 #: Fields of ``session.json`` that hold personal facts, marked so in the file itself (retention's

@@ -16,7 +16,8 @@ def core_lines() -> set[str]:
     source = APP.read_text(encoding="utf-8")
     status = re.search(r"def _on_status.*?words = \{(.*?)\}", source, re.S)
     assert status is not None, "agent/app.py's _on_status no longer has its words table"
-    return set(END_WORDS.values()) | set(RECORDED_STATUS.values()) | set(re.findall(r'"[a-z]+": "([^"]+)"', status.group(1)))
+    table = set(re.findall(r'"[a-z]+": "([^"]+)"', status.group(1)))
+    return set(END_WORDS.values()) | set(RECORDED_STATUS.values()) | table
 
 
 def test_every_core_line_has_its_french() -> None:

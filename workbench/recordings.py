@@ -31,7 +31,7 @@ from wire.errors import RecordingError
 from wire.recording import FILE_NAME, Scan, check_journal, scan
 from workbench.replay_canvas import ReplayCanvas
 
-__all__ = ["Recording", "RecordedEvent", "Screenshot", "list", "open"]
+__all__ = ["RecordedEvent", "Recording", "Screenshot", "list", "open"]
 
 #: Control events closer than this (seconds) make one burst.
 BURST_GAP = 1.0
@@ -48,7 +48,7 @@ def _tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
 
 
-def list(data: str | Path) -> Any:  # noqa: A001 - the issue's name: recordings.list(...)
+def list(data: str | Path) -> Any:
     """A table (pandas DataFrame) of the recorded sessions under the relay's *data* folder, newest first.
 
     Columns: session, technician, start (UTC), length (seconds recorded), size (bytes of
@@ -85,7 +85,7 @@ def list(data: str | Path) -> Any:  # noqa: A001 - the issue's name: recordings.
     return table.sort_values("start", ascending=False, ignore_index=True)
 
 
-def open(where: str | Path, session_id: str | None = None) -> Recording:  # noqa: A001 - the issue's name
+def open(where: str | Path, session_id: str | None = None) -> Recording:
     """The recording of *session_id* in the relay's data folder *where*, or the recording file *where*.
 
     *where* may also be a session's folder.  Raises :class:`RecordingError` when there is no
@@ -335,7 +335,9 @@ class Recording:
         bar = progress or _progress_bar(total)
         width, height = self.frame_at(start).size
         with av.open(str(out), "w") as container:
-            stream = container.add_stream(codec, rate=fps)
+            # PyAV's stubs type add_stream as any stream kind; this one is video.
+            stream: Any = container.add_stream(codec, rate=fps)
+            video_frame: Any = av.VideoFrame
             stream.width, stream.height = width - width % 2, height - height % 2
             stream.pix_fmt = "yuv420p"
             if codec == "libx264":
@@ -344,7 +346,7 @@ class Recording:
                 image = self.frame_at(start + n / fps)
                 if image.size != (stream.width, stream.height):
                     image = image.crop((0, 0, stream.width, stream.height))
-                for packet in stream.encode(av.VideoFrame.from_image(image)):
+                for packet in stream.encode(video_frame.from_image(image)):
                     container.mux(packet)
                 bar(n + 1, total)
             for packet in stream.encode():
@@ -378,7 +380,8 @@ def _progress_bar(total: int) -> Callable[[int, int], None]:
         from IPython.display import display
 
         bar = ipywidgets.IntProgress(min=0, max=total, description="Export")
-        display(bar)
+        show: Any = display
+        show(bar)
 
         def update(done: int, _total: int) -> None:
             bar.value = done

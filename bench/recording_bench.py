@@ -117,6 +117,12 @@ def run_scenario(name: str, seconds: float, work: Path) -> dict[str, Any]:
                 minutes = recording.duration / 60
                 result["duration_s"] = recording.duration
                 result["frames"] = recording.frames
+                keys = [seq for _t, seq, key in recording.frame_log if key]
+                result["key_frames"] = len(keys)
+                payload = sum(int(seg.header["payload_bytes"]) for seg in recording._scan.segments)
+                result["header_bytes_share"] = 1 - payload / path.stat().st_size
+                result["key_bytes_share"] = sum(
+                    len(recording._event(ref)[1]) for ref in recording._frames if ref.key) / path.stat().st_size
                 result["ours_bytes_per_min"] = path.stat().st_size / minutes
                 result["h264_bytes_per_min"] = h264_bytes(recording) / minutes
                 recording.close()
@@ -224,7 +230,9 @@ def main() -> None:
             results["scenarios"].append(row)
             print(f"{name:10s} ours {row['ours_bytes_per_min'] / 1e6:7.2f} MB/min  H.264 "
                   f"{row['h264_bytes_per_min'] / 1e6:7.2f} MB/min  ratio {row['size_ratio']:.2f}×  "
-                  f"({row['frames']} frames in {row['duration_s']:.0f} s)   relay CPU recording "
+                  f"({row['frames']} frames, {row['key_frames']} key frames = {100 * row['key_bytes_share']:.0f}% of bytes, "
+                  f"headers {100 * row['header_bytes_share']:.0f}%, "
+                  f"in {row['duration_s']:.0f} s)   relay CPU recording "
                   f"{row['relay_cpu_percent_all']:.1f}% vs relaying {row['relay_cpu_percent_none']:.1f}% "
                   f"= {row['cpu_ratio']:.2f}×", flush=True)
         seek = seek_bench(args.minutes, work)

@@ -634,7 +634,9 @@ class RelayMachine:
         else:
             session.frames_since_key += 1
         seq = body.get("seq")
-        if isinstance(seq, int) and not session.ended:
+        # While a view is open the agent paces the stream by the views' acks (the recorder keeps every
+        # frame they get); with none, by the recorder's.
+        if isinstance(seq, int) and not session.ended and not session.viewers:
             self._to_agent(session, protocol.event("screen.ack", {"seq": seq, "viewer_id": RECORDER_ID}))
 
     def _maybe_ask_key_frame(self, session: SessionState) -> None:

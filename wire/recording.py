@@ -7,9 +7,9 @@ Layout::
 
     b"WBREC1\\n"
     u32 big endian length | header JSON  {"format": "wbrec", "version": 1, "session_id", "started_at", ...}
-    segment*:  b"SG" | u32 header length | u32 payload length | header JSON | payload
+    segment*:  b"SG" | u32 header length | u32 payload length | zlib(header JSON) | payload
 
-A segment's header is a record of the hash chain of :mod:`wire.chain` (``seq``, ``time``, ``kind:
+A segment's header (stored deflated: frame headers repeat, and are most of a typing session's bytes) is a record of the hash chain of :mod:`wire.chain` (``seq``, ``time``, ``kind:
 "segment"``, ``prev``, ``hash``) and holds ``t0``/``t1`` (seconds since ``started_at``), ``key`` (its
 first event is a key frame), ``payload_sha256`` and ``events``: ``[t, name, body, offset, length]``
 each, the event's body as the agent sent it (``screen.frame``, ``screen.info``, ``screen.state``) and
@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +90,7 @@ class SegmentBuilder:
             "journal": journal, "prev": chain.head}
         record["hash"] = record_hash(record)
         chain.advance(record)
-        header = canonical(record)
+        header = zlib.compress(canonical(record), 6)
         out = _SEGMENT_PREFIX.pack(SEGMENT_MAGIC, len(header), len(self.payload)) + header + bytes(self.payload)
         self.events, self.payload, self.t0, self.key = [], bytearray(), None, False
         return out
@@ -195,10 +196,13 @@ def _segments(f: BinaryIO, offset: int, result: Scan, check_payload: bool) -> It
             return
         payload_offset = offset + _SEGMENT_PREFIX.size + header_size
         try:
-            header = json.loads(raw)
-        except ValueError:
+            inflater = zlib.decompressobj()
+            header = json.loads(inflater.decompress(raw, MAX_HEADER))
+            if inflater.unconsumed_tail:
+                raise ValueError("header too large")
+        except (ValueError, zlib.error):
             result.stopped, result.stopped_at, result.broken = (
-                f"segment {number}'s header is not readable JSON", number, True)
+                f"segment {number}'s header is not readable (deflated JSON)", number, True)
             return
         if check_payload:
             payload = f.read(payload_size)

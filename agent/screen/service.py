@@ -116,11 +116,12 @@ class ScreenService:
                 log.info("relay.viewers without a count: %r", body)
                 return
             ids = [v for v in ids if isinstance(v, str)] if isinstance(ids, list) else []
-            # The relay's recorder (R5) streams like a viewer, but is not a person looking: the
-            # customer's window says the session is recorded, not that the screen is viewed.
+            # The relay's recorder (R5) is not a person looking: the customer's window says the session
+            # is recorded, not that the screen is viewed.  While a view is open the recorder keeps the
+            # frames the views get (paced by their acks); with none, it is the one viewer, and acks.
             recorder = body.get("recorder")
-            if isinstance(recorder, str) and recorder and recorder not in ids:
-                streaming, ids = count + 1, [*ids, recorder]
+            if count == 0 and isinstance(recorder, str) and recorder:
+                streaming, ids = 1, [recorder]
             else:
                 streaming = count
             before, self._viewers, self._streaming = self._viewers, count, streaming

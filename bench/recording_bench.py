@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import numpy as np
 import psutil
 from PIL import Image, ImageDraw
 
@@ -139,7 +138,7 @@ def desktop(seed: int) -> Image.Image:
     rng = random.Random(seed)
     image = Image.new("RGB", (1920, 1080), (40, 60, 90))
     draw = ImageDraw.Draw(image)
-    for w in range(4):
+    for _window in range(4):
         x, y = rng.randrange(0, 1200), rng.randrange(0, 600)
         draw.rectangle((x, y, x + 700, y + 450), fill=(245, 245, 245), outline=(20, 20, 20))
         for line in range(25):
@@ -230,7 +229,8 @@ def main() -> None:
             results["scenarios"].append(row)
             print(f"{name:10s} ours {row['ours_bytes_per_min'] / 1e6:7.2f} MB/min  H.264 "
                   f"{row['h264_bytes_per_min'] / 1e6:7.2f} MB/min  ratio {row['size_ratio']:.2f}×  "
-                  f"({row['frames']} frames, {row['key_frames']} key frames = {100 * row['key_bytes_share']:.0f}% of bytes, "
+                  f"({row['frames']} frames, {row['key_frames']} key frames = "
+                  f"{100 * row['key_bytes_share']:.0f}% of bytes, "
                   f"headers {100 * row['header_bytes_share']:.0f}%, "
                   f"in {row['duration_s']:.0f} s)   relay CPU recording "
                   f"{row['relay_cpu_percent_all']:.1f}% vs relaying {row['relay_cpu_percent_none']:.1f}% "

@@ -9,8 +9,9 @@ Layout::
     u32 big endian length | header JSON  {"format": "wbrec", "version": 1, "session_id", "started_at", ...}
     segment*:  b"SG" | u32 header length | u32 payload length | zlib(header JSON) | payload
 
-A segment's header (stored deflated: frame headers repeat, and are most of a typing session's bytes) is a record of the hash chain of :mod:`wire.chain` (``seq``, ``time``, ``kind:
-"segment"``, ``prev``, ``hash``) and holds ``t0``/``t1`` (seconds since ``started_at``), ``key`` (its
+A segment's header (stored deflated: frame headers repeat, and were most of a typing session's
+bytes) is a record of the hash chain of :mod:`wire.chain` (``seq``, ``time``, ``kind: "segment"``,
+``prev``, ``hash``) and holds ``t0``/``t1`` (seconds since ``started_at``), ``key`` (its
 first event is a key frame), ``payload_sha256`` and ``events``: ``[t, name, body, offset, length]``
 each, the event's body as the agent sent it (``screen.frame``, ``screen.info``, ``screen.state``) and
 its bytes in the payload.  ``journal`` ties the segment to the agent's journal: the ``{seq, head}``

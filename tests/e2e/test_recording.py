@@ -6,7 +6,8 @@
 - The window the customer hid is in the recording only as the fill: no secret-colour pixel in any
   recorded frame (the raw-viewer check of tests/e2e/test_screen_real.py, run on the recording).
 - A relay killed with SIGKILL mid-recording leaves a recording that opens to its last complete
-  segment; a torn last segment is reported as where it stops; an altered segment is named by
+  segment, and a relay restarted on the same data goes on recording the resumed session in the
+  same chain; a torn last segment is reported as where it stops; an altered segment is named by
   ``workbench recording verify``; a missing or corrupt file is a clear RecordingError.
 """
 
@@ -23,7 +24,7 @@ import pytest
 from wire.errors import RecordingError
 from wire.recording import FILE_NAME, scan
 from workbench import recordings
-from workbench.lab import python_env
+from workbench.lab import python_env, start_relay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs("Xvfb", "xvfb")]
 
@@ -114,11 +115,27 @@ def test_a_relay_killed_mid_recording_leaves_a_readable_file_and_tampering_is_na
         scripted.wait_until(lambda: path.exists() and len(scan(path).segments) >= 3, 30, "three segments")
         toggle(stage, 2)
         relay.kill()  # SIGKILL mid-recording
+        r = recordings.open(path)
+        assert r.frames >= 3 and r.frame_at(r.duration).size == (1280, 800)
+        killed_at = r.duration
+        r.close()
+        # The relay comes back on the same data: the agent resumes, the recording goes on after the
+        # last complete segment, its chain unbroken.
+        port = stage.relay_url.rsplit(":", 1)[1]
+        relay, _ = start_relay(tmp_path / "relay", int(port))
+        stage.procs.append(relay)
+        scripted.wait_until(lambda: s.relay_status()["agent_connected"], 60, "the agent to resume")
+        toggle(stage, 3)
+        scripted.wait_until(lambda: scan(path).segments[-1].t1 > killed_at + 2, 30, "recording after the restart")
+        s.close()
+        scripted.wait_until(lambda: "journal_end" in (path.parent.parent / "session.json").read_text(), 30,
+                            "the session's records closed")
     finally:
         stage.stop()
 
+    assert verify(path).returncode == 0, verify(path).stdout
     r = recordings.open(path)
-    assert r.frames >= 3 and r.frame_at(r.duration).size == (1280, 800)
+    assert any(t > killed_at for t in r.frame_times)
     segments = scan(path).segments
     assert len(segments) >= 3
     # A segment torn by the kill (cut inside it): opens up to the one before, and says where it stops.

@@ -243,8 +243,10 @@ class Recording:
                     continue
                 kind = record.get("kind")
                 if kind == "call":
-                    found.append(RecordedEvent(round(when - self._started_epoch, 3), "call",
-                                               str(record.get("method")), str(record.get("words", ""))))
+                    method = str(record.get("method"))
+                    found.append(RecordedEvent(round(when - self._started_epoch, 3),
+                                               "annotation" if method.startswith("annotate.") else "call",
+                                               method, str(record.get("words", ""))))
                 elif kind in ("session_end", "journal_alert", "note"):
                     found.append(RecordedEvent(round(when - self._started_epoch, 3), str(kind), str(kind),
                                                str(record.get("reason", ""))))

@@ -39,9 +39,8 @@ log = logging.getLogger(__name__)
 
 #: The status line while the relay records the session (R5): one line, kept for the whole session.
 RECORDED_STATUS = {
-    "connected": "Connected to the support service. This session is being recorded (video of your screen).",
-    "reconnecting": "The connection dropped; reconnecting to the support service… "
-                    "This session is being recorded (video of your screen).",
+    "connected": "Connected. This session is recorded.",
+    "reconnecting": "The connection dropped; reconnecting… This session is recorded.",
 }
 
 END_WORDS = {

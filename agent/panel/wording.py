@@ -190,12 +190,9 @@ FRENCH = Wording(
         "Connected to the support service.": "Connecté au service d'assistance.",
         "The connection dropped; reconnecting to the support service…":
             "La connexion a été coupée ; reconnexion au service d'assistance…",
-        "Connected to the support service. This session is being recorded (video of your screen).":
-            "Connecté au service d'assistance. Cette séance est enregistrée (vidéo de votre écran).",
-        "The connection dropped; reconnecting to the support service… "
-        "This session is being recorded (video of your screen).":
-            "La connexion a été coupée ; reconnexion au service d'assistance… "
-            "Cette séance est enregistrée (vidéo de votre écran).",
+        "Connected. This session is recorded.": "Connecté. Cette séance est enregistrée.",
+        "The connection dropped; reconnecting… This session is recorded.":
+            "La connexion a été coupée ; reconnexion… Cette séance est enregistrée.",
         "You ended the session.": "Vous avez mis fin à la séance.",
         "The technician ended the session.": "Le technicien a mis fin à la séance.",
     },

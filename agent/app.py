@@ -40,6 +40,12 @@ from wire.errors import Unavailable, Unsupported, WorkbenchError
 
 log = logging.getLogger(__name__)
 
+#: The status line while the relay records the session (R5): one line, kept for the whole session.
+RECORDED_STATUS = {
+    "connected": "Connected. This session is recorded.",
+    "reconnecting": "The connection dropped; reconnecting… This session is recorded.",
+}
+
 END_WORDS = {
     "customer_ended": "You ended the session.",
     "technician_closed": "The technician ended the session.",
@@ -70,6 +76,8 @@ class AgentApp:
 
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
+        #: the relay records this session (its ``paired`` says ``"recording": "all"``)
+        self._recorded = False
         self.policy = Policy(permissions=Permissions(control=config.allow_control))
         self._no_folders_reason = ""
         try:
@@ -316,6 +324,11 @@ class AgentApp:
     def _on_paired(self, paired: dict[str, Any]) -> None:
         self.session.record_paired(paired)
         self.panel.show_connected(str(paired.get("technician", "")), str(paired["session_id"]))
+        # R5: the relay records this session (``workbench relay --record all``, the default the terms
+        # state); the status line says so for the whole session, whatever else it says.
+        self._recorded = paired.get("recording") == "all"
+        if self._recorded:
+            self.panel.show_status(RECORDED_STATUS["connected"])
         retention = paired.get("retention")
         if isinstance(retention, dict):  # what the service keeps and for how long (R7), in the customer's words
             self.panel.show_retention({str(k): str(v) for k, v in retention.items()})
@@ -323,7 +336,8 @@ class AgentApp:
     def _on_status(self, status: str) -> None:
         words = {"connected": "Connected to the support service.",
                  "reconnecting": "The connection dropped; reconnecting to the support service…"}
-        self.panel.show_status(words.get(status, status))
+        table = RECORDED_STATUS if self._recorded else words
+        self.panel.show_status(table.get(status, status))
 
     async def _send_event(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
         await self.link.send_event(name, body, data)

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keyfile", type=Path, help="private key for wss://")
     parser.add_argument("--technicians", type=Path,
                         help='admit only these technicians: a JSON object {"name": "key", …}')
+    parser.add_argument("--record", choices=("all", "none"), default="all",
+                        help="record every session's screen and the technician's screenshots (all, the default, "
+                             "as the terms the customer accepts say) or none")
     parser.add_argument("--code-ttl", type=float, default=600.0, help="seconds a session code stays valid (600)")
     parser.add_argument("--max-unauthenticated", type=int, default=1024, metavar="N",
                         help="connections not yet paired or resumed (waiting agents included), in all (1024)")
@@ -135,8 +138,9 @@ def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
 
     def ready(url: str) -> None:
         mode = "open to any technician" if technicians.is_open else "listed technicians only"
-        print(f"relay listening on {url} ({mode}); records in {args.data.resolve()}; index in {index.where}",
-              flush=True)
+        recording = "screens recorded" if args.record == "all" else "screens not recorded"
+        print(f"relay listening on {url} ({mode}); records in {args.data.resolve()} ({recording}); "
+              f"index in {index.where}", flush=True)
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -144,7 +148,8 @@ def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
                             unauthenticated_per_address=args.max_unauthenticated_per_address)
             asyncio.run(run_relay(args.data, args.host, args.port, technicians=technicians, code_ttl=args.code_ttl,
                                   ssl_context=ssl_context, ready=ready, limits=limits,
-                                  on_records=index.session_changed, retention=policy.told_to_customers()))
+                                  on_records=index.session_changed, record=args.record == "all",
+                                  retention=policy.told_to_customers()))
     finally:
         index.close()
     return 0

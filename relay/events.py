@@ -187,5 +187,25 @@ class CloseRecords:
     session_id: str
 
 
+@dataclass(frozen=True)
+class RecordScreen:
+    """Keep a ``screen.*`` event of the agent in the session's recording (see :mod:`relay.recording`)."""
+
+    session_id: str
+    name: str
+    body: dict[str, Any]
+    data: bytes | None
+
+
+@dataclass(frozen=True)
+class SaveScreenshot:
+    """Keep the screenshot the agent sent in answer to the technician's ``screen.screenshot`` *request_id*."""
+
+    session_id: str
+    request_id: str
+    description: dict[str, Any]
+    data: bytes
+
+
 Action = (Send | Deliver | Close | Trust | OpenRecords | SaveMeta | LogMessage | AppendJournal | FlushRecords
-          | CloseRecords)
+          | CloseRecords | RecordScreen | SaveScreenshot)

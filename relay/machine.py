@@ -57,7 +57,9 @@ from relay.events import (
     LogMessage,
     OpenRecords,
     Received,
+    RecordScreen,
     SaveMeta,
+    SaveScreenshot,
     Send,
     Side,
     Trust,
@@ -82,6 +84,7 @@ from wire.errors import (
     UnknownMethod,
     WorkbenchError,
 )
+from wire.recording import KEY_INTERVAL, RECORD_ONLY_FPS, RECORDER_ID
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,8 @@ AGENT_GOODBYE_TIMEOUT = 10.0
 VIEWER_EVENT_PREFIXES = ("screen.", "control.", "annotate.")
 #: Close code for a connection a side replaced by resuming on a new one.
 REPLACED = 4001
+#: The frame-rate cap asked of the agent when a technician's view opens while recording (the agent's default).
+LIVE_FPS = 40
 
 
 #: What the relay keeps of a waiting agent's hello, for the session's records once paired.
@@ -141,7 +146,10 @@ class RelayMachine:
 
     def __init__(self, technicians: Technicians | None = None, *, code_ttl: float = 600.0,
                  max_wrong_tries: int = 5, max_waiting_frames: int = MAX_WAITING_FRAMES,
-                 limiter: PairingLimiter | None = None, retention: dict[str, str] | None = None) -> None:
+                 limiter: PairingLimiter | None = None, record: bool = True,
+                 retention: dict[str, str] | None = None) -> None:
+        #: ``--record all`` (True) or ``none``: whether new sessions' screens are recorded (R5)
+        self.record = record
         self.technicians = technicians or Technicians.open()
         #: the retention policy's periods (data class → "90d"/"forever"), told to each customer once paired (R7)
         self.retention = dict(retention) if retention else None
@@ -161,6 +169,7 @@ class RelayMachine:
         *chain* is the head of the journal records kept so far.
         """
         session = SessionState(meta, chain)
+        session.recording = meta.get("recording") == "all"
         self.sessions[session.id] = session
         return session
 
@@ -271,6 +280,8 @@ class RelayMachine:
             session.viewers.pop(state.viewer_id, None)
             if not session.ended:
                 self._to_agent(session, self._viewers_event(session))
+                if session.recording and not session.viewers:
+                    self._recorder_rate(session, RECORD_ONLY_FPS)
         elif isinstance(state, _Party):
             session = state.session
             if state.side == "agent":
@@ -307,6 +318,7 @@ class RelayMachine:
                     self._close(session.agent)
             if session.records_open:
                 self._out.append(FlushRecords(session.id))
+            self._maybe_ask_key_frame(session)
 
     # -- agents ----------------------------------------------------------
 
@@ -350,6 +362,8 @@ class RelayMachine:
             "session_id": session.id, "resumed": True, "journal_seq": session.chain.seq,
             "journal_head": session.chain.head, "technician": session.meta.get("technician")}))
         self._send(conn, self._viewers_event(session))
+        if session.recording and not session.viewers:
+            self._recorder_rate(session, RECORD_ONLY_FPS)
         while session.to_agent:
             self._out.append(Deliver(conn, session.to_agent.popleft(), session.id, "agent"))
         self._to_technician(session, protocol.event("relay.agent", {"connected": True}))
@@ -357,11 +371,19 @@ class RelayMachine:
     def _from_agent(self, conn: ConnId, session: SessionState, message: protocol.Message, frame: Frame) -> None:
         self._log(session, "agent>", message, frame)
         if message.type in ("response", "error"):
+            request_id = message.get("id")
+            if request_id in session.screenshot_requests:
+                session.screenshot_requests.discard(request_id)
+                if message.type == "response" and message.data and session.records_open:
+                    result = message.get("result")
+                    self._out.append(SaveScreenshot(session.id, str(request_id),
+                                                    result if isinstance(result, dict) else {}, message.data))
             self._deliver(session, "technician", frame)
         elif message.type == "event":
             if str(message["name"]).startswith("screen."):
                 for viewer in session.viewers.values():
                     self._out.append(Send(viewer, frame))
+                self._record_screen(session, message)
             else:
                 self._deliver(session, "technician", frame)
         elif message.type == "journal":
@@ -503,17 +525,25 @@ class RelayMachine:
         self.sessions[session.id] = session
         self._connections[owner] = _Party("agent", session)
         self._connections[conn] = _Party("technician", session)
+        meta["recording"] = "all" if self.record else "none"
+        session.recording = self.record
         self._out.extend((Trust(owner), Trust(conn), OpenRecords(session.id)))
         self._save_meta(session)
         public = {k: v for k, v in meta.items() if not k.endswith("_sha256")}
         told = {"retention": self.retention} if self.retention else {}
         self._send(owner, protocol.Message("paired", {**public, **told, "resume_token": agent_token}))
         self._send(conn, protocol.Message("paired", {**public, "resume_token": technician_token}))
+        if session.recording:
+            # The recorder is a viewer from the first moment: the agent streams at a low rate for it.
+            self._to_agent(session, self._viewers_event(session))
+            self._recorder_rate(session, RECORD_ONLY_FPS)
 
     def _from_technician(self, conn: ConnId, session: SessionState, message: protocol.Message,
                          frame: Frame) -> None:
         self._log(session, "technician>", message, frame)
         if message.type == "request":
+            if message["method"] == "screen.screenshot" and session.recording:
+                session.screenshot_requests.add(message["id"])
             if str(message["method"]).startswith("relay."):
                 self._send(conn, self._relay_method(session, message))
             elif session.ended:
@@ -560,6 +590,8 @@ class RelayMachine:
         self._out.append(Trust(conn))
         self._send(conn, protocol.Message("welcome", {"viewer_id": viewer_id}))
         self._to_agent(session, self._viewers_event(session))
+        if session.recording and len(session.viewers) == 1:
+            self._recorder_rate(session, LIVE_FPS)
 
     def _from_viewer(self, conn: ConnId, viewer: _Viewer, message: protocol.Message, frame: Frame) -> None:
         session = viewer.session
@@ -574,7 +606,54 @@ class RelayMachine:
         self._to_agent(session, protocol.event(name, body, message.data))
 
     def _viewers_event(self, session: SessionState) -> protocol.Message:
-        return protocol.event("relay.viewers", {"count": len(session.viewers), "viewers": sorted(session.viewers)})
+        """``relay.viewers``: the technicians' live views, and the recorder while the session is recorded.
+
+        The recorder is not counted in ``count`` (the customer is told when a person views their
+        screen); an agent that knows ``recorder`` streams for it too, and waits for its acks.
+        """
+        body: dict[str, Any] = {"count": len(session.viewers), "viewers": sorted(session.viewers)}
+        if session.recording and not session.ended:
+            body["recorder"] = RECORDER_ID
+        return protocol.event("relay.viewers", body)
+
+    # -- recording -------------------------------------------------------
+
+    def _recorder_rate(self, session: SessionState, max_fps: int) -> None:
+        """Ask the agent for *max_fps*: a low rate while only the recorder watches, full rate with a view."""
+        self._to_agent(session, protocol.event("screen.configure", {
+            "max_fps": max_fps, "copy": True, "viewer_id": RECORDER_ID}))
+
+    def _record_screen(self, session: SessionState, message: protocol.Message) -> None:
+        """Keep a ``screen.*`` event in the recording; ack frames as the recorder (it has kept them)."""
+        if not session.recording or not session.records_open:
+            return
+        name, body = str(message["name"]), message.get("body")
+        if not isinstance(body, dict):
+            return
+        self._out.append(RecordScreen(session.id, name, body, message.data))
+        if name != "screen.frame":
+            return
+        if body.get("key"):
+            session.last_key_at, session.frames_since_key, session.key_requested_at = self._now.monotonic, 0, None
+        else:
+            session.frames_since_key += 1
+        seq = body.get("seq")
+        # While a view is open the agent paces the stream by the views' acks (the recorder keeps every
+        # frame they get); with none, by the recorder's.
+        if isinstance(seq, int) and not session.ended and not session.viewers:
+            self._to_agent(session, protocol.event("screen.ack", {"seq": seq, "viewer_id": RECORDER_ID}))
+
+    def _maybe_ask_key_frame(self, session: SessionState) -> None:
+        """Ask for a key frame once :data:`KEY_INTERVAL` seconds of changes followed the last: seeks stay short."""
+        if not session.recording or session.ended or session.agent is None or session.frames_since_key == 0:
+            return
+        now = self._now.monotonic
+        if now - session.last_key_at < KEY_INTERVAL:
+            return
+        if session.key_requested_at is not None and now - session.key_requested_at < KEY_INTERVAL:
+            return
+        session.key_requested_at = now
+        self._to_agent(session, protocol.event("screen.key_request", {"viewer_id": RECORDER_ID}))
 
     # -- shared ----------------------------------------------------------
 

@@ -10,7 +10,9 @@
   with :class:`wire.chain.ChainFollower`; this module only writes what passed);
 - ``messages.jsonl``: every message relayed, in order: time, direction, type,
   request id, method or event name, size (file contents and screen pixels
-  are not copied here).
+  are not copied here);
+- ``recording/screen.wbrec`` and ``screenshots/``: the screen as the agent streamed it and the
+  technician's screenshots, when the relay records (``--record all``, :mod:`relay.recording`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from relay.recording import ScreenRecorder, Screenshots
 from wire.chain import ChainError, ChainFollower, canonical, utc_now
 
 #: Fields of ``session.json`` that hold personal facts, marked so in the file itself (retention's
@@ -54,6 +57,25 @@ class SessionRecords:
         self.journal_path = self.dir / "journal.jsonl"
         self._messages = open(self.dir / "messages.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._journal = open(self.journal_path, "ab")  # noqa: SIM115
+        #: the session's start (from session.json), the recording's time origin
+        self.started_at: str | None = None
+        self._recorder: ScreenRecorder | None = None
+        self._journal_head: dict[str, Any] = {"seq": 0, "head": "0" * 64}
+
+    def _recording(self) -> ScreenRecorder:
+        if self._recorder is None:
+            self._recorder = ScreenRecorder(self.dir, self.dir.name, self.started_at or utc_now())
+            self._recorder.journal = dict(self._journal_head)
+        return self._recorder
+
+    def record_screen(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
+        """Keep one ``screen.*`` event in the recording; ignored once closed."""
+        if not self._messages.closed:
+            self._recording().add(name, body, data)
+
+    def save_screenshot(self, request_id: str, description: dict[str, Any], png: bytes) -> None:
+        if not self._messages.closed:
+            Screenshots(self.dir, self._recording().started_epoch).save(request_id, description, png)
 
     def kept_journal(self) -> ChainFollower:
         """The head of the journal records kept so far: up to the first that does not follow the chain."""
@@ -63,9 +85,11 @@ class SessionRecords:
                 follower.check(json.loads(line))
             except (ValueError, ChainError):
                 break
+        self._journal_head = {"seq": follower.seq, "head": follower.head}
         return follower
 
     def save_meta(self, meta: dict[str, Any]) -> None:
+        self.started_at = self.started_at or meta.get("started_at")
         write_json_atomically(self.meta_path, {**meta, "personal": list(PERSONAL_FIELDS)})
 
     def log_message(self, direction: str, kind: str, fields: dict[str, Any], size: int) -> None:
@@ -89,13 +113,21 @@ class SessionRecords:
         for file in (self._messages, self._journal):
             if not file.closed:
                 file.flush()
+        if self._recorder is not None:
+            self._recorder.tick()
 
     def append_journal(self, record: dict[str, Any]) -> None:
         """Append the agent's next journal record, already checked against the chain; ignored once closed."""
         if not self._journal.closed:
             self._journal.write(canonical(record) + b"\n")
+            # The head the next recording segment is tied to (wire.recording).
+            self._journal_head = {"seq": record.get("seq"), "head": record.get("hash")}
+            if self._recorder is not None:
+                self._recorder.journal = dict(self._journal_head)
 
     def close(self) -> None:
+        if self._recorder is not None:
+            self._recorder.close()
         self._messages.close()
         self._journal.close()
 

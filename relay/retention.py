@@ -10,9 +10,8 @@ fsynced before any of its files is touched: nothing is deleted without its audit
 
 The data classes and what each removes today:
 
-- ``recordings``: ``recording/`` and ``screenshots/`` in the session's folder.  Nothing writes
-  them yet (recordings are issue 8): the class is there so a recorder only has to write into
-  those folders; today it has nothing to delete.
+- ``recordings``: ``recording/`` and ``screenshots/`` in the session's folder, written by the
+  relay's recorder (:mod:`relay.recording`, ``--record all``).
 - ``journals``: ``journal.jsonl``, the relay's copy of the agent's journal.
 - ``message_logs``: ``messages.jsonl``.
 - ``inventories``: ``inventory/`` (nothing writes it yet: the inventory goes to the notebook only).
@@ -59,7 +58,7 @@ class DataClass:
 
 
 CLASSES: dict[str, DataClass] = {c.name: c for c in (
-    DataClass("recordings", "video recordings and screenshots (R5; none are written yet)",
+    DataClass("recordings", "video recordings and screenshots (R5)",
               ("recording", "screenshots")),
     DataClass("journals", "the relay's copy of the agent's journal", ("journal.jsonl",)),
     DataClass("message_logs", "the relay's log of every message relayed", ("messages.jsonl",)),

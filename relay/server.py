@@ -53,7 +53,9 @@ from relay.events import (
     LogMessage,
     OpenRecords,
     Received,
+    RecordScreen,
     SaveMeta,
+    SaveScreenshot,
     Send,
     Tick,
     Trust,
@@ -103,7 +105,8 @@ class Relay:
     def __init__(self, data_dir: Path, technicians: Technicians | None = None, code_ttl: float = 600.0,
                  max_wrong_tries: int = 5, clock: Callable[[], float] = time.monotonic,
                  limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None,
-                 on_records: Callable[[str], None] | None = None, retention: dict[str, str] | None = None) -> None:
+                 on_records: Callable[[str], None] | None = None, record: bool = True,
+                 retention: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         #: told a session's id when its session.json was written or its records closed (the index
         #: writer, relay.index.writer: it must return at once, the loop is waiting)
@@ -111,7 +114,7 @@ class Relay:
         self.clock = clock
         self.limits = limits or Limits()
         self.machine = RelayMachine(technicians, code_ttl=code_ttl, max_wrong_tries=max_wrong_tries,
-                                    limiter=pairing_limiter, retention=retention)
+                                    limiter=pairing_limiter, record=record, retention=retention)
         self.records: dict[str, SessionRecords] = {}
         self._connections: dict[ConnId, ServerConnection] = {}
         #: connections not trusted yet → their address key; and how many per address
@@ -122,6 +125,7 @@ class Relay:
         for meta in load_open_sessions(data_dir):
             session_id = str(meta["session_id"])
             records = self.records[session_id] = SessionRecords(data_dir, session_id)
+            records.started_at = meta.get("started_at")
             self.machine.restore(meta, records.kept_journal())
 
     # -- serving ---------------------------------------------------------
@@ -255,7 +259,8 @@ class Relay:
             raise ConnectionClosed(None, None)
         await ws.send(frame)
 
-    def _write_records(self, action: SaveMeta | LogMessage | AppendJournal | FlushRecords | CloseRecords) -> None:
+    def _write_records(self, action: SaveMeta | LogMessage | AppendJournal | FlushRecords | CloseRecords
+                       | RecordScreen | SaveScreenshot) -> None:
         records = self.records.get(action.session_id)
         if records is None:
             log.error("no records open for session %s", action.session_id)
@@ -268,6 +273,10 @@ class Relay:
             records.log_message(action.direction, action.kind, action.fields, action.size)
         elif isinstance(action, AppendJournal):
             records.append_journal(action.record)
+        elif isinstance(action, RecordScreen):
+            records.record_screen(action.name, action.body, action.data)
+        elif isinstance(action, SaveScreenshot):
+            records.save_screenshot(action.request_id, action.description, action.data)
         elif isinstance(action, FlushRecords):
             records.flush()
         else:
@@ -291,14 +300,15 @@ async def run_relay(data_dir: Path, host: str, port: int, *, technicians: Techni
                     code_ttl: float = 600.0, ssl_context: ssl.SSLContext | None = None,
                     ready: Callable[[str], Awaitable[None] | None] | None = None,
                     limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None,
-                    on_records: Callable[[str], None] | None = None,
+                    on_records: Callable[[str], None] | None = None, record: bool = True,
                     retention: dict[str, str] | None = None) -> None:
     """Run a relay until cancelled; prints where it listens through *ready*.
 
-    *retention* (data class → period) is told to each customer when their session starts.
+    *record*: ``--record all`` (every session's screen recorded, R5) or ``none``.  *retention*
+    (data class → period) is told to each customer when their session starts.
     """
     relay = Relay(data_dir, technicians, code_ttl=code_ttl, limits=limits, pairing_limiter=pairing_limiter,
-                  on_records=on_records, retention=retention)
+                  on_records=on_records, record=record, retention=retention)
     server = await relay.serve(host, port, ssl_context)
     async with server:
         scheme = "wss" if ssl_context else "ws"

@@ -36,6 +36,14 @@ class SessionState:
     records_open: bool = True
     #: when an agent told the session is over is closed if it has not said bye (monotonic seconds)
     agent_goodbye_at: float | None = None
+    #: the relay records this session's screen (``--record all``): see relay.recording
+    recording: bool = False
+    #: when the last key frame was recorded, and how many frames followed it (monotonic seconds)
+    last_key_at: float = 0.0
+    frames_since_key: int = 0
+    key_requested_at: float | None = None
+    #: ids of the technician's ``screen.screenshot`` requests not answered yet
+    screenshot_requests: set[str] = field(default_factory=set)
 
     @property
     def id(self) -> str:
@@ -57,5 +65,5 @@ class SessionState:
             "session_id": self.id, "agent_connected": self.agent is not None,
             "viewers": len(self.viewers), "viewer_connections": self.viewer_connections,
             "viewer_refusals": self.viewer_refusals, "viewer_events": dict(self.viewer_events),
-            "journal_seq": self.chain.seq, "journal_head": self.chain.head,
+            "recording": self.recording, "journal_seq": self.chain.seq, "journal_head": self.chain.head,
             "journal_alerts": self.meta.get("journal_alerts", []), "ended_at": self.meta.get("ended_at")}

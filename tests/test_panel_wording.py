@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agent.app import END_WORDS
+from agent.app import END_WORDS, RECORDED_STATUS
 from agent.panel.wording import ENGLISH, FRENCH
 
 APP = Path(__file__).resolve().parent.parent / "agent" / "app.py"
@@ -16,7 +16,8 @@ def core_lines() -> set[str]:
     source = APP.read_text(encoding="utf-8")
     status = re.search(r"def _on_status.*?words = \{(.*?)\}", source, re.S)
     assert status is not None, "agent/app.py's _on_status no longer has its words table"
-    return set(END_WORDS.values()) | set(re.findall(r'"[a-z]+": "([^"]+)"', status.group(1)))
+    table = set(re.findall(r'"[a-z]+": "([^"]+)"', status.group(1)))
+    return set(END_WORDS.values()) | set(RECORDED_STATUS.values()) | table
 
 
 def test_every_core_line_has_its_french() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.screen.decode import Canvas, FrameError
-from agent.screen.frame_format import FrameFormatError, header_size, pack, unpack
+from wire.frame_format import FrameFormatError, header_size, pack, unpack
 
 RECTS = [
     {"x": 0, "y": 10, "w": 64, "h": 54, "codec": "copy", "sx": 0, "sy": 0, "len": 0},

@@ -212,6 +212,12 @@ class InternalError(WorkbenchError):
     code = "internal"
 
 
+class RecordingError(WorkbenchError):
+    """A session recording that is missing, not a recording, or corrupt (see :mod:`wire.recording`)."""
+
+    code = "bad_recording"
+
+
 def _all_subclasses(cls: type[WorkbenchError]) -> list[type[WorkbenchError]]:
     found: list[type[WorkbenchError]] = []
     for sub in cls.__subclasses__():

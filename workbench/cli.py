@@ -3,6 +3,8 @@
 - ``workbench relay``: run the relay (pairing, forwarding, session records); the same as ``workbench-relay``.
 - ``workbench journal verify FILE [--against RELAY_COPY]``: check a journal's hash chain and its end, and
   compare it record by record with the relay's copy.
+- ``workbench recording verify FILE``: check a session recording's segments (hash chain, payloads, ties to
+  the journal's chain) and name the first bad segment.
 - ``workbench sessions``, ``retention apply``, ``hold``, ``export``, ``erase``, ``audit verify``: the
   relay's records (R6, R7), see :mod:`workbench.records_cli`.
 - ``workbench demo``: a customer desktop on a virtual screen, a relay, customer agents, and JupyterLab
@@ -46,6 +48,36 @@ def _journal_verify(args: argparse.Namespace) -> int:
     return VERIFY_EXIT[comparison.status]
 
 
+def _recording_verify(args: argparse.Namespace) -> int:
+    """0 verified; 1 a bad segment (named) or a tie to the journal that does not hold; 2 unreadable;
+    3 cut short (a relay stopped mid-segment: readable up to its last complete segment)."""
+    from wire.errors import RecordingError
+    from wire.recording import check_journal, scan
+
+    path: Path = args.file
+    if path.is_dir():
+        path = path / "recording" / "screen.wbrec" if (path / "recording").is_dir() else path / "screen.wbrec"
+    try:
+        found = scan(path)
+    except RecordingError as err:
+        print(f"cannot read the recording: {err}", file=sys.stderr)
+        return VERIFY_UNREADABLE
+    print(found.describe())
+    if found.broken:
+        return 1
+    journal = args.journal or (path.parent.parent / "journal.jsonl")
+    if journal.exists():
+        problem = check_journal(found, journal)
+        if problem:
+            print(f"recording does not match the journal {journal}: {problem}")
+            return 1
+        print(f"every segment is tied to a record of the journal {journal}")
+    elif args.journal:
+        print(f"no journal at {journal}", file=sys.stderr)
+        return VERIFY_UNREADABLE
+    return 3 if found.stopped else 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from workbench.demo import run_demo
 
@@ -75,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--against", type=Path, metavar="RELAY_COPY",
                         help="the relay's copy: its session directory (sessions/<id>/) or its journal.jsonl")
     verify.set_defaults(run=_journal_verify)
+
+    recording = commands.add_parser("recording", help="work with a session's screen recording (R5)")
+    recording_commands = recording.add_subparsers(dest="recording_command", required=True)
+    rverify = recording_commands.add_parser(
+        "verify", help="check the recording's hash-chained segments and their ties to the journal",
+        description="Exit status: 0 verified; 1 a bad segment (the first is named) or a segment not tied to "
+                    "the journal; 2 unreadable or not a recording; 3 cut short (readable up to its last "
+                    "complete segment).")
+    rverify.add_argument("file", type=Path, help="recording/screen.wbrec, or the session's folder")
+    rverify.add_argument("--journal", type=Path, help="the relay's journal.jsonl (default: the session's)")
+    rverify.set_defaults(run=_recording_verify)
 
     demo = commands.add_parser("demo", help="a customer desktop on a virtual screen, a relay, agents, and JupyterLab")
     demo.add_argument("--port", type=int, default=8765)

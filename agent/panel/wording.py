@@ -228,6 +228,9 @@ FRENCH = Wording(
         "Connected to the support service.": "Connecté au service d'assistance.",
         "The connection dropped; reconnecting to the support service…":
             "La connexion a été coupée ; reconnexion au service d'assistance…",
+        "Connected. This session is recorded.": "Connecté. Cette séance est enregistrée.",
+        "The connection dropped; reconnecting… This session is recorded.":
+            "La connexion a été coupée ; reconnexion… Cette séance est enregistrée.",
         "You ended the session.": "Vous avez mis fin à la séance.",
         "The technician ended the session.": "Le technicien a mis fin à la séance.",
     },

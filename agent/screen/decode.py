@@ -3,7 +3,7 @@
 What the widget does in the browser, for tests, the benchmark's client, and
 replaying recorded sessions.  Reads both frame formats: format 1 (the rectangles
 as JSON in the body) and format 2 (``"fmt": 2``: the rectangles' table in binary
-ahead of their bytes, :mod:`agent.screen.frame_format`).  Raises :class:`FrameError`
+ahead of their bytes, :mod:`wire.frame_format`).  Raises :class:`FrameError`
 on a frame that does not follow docs/screen-protocol.md.
 """
 
@@ -18,7 +18,7 @@ import numpy.typing as npt
 import simplejpeg
 from PIL import Image
 
-from agent.screen.frame_format import FORMAT, FrameFormatError, unpack
+from wire.frame_format import FORMAT, FrameFormatError, unpack
 
 
 class FrameError(ValueError):

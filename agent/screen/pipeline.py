@@ -17,7 +17,7 @@ holds it only as lossy JPEG and when it last changed.  Each call of
    photo (PNG of a photo is large for no visible gain);
 4. swaps the buffers.
 
-Frames go out in the compact format 2 (:mod:`agent.screen.frame_format`): a small JSON
+Frames go out in the compact format 2 (:mod:`wire.frame_format`): a small JSON
 body and the rectangles' table in binary ahead of their bytes.
 
 The caller has already overwritten the hidden pixels in :attr:`FramePipeline.current`
@@ -32,7 +32,6 @@ from typing import Any, Final
 import numpy as np
 
 from agent.screen.encode import encode_jpeg, encode_palette, encode_png
-from agent.screen.frame_format import FORMAT, pack
 from agent.screen.hidden import HIDDEN_LABEL, Rect
 from agent.screen.tiles import (
     TILE,
@@ -51,6 +50,7 @@ from agent.screen.tiles import (
     tiles_inside,
     tiles_of,
 )
+from wire.frame_format import FORMAT, pack
 
 #: A tile sent as JPEG is refreshed losslessly once it has not changed for this long.
 SETTLE_SECONDS: Final = 0.25

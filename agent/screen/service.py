@@ -71,6 +71,8 @@ class ScreenService:
         self._streamer: Streamer | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._viewers = 0
+        #: viewers the stream is for: the technicians' views, plus the relay's recorder when it records
+        self._streaming = 0
         self.METHODS: list[Method] = [
             Method("screen.screenshot", self._screenshot, "screen",
                    lambda params: "The technician took a picture of your screen (hidden areas stay hidden)"),
@@ -99,6 +101,7 @@ class ScreenService:
         if self._streamer is not None:
             self._streamer.stop()
             self._streamer = None
+        self._streaming = 0
         if self._viewers > 0:
             self._viewers = 0
             self._tell_customer(NOT_VIEWED)
@@ -129,13 +132,21 @@ class ScreenService:
                 log.info("relay.viewers without a count: %r", body)
                 return
             ids = [v for v in ids if isinstance(v, str)] if isinstance(ids, list) else []
-            before, self._viewers = self._viewers, count
-            streamer.set_viewers(count, ids)
+            # The relay's recorder (R5) is not a person looking: the customer's window says the session
+            # is recorded, not that the screen is viewed.  While a view is open the recorder keeps the
+            # frames the views get (paced by their acks); with none, it is the one viewer, and acks.
+            recorder = body.get("recorder")
+            if count == 0 and isinstance(recorder, str) and recorder:
+                streaming, ids = 1, [recorder]
+            else:
+                streaming = count
+            before, self._viewers, self._streaming = self._viewers, count, streaming
+            streamer.set_viewers(streaming, ids)
             if count > 0 and before == 0:
                 self._tell_customer(VIEWED)
             elif count == 0 and before > 0:
                 self._tell_customer(NOT_VIEWED)
-            if count > 0:
+            if streaming > 0:
                 self._queue_state()
         elif name == "screen.ack":
             seq = body.get("seq")
@@ -214,7 +225,7 @@ class ScreenService:
 
     def _hidden_changed(self) -> None:
         """Called from whichever thread changed the hidden regions."""
-        if self._viewers > 0 and self._loop is not None:
+        if self._streaming > 0 and self._loop is not None:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._queue_state)
 

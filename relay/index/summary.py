@@ -21,7 +21,7 @@ from wire.chain import utc_now
 #: Methods that change a file on the customer's machine (files_changed).
 FILE_CHANGES = frozenset({"files.write", "files.edit", "files.move", "files.delete", "files.upload", "files.mkdir",
                           "files.undo"})
-#: Where recordings and screenshots of a session go (issue 8 writes there; empty today).
+#: Where recordings and screenshots of a session go (written by relay/recording.py; counted in recording_bytes).
 RECORDING_DIRS = ("recording", "screenshots")
 
 

@@ -38,9 +38,14 @@ CONSENT = {"terms_sha256": "0" * 64, "how": "clicked accept"}
 
 
 class Harness:
-    """A machine and a clock the test moves by hand."""
+    """A machine and a clock the test moves by hand.
+
+    Not recording unless told (``record=True``): these tests count the frames of the session's
+    rules; the recorder's own messages are tested in tests/relay/test_recording_machine.py.
+    """
 
     def __init__(self, technicians: Technicians | None = None, **options: Any) -> None:
+        options.setdefault("record", False)
         self.machine = RelayMachine(technicians, **options)
         self.now = 1000.0
 

@@ -30,9 +30,9 @@ END_BUTTON_RED = (0xB3, 0x26, 0x1E)  # agent/panel/views.py END_COLOUR: white on
 #: pairing). The grey status line is too faint for OCR: tests/test_panel_wording.py checks its French.
 #: Only tesseract's English model is installed: it reads "à" as "a", so the French phrases avoid accents.
 WORDS = {
-    "fr": ("lisez ces conditions", "Accepter", ("Lisez ce code", "votre technicien"), "Alice Martin est"),
+    "fr": ("lisez ces conditions", "Accepter", ("Lisez ce code", "votre technicien"), "Martin est"),
     "en": ("please read these terms", "Accept", ("Read this code", "to your technician"),
-           "Alice Martin is connected"),
+           "Martin is connected"),  # tesseract misreads "Alice" above the recorded-session line
 }
 
 

@@ -1,5 +1,5 @@
 // @ts-check
-// Format 2 of a screen.frame (docs/screen-protocol.md, agent/screen/frame_format.py): the JSON
+// Format 2 of a screen.frame (docs/screen-protocol.md, wire/frame_format.py): the JSON
 // body is {"fmt": 2} (plus "monitor" for one monitor, "hidden" when something is hidden) and the
 // frame's header and rectangles' table are binary, big endian, ahead of the rectangles' bytes:
 //   u32 seq | f64 captured_at | u16 width | u16 height | u8 flags (1 key, 2 paused) | u16 count

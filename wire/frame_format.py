@@ -113,3 +113,16 @@ def unpack(body: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]
     # A format-2 agent always knows where its frame is: absent means the virtual screen's 0, 0.
     full["x"], full["y"] = body.get("x", 0), body.get("y", 0)
     return full, bytes(view[offset:])
+
+
+def index_fields(body: dict[str, Any], payload: bytes) -> dict[str, Any]:
+    """``seq`` and ``key`` of a frame of either format, for indexes (recordings); {} when unreadable.
+
+    A format-1 body holds them; a format-2 frame keeps them in its binary header.
+    """
+    if body.get("fmt") != FORMAT:
+        return {k: body[k] for k in ("seq", "key") if k in body}
+    if len(payload) < _HEAD.size:
+        return {}
+    seq, _captured_at, _width, _height, flags, _count = _HEAD.unpack_from(payload, 0)
+    return {"seq": seq, "key": bool(flags & FLAG_KEY)}

@@ -1,0 +1,248 @@
+"""Recording benchmark (issue 8): size against H.264, seek time, and the relay's CPU while recording.
+
+Run: ``python bench/recording_bench.py`` (``--seconds`` per scenario, ``--scenarios typing,scrolling,full``,
+``--minutes`` of the synthetic recording, ``--json out.json``).  Not a timed test: figures and ratios,
+all measured in the same run.
+
+1. **Bytes per minute against H.264.**  The scenarios of ``bench/screen_bench.py`` (typing into an
+   xterm, an xterm scrolling, a full-screen picture alternating) on a 1920×1080 Xvfb, streamed by a
+   real agent through a real relay (``workbench relay --record all``) to a technician's view (a raw
+   viewer drawing every frame at full rate).  Our figure is the recording file's growth per minute;
+   H.264's is the same frames (each recorded frame decoded, at its recorded time) encoded by PyAV
+   (libx264, ``preset=veryfast``, ``crf=23``, variable frame rate).  Goal ≤ 1× typing and
+   scrolling, ≤ 1.5× full change.
+2. **Seek.**  A synthetic recording of ``--minutes`` (60) of 1080p activity written with the relay's
+   own segment writer (a key frame of a real desktop picture every :data:`wire.recording.KEY_INTERVAL`
+   seconds, typing-sized PNG changes at 5 frames a second in between); 100 random times, each
+   opened cold (a new reader's cache) and drawn with ``frame_at``: p50/p99 (goal p99 ≤ 150 ms).
+3. **Relay CPU.**  The relay process's CPU seconds (psutil) over the same scenario with
+   ``--record all`` against ``--record none`` (the view open in both).  Goal ≤ 1.15×.
+
+Only processes started here are stopped, by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import psutil
+from PIL import Image, ImageDraw
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import screen_bench  # noqa: E402
+from training_session import RawViewer  # noqa: E402
+
+from wire.chain import ChainFollower, utc_now  # noqa: E402
+from wire.recording import FILE_NAME, KEY_INTERVAL, SegmentBuilder, file_header  # noqa: E402
+from workbench import connect, recordings  # noqa: E402
+from workbench.lab import Proc, Xvfb, start_agent, start_relay  # noqa: E402
+
+
+def h264_bytes(recording: recordings.Recording) -> int:
+    """The recorded frames, decoded, encoded with libx264 veryfast crf 23 at their own times."""
+    out = io.BytesIO()
+    times = recording.frame_times
+    with av.open(out, "w", format="mp4") as container:
+        stream: Any = container.add_stream("libx264", rate=30)
+        first = recording.frame_at(times[0])
+        stream.width, stream.height = first.size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        stream.codec_context.time_base = Fraction(1, 1000)
+        last_pts = -1
+        video_frame: Any = av.VideoFrame
+        for t in times:
+            pts = max(last_pts + 1, int((t - times[0]) * 1000))
+            last_pts = pts
+            frame = video_frame.from_image(recording.frame_at(t))
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return len(out.getvalue())
+
+
+def run_scenario(name: str, seconds: float, work: Path) -> dict[str, Any]:
+    """Both relay modes on one Xvfb and one scenario: recording size, H.264 size, relay CPU."""
+    xvfb = Xvfb(1920, 1080)
+    scenario = screen_bench.SCENARIOS[name](xvfb.display)
+    result: dict[str, Any] = {"scenario": name}
+    try:
+        for mode in ("none", "all"):
+            procs: list[Proc] = []
+            try:
+                relay, url = start_relay(work / f"{name}-{mode}", 0, "--record", mode)
+                procs.append(relay)
+                agent, code = start_agent(url, work / f"{name}-{mode}-agent", env=xvfb.env())
+                procs.append(agent)
+                s = connect(code, relay=url, name="bench")
+                viewer = RawViewer(url, s.session_id, s._viewer_token(), keep=lambda seq: False)
+                viewer.welcomed.wait(20)
+                time.sleep(1.0)
+                process = psutil.Process(relay.popen.pid)
+                cpu0 = sum(process.cpu_times()[:2])
+                started = time.monotonic()
+                scenario.drive(seconds)
+                elapsed = time.monotonic() - started
+                result[f"relay_cpu_s_{mode}"] = sum(process.cpu_times()[:2]) - cpu0
+                result[f"relay_cpu_percent_{mode}"] = 100 * result[f"relay_cpu_s_{mode}"] / elapsed
+                viewer.stop()
+                session_id = s.session_id
+                s.close()
+                time.sleep(2.5)
+            finally:
+                for proc in reversed(procs):
+                    proc.stop()
+            if mode == "all":
+                path = work / f"{name}-{mode}" / "sessions" / session_id / "recording" / FILE_NAME
+                recording = recordings.open(path)
+                minutes = recording.duration / 60
+                result["duration_s"] = recording.duration
+                result["frames"] = recording.frames
+                keys = [seq for _t, seq, key in recording.frame_log if key]
+                result["key_frames"] = len(keys)
+                payload = sum(int(seg.header["payload_bytes"]) for seg in recording._scan.segments)
+                result["header_bytes_share"] = 1 - payload / path.stat().st_size
+                result["key_bytes_share"] = sum(
+                    len(recording._event(ref)[1]) for ref in recording._frames if ref.key) / path.stat().st_size
+                result["ours_bytes_per_min"] = path.stat().st_size / minutes
+                result["h264_bytes_per_min"] = h264_bytes(recording) / minutes
+                recording.close()
+    finally:
+        scenario.close()
+        xvfb.stop()
+    result["size_ratio"] = result["ours_bytes_per_min"] / result["h264_bytes_per_min"]
+    result["cpu_ratio"] = result["relay_cpu_s_all"] / max(1e-9, result["relay_cpu_s_none"])
+    return result
+
+
+def desktop(seed: int) -> Image.Image:
+    """A 1080p picture like a desktop with text: windows, lines of words."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (1920, 1080), (40, 60, 90))
+    draw = ImageDraw.Draw(image)
+    for _window in range(4):
+        x, y = rng.randrange(0, 1200), rng.randrange(0, 600)
+        draw.rectangle((x, y, x + 700, y + 450), fill=(245, 245, 245), outline=(20, 20, 20))
+        for line in range(25):
+            words = " ".join(rng.choice(["relay", "agent", "frame", "journal", "widget", "window"]) for _ in range(9))
+            draw.text((x + 10, y + 10 + 17 * line), words, fill=(0, 0, 0))
+    return image
+
+
+def synthetic_recording(path: Path, minutes: float) -> None:
+    """*minutes* of 1080p typing at 5 frames a second, a key frame every KEY_INTERVAL seconds."""
+    keys = []
+    for seed in range(4):
+        out = io.BytesIO()
+        desktop(seed).save(out, format="JPEG", quality=80)
+        keys.append(out.getvalue())
+    tiles = []
+    for n in range(20):
+        tile = Image.new("RGB", (64, 64), (245, 245, 245))
+        ImageDraw.Draw(tile).text((4, 20), "abcdefghij"[n % 10] * 6, fill=(0, 0, 0))
+        out = io.BytesIO()
+        tile.save(out, format="PNG")
+        tiles.append(out.getvalue())
+    chain, builder = ChainFollower(), SegmentBuilder()
+    journal = {"seq": 0, "head": "0" * 64}
+    with open(path, "wb") as f:
+        f.write(file_header("synthetic", utc_now(), time.time()))
+        t, seq, last_key = 0.0, 0, -KEY_INTERVAL
+        while t < minutes * 60:
+            seq += 1
+            if t - last_key >= KEY_INTERVAL:
+                if builder.events:
+                    f.write(builder.seal(chain, utc_now(), journal))
+                data = keys[seq % len(keys)]
+                body = {"seq": seq, "key": True, "width": 1920, "height": 1080, "captured_at": t * 1000,
+                        "rects": [{"x": 0, "y": 0, "w": 1920, "h": 1080, "codec": "jpeg", "len": len(data)}],
+                        "hidden": []}
+                last_key = t
+            else:
+                data = tiles[seq % len(tiles)]
+                x, y = 64 * (seq % 25), 64 * ((seq // 25) % 16)
+                body = {"seq": seq, "key": False, "width": 1920, "height": 1080, "captured_at": t * 1000,
+                        "rects": [{"x": x, "y": y, "w": 64, "h": 64, "codec": "png", "len": len(data)}],
+                        "hidden": []}
+            builder.add(t, "screen.frame", body, data)
+            if builder.t0 is not None and t - builder.t0 >= 2.0:
+                f.write(builder.seal(chain, utc_now(), journal))
+            t += 0.2
+        if builder.events:
+            f.write(builder.seal(chain, utc_now(), journal))
+
+
+def seek_bench(minutes: float, work: Path, count: int = 100) -> dict[str, Any]:
+    path = work / "synthetic.wbrec"
+    made = time.monotonic()
+    synthetic_recording(path, minutes)
+    made = time.monotonic() - made
+    opened = time.monotonic()
+    recording = recordings.open(path)
+    opened = time.monotonic() - opened
+    rng = random.Random(8)
+    times_ms = []
+    for _ in range(count):
+        t = rng.uniform(0, recording.duration)
+        recording._cache = None  # every seek cold: no help from the previous one
+        started = time.perf_counter()
+        image = recording.frame_at(t)
+        image.tobytes()  # the picture in memory, ready to display
+        times_ms.append((time.perf_counter() - started) * 1000)
+    recording.close()
+    times_ms.sort()
+    return {"minutes": minutes, "file_bytes": path.stat().st_size, "write_s": made, "open_s": opened,
+            "seek_p50_ms": statistics.median(times_ms), "seek_p99_ms": times_ms[int(0.99 * (len(times_ms) - 1))],
+            "seek_max_ms": times_ms[-1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--scenarios", default="typing,scrolling,full")
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results: dict[str, Any] = {"scenarios": []}
+    with tempfile.TemporaryDirectory(prefix="recording-bench-") as tmp:
+        work = Path(tmp)
+        for name in [n for n in args.scenarios.split(",") if n]:
+            row = run_scenario(name, args.seconds, work)
+            results["scenarios"].append(row)
+            print(f"{name:10s} ours {row['ours_bytes_per_min'] / 1e6:7.2f} MB/min  H.264 "
+                  f"{row['h264_bytes_per_min'] / 1e6:7.2f} MB/min  ratio {row['size_ratio']:.2f}×  "
+                  f"({row['frames']} frames, {row['key_frames']} key frames = "
+                  f"{100 * row['key_bytes_share']:.0f}% of bytes, "
+                  f"headers {100 * row['header_bytes_share']:.0f}%, "
+                  f"in {row['duration_s']:.0f} s)   relay CPU recording "
+                  f"{row['relay_cpu_percent_all']:.1f}% vs relaying {row['relay_cpu_percent_none']:.1f}% "
+                  f"= {row['cpu_ratio']:.2f}×", flush=True)
+        seek = seek_bench(args.minutes, work)
+        results["seek"] = seek
+        print(f"seek in a {seek['minutes']:.0f}-minute recording ({seek['file_bytes'] / 1e6:.0f} MB, opened in "
+              f"{seek['open_s'] * 1000:.0f} ms): p50 {seek['seek_p50_ms']:.0f} ms, p99 {seek['seek_p99_ms']:.0f} ms, "
+              f"max {seek['seek_max_ms']:.0f} ms (goal p99 ≤ 150 ms)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

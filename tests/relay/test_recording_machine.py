@@ -1,0 +1,83 @@
+"""The relay's recording rules (R5) in the state machine, without sockets: who is asked for what."""
+
+from __future__ import annotations
+
+from relay.events import Closed, RecordScreen, SaveScreenshot, Tick
+from relay.machine import LIVE_FPS
+from tests.relay.test_machine import Harness, messages
+from wire import protocol
+from wire.recording import KEY_INTERVAL, RECORD_ONLY_FPS, RECORDER_ID
+
+
+def recording_session() -> tuple[Harness, str]:
+    relay = Harness(record=True)
+    code = relay.waiting_agent("a")
+    actions = relay.hello("t", "technician", code=code, name="Alice")
+    (paired,) = [m for m in messages(actions, "a") if m.type == "paired"]
+    assert paired["recording"] == "all"
+    to_agent = [m for m in messages(actions, "a") if m.type == "event"]
+    # No view is open, yet the agent is asked to stream, at the low rate, for the recorder.
+    assert [m["name"] for m in to_agent] == ["relay.viewers", "screen.configure"]
+    assert to_agent[0]["body"] == {"count": 0, "viewers": [], "recorder": RECORDER_ID}
+    assert to_agent[1]["body"]["max_fps"] == RECORD_ONLY_FPS and to_agent[1]["body"]["copy"] is True
+    return relay, str(paired["session_id"])
+
+
+def frame(seq: int, key: bool = False) -> protocol.Message:
+    body = {"seq": seq, "key": key, "width": 4, "height": 4, "captured_at": 1.0,
+            "rects": [{"x": 0, "y": 0, "w": 4, "h": 4, "codec": "png", "len": 3}], "hidden": []}
+    return protocol.event("screen.frame", body, b"png")
+
+
+def test_frames_are_recorded_and_acked_by_the_recorder_with_no_view_open() -> None:
+    relay, session_id = recording_session()
+    actions = relay.send("a", frame(1, key=True))
+    (recorded,) = [a for a in actions if isinstance(a, RecordScreen)]
+    assert recorded.session_id == session_id and recorded.name == "screen.frame" and recorded.data == b"png"
+    (ack,) = messages(actions, "a")  # no view open: the recorder paces the stream
+    assert ack["name"] == "screen.ack" and ack["body"] == {"seq": 1, "viewer_id": RECORDER_ID}
+
+
+def test_a_view_opening_asks_for_full_rate_and_closing_for_the_low_rate() -> None:
+    relay, session_id = recording_session()
+    token = relay.send("t", protocol.request("r1", "relay.viewer_token", {}))
+    (answer,) = messages(token, "t")
+    opened = relay.hello("v", "viewer", session_id=session_id, token=answer["result"]["token"])
+    names = [(m["name"], m["body"].get("max_fps")) for m in messages(opened, "a")]
+    assert names == [("relay.viewers", None), ("screen.configure", LIVE_FPS)]
+    assert messages(opened, "a")[0]["body"]["count"] == 1
+    closed = relay.feed(Closed("v"))
+    names = [(m["name"], m["body"].get("max_fps")) for m in messages(closed, "a")]
+    assert names == [("relay.viewers", None), ("screen.configure", RECORD_ONLY_FPS)]
+
+
+def test_a_key_frame_is_asked_for_once_changes_outlast_the_key_interval() -> None:
+    relay, _ = recording_session()
+    relay.send("a", frame(1, key=True))
+    relay.send("a", frame(2))
+    relay.now += KEY_INTERVAL / 2
+    assert not [m for m in messages(relay.feed(Tick()), "a") if m["name"] == "screen.key_request"]
+    relay.now += KEY_INTERVAL
+    asked = [m for m in messages(relay.feed(Tick()), "a") if m["name"] == "screen.key_request"]
+    assert len(asked) == 1
+    relay.now += 1
+    assert not [m for m in messages(relay.feed(Tick()), "a") if m["name"] == "screen.key_request"]
+    relay.send("a", frame(3, key=True))
+    relay.now += KEY_INTERVAL * 3  # no change since the key frame: nothing to ask
+    assert not [m for m in messages(relay.feed(Tick()), "a") if m["name"] == "screen.key_request"]
+
+
+def test_the_technicians_screenshots_are_kept() -> None:
+    relay, _ = recording_session()
+    relay.send("t", protocol.request("s1", "screen.screenshot", {}))
+    answer = protocol.Message("response", {"id": "s1", "result": {"width": 4, "height": 4}}, b"PNG")
+    (saved,) = [a for a in relay.send("a", answer) if isinstance(a, SaveScreenshot)]
+    assert saved.request_id == "s1" and saved.data == b"PNG" and saved.description["width"] == 4
+
+
+def test_record_none_asks_the_agent_for_nothing() -> None:
+    relay = Harness(record=False)
+    code = relay.waiting_agent("a")
+    actions = relay.hello("t", "technician", code=code, name="Alice")
+    assert [m.type for m in messages(actions, "a")] == ["paired"]
+    assert not [a for a in relay.send("a", frame(1, key=True)) if isinstance(a, RecordScreen)]

@@ -22,8 +22,10 @@ def test_a_packed_frame_reads_back_as_the_json_format() -> None:
     assert rest == data
     assert body == {"seq": 70000, "key": True, "width": 64, "height": 64, "captured_at": 1733539200123.4,
                     "rects": RECTS, "hidden": [{"x": 1, "y": 1, "w": 2, "h": 2, "label": "Hidden"}],
-                    "paused": False, "monitor": "all"}
+                    "paused": False, "monitor": "all", "x": 0, "y": 0}
     assert unpack({"fmt": 2, "monitor": 1}, payload)[0]["monitor"] == 1
+    moved = unpack({"fmt": 2, "monitor": 1, "x": 1920, "y": -40}, payload)[0]
+    assert (moved["x"], moved["y"]) == (1920, -40)  # the frame's own origin, for the pointer
 
 
 def test_a_frame_cut_anywhere_in_its_header_is_refused() -> None:

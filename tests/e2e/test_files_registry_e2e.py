@@ -422,7 +422,7 @@ def test_a_download_goes_on_through_a_relay_restart(tmp_path: Path, procs: list[
         agent.wait_for(r"reconnecting")
         relay, _ = start_relay(relay_data, port)  # same port, same --data
         procs.append(relay)
-        agent.wait_for(r"Connected to the support service")
+        agent.wait_for(r"status: Connected")  # "Connected. This session is recorded." when the relay records
         transfer = download.result(180)
         assert counter.answered > answered_at_kill  # chunks crossed the new relay
         assert answered_at_kill < 50  # the relay died with most of the file still to come (chunks held back)
@@ -467,7 +467,7 @@ def test_a_download_cut_short_resumes_from_its_part_file(tmp_path: Path, procs: 
         assert 0 < kept_bytes < 60 * MIB and not local.exists()
         relay, _ = start_relay(relay_data, port)
         procs.append(relay)
-        agent.wait_for(r"Connected to the support service")
+        agent.wait_for(r"status: Connected")  # "Connected. This session is recorded." when the relay records
 
         transfer = s.files.download(str(remote), local, progress=False)  # the next call picks the .part up
         assert transfer.sha256 == sha256_file(remote) == sha256_file(local)

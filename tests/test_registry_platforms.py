@@ -18,13 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.forbidden._windows_api import NO_WINDOWS_CALLS
 from agent.registry import choice
 from agent.registry.dconf import DconfBackend
 from agent.registry.defaults import DefaultsBackend
 from tests.files.harness import run_as_on_windows
-
-#: What the Windows guard says where kernel32 cannot load (agent/forbidden/_windows_api.py).
-WINDOWS_CALLS_MISSING = "the Windows file calls are not available on this system"
 
 #: Calls the method table through a real dispatcher (each reply as the wire carries it) and prints what
 #: the agent answered, which agent.registry modules it loaded, and which modules of the package load.
@@ -105,7 +103,7 @@ def test_on_windows_the_winreg_backend_is_chosen_and_offline_hives_go_through_th
     assert isinstance(answers, dict)
     # The Windows guard is chosen; this imitation has no kernel32 for it, so it refuses rather than reach a
     # file unguarded (tests/windows/test_registry_wine.py runs the whole round trip under Wine).
-    assert answers["open_hive"] == ["unsupported", WINDOWS_CALLS_MISSING], answers
+    assert answers["open_hive"] == ["unsupported", NO_WINDOWS_CALLS], answers
     assert answers["undo_hive_change"][0] == "unsupported"
     assert answers["keys_in_hive"][0] == "not_found"  # no hive can have been opened
     assert answers["hives"] == {"hives": [], "backend": "winreg"}

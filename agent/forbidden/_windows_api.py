@@ -90,6 +90,9 @@ _FILE_STANDARD_INFO: Final = 1
 
 _kernel32: list[Any] = []
 
+#: What every Windows file call answers where kernel32 cannot load (an imitated Windows, or no Windows).
+NO_WINDOWS_CALLS: Final = "the Windows file calls are not available on this system"
+
 
 def kernel32() -> Any:
     """kernel32, loaded once with its prototypes; raises Unsupported where there is none."""
@@ -97,7 +100,7 @@ def kernel32() -> Any:
         return _kernel32[0]
     loader = getattr(ctypes, "WinDLL", None)
     if loader is None:
-        raise Unsupported("the Windows file calls are not available on this system")
+        raise Unsupported(NO_WINDOWS_CALLS)
     k = loader("kernel32", use_last_error=True)
     k.CreateFileW.restype = wintypes.HANDLE
     k.CreateFileW.argtypes = [wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD, ctypes.c_void_p, wintypes.DWORD,

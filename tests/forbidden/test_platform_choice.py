@@ -9,6 +9,7 @@ import pytest
 
 import agent.forbidden
 from agent.forbidden import _posix_walk, folders
+from agent.forbidden._windows_api import NO_WINDOWS_CALLS
 from tests.files.harness import run_as_on_windows
 
 
@@ -42,7 +43,7 @@ def test_on_windows_the_windows_walk_is_chosen_and_nothing_posix_is_imported() -
     """)
     result = json.loads(out.strip().splitlines()[-1])
     assert result["chosen"] == ["agent.forbidden._windows_walk", "agent.forbidden._windows_folders"]
-    assert result["refused"] == ["the Windows file calls are not available on this system"] * 2
+    assert result["refused"] == [NO_WINDOWS_CALLS] * 2
     assert result["loaded"] == ["agent.forbidden._windows_api", "agent.forbidden._windows_folders",
                                 "agent.forbidden._windows_walk", "agent.forbidden.follow", "agent.forbidden.ntnames",
                                 "agent.forbidden.rules"]

@@ -124,6 +124,7 @@ class _Writer:
         self.params = _Parameters()
         self.cells: list[str] = []
         self.hives: dict[str, str] = {}  # the agent's handle → the notebook's variable
+        self.hive_paths: dict[str, str] = {}  # the agent's handle → the hive file's path
         self.touched: list[str] = []
         self.file_changes = 0
         self.registry_changes = 0
@@ -186,8 +187,9 @@ def _cell(writer: _Writer, records: Sequence[CallRecord], index: int) -> None:
                 and not _later_changes(records, index, str(p["path"])):
             expected = writer.params.lift(record.result, f"{_stem(str(p['path']))}_expected",
                                           "its text when the fix was confirmed")
-            writer.add(f"# Check: the file reads as it did when the fix was confirmed.\n"
-                       f"check(s.files.read({path}) == {expected}, f\"{{{path}}} is not as the fix left it\")")
+            writer.add(f"# Check: the file reads as it did when the fix was confirmed (a dry run changed nothing:\n"
+                       f"# there is no fix to check then).\nif not dry_run:\n"
+                       f"    check(s.files.read({path}) == {expected}, f\"{{{path}}} is not as the fix left it\")")
         else:
             writer.add(f"# Check: the file can be read (the diagnosis of the fault).\n"
                        f"text = s.files.read({path})\nprint(text[:2000])")
@@ -261,8 +263,10 @@ def _cell(writer: _Writer, records: Sequence[CallRecord], index: int) -> None:
                 and not _later_changes(records, index, where):
             data = writer.params.lift(record.result.get("data"), f"{_stem(str(p.get('name') or 'default'))}_expected",
                                       "its data when the fix was confirmed")
-            writer.add(f"# Check: the value is as the fix left it.\n"
-                       f"check({target}.get({key}, {name}).data == {data}, \"the value is not as the fix left it\")")
+            writer.add(f"# Check: the value is as the fix left it (not in a dry run: nothing was changed).\n"
+                       f"if not dry_run:\n"
+                       f"    check({target}.get({key}, {name}).data == {data},\n"
+                       f"          \"the value is not as the fix left it\")")
         else:
             writer.add(f"# Check: the value can be read (the diagnosis of the fault).\n{target}.get({key}, {name})")
         return
@@ -274,7 +278,8 @@ def _cell(writer: _Writer, records: Sequence[CallRecord], index: int) -> None:
         target, key = writer.target(p), writer.key(p)
         writer.registry_changes += 1
         shown_key = "\\".join(p["path"]) if isinstance(p.get("path"), list) else str(p.get("path", ""))
-        writer.touch(f"registry: {shown_key}" + (f" (hive {p['hive']})" if p.get("hive") else ""))
+        hive_path = writer.hive_paths.get(str(p.get("hive")), str(p.get("hive")))
+        writer.touch(f"registry: {shown_key}" + (f" (in the hive file {hive_path})" if p.get("hive") else ""))
         if method == "registry.delete_key":
             writer.add(f"{target}.delete_key({key})")
             return
@@ -310,6 +315,7 @@ def build_notebook(records: Sequence[CallRecord], *, title: str | None = None) -
             hive_number += 1
             handle = record.result if isinstance(record.result, str) else f"hive-{hive_number}"
             writer.hives[handle] = f"hive_{hive_number}"
+            writer.hive_paths[handle] = str((record.call_params or record.params)["path"])
             writer.add(f"hive_{hive_number} = s.registry.open_hive("
                        f"{writer.path(str((record.call_params or record.params)['path']), 'hive')})")
             continue

@@ -155,9 +155,9 @@ class _Writer:
         self.cells.append(code)
 
 
-def _later_changes(records: Sequence[CallRecord], index: int, where: str) -> bool:
-    """Whether a call after *index* changes *where* (a path, or ``key|name``)."""
-    for record in records[index + 1:]:
+def _changes(records: Sequence[CallRecord], where: str) -> bool:
+    """Whether one of *records* changes *where* (a path, or ``hive|key|name`` for a registry value)."""
+    for record in records:
         p = record.call_params or record.params
         if record.method in _FILE_CHANGES and where in (p.get("path"), p.get("src"), p.get("dst")):
             return True
@@ -166,14 +166,9 @@ def _later_changes(records: Sequence[CallRecord], index: int, where: str) -> boo
     return False
 
 
-def _changed_before(records: Sequence[CallRecord], index: int, where: str) -> bool:
-    for record in records[:index]:
-        p = record.call_params or record.params
-        if record.method in _FILE_CHANGES and where in (p.get("path"), p.get("src"), p.get("dst")):
-            return True
-        if record.method in _REGISTRY_CHANGES and where == f"{p.get('hive')}|{p.get('path')}|{p.get('name')}":
-            return True
-    return False
+def _confirms(records: Sequence[CallRecord], index: int, where: str) -> bool:
+    """Whether the read at *index* confirms a fix: *where* was changed before it and not after."""
+    return _changes(records[:index], where) and not _changes(records[index + 1:], where)
 
 
 def _cell(writer: _Writer, records: Sequence[CallRecord], index: int) -> None:
@@ -183,8 +178,7 @@ def _cell(writer: _Writer, records: Sequence[CallRecord], index: int) -> None:
     if method == "files.read":
         path = writer.path(str(p["path"]))
         writer.reads += 1
-        if isinstance(record.result, str) and _changed_before(records, index, str(p["path"])) \
-                and not _later_changes(records, index, str(p["path"])):
+        if isinstance(record.result, str) and _confirms(records, index, str(p["path"])):
             expected = writer.params.lift(record.result, f"{_stem(str(p['path']))}_expected",
                                           "its text when the fix was confirmed")
             writer.add(f"# Check: the file reads as it did when the fix was confirmed (a dry run changed nothing:\n"
@@ -259,8 +253,7 @@ def _cell(writer: _Writer, records: Sequence[CallRecord], index: int) -> None:
                                   "a value's name")
         where = f"{p.get('hive')}|{p.get('path')}|{p.get('name')}"
         writer.reads += 1
-        if isinstance(record.result, dict) and _changed_before(records, index, where) \
-                and not _later_changes(records, index, where):
+        if isinstance(record.result, dict) and _confirms(records, index, where):
             data = writer.params.lift(record.result.get("data"), f"{_stem(str(p.get('name') or 'default'))}_expected",
                                       "its data when the fix was confirmed")
             writer.add(f"# Check: the value is as the fix left it (not in a dry run: nothing was changed).\n"

@@ -30,7 +30,7 @@ from agent.files import planning
 from agent.files._windows_io import copy_entry, guard_ancestors, pread_exact, remove_tree, sha_fd, write_all
 from agent.files._windows_store import guard_of, store_of
 from agent.files._windows_undo import Change, replace_check, replace_file
-from agent.files.common import LIST_DEFAULT, LIST_MAX, TEXT_MAX, clean, iso, path_param
+from agent.files.common import LIST_DEFAULT, LIST_MAX, clean, iso, path_param
 from agent.files.reading import edited, read_reply, read_request, writer
 from agent.files.textual import (
     diff_of,
@@ -188,13 +188,13 @@ def _plan_write(ctx: CallContext, guard: Guard, loc: Location, data: bytes, over
     old = replace_check(guard, loc, overwrite)
     guard.check_parent(loc)
     if old is None:
-        return planning.replace_plan(ctx.method, loc.path, data, None, None, text_codec(ctx.params))
+        return planning.write_plan(ctx.method, loc.path, data, text_codec(ctx.params), None)
     fd, _, st = old
     try:
-        current = pread_exact(fd, st.st_size, 0) if st.st_size <= TEXT_MAX else None
+        return planning.write_plan(ctx.method, loc.path, data, text_codec(ctx.params),
+                                   (lambda size: pread_exact(fd, size, 0), st.st_size))
     finally:
         os.close(fd)
-    return planning.replace_plan(ctx.method, loc.path, data, current, st.st_size, text_codec(ctx.params))
 
 
 def write_file(ctx: CallContext) -> dict[str, Any] | Plan:

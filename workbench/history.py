@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, overload
 
 from wire.chain import utc_now
@@ -34,9 +36,18 @@ class CallRecord:
     #: a transfer's size in bytes, and how many of them have moved (None for other calls)
     size: int | None = None
     done: int | None = None
+    #: sent in a dry run: the agent planned it (outcome ``planned``) or ran it because it changes nothing
+    preview: bool = False
+    #: the arguments as sent, not shortened (for :meth:`History.to_notebook`)
+    call_params: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: what a read answered (text read, registry value), kept so a playbook can check it again
+    result: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        found.pop("call_params")
+        found.pop("result")
+        return found
 
 
 class History(Sequence[CallRecord]):
@@ -79,9 +90,21 @@ class History(Sequence[CallRecord]):
     def to_list(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self]
 
+    def to_notebook(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+        """Write these calls as a playbook notebook at *path* (see :mod:`workbench.notebook_export`).
+
+        One cell per call, in order, through the public API (``s.files.read(…)``); literal
+        paths, keys and texts lifted into the ``parameters`` cell; failed calls, dry-run
+        calls and changes later undone left out; reads kept as checks.  Returns the path.
+        """
+        from workbench.notebook_export import write_notebook
+
+        return write_notebook(list(self), Path(path), title=title)
+
     def __repr__(self) -> str:
         lines = [f"{local_time(r.time, date=False, millis=True)}  {r.method:<24} {r.outcome:<7} "
-                 f"{r.duration_s * 1000:8.1f} ms  {_transfer_words(r)}{r.error or ''}" for r in self]
+                 f"{r.duration_s * 1000:8.1f} ms  {'(preview) ' if r.preview else ''}{_transfer_words(r)}"
+                 f"{r.error or ''}" for r in self]
         return "\n".join(lines) if lines else "(no calls yet)"
 
     def _repr_html_(self) -> str:
@@ -91,7 +114,8 @@ class History(Sequence[CallRecord]):
             colour = "" if r.outcome != "error" else ' style="color:#b00020"'
             rows.append(f"<tr{colour}>{text_cell(escape(local_time(r.time, date=False, millis=True)))}"
                         f"{text_cell(f'<code>{escape(r.method)}</code>')}{text_cell(f'<code>{params}</code>')}"
-                        f"{text_cell(escape(r.outcome))}{number_cell(escape(_transfer_words(r).rstrip('; ')))}"
+                        f"{text_cell(escape(r.outcome + (' (preview)' if r.preview else '')))}"
+                        f"{number_cell(escape(_transfer_words(r).rstrip('; ')))}"
                         f"{number_cell(f'{r.duration_s * 1000:.1f} ms')}{text_cell(escape(r.error or ''))}</tr>")
         head = "".join(text_cell(name, "th") for name in ("time", "method", "arguments", "outcome"))
         head += number_cell("transferred", "th") + number_cell("duration", "th") + text_cell("error", "th")
@@ -121,6 +145,11 @@ class ActionEntry:
 
     def progress(self, done: int) -> None:
         self._update(done=done)
+
+    def planned(self) -> None:
+        """The action was a dry run's: the agent planned it and nothing moved."""
+        if self._record.outcome == "running":
+            self._update(outcome="planned", preview=True)
 
     def finish(self, error: BaseException | None = None) -> None:
         if self._record.outcome != "running":

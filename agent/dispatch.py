@@ -9,7 +9,20 @@ module-level ``METHODS``.  :class:`Dispatcher` runs each request in order:
    plain words (:attr:`Method.describe`);
 3. run the handler (in a worker thread when it blocks);
 4. write an ``outcome`` record (``ok`` or the error code) and sync it;
-5. reply.  Any :class:`~wire.errors.WorkbenchError` becomes an ``error`` reply
+5. reply.
+
+The promise is that nothing a call does happens before its ``call`` record is on
+disk, and that it is not answered before its ``outcome`` record is.  For a method
+that *changes* something (the default, :attr:`Method.changes`) the order above is
+kept to the letter: two syncs, one after the other.  A method declared
+``changes=False`` (it reads and answers, and nothing else: ``session.ping``, a
+download's chunk) does nothing the customer or the technician can see until it
+answers, so its ``call`` record may go to disk while it runs: a non-blocking one
+runs first and both records go out in one write (one sync), a blocking one runs
+in its worker while the ``call`` record is synced.  Its answer and the customer's
+line still wait for both records, and nothing about it leaves the agent before
+them; if the agent dies meanwhile, the read happened with no record and no one
+learned its result.  Any :class:`~wire.errors.WorkbenchError` becomes an ``error`` reply
    with its code; any other exception becomes ``internal``.  The session goes on.
 
 The journal's syncs are awaited (:meth:`agent.journal.Journal.append_async`), never
@@ -91,6 +104,9 @@ class Method:
     run in a worker thread so the event loop keeps moving frames and messages.
     ``journal_params`` says whether the parameters go into the journal as they
     are (set it to False for methods whose parameters carry bulk data).
+    ``changes`` is False only for methods that change nothing on the machine and
+    that nobody sees until they answer (reads): their ``call`` record's sync may
+    overlap their run (see the module's words); leave it True when in doubt.
     ``tell`` is False for the steps of an action the customer was already told
     about (a transfer's chunks, its close): they are journaled with their words
     like any call, but the customer's feed keeps the one line the action began
@@ -104,6 +120,7 @@ class Method:
     blocking: bool = True
     journal_params: bool = True
     tell: bool = True
+    changes: bool = True
 
 
 #: What the customer is told when their rule stopped the technician, by method family.
@@ -242,10 +259,13 @@ class Dispatcher:
                                             words="The technician asked for something this agent does not do")
             return await self._fail_async(request_id, name, err, started)
         words = self._describe(method, params)
+        call_record = {"request": request_id, "method": name,
+                       "params": summarize(params) if method.journal_params else {"omitted": True},
+                       "data_bytes": len(data) if data is not None else None, "words": words}
+        if not method.changes:
+            return await self._run_read(request_id, method, params, data, call_record, started)
         told = False
-        await self.journal.append_async("call", request=request_id, method=name,
-                                        params=summarize(params) if method.journal_params else {"omitted": True},
-                                        data_bytes=len(data) if data is not None else None, words=words)
+        await self.journal.append_async("call", **call_record)
         try:
             if not self.policy.permissions.allows(method.permission):
                 raise NotGranted(f"the customer has not allowed {method.permission}", permission=method.permission)
@@ -265,11 +285,62 @@ class Dispatcher:
             return await self._fail_async(request_id, name, InternalError(f"{type(err).__name__}: {err}"),
                                           started, told, None if method.tell else words)
         reply = result if isinstance(result, Reply) else Reply(result)
-        await self.journal.append_async("outcome", request=request_id, method=name, outcome="ok",
-                                        duration_ms=round((time.monotonic() - started) * 1000, 3),
-                                        data_bytes=len(reply.data) if reply.data is not None else None,
-                                        **summarize(context.journal_details))
+        await self.journal.append_async("outcome", **self._success_record(name, request_id, context, reply, started))
         return protocol.response(request_id, reply.value, reply.data)
+
+    async def _run_read(self, request_id: str, method: Method, params: dict[str, Any], data: bytes | None,
+                        call_record: dict[str, Any], started: float) -> protocol.Message:
+        """A method that changes nothing: its ``call`` record's sync overlaps its run; answered after both.
+
+        Non-blocking: run, then both records in one write.  Blocking: the ``call`` record is
+        synced while the worker runs, then the ``outcome`` record.  The customer's line and
+        the answer come once both are on disk, in the same words and order as a changing call's.
+        """
+        name = method.name
+        context = CallContext(name, params, data, self.policy, self.state_dir, tell_customer=self.tell_customer)
+        outcome: dict[str, Any]
+        failure: WorkbenchError | None = None
+        result: Any = None
+        call_synced: asyncio.Task[dict[str, Any]] | None = None
+        try:
+            if not self.policy.permissions.allows(method.permission):
+                raise NotGranted(f"the customer has not allowed {method.permission}", permission=method.permission)
+            if method.blocking:
+                call_synced = asyncio.ensure_future(self.journal.append_async("call", **call_record))
+                result = await asyncio.get_running_loop().run_in_executor(self._pool, method.handler, context)
+            else:
+                result = method.handler(context)
+        except WorkbenchError as err:
+            failure = err
+        except Exception as err:  # the one place where any failure becomes a wire error
+            log.exception("handler %s failed", name)
+            failure = InternalError(f"{type(err).__name__}: {err}")
+        finally:
+            if call_synced is not None:
+                await call_synced  # raises OSError as a changing call's record would
+        reply = result if isinstance(result, Reply) else Reply(result)
+        if failure is None:
+            outcome = self._success_record(name, request_id, context, reply, started)
+        else:
+            outcome = self._failure_record(name, request_id, failure, started)
+        if call_synced is None:
+            await self.journal.append_pair_async(("call", call_record), ("outcome", outcome))
+        else:
+            await self.journal.append_async("outcome", **outcome)
+        told = method.tell and not isinstance(failure, NotGranted)
+        if told:
+            self.tell_customer(call_record["words"])
+        if failure is not None:
+            return self._failed_reply(request_id, name, failure, told, None if method.tell else call_record["words"])
+        return protocol.response(request_id, reply.value, reply.data)
+
+    @staticmethod
+    def _success_record(name: str, request_id: str, context: CallContext, reply: Reply,
+                        started: float) -> dict[str, Any]:
+        return {"request": request_id, "method": name, "outcome": "ok",
+                "duration_ms": round((time.monotonic() - started) * 1000, 3),
+                "data_bytes": len(reply.data) if reply.data is not None else None,
+                **summarize(context.journal_details)}
 
     def _describe(self, method: Method, params: dict[str, Any]) -> str:
         try:

@@ -96,7 +96,8 @@ class AgentSession:
 
         return [
             Method("session.ping", ping, "session", lambda p: "The technician checked that the connection works",
-                   blocking=False),
+                   blocking=False, changes=False),
             Method("session.describe", describe, "session",
-                   lambda p: "The technician looked at what you allowed in this session", blocking=False),
+                   lambda p: "The technician looked at what you allowed in this session", blocking=False,
+                   changes=False),
         ]

@@ -117,3 +117,76 @@ def test_a_request_that_could_not_be_read_is_refused_by_its_id_and_journaled(tmp
     assert call["params"] == {"omitted": "a message is nested at most 64 levels deep"}
     assert outcome["outcome"] == "error" and outcome["code"] == "too_deep"
     assert dispatcher.refuse("r1", "files.touch", refusal) is reply and len(journal.records) == 2
+
+
+def _read_only_table(journal: Journal, seen: list[tuple[str, ...]]) -> MethodTable:
+    """Methods that change nothing: each notes which of its records were on disk while it ran."""
+
+    def on_disk() -> tuple[str, ...]:
+        return tuple(f"{r['kind']}:{r.get('method')}" for r in read_records(journal.path))
+
+    def peek(ctx: CallContext) -> dict[str, Any]:
+        seen.append(on_disk())
+        ctx.journal_details["looked"] = True
+        return {"peeked": True}
+
+    def missing(ctx: CallContext) -> None:
+        raise Forbidden("protected")
+
+    return MethodTable([
+        Method("session.peek", peek, "session", lambda p: "The technician peeked", blocking=False, changes=False),
+        Method("files.peek", peek, "files", lambda p: "The technician peeked at a file", changes=False),
+        Method("files.missing", missing, "files", lambda p: "The technician looked for a file", changes=False),
+        Method("control.peek", peek, "control", lambda p: "peek", changes=False),
+    ])
+
+
+def test_a_read_only_call_is_answered_and_told_only_once_both_records_are_on_disk(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl")
+    seen: list[tuple[str, ...]] = []
+    told: list[tuple[str, tuple[str, ...]]] = []
+
+    def tell(line: str) -> None:  # what the journal file holds when the customer is told
+        told.append((line, tuple(r["kind"] for r in read_records(journal.path))))
+
+    dispatcher = Dispatcher(_read_only_table(journal, seen), journal, Policy(), tmp_path, tell)
+    for method in ("session.peek", "files.peek"):
+        reply = run(dispatcher, method, method)
+        assert reply.type == "response" and reply["result"] == {"peeked": True}
+        # answered: the call and its outcome are both in the file, in this order
+        tail = [(r["kind"], r["request"]) for r in read_records(journal.path)][-2:]
+        assert tail == [("call", method), ("outcome", method)]
+        assert journal.records[-1]["looked"] is True and journal.records[-1]["outcome"] == "ok"
+    assert seen[0] == ()  # the non-blocking one ran before any record was written: both went out together
+    assert [line for line, _ in told] == ["The technician peeked", "The technician peeked at a file"]
+    assert told[0][1] == ("call", "outcome") and told[1][1] == ("call", "outcome", "call", "outcome")
+    assert verify_file(journal.path).ok
+    journal.close()
+
+
+def test_a_read_only_call_that_fails_or_is_not_granted_is_journaled_as_any_call(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl")
+    seen: list[tuple[str, ...]] = []
+    told: list[str] = []
+    dispatcher = Dispatcher(_read_only_table(journal, seen), journal, Policy(), tmp_path, told.append)
+    refused = run(dispatcher, "m1", "files.missing", {"path": "/x"})
+    assert refused.type == "error" and refused["code"] == "forbidden"
+    not_granted = run(dispatcher, "g1", "control.peek")
+    assert not_granted.type == "error" and not_granted["code"] == "not_granted"
+    assert seen == []  # control is not granted by default: the handler never ran
+    kinds = [(r["kind"], r["request"], r.get("code")) for r in journal.records]
+    assert kinds == [("call", "m1", None), ("outcome", "m1", "forbidden"),
+                     ("call", "g1", None), ("outcome", "g1", "not_granted")]
+    assert told[0] == "The technician looked for a file" and "protected" in told[1]
+    assert len(told) == 2  # nothing said for the call the customer did not allow
+    journal.close()
+
+
+def test_a_changing_call_still_waits_for_its_call_record_before_running(tmp_path: Path) -> None:
+    seen: list[str] = []
+    dispatcher, journal = make(tmp_path, seen, [])
+    run(dispatcher, "r1", "files.touch")
+    run(dispatcher, "r2", "files.touch")
+    assert seen == ["call", "call"]  # the handler found its own call record on disk each time
+    assert [r["kind"] for r in journal.records] == ["call", "outcome", "call", "outcome"]
+    journal.close()

@@ -148,3 +148,28 @@ def test_a_caller_that_gives_up_does_not_stop_the_journal(tmp_path: Path) -> Non
     journal.append("note", words="still writing")  # would wait forever if the writer had died
     assert [r["kind"] for r in journal.records] == ["call"] * 5 + ["note"]
     journal.close()
+
+
+def test_two_records_staged_together_go_out_in_one_write_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+
+    async def both() -> tuple[dict[str, object], dict[str, object]]:
+        return await journal.append_pair_async(("call", {"request": "r1"}), ("outcome", {"request": "r1"}))
+
+    call, outcome = asyncio.run(both())
+    assert (call["seq"], outcome["seq"]) == (1, 2) and outcome["prev"] == call["hash"]
+    assert [r["kind"] for r in read_records(path)] == ["call", "outcome"]
+    journal.close()
+    assert verify_file(path).ok
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="O_DSYNC is used on Linux only")
+def test_on_linux_every_write_is_synchronous_data(tmp_path: Path) -> None:
+    import fcntl
+
+    journal = Journal(tmp_path / "j.jsonl")
+    try:
+        assert fcntl.fcntl(journal._fd, fcntl.F_GETFL) & os.O_DSYNC == os.O_DSYNC
+    finally:
+        journal.close()

@@ -111,14 +111,16 @@ def _iter_methods() -> Iterator[Method]:
     yield Method("files.download_open", download_open, "files",
                  _said("The technician started copying the file {} from your computer", "path"))
     # A transfer is one line in the customer's feed (its open); the chunks and the end are journaled, not repeated.
-    yield Method("files.download_chunk", download_chunk, "files", _chunk_words("copied part of the file"), tell=False)
+    yield Method("files.download_chunk", download_chunk, "files", _chunk_words("copied part of the file"), tell=False,
+                 changes=False)
     yield Method("files.download_close", download_close, "files",
                  lambda params: "The technician finished copying a file from your computer", tell=False)
     yield Method("files.upload_open", upload_open, "files",
                  _said("The technician started sending a file to your computer, to be saved as {}", "path"))
     yield Method("files.upload_chunk", upload_chunk, "files", _chunk_words("sent part of the file"), tell=False)
     yield Method("files.upload_status", upload_status, "files",
-                 lambda params: "The technician checked how much of a file they sent has arrived", tell=False)
+                 lambda params: "The technician checked how much of a file they sent has arrived", tell=False,
+                 changes=False)
     yield Method("files.upload_finish", upload_finish, "files",
                  lambda params: "The technician finished sending a file; it was checked and saved", tell=False)
     yield Method("files.upload_abort", upload_abort, "files",

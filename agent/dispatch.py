@@ -9,7 +9,8 @@ module-level ``METHODS``.  :class:`Dispatcher` runs each request in order:
    plain words (:attr:`Method.describe`);
 3. run the handler (in a worker thread when it blocks);
 4. write an ``outcome`` record (``ok`` or the error code) and sync it;
-5. reply.
+5. reply.  Any :class:`~wire.errors.WorkbenchError` becomes an ``error`` reply
+   with its code; any other exception becomes ``internal``.  The session goes on.
 
 The promise is that nothing a call does happens before its ``call`` record is on
 disk, and that it is not answered before its ``outcome`` record is.  For a method
@@ -22,8 +23,7 @@ runs first and both records go out in one write (one sync), a blocking one runs
 in its worker while the ``call`` record is synced.  Its answer and the customer's
 line still wait for both records, and nothing about it leaves the agent before
 them; if the agent dies meanwhile, the read happened with no record and no one
-learned its result.  Any :class:`~wire.errors.WorkbenchError` becomes an ``error`` reply
-   with its code; any other exception becomes ``internal``.  The session goes on.
+learned its result.
 
 The journal's syncs are awaited (:meth:`agent.journal.Journal.append_async`), never
 waited for on the event loop: concurrent calls share one sync (group commit) and

@@ -92,7 +92,7 @@ def _write_at(fd: int, data: bytes, offset: int) -> None:
         view = view[os.write(fd, view):]
 
 
-def _settle(waiters: list[tuple[asyncio.Future[None], OSError | None]]) -> None:
+def _settle_waiters(waiters: list[tuple[asyncio.Future[None], OSError | None]]) -> None:
     """On the waiters' loop: resolve each (a waiter whose caller gave up is left alone)."""
     for waiter, err in waiters:
         if waiter.done():
@@ -271,7 +271,7 @@ class Journal:
                 by_loop.setdefault(staged.waiter.get_loop(), []).append((staged.waiter, err))
         for loop, waiters in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_settle, waiters)
+                loop.call_soon_threadsafe(_settle_waiters, waiters)
             except RuntimeError:  # that loop is closed: nobody is waiting any more
                 continue
 

@@ -39,7 +39,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +61,8 @@ from workbench.lab import Proc, python_env, start_agent, start_relay
 MIB = 1024 * 1024
 #: The chunk both copies move per message (the agent's largest).
 CHUNK = 4 * MIB
+#: Chunks the raw download's receiver may be ahead of its disk writes (ours holds 4 in flight).
+WRITES_BEHIND = 4
 BLOCK = 64 * MIB
 
 
@@ -220,6 +224,10 @@ class RawPeer:
     def download(self, source: Path, target: Path, relay: Proc) -> Run:
         async def work(ws: ClientConnection) -> int:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # The disk writes go to a thread, a few chunks behind, as ours do: receiving never waits on them.
+            writer = ThreadPoolExecutor(1)
+            loop = asyncio.get_running_loop()
+            writing: deque[asyncio.Future[None]] = deque()
             try:
                 await ws.send(protocol.encode(protocol.request("d", "raw.download", {"path": str(source),
                                                                                      "chunk": CHUNK})))
@@ -227,15 +235,21 @@ class RawPeer:
                 async for frame in ws:
                     message = protocol.decode(frame)
                     if message.type == "event" and message.data is not None:
-                        write_at(fd, message.data, int(message["body"]["offset"]))
+                        offset = int(message["body"]["offset"])
+                        writing.append(loop.run_in_executor(writer, write_at, fd, message.data, offset))
+                        if len(writing) > WRITES_BEHIND:
+                            await writing.popleft()
                         received += len(message.data)
                     elif message.type == "response":
                         if int(message["result"]["size"]) != received:
                             raise RuntimeError(f"raw peer sent {message['result']} bytes, {received} arrived")
                         break
+                while writing:
+                    await writing.popleft()
                 os.fsync(fd)
                 return received
             finally:
+                writer.shutdown()
                 os.close(fd)
 
         seconds, cpu, moved = self._run(work, relay)

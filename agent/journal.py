@@ -182,7 +182,7 @@ class Journal:
         """
         waiter = asyncio.get_running_loop().create_future()
         (staged,) = self._stage([(kind, fields)], waiter=waiter)
-        await asyncio.shield(waiter)
+        await waiter  # a caller cancelled here cancels only its waiting: the record is written all the same
         return staged.record
 
     async def append_pair_async(self, first: tuple[str, dict[str, Any]],
@@ -194,7 +194,7 @@ class Journal:
         """
         waiter = asyncio.get_running_loop().create_future()
         one, two = self._stage([first, second], waiter=waiter)
-        await asyncio.shield(waiter)
+        await waiter  # a caller cancelled here cancels only its waiting: the record is written all the same
         return one.record, two.record
 
     def _stage(self, entries: list[tuple[str, dict[str, Any]]], *, done: Future[None] | None = None,

@@ -12,6 +12,13 @@ module-level ``METHODS``.  :class:`Dispatcher` runs each request in order:
 5. reply.  Any :class:`~wire.errors.WorkbenchError` becomes an ``error`` reply
    with its code; any other exception becomes ``internal``.  The session goes on.
 
+The promise holds for every method, to the letter: nothing a call does happens
+before its ``call`` record is on disk, and it is not answered before its
+``outcome`` record is — two syncs, one after the other, even for a read.  (A read
+whose ``call`` record overlapped its run was tried and left out: the customer is
+promised that the call is written *before* it runs, and a journal is worth what
+its promises are.)
+
 The journal's syncs are awaited (:meth:`agent.journal.Journal.append_async`), never
 waited for on the event loop: concurrent calls share one sync (group commit) and
 screen frames keep moving while a record goes to disk.
@@ -296,11 +303,16 @@ class Dispatcher:
                                             summary=summarize(result.summary), **summarize(context.journal_details))
             return protocol.response(request_id, result.to_wire())
         reply = result if isinstance(result, Reply) else Reply(result)
-        await self.journal.append_async("outcome", request=request_id, method=name, outcome="ok",
-                                        duration_ms=round((time.monotonic() - started) * 1000, 3),
-                                        data_bytes=len(reply.data) if reply.data is not None else None,
-                                        **summarize(context.journal_details))
+        await self.journal.append_async("outcome", **self._success_record(name, request_id, context, reply, started))
         return protocol.response(request_id, reply.value, reply.data)
+
+    @staticmethod
+    def _success_record(name: str, request_id: str, context: CallContext, reply: Reply,
+                        started: float) -> dict[str, Any]:
+        return {"request": request_id, "method": name, "outcome": "ok",
+                "duration_ms": round((time.monotonic() - started) * 1000, 3),
+                "data_bytes": len(reply.data) if reply.data is not None else None,
+                **summarize(context.journal_details)}
 
     def _describe(self, method: Method, params: dict[str, Any]) -> str:
         try:

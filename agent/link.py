@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 #: Journal records are sent to the relay in batches, at most this long after they were written
 #: (they are on the agent's disk already; the relay's copy may lag this much).
 JOURNAL_FORWARD_DELAY = 0.05
-#: At most this many records in one journal message.
-JOURNAL_BATCH = 500
+#: At most this many records in one journal message.  Small, so neither the agent encoding it nor the
+#: relay checking its chain (tens of microseconds a record) holds up a call's frames for long: between
+#: two messages the agent's loop, and the relay's, serve whatever else is waiting.
+JOURNAL_BATCH = 32
 
 EventListener = Callable[[str, dict[str, Any], bytes | None], Awaitable[None]]
 
@@ -122,6 +124,10 @@ class AgentLink:
         """Thread-safe: a record was appended; stream it when connected."""
         loop = self._loop
         if loop is None or loop.is_closed():
+            return
+        if self._journal_wakeup.is_set():
+            # The pump has not taken its last wake-up yet: it reads the journal's records after it clears
+            # the event, so this record goes with them.  Saves a wake-up of the loop per record.
             return
         if threading.get_ident() == self._loop_thread:
             self._journal_wakeup.set()
@@ -300,6 +306,7 @@ class AgentLink:
             if not await self.send(protocol.Message("journal", {"records": batch})):
                 return
             self._journal_sent = int(batch[-1]["seq"])
+            await asyncio.sleep(0)  # let requests and frames waiting on the loop go between two messages
 
     def _bye(self, reason: str) -> protocol.Message:
         head = {"seq": self.journal.seq, "head": self.journal.head}

@@ -3,12 +3,17 @@ through the same relay hop, measured in one run.
 
     python bench/proxy_roundtrip.py [--calls N] [--rounds R]
 
-Ours: the agent process (its dispatcher, two synced journal records, the reply)
-answering ``session.ping``.  Peer: a bare echo peer (bench/echo_peer.py) paired
-through the same relay, answering each request at once, with no dispatch and no
-journal.  Both are driven by the same raw websocket client speaking the
-technician's protocol, in interleaved rounds (peer, ours, peer, ours, ...), so
-the ratio is the agent's cost over an echo's and nothing else.
+Ours: the agent process (its dispatcher, its journal records synced, the reply)
+answering ``session.ping``: like every call (see :mod:`agent.dispatch`), its
+``call`` record is synced before it runs and its ``outcome`` record before it is
+answered, two syncs one after the other.  The row "strict path" shows the same
+order with a method the agent refuses (its ``call`` record synced, then its
+``outcome``).
+Peer: a bare echo peer (bench/echo_peer.py) paired through the same relay,
+answering each request at once, with no dispatch and no journal.  Both are
+driven by the same raw websocket client speaking the technician's protocol,
+in interleaved rounds (peer, ours, peer, ours, ...), so the ratio is the
+agent's cost over an echo's and nothing else.
 
 It prints:
 
@@ -16,12 +21,13 @@ It prints:
   to the echo's (goal: at most 1.5x at both);
 * calls/s with 1, 8 and 64 calls in flight (the journal's group commit lets
   concurrent calls share a sync), against the echo's;
+* the strict path (two syncs in a row, sequential): shown, not part of the verdict;
 * ``Session.ping`` from the technician's blocking API (the workbench's client
   thread adds its own hop: shown, not part of the ratio);
 * ours with the agent's journal on tmpfs (/dev/shm), where a sync costs next to
   nothing: the gap to the disk row is the price of durability, the rest is software;
 * the cost of one journal append on this disk: the journal's own (preallocated,
-  ``fdatasync``) and the old way (append to a growing file + ``fsync``);
+  ``O_DSYNC`` on Linux) and the old way (append to a growing file + ``fsync``);
 * the machine load it saw (bench/load.py), and a verdict only when other
   programs left the machine quiet enough for one.
 """
@@ -89,8 +95,9 @@ def append_costs(directory: Path, count: int = 400) -> tuple[list[float], list[f
 class Technician:
     """A raw websocket technician: requests by id, any number in flight."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, method: str = "session.ping") -> None:
         self.ws = ws
+        self.method = method
         self._ids = itertools.count()
         self._waiting: dict[str, asyncio.Future[float]] = {}
         self._reader = asyncio.create_task(self._read())
@@ -100,18 +107,18 @@ class Technician:
             message = protocol.decode(frame)
             future = self._waiting.pop(str(message.get("id")), None)
             if future is not None:
-                if message.type != "response":
+                if message.type != ("response" if self.method == "session.ping" else "error"):
                     future.set_exception(RuntimeError(f"not answered: {message.fields}"))
                 else:
                     future.set_result(time.perf_counter())
 
     async def call(self) -> float:
-        """One ``session.ping``; its round trip in seconds."""
+        """One call of the method (``session.ping``); its round trip in seconds."""
         request_id = f"b{next(self._ids)}"
         future = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         started = time.perf_counter()
-        await self.ws.send(protocol.encode(protocol.request(request_id, "session.ping", {})))
+        await self.ws.send(protocol.encode(protocol.request(request_id, self.method, {})))
         answered: float = await future
         return answered - started
 
@@ -133,7 +140,13 @@ class Technician:
         self._reader.cancel()
 
 
-async def drive(url: str, code: str, calls: int) -> tuple[list[float], dict[int, float]]:
+#: A method no agent has: refused, with its call and outcome records synced one after the other.
+STRICT_METHOD = "bench.no_such_method"
+
+
+async def drive(url: str, code: str, calls: int, strict_calls: int = 0
+                ) -> tuple[list[float], dict[int, float], list[float]]:
+    """Ping *calls* times in a row, then at each width; then *strict_calls* refused calls in a row."""
     async with ws_connect(url, compression=None, max_size=None) as ws:
         await ws.send(protocol.encode(protocol.Message("hello", {"role": "technician", "code": code, "name": "bench"})))
         while protocol.decode(await ws.recv()).type != "paired":
@@ -142,8 +155,13 @@ async def drive(url: str, code: str, calls: int) -> tuple[list[float], dict[int,
         await technician.sequential(WARMUP)
         samples = await technician.sequential(calls)
         rates = {width: await technician.throughput(max(calls, 4 * width), width) for width in WIDTHS}
+        strict: list[float] = []
+        if strict_calls:
+            technician.method = STRICT_METHOD
+            await technician.sequential(WARMUP)
+            strict = await technician.sequential(strict_calls)
         await technician.close()
-        return samples, rates
+        return samples, rates, strict
 
 
 @contextmanager
@@ -201,14 +219,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         relay, url = start_relay(Path(tmp) / "relay")
         try:
+            strict: list[float] = []
             for round_ in range(args.rounds):
                 with echo_peer(url) as code:
-                    echo.add(*asyncio.run(drive(url, code, args.calls)))
+                    echo.add(*asyncio.run(drive(url, code, args.calls))[:2])
                 with agent(url, Path(tmp) / f"agent{round_}") as (_, code):
-                    ours.add(*asyncio.run(drive(url, code, args.calls)))
+                    samples, rates, refused = asyncio.run(drive(url, code, args.calls, args.calls // 2))
+                    ours.add(samples, rates)
+                    strict += refused
             if Path("/dev/shm").is_dir():
                 with tempfile.TemporaryDirectory(dir="/dev/shm") as shm, agent(url, Path(shm) / "agent") as (_, code):
-                    fast.add(*asyncio.run(drive(url, code, args.calls)))
+                    fast.add(*asyncio.run(drive(url, code, args.calls))[:2])
             pings = session_pings(url, Path(tmp) / "agent-api", args.calls)
             journal_append, fsync_append = append_costs(Path(tmp))
             watch.stop()
@@ -216,12 +237,14 @@ def main() -> int:
             relay.stop()
     print(f"{'round trip, one call in flight, ms':<40}{'median':>9}{'p99':>9}{'mean':>9}")
     for name, samples in [(r.name, r.samples) for r in (echo, ours, fast) if r.samples] + [
-            ("Session.ping (blocking API, extra hop)", pings)]:
+            ("strict path: refused call, 2 syncs", strict), ("Session.ping (blocking API, extra hop)", pings)]:
         print(f"{name:<40}{statistics.median(samples) * 1e3:>9.3f}{percentile(samples, 0.99) * 1e3:>9.3f}"
               f"{statistics.fmean(samples) * 1e3:>9.3f}")
     ratio_median = statistics.median(ours.samples) / statistics.median(echo.samples)
     ratio_p99 = percentile(ours.samples, 0.99) / percentile(echo.samples, 0.99)
     print(f"ratio ours/echo: median {ratio_median:.2f}x, p99 {ratio_p99:.2f}x (goal: at most 1.5x at both)")
+    print(f"ratio strict path/echo: median {statistics.median(strict) / statistics.median(echo.samples):.2f}x, "
+          f"p99 {percentile(strict, 0.99) / percentile(echo.samples, 0.99):.2f}x (shown, not the verdict's)")
     if fast.samples:
         print(f"ratio ours (journal on tmpfs)/echo: median "
               f"{statistics.median(fast.samples) / statistics.median(echo.samples):.2f}x")
@@ -232,9 +255,9 @@ def main() -> int:
             print(f"{row.name:<40}" + "".join(f"{row.rate(w):>10.0f}" for w in WIDTHS))
     print(f"{'ratio echo/ours (time per call)':<40}" + "".join(f"{echo.rate(w) / ours.rate(w):>9.2f}x" for w in WIDTHS))
     print()
-    print(f"one journal append on this disk (preallocated, fdatasync): median "
+    print(f"one journal append on this disk (preallocated, O_DSYNC):   median "
           f"{statistics.median(journal_append) * 1e3:.3f} ms, p99 {percentile(journal_append, 0.99) * 1e3:.3f} ms "
-          "(a call makes two, one after the other)")
+          "(a ping's two records share one; a changing call makes two in a row)")
     print(f"the old way (append to a growing file + fsync):            median "
           f"{statistics.median(fsync_append) * 1e3:.3f} ms, p99 {percentile(fsync_append, 0.99) * 1e3:.3f} ms")
     print(watch.describe())

@@ -117,3 +117,13 @@ def test_a_request_that_could_not_be_read_is_refused_by_its_id_and_journaled(tmp
     assert call["params"] == {"omitted": "a message is nested at most 64 levels deep"}
     assert outcome["outcome"] == "error" and outcome["code"] == "too_deep"
     assert dispatcher.refuse("r1", "files.touch", refusal) is reply and len(journal.records) == 2
+
+
+def test_a_changing_call_still_waits_for_its_call_record_before_running(tmp_path: Path) -> None:
+    seen: list[str] = []
+    dispatcher, journal = make(tmp_path, seen, [])
+    run(dispatcher, "r1", "files.touch")
+    run(dispatcher, "r2", "files.touch")
+    assert seen == ["call", "call"]  # the handler found its own call record on disk each time
+    assert [r["kind"] for r in journal.records] == ["call", "outcome", "call", "outcome"]
+    journal.close()

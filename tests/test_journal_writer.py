@@ -148,3 +148,27 @@ def test_a_caller_that_gives_up_does_not_stop_the_journal(tmp_path: Path) -> Non
     journal.append("note", words="still writing")  # would wait forever if the writer had died
     assert [r["kind"] for r in journal.records] == ["call"] * 5 + ["note"]
     journal.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="O_DSYNC is used on Linux only")
+def test_on_linux_every_write_is_synchronous_data(tmp_path: Path) -> None:
+    import fcntl
+
+    journal = Journal(tmp_path / "j.jsonl")
+    try:
+        assert fcntl.fcntl(journal._fd, fcntl.F_GETFL) & os.O_DSYNC == os.O_DSYNC
+    finally:
+        journal.close()
+
+
+def test_without_pwrite_records_are_written_at_their_place_all_the_same(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows has no os.pwrite: the writer seeks and writes there (the same path, run here)."""
+    monkeypatch.delattr(os, "pwrite", raising=False)
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path, preallocate=4096)
+    for i in range(40):  # past the first preallocated chunk: the file grows while records are written
+        journal.append("call", request=f"r{i}", words="x" * 100)
+    journal.close()
+    assert [r["request"] for r in read_records(path)] == [f"r{i}" for i in range(40)]
+    assert verify_file(path).ok and b"\0" not in path.read_bytes()

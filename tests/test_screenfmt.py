@@ -6,7 +6,6 @@ the very pixels (a recording replays exactly what the technician's Chromium drew
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from agent.screen.decode import Canvas
@@ -15,18 +14,9 @@ from agent.screen.hidden import Rect
 from agent.screen.pipeline import FramePipeline
 from screenfmt import rects
 from screenfmt.rects import FrameError, decode_rect
+from tests.test_screen_pipeline import photo
 from wire.errors import RecordingError
 from workbench.replay_canvas import HIDDEN_FILL, ReplayCanvas
-
-
-def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """Smooth gradients plus noise, as BGRA words: many colours, like a photo."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    pixels = np.full((height, width, 4), 255, dtype=np.uint8)
-    base = np.stack([x * 0.7, y * 0.9, (x + y) * 0.4], axis=2) % 200
-    pixels[:, :, :3] = np.clip(base + rng.normal(0, 10, base.shape) + 20, 0, 255)
-    return pixels.view(np.uint32).reshape(height, width)
 
 
 @pytest.mark.parametrize(("width", "height"), [(640, 360), (333, 97)])

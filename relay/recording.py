@@ -4,8 +4,14 @@ Writes ``sessions/<id>/recording/screen.wbrec`` in the format of :mod:`wire.reco
 segments tied to the journal's head) and ``sessions/<id>/screenshots/`` (each screenshot the
 technician took, as PNG, with ``screenshots.jsonl``: time, file, size, sha256).  Those two folders are
 what retention's ``recordings`` class removes (:mod:`relay.retention`) and what the index's
-``recording_bytes`` counts (:mod:`relay.index.summary`).  Segments are written whole and flushed to
-the OS, so a relay killed with ``kill -9`` loses at most the segment being filled (≤ 2 s).
+``recording_bytes`` counts (:mod:`relay.index.summary`).  Segments are written whole, each with
+one ``writev`` straight to the OS, so a relay killed with ``kill -9`` loses at most the segment
+being filled (≤ 2 s).
+
+What recording costs the relay, per byte the agent sends, is one SHA-256 pass and the kernel's
+copy into the page cache (``bench/recording_bench.py``): the recorder keeps the very bytes
+objects it forwards (no copy into a buffer), reads a format-2 frame's seq and key from its
+19-byte header once, decodes no pixels, and writes unbuffered (no second copy in a Python buffer).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -52,12 +59,11 @@ class ScreenRecorder:
                 self._chain.advance(last)
             with open(self.path, "r+b") as f:
                 f.truncate(found.end_offset)
-            self._file = open(self.path, "ab")  # noqa: SIM115
+            self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
         else:
             self.started_epoch = _epoch(started_at)
-            self._file = open(self.path, "wb")  # noqa: SIM115
-            self._file.write(file_header(session_id, started_at, self.started_epoch))
-            self._file.flush()
+            self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115
+            _write_all(self._file.fileno(), [file_header(session_id, started_at, self.started_epoch)])
         self.journal: dict[str, Any] = {"seq": 0, "head": "0" * 64}
 
     def add(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
@@ -65,9 +71,10 @@ class ScreenRecorder:
         if self._file.closed:
             return
         t = time.time() - self.started_epoch
-        if name == "screen.frame" and index_fields(body, data or b"").get("key") and self._segment.events:
+        index = index_fields(body, data or b"") if name == "screen.frame" else None
+        if index and index.get("key") and self._segment.events:
             self._write_segment()
-        self._segment.add(t, name, body, data)
+        self._segment.add(t, name, body, data, index)
 
     def tick(self) -> None:
         """Write the segment being filled once it is :data:`SEGMENT_SECONDS` old (the relay calls it every second)."""
@@ -77,8 +84,7 @@ class ScreenRecorder:
     def _write_segment(self) -> None:
         if self._segment.t0 is None or self._file.closed:
             return
-        self._file.write(self._segment.seal(self._chain, utc_now(), dict(self.journal)))
-        self._file.flush()
+        _write_all(self._file.fileno(), self._segment.seal_parts(self._chain, utc_now(), dict(self.journal)))
 
     def close(self) -> None:
         """Write what is left and fsync: the recording is complete."""
@@ -87,6 +93,31 @@ class ScreenRecorder:
         self._write_segment()
         os.fsync(self._file.fileno())
         self._file.close()
+
+
+#: Buffers one ``writev`` takes at most (POSIX's IOV_MAX is at least 16; Linux's is 1024).
+_IOV_MAX = 1024
+
+
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """Append *parts* to the unbuffered file *fd*: one ``writev`` a segment (Windows has none: one joined write).
+
+    A regular file takes the whole write at once; a short write still goes on where it stopped.
+    Raises OSError (a full disk, say) as the write does.
+    """
+    views = [memoryview(part) for part in parts if part]
+    while views:
+        if sys.platform == "win32":
+            written = os.write(fd, b"".join(views))
+        else:
+            written = os.writev(fd, views[:_IOV_MAX])
+        if written <= 0:
+            raise OSError(f"the recording's write stopped after {written} bytes")
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if written:
+            views[0] = views[0][written:]
 
 
 class Screenshots:

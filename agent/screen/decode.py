@@ -3,127 +3,21 @@
 What the widget does in the browser, for tests, the benchmark's client, and
 replaying recorded sessions.  Reads both frame formats: format 1 (the rectangles
 as JSON in the body) and format 2 (``"fmt": 2``: the rectangles' table in binary
-ahead of their bytes, :mod:`wire.frame_format`).  Raises :class:`FrameError`
-on a frame that does not follow docs/screen-protocol.md.
+ahead of their bytes, :mod:`wire.frame_format`).  The rectangles are decoded by
+:mod:`screenfmt.rects`, the decoder the technician's replay uses too.  Raises
+:class:`FrameError` on a frame that does not follow docs/screen-protocol.md.
 """
 
 from __future__ import annotations
 
-import io
-import zlib
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import simplejpeg
-from PIL import Image
 
-from wire.frame_format import FORMAT, FrameFormatError, unpack
+from screenfmt.rects import MAX_SIDE, FrameError, decode_rect, draw_rects, frame_size, number, read_frame
 
-
-class FrameError(ValueError):
-    """A frame whose header and payload disagree, or a codec this viewer does not know."""
-
-
-#: Largest side of a stream, in pixels (X11's own limit); a header beyond it is refused before any allocation.
-MAX_SIDE = 32767
-
-
-def decode_rect(codec: str, data: bytes, width: int, height: int) -> npt.NDArray[np.uint8]:
-    """One rectangle's pixels as an ``(h, w, 3)`` RGB array; raises :class:`FrameError`.
-
-    An image's own header is read first, so pixels of a size other than the
-    rectangle's are never decoded.
-    """
-    if codec == "jpeg":
-        try:
-            size = simplejpeg.decode_jpeg_header(data)[:2]
-            if size != (height, width):
-                raise FrameError(f"jpeg rectangle of {size[1]}x{size[0]}, header says {width}x{height}")
-            pixels: npt.NDArray[np.uint8] = simplejpeg.decode_jpeg(data, colorspace="RGB")
-        except FrameError:
-            raise
-        except Exception as err:  # the codec's own errors, whatever their class: the bytes are not a JPEG
-            raise FrameError(f"jpeg rectangle that does not decode: {err}") from err
-    elif codec == "png":
-        try:
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
-                if image.size != (width, height):
-                    raise FrameError(f"png rectangle of {image.size[0]}x{image.size[1]}, header says {width}x{height}")
-                pixels = np.asarray(image.convert("RGB"))
-        except FrameError:
-            raise
-        except Exception as err:  # Pillow raises OSError, ValueError, SyntaxError, EOFError... for bad data
-            raise FrameError(f"png rectangle that does not decode: {err}") from err
-    elif codec == "pal":
-        pixels = _palette(data, width, height)
-    elif codec == "raw":
-        if len(data) != width * height * 4:
-            raise FrameError(f"raw rectangle of {len(data)} bytes, header says {width}x{height} (BGRA)")
-        pixels = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4)[:, :, 2::-1]  # B,G,R,X to R,G,B
-    else:
-        raise FrameError(f"unknown codec {codec!r}")
-    if pixels.shape[:2] != (height, width):
-        raise FrameError(f"{codec} rectangle of {pixels.shape[1]}x{pixels.shape[0]}, header says {width}x{height}")
-    return pixels
-
-
-def _palette(data: bytes, width: int, height: int) -> npt.NDArray[np.uint8]:
-    """A ``pal`` rectangle: u8 colours-1, the colours' r,g,b, u8 mode (0 packed, 1 deflated), the indices."""
-    if not data:
-        raise FrameError("pal rectangle without a palette")
-    count = data[0] + 1
-    if count > 16 or len(data) < 2 + 3 * count:
-        raise FrameError(f"pal rectangle of {count} colours in {len(data)} bytes (at most 16 colours)")
-    palette = np.frombuffer(data, dtype=np.uint8, count=3 * count, offset=1).reshape(count, 3)
-    mode, body = data[1 + 3 * count], data[2 + 3 * count :]
-    bits = 1 if count <= 2 else 2 if count <= 4 else 4
-    row_bytes = -(-width * bits // 8)
-    if mode == 1:
-        inflater = zlib.decompressobj(-15)
-        try:
-            body = inflater.decompress(body, row_bytes * height + 1)
-        except zlib.error as err:
-            raise FrameError(f"pal rectangle whose indices do not inflate: {err}") from err
-        if not inflater.eof or inflater.unused_data:
-            raise FrameError("pal rectangle whose deflated indices do not end where its bytes do")
-    elif mode != 0:
-        raise FrameError(f"pal rectangle of mode {mode}")
-    if len(body) != row_bytes * height:
-        raise FrameError(f"pal rectangle of {len(body)} bytes of indices, {width}x{height} needs {row_bytes * height}")
-    packed = np.frombuffer(body, dtype=np.uint8).reshape(height, row_bytes)
-    indices = np.unpackbits(packed, axis=1).reshape(height, -1, bits)
-    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint8)
-    values = (indices * weights).sum(axis=2, dtype=np.uint8)[:, :width]
-    if values.max(initial=0) >= count:
-        raise FrameError(f"pal rectangle with an index past its {count} colours")
-    pixels: npt.NDArray[np.uint8] = palette[values]
-    return pixels
-
-
-def _number(where: dict[str, Any], key: str, what: str) -> int:
-    value = where.get(key)
-    if type(value) is not int or not 0 <= value <= 2**31:
-        raise FrameError(f"{what} without a whole number {key!r} (found {type(value).__name__})")
-    return value
-
-
-def read_frame(body: Any, payload: bytes) -> tuple[dict[str, Any], bytes]:
-    """A frame of either format as format 1's body (``rects`` in JSON) and its rectangles' bytes.
-
-    Raises :class:`FrameError` when *body* is not an object, names a format other than 1
-    (no ``fmt``) or 2, or a format-2 header is cut short or names an unknown codec.
-    """
-    if not isinstance(body, dict):
-        raise FrameError("a frame's body is a JSON object")
-    if "fmt" not in body:
-        return body, payload
-    if type(body["fmt"]) is not int or body["fmt"] != FORMAT:
-        raise FrameError(f"frame format {body['fmt']!r}; this viewer reads 1 and {FORMAT}")
-    try:
-        return unpack(body, payload)
-    except FrameFormatError as err:
-        raise FrameError(str(err)) from err
+__all__ = ["MAX_SIDE", "Canvas", "FrameError", "decode_rect", "read_frame"]
 
 
 class Canvas:
@@ -141,50 +35,15 @@ class Canvas:
         a rectangle lies outside the frame, its bytes do not decode to its size, or the
         rectangles do not add up to the payload.
         """
-        if not isinstance(body, dict):
-            raise FrameError("a frame's body is a JSON object")
         body, payload = read_frame(body, payload)
-        width, height = _number(body, "width", "frame"), _number(body, "height", "frame")
-        seq = _number(body, "seq", "frame")
-        rects, hidden = body.get("rects"), body.get("hidden", [])
-        if width > MAX_SIDE or height > MAX_SIDE:
-            raise FrameError(f"frame of {width}x{height}, over {MAX_SIDE} pixels a side")
-        if not isinstance(rects, list) or not all(isinstance(rect, dict) for rect in rects):
-            raise FrameError("a frame's rects are a list of objects")
+        width, height = frame_size(body)
+        seq = number(body, "seq", "frame")
+        hidden = body.get("hidden", [])
         if not isinstance(hidden, list):
             raise FrameError("a frame's hidden rectangles are a list")
         if self.pixels.shape[:2] != (height, width):
             self.pixels = np.zeros((height, width, 3), dtype=np.uint8)
-        offset = 0
-        drawn = []
-        for rect in rects:
-            x, y, w, h, size = (_number(rect, k, "rectangle") for k in ("x", "y", "w", "h", "len"))
-            if x + w > width or y + h > height or offset + size > len(payload):
-                raise FrameError(f"rectangle {rect} outside the frame or the payload")
-            if rect.get("codec") == "fill":
-                rgb = rect.get("rgb")
-                if size or not (isinstance(rgb, list) and len(rgb) == 3
-                                and all(type(c) is int and 0 <= c <= 255 for c in rgb)):
-                    raise FrameError(f"fill {rect} without a colour [r, g, b]")
-                pixels = np.empty((h, w, 3), dtype=np.uint8)
-                pixels[:] = rgb
-                self.pixels[y : y + h, x : x + w] = pixels
-                drawn.append((rect, pixels))
-                continue
-            if rect.get("codec") == "copy":
-                sx, sy = _number(rect, "sx", "copy rectangle"), _number(rect, "sy", "copy rectangle")
-                if sx < 0 or sy < 0 or sx + w > width or sy + h > height or size:
-                    raise FrameError(f"copy {rect} from outside the frame")
-                pixels = self.pixels[sy : sy + h, sx : sx + w].copy()
-                self.pixels[y : y + h, x : x + w] = pixels
-                drawn.append((rect, pixels))
-                continue
-            pixels = decode_rect(str(rect.get("codec")), payload[offset : offset + size], w, h)
-            self.pixels[y : y + h, x : x + w] = pixels
-            drawn.append((rect, pixels))
-            offset += size
-        if offset != len(payload):
-            raise FrameError(f"payload of {len(payload)} bytes, rectangles use {offset}")
+        drawn = draw_rects(self.pixels, body.get("rects"), payload)
         self.seq = seq
         self.hidden = list(hidden)
         return drawn

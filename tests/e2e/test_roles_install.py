@@ -85,7 +85,7 @@ def project(tmp_path: Path) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for package in ("wire", "agent", "relay", "workbench"):
+    for package in ("wire", "screenfmt", "agent", "relay", "workbench"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     return source
 

@@ -2,7 +2,7 @@
 
     python -m tests.fuzz.run_atheris frame|hive [--runs N] [--seed S] [--artifacts DIR] [--corpus DIR]
 
-The code under test (``wire``, ``agent.screen.decode``, ``agent.registry``) is
+The code under test (``wire``, ``screenfmt``, ``agent.screen.decode``, ``agent.registry``) is
 instrumented; the run starts from seeds made here with the project's own encoders (valid
 screen frames, a hive with keys and values of every kind), mutates them for ``--runs``
 inputs from a fixed ``--seed``, and stops.  A finding is written by libFuzzer as
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import atheris
 
-with atheris.instrument_imports(include=["wire", "agent.screen.decode", "agent.registry"]):
+with atheris.instrument_imports(include=["wire", "screenfmt", "agent.screen.decode", "agent.registry"]):
     from agent.registry.hive import planned_writes
     from agent.registry.model import RegValue, encode_windows
     from agent.registry.regf_edit import HiveEditor, new_hive

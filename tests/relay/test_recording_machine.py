@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from relay.events import Closed, RecordScreen, SaveScreenshot, Tick
 from relay.machine import LIVE_FPS
 from tests.relay.test_machine import Harness, messages
 from wire import protocol
+from wire.frame_format import pack
 from wire.recording import KEY_INTERVAL, RECORD_ONLY_FPS, RECORDER_ID
 
 
@@ -23,17 +26,22 @@ def recording_session() -> tuple[Harness, str]:
     return relay, str(paired["session_id"])
 
 
-def frame(seq: int, key: bool = False) -> protocol.Message:
-    body = {"seq": seq, "key": key, "width": 4, "height": 4, "captured_at": 1.0,
-            "rects": [{"x": 0, "y": 0, "w": 4, "h": 4, "codec": "png", "len": 3}], "hidden": []}
+def frame(seq: int, key: bool = False, fmt: int = 1) -> protocol.Message:
+    """A frame as an agent of frame format *fmt* sends it (format 2: seq and key in the binary header)."""
+    rects = [{"x": 0, "y": 0, "w": 4, "h": 4, "codec": "png", "len": 3}]
+    if fmt == 2:
+        return protocol.event("screen.frame", {"fmt": 2}, pack(seq, key, 4, 4, 1.0, rects, b"png"))
+    body = {"seq": seq, "key": key, "width": 4, "height": 4, "captured_at": 1.0, "rects": rects, "hidden": []}
     return protocol.event("screen.frame", body, b"png")
 
 
-def test_frames_are_recorded_and_acked_by_the_recorder_with_no_view_open() -> None:
+@pytest.mark.parametrize("fmt", [1, 2])
+def test_frames_are_recorded_and_acked_by_the_recorder_with_no_view_open(fmt: int) -> None:
     relay, session_id = recording_session()
-    actions = relay.send("a", frame(1, key=True))
+    sent = frame(1, key=True, fmt=fmt)
+    actions = relay.send("a", sent)
     (recorded,) = [a for a in actions if isinstance(a, RecordScreen)]
-    assert recorded.session_id == session_id and recorded.name == "screen.frame" and recorded.data == b"png"
+    assert recorded.session_id == session_id and recorded.name == "screen.frame" and recorded.data == sent.data
     (ack,) = messages(actions, "a")  # no view open: the recorder paces the stream
     assert ack["name"] == "screen.ack" and ack["body"] == {"seq": 1, "viewer_id": RECORDER_ID}
 
@@ -51,10 +59,11 @@ def test_a_view_opening_asks_for_full_rate_and_closing_for_the_low_rate() -> Non
     assert names == [("relay.viewers", None), ("screen.configure", RECORD_ONLY_FPS)]
 
 
-def test_a_key_frame_is_asked_for_once_changes_outlast_the_key_interval() -> None:
+@pytest.mark.parametrize("fmt", [1, 2])
+def test_a_key_frame_is_asked_for_once_changes_outlast_the_key_interval(fmt: int) -> None:
     relay, _ = recording_session()
-    relay.send("a", frame(1, key=True))
-    relay.send("a", frame(2))
+    relay.send("a", frame(1, key=True, fmt=fmt))
+    relay.send("a", frame(2, fmt=fmt))
     relay.now += KEY_INTERVAL / 2
     assert not [m for m in messages(relay.feed(Tick()), "a") if m["name"] == "screen.key_request"]
     relay.now += KEY_INTERVAL
@@ -62,7 +71,7 @@ def test_a_key_frame_is_asked_for_once_changes_outlast_the_key_interval() -> Non
     assert len(asked) == 1
     relay.now += 1
     assert not [m for m in messages(relay.feed(Tick()), "a") if m["name"] == "screen.key_request"]
-    relay.send("a", frame(3, key=True))
+    relay.send("a", frame(3, key=True, fmt=fmt))
     relay.now += KEY_INTERVAL * 3  # no change since the key frame: nothing to ask
     assert not [m for m in messages(relay.feed(Tick()), "a") if m["name"] == "screen.key_request"]
 

@@ -84,6 +84,7 @@ from wire.errors import (
     UnknownMethod,
     WorkbenchError,
 )
+from wire.frame_format import index_fields
 from wire.recording import KEY_INTERVAL, RECORD_ONLY_FPS, RECORDER_ID
 
 log = logging.getLogger(__name__)
@@ -633,11 +634,13 @@ class RelayMachine:
         self._out.append(RecordScreen(session.id, name, body, message.data))
         if name != "screen.frame":
             return
-        if body.get("key"):
+        # Format 2 keeps seq and key in its binary header (the compact envelope's payload).
+        index = index_fields(body, message.data or b"")
+        if index.get("key"):
             session.last_key_at, session.frames_since_key, session.key_requested_at = self._now.monotonic, 0, None
         else:
             session.frames_since_key += 1
-        seq = body.get("seq")
+        seq = index.get("seq")
         # While a view is open the agent paces the stream by the views' acks (the recorder keeps every
         # frame they get); with none, by the recorder's.
         if isinstance(seq, int) and not session.ended and not session.viewers:

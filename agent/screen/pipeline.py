@@ -131,6 +131,11 @@ class FramePipeline:
         # Row samples of the previous frame, kept from when it was current (spares sampling it again).
         self._rows: RowSample | None = None
         self._rows_next: RowSample | None = None
+        #: where :attr:`current` may differ from :attr:`previous` after a capture: the area :meth:`patch`
+        #: read (DAMAGE said nothing else was drawn), or None (a whole capture: anywhere)
+        self._hint: Rect | None = None
+        #: where the buffer :meth:`patch` fills next may differ from :attr:`previous`; None: anywhere
+        self._stale: Rect | None = None
 
     @property
     def current(self) -> Frame:
@@ -142,6 +147,38 @@ class FramePipeline:
         if frame.shape != (self.height, self.width) or frame.dtype != np.uint32:
             raise ValueError(f"a {frame.shape} {frame.dtype} frame for a {self.width}x{self.height} stream")
         self._buffers[self._index] = frame
+        self._hint = None
+
+    @property
+    def can_patch(self) -> bool:
+        """Whether :meth:`patch` may be used: a frame was sent since the last :meth:`reset`."""
+        return self._has_previous
+
+    def patch(self, area: Rect, pixels: Frame | None) -> None:
+        """Make :attr:`current` the screen from a capture of *area* alone (stream coordinates).
+
+        For when the system said nothing was drawn outside *area* since the last capture
+        (DAMAGE's bounding box): the rest is :attr:`previous`, copied only where the buffer
+        may differ from it, and the next :meth:`produce` compares only *area*'s tiles.  A
+        capture of 20×13 pixels then costs that, not a whole screen's read and compare.
+        *pixels* is *area*'s ``(h, w)`` capture (None when *area* is empty).  Raises
+        ValueError before the first frame (see :attr:`can_patch`) or when the sizes disagree.
+        """
+        if not self._has_previous:
+            raise ValueError("patch needs a whole frame first")
+        if not area.empty and (pixels is None or pixels.shape != (area.h, area.w) or area != area.intersect(
+                Rect(0, 0, self.width, self.height))):
+            raise ValueError(f"a patch of {None if pixels is None else pixels.shape} pixels for {area}")
+        current, previous = self._buffers[self._index], self._buffers[1 - self._index]
+        stale = self._stale
+        if stale is None:
+            np.copyto(current, previous)
+        elif not stale.empty:
+            current[stale.y : stale.bottom, stale.x : stale.right] = previous[stale.y : stale.bottom,
+                                                                              stale.x : stale.right]
+        if pixels is not None and not area.empty:
+            current[area.y : area.bottom, area.x : area.right] = pixels
+        self._hint = area
 
     @property
     def previous(self) -> Frame:
@@ -176,7 +213,7 @@ class FramePipeline:
             # Scrolling goes on for several frames: look where it was first, which spares a compare.
             dirty = self._copy_scroll(current, tried, rects)
         if dirty is None:
-            dirty = dirty_tiles(current, self.previous)
+            dirty = dirty_tiles(current, self.previous, None if key else self._hint)
             if dirty.any() and self.allow_copy and not key:
                 spans = merge_tiles(dirty, self.width, self.height)
                 box = spans[0]
@@ -200,6 +237,12 @@ class FramePipeline:
         if due.any():
             self._refresh(current, due, rects, chunks)
         self._has_previous = True
+        # Where the buffers may differ: what this capture read, and where a copy moved pixels in previous.
+        touched = self._hint
+        for rect in rects:
+            if rect["codec"] == "copy" and touched is not None:
+                touched = touched.union(Rect(rect["x"], rect["y"], rect["w"], rect["h"]))
+        self._stale = touched
         if not rects:
             # Nothing changed: the previous frame's samples still describe it.
             return None
@@ -318,3 +361,4 @@ class FramePipeline:
         self._has_previous = False
         self._rows = None
         self._lossy[:] = False
+        self._stale = None

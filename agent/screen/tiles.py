@@ -26,8 +26,24 @@ def grid_shape(width: int, height: int) -> tuple[int, int]:
     return -(-height // TILE), -(-width // TILE)
 
 
-def dirty_tiles(current: Frame, previous: Frame) -> Grid:
-    """The tiles where *current* differs from *previous* (same shape), as a bool grid."""
+def dirty_tiles(current: Frame, previous: Frame, area: Rect | None = None) -> Grid:
+    """The tiles where *current* differs from *previous* (same shape), as a bool grid.
+
+    With *area*, only the tiles it overlaps are compared (the others are reported clean): the
+    caller knows nothing changed elsewhere (DAMAGE said where drawing happened).
+    """
+    if area is not None:
+        height, width = current.shape
+        shape = grid_shape(width, height)
+        grid = np.zeros(shape, dtype=np.bool_)
+        area = area.intersect(Rect(0, 0, width, height))
+        if area.empty:
+            return grid
+        row_span, column_span = tiles_of(area, shape)
+        top, left = row_span.start * TILE, column_span.start * TILE
+        bottom, right = min(height, row_span.stop * TILE), min(width, column_span.stop * TILE)
+        grid[row_span, column_span] = dirty_tiles(current[top:bottom, left:right], previous[top:bottom, left:right])
+        return grid
     height, width = current.shape
     rows, columns = grid_shape(width, height)
     grid = np.zeros((rows, columns), dtype=np.bool_)

@@ -13,7 +13,7 @@ import pytest
 from agent.screen.decode import Canvas
 from agent.screen.hidden import Rect
 from agent.screen.pipeline import FramePipeline
-from agent.screen.tiles import dirty_tiles
+from agent.screen.tiles import dirty_tiles, flat_tiles, flat_tiles_of
 
 WIDTH, HEIGHT = 640, 400
 WHITE, BLACK = np.uint32(0xFFFFFFFF), np.uint32(0xFF000000)
@@ -86,3 +86,16 @@ def test_dirty_tiles_in_an_area_compares_only_the_tiles_it_overlaps() -> None:
     assert {tuple(p) for p in np.argwhere(dirty_tiles(current, previous, Rect(130, 100, 500, 500)))} == {(2, 2)}
     assert not dirty_tiles(current, previous, Rect(-50, -50, 10, 10)).any()
     assert (dirty_tiles(current, previous, Rect(0, 0, 200, 150)) == dirty_tiles(current, previous)).all()
+
+
+def test_flat_tiles_of_a_grid_agrees_with_the_whole_screens_over_its_bounding_box() -> None:
+    rng = np.random.default_rng(5)
+    frame = np.where(rng.integers(0, 2, (HEIGHT, WIDTH)) == 1, BLACK, WHITE).astype(np.uint32)
+    frame[100:300, 200:500] = rng.integers(0, 1 << 32, (200, 300), dtype=np.uint32)  # photo-like: not flat
+    whole = flat_tiles(frame, Rect(0, 0, WIDTH, HEIGHT))
+    grid = np.zeros(whole.shape, dtype=np.bool_)
+    assert not flat_tiles_of(frame, grid).any()
+    grid[1, 2] = grid[6, 9] = True  # the last tile row is cut short (400 is not a multiple of 64)
+    got = flat_tiles_of(frame, grid)
+    assert (got[1:7, 2:10] == whole[1:7, 2:10]).all() and not got[:1].any() and not got[:, :2].any()
+    assert got.any() and not got.all()

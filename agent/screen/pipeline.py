@@ -41,7 +41,7 @@ from agent.screen.tiles import (
     changed_bounds,
     dirty_tiles,
     find_scroll,
-    flat_tiles,
+    flat_tiles_of,
     grid_shape,
     merge_tiles,
     move_rows,
@@ -228,8 +228,7 @@ class FramePipeline:
             solid, colours = solid_tiles(current, dirty)
             if solid.any():
                 dirty = dirty & ~self._fill(solid, colours, rects)
-            whole = Rect(0, 0, self.width, self.height)
-            as_png = dirty & flat_tiles(current, whole)
+            as_png = dirty & flat_tiles_of(current, dirty)
             if not key and int(np.count_nonzero(as_png)) * TILE * TILE > PNG_DIRECT_PIXELS:
                 as_png[:] = False  # much text in motion: JPEG now (fast), PNG once it settles
             self._encode(current, as_png, "png", key, rects, chunks)
@@ -348,7 +347,7 @@ class FramePipeline:
             columns = np.flatnonzero(due[row])[:budget]
             chosen[row, columns] = True
             budget -= len(columns)
-        flat = flat_tiles(current, Rect(0, 0, self.width, self.height))
+        flat = flat_tiles_of(current, chosen)
         for grid, codec in ((chosen & flat, "png"), (chosen & ~flat, "jpeg")):
             for rect in merge_tiles(grid, self.width, self.height):
                 data = encode_png(current, rect) if codec == "png" else encode_jpeg(current, rect, QUALITY_STILL)

@@ -77,11 +77,14 @@ def merge_tiles(grid: Grid, width: int, height: int, max_rects: int = 48, bridge
     rows, _columns = grid.shape
     spans_open: dict[tuple[int, int], int] = {}
     tile_rects: list[tuple[int, int, int, int]] = []  # row0, col0, row1, col1 (exclusive)
+    dirty_rows = [bool(v) for v in np.asarray(grid.any(axis=1))]
     for row in range(rows + 1):
+        if row < rows and not spans_open and not dirty_rows[row]:
+            continue  # nothing open, nothing starts: the usual row of a typing frame
         spans: set[tuple[int, int]] = set()
         if row < rows:
             line = grid[row]
-            if line.any():
+            if dirty_rows[row]:
                 padded = np.concatenate(([False], line, [False]))
                 edges = np.flatnonzero(padded[1:] != padded[:-1])
                 starts, ends = edges[::2], edges[1::2]
@@ -150,6 +153,24 @@ def flat_tiles(frame: Frame, rect: Rect, samples: int = 8, max_colours: int = 16
     ordered = np.sort(per_tile, axis=2)
     distinct = 1 + np.count_nonzero(ordered[:, :, 1:] != ordered[:, :, :-1], axis=2)
     result: Grid = distinct <= max_colours
+    return result
+
+
+def flat_tiles_of(frame: Frame, grid: Grid) -> Grid:
+    """:func:`flat_tiles` of the whole *frame*, computed only over the bounding box of *grid*'s tiles.
+
+    The same answer for every tile of that box (it is tile-aligned, so the same pixels are
+    sampled); tiles outside it are reported False.  A typed glyph's frame samples one tile,
+    not the screen's 510.
+    """
+    height, width = frame.shape
+    result: Grid = np.zeros(grid.shape, dtype=np.bool_)
+    rows, columns = np.flatnonzero(grid.any(axis=1)), np.flatnonzero(grid.any(axis=0))
+    if not rows.size:
+        return result
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(columns[0]), int(columns[-1]) + 1
+    x, y = c0 * TILE, r0 * TILE
+    result[r0:r1, c0:c1] = flat_tiles(frame, Rect(x, y, min(width, c1 * TILE) - x, min(height, r1 * TILE) - y))
     return result
 
 

@@ -19,9 +19,10 @@ widget is told its page is hidden, so it closes its socket as it does for a hidd
 RFB is disconnected), and the systems take turns, ``--rounds`` times per scenario, the order
 swapped every round.  A page-side loop reads the canvas every animation frame and notes when
 the change showed (page clock, converted to ours with :func:`clock_offset`): the marker's
-colour for scrolling, full and solid; a hash of the typed line for typing.  Latency is from
+colour for scrolling, full and solid; the typed line's cursor for typing.  Latency is from
 the change on the screen (the painter's time just before it draws; the key's injection for
-typing) to that moment.
+typing) to that moment.  For typing, a key counts as seen once the cursor stands past it (the
+rightmost dark pixel of the typed line), so keys drawn together in one frame are each timed.
 
 Scenarios (bench/screen_bench.py's): **typing** (keys into an xterm, 7 a second; here the
 xterm's program clears its screen on Return, so every turn types on the first line),
@@ -74,8 +75,9 @@ from workbench.lab import Xvfb, start_agent, start_relay  # noqa: E402
 WIDTH, HEIGHT = 1920, 1080
 NOTEBOOK = "bench.ipynb"
 SYSTEMS = ("ours", "noVNC")
-#: The typed line, as the page hashes it: xterm's first text row (fixed font, 13 px) over the typed width.
-TYPED_LINE = (0, 0, 1210, 18)
+#: The typed line as the page watches it: the first text row of the xterm (fixed font, 13 px), inside its
+#: 200 columns and below its black X border (both would be the rightmost dark pixel).
+TYPED_LINE = (0, 3, 1180, 13)
 
 #: Counts what the page's websockets receive, says which are open, lets the bench hide the page from
 #: the widget (the Page Visibility API, as a hidden tab), and watches a canvas every animation frame.
@@ -109,7 +111,8 @@ INSTRUMENT = """
     window.benchHidden = hidden;
     document.dispatchEvent(new Event('visibilitychange'));
   };
-  // mode "pixel": the colour at (x, y) whenever it changes; "region": a hash of the w x h area at (x, y).
+  // mode "pixel": the colour at (x, y) whenever it changes; "cursor": the x of the rightmost dark pixel
+  // of the w x h area at (x, y) whenever it changes (one glyph further right for each key typed).
   const now = () => performance.timeOrigin + performance.now();
   window.benchWatch = (selector, mode, x, y, w, h) => {
     window.benchSeen = [];
@@ -125,12 +128,16 @@ INSTRUMENT = """
         if (mode === 'pixel') {
           key = `${data[0]},${data[1]},${data[2]}`;
           if (key !== last) window.benchSeen.push([now(), data[0], data[1], data[2]]);
-        } else {
-          const words = new Uint32Array(data.buffer);
-          let hash = 2166136261;
-          for (let i = 0; i < words.length; i += 1) hash = Math.imul(hash ^ words[i], 16777619);
-          key = String(hash >>> 0);
-          if (key !== last && last !== null) window.benchSeen.push([now(), 0, 0, 0]);
+        } else {  // "cursor": the rightmost dark pixel of the area (the typed line's cursor block)
+          let right = -1;
+          for (let row = 0; row < h; row += 1) {
+            for (let col = w - 1; col > right; col -= 1) {
+              const at = (row * w + col) * 4;
+              if (data[at] + data[at + 1] + data[at + 2] < 384) { right = col; break; }
+            }
+          }
+          key = String(right);
+          if (key !== last) window.benchSeen.push([now(), right, 0, 0]);
         }
         last = key;
       }
@@ -271,25 +278,33 @@ def chromium_pids() -> dict[str, list[int]]:
     return groups
 
 
+#: Pixels one typed character moves the cursor (xterm's fixed font, 6×13).
+GLYPH_WIDTH = 6
+
+
 def latencies(events: list[screen_bench.Event], seen: list[list[float]], offset_ms: float) -> list[float]:
     """Ms from each change (monotonic seconds) to the first time it was seen (page ms).
 
-    A change with a colour is seen when the watched pixel takes it; one without (typing) is the
-    first change of the watched region after it and after the change matched to the one before.
+    A change with a colour is seen when the watched pixel takes it.  A key (typing, no colour)
+    is seen once the cursor stands past it: the *k*-th key of a turn typed on a cleared line
+    when the cursor is ``k + 1`` glyphs right of where it stood on the empty line (its
+    leftmost position seen), so keys drawn together in one frame are each timed right.
     """
     wall_minus_mono = time.time() - time.monotonic()
     found = []
-    used = float("-inf")
-    for event in events:
+    home = min((row[1] for row in seen if row[1] >= 0), default=0.0)
+    for index, event in enumerate(events):
         at_ms = (event.at + wall_minus_mono) * 1000
         for when, r, g, b in seen:
             page_ms = when - offset_ms
-            if page_ms < at_ms - 1 or page_ms <= used:
+            if page_ms < at_ms - 1:
                 continue
-            if event.colour is None or max(abs(r - event.colour[0]), abs(g - event.colour[1]),
-                                           abs(b - event.colour[2])) <= 40:
+            if event.colour is None:
+                if r >= home + (index + 1) * GLYPH_WIDTH:
+                    found.append(page_ms - at_ms)
+                    break
+            elif max(abs(r - event.colour[0]), abs(g - event.colour[1]), abs(b - event.colour[2])) <= 40:
                 found.append(page_ms - at_ms)
-                used = page_ms if event.colour is None else used
                 break
     return found
 
@@ -338,7 +353,7 @@ def measure_turn(views: Views, system: str, scenario: screen_bench.Scenario, sec
     try:
         x, y, w, h = scenario.marker
         if scenario.name == "typing":
-            page.evaluate(f"() => benchWatch('{views.selectors[system]}', 'region', {x}, {y}, {w}, {h})")
+            page.evaluate(f"() => benchWatch('{views.selectors[system]}', 'cursor', {x}, {y}, {w}, {h})")
         else:
             page.evaluate(f"() => benchWatch('{views.selectors[system]}', 'pixel', {x + w // 2}, {y + h // 2}, 1, 1)")
         scenario.drive(1.5)  # warm up: the key frame, the lossless refresh after it

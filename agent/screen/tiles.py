@@ -59,8 +59,8 @@ def dirty_tiles(current: Frame, previous: Frame, area: Rect | None = None) -> Gr
         diff = now[top:bottom] != before[top:bottom]
         if not diff.any():
             continue
-        if whole:
-            grid[row, :whole] = diff[:, :split].reshape(bottom - top, whole, per_tile).any(axis=(0, 2))
+        if whole:  # down the band's rows first, then per tile (see solid_tiles)
+            grid[row, :whole] = diff[:, :split].any(axis=0).reshape(whole, per_tile).any(axis=1)
         if split < now.shape[1]:
             grid[row, whole] = bool(diff[:, split:].any())
     return grid
@@ -311,8 +311,10 @@ def solid_tiles(frame: Frame, grid: Grid) -> tuple[Grid, Frame]:
         columns = np.flatnonzero(grid[row])
         if len(columns) > _SOLID_ONE_BY_ONE and whole:
             firsts = band[0, : whole * TILE : TILE]
-            tiles = band[:, : whole * TILE].reshape(bottom - top, whole, TILE)
-            same = (tiles == firsts[None, :, None]).all(axis=(0, 2))
+            # Each pixel against its tile's first, OR-ed down the band's rows, then per tile: reducing
+            # one axis at a time is several times faster than numpy's reduce over axes (0, 2).
+            differs = (band[:, : whole * TILE] != np.repeat(firsts, TILE)).any(axis=0)
+            same = ~differs.reshape(whole, TILE).any(axis=1)
             solid[row, :whole] = same & grid[row, :whole]
             colours[row, :whole] = firsts
             columns = columns[columns >= whole]

@@ -10,10 +10,8 @@ from __future__ import annotations
 import select
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 import Xlib.display
-from Xlib import X
 
 from agent.screen._x11 import X11Watcher
 from agent.screen.capture import Capturer

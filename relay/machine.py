@@ -634,7 +634,7 @@ class RelayMachine:
         self._out.append(RecordScreen(session.id, name, body, message.data))
         if name != "screen.frame":
             return
-        # A format-2 frame keeps seq and key in its binary header, not in the body.
+        # Format 2 keeps seq and key in its binary header (the compact envelope's payload).
         index = index_fields(body, message.data or b"")
         if index.get("key"):
             session.last_key_at, session.frames_since_key, session.key_requested_at = self._now.monotonic, 0, None

@@ -6,6 +6,19 @@ a binary frame::
 
     b"WB" | version (1 byte) | header length (4 bytes, big endian) | JSON header | payload
 
+A ``screen.frame`` event in frame format 2 (:mod:`wire.frame_format`), the most frequent
+message of all, travels in a compact binary frame instead, whose envelope is 5 bytes
+rather than about 68 (a typing frame's whole format-2 content is about 60)::
+
+    b"WF" | version (1 byte) | extra length (2 bytes, big endian) | extra JSON | format-2 payload
+
+*extra* is the frame body's fields besides ``fmt`` (``monitor``, ``x``, ``y``, ``hidden``) as a
+JSON object, or nothing at all when there are none (the common case).  :func:`encode` writes
+it for every such event and :func:`decode` gives back the very same :class:`Message`
+(``event``, ``name`` ``screen.frame``, ``body`` ``{"fmt": 2, ...extra}``, the payload as data),
+so the relay, the recorder and every reader handle both envelopes alike, and the relay
+forwards the frame as it came.
+
 :func:`decode` checks the version, the size, the type and each field's type
 before anything acts on a message, and raises :class:`~wire.errors.ProtocolError`
 (or a subclass) with a stable code when a frame is malformed.  Nothing else
@@ -59,6 +72,14 @@ _LEADING_FIELD: Final = re.compile(r'\s*"(v|type|id|method|name)"\s*:\s*("(?:[^"
 
 _MAGIC: Final = b"WB"
 _PREFIX: Final = struct.Struct(">2sBI")
+#: The compact envelope of a format-2 ``screen.frame`` (see the module docstring).
+_FRAME_MAGIC: Final = b"WF"
+_FRAME_PREFIX: Final = struct.Struct(">2sBH")
+SCREEN_FRAME: Final = "screen.frame"
+#: ``fmt`` of the frames the compact envelope carries (wire.frame_format.FORMAT; wire stays import-light).
+_COMPACT_FORMAT: Final = 2
+#: The shortest format-2 payload: its fixed header (wire.frame_format's, 19 bytes).
+_FORMAT_2_HEAD: Final = 19
 
 # type -> {field: (accepted python types, required)}
 _FieldSpec = dict[str, tuple[tuple[type, ...], bool]]
@@ -104,6 +125,9 @@ def encode(message: Message) -> str | bytes:
     """
     if "v" in message.fields or "type" in message.fields:
         raise ProtocolError(f"cannot encode {message.type}: a field may not be called 'v' or 'type'")
+    compact = _compact_frame(message)
+    if compact is not None:
+        return compact
     body = {"v": PROTOCOL_VERSION, "type": message.type, **message.fields}
     try:
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -124,6 +148,68 @@ def encode(message: Message) -> str | bytes:
     return b"".join((_PREFIX.pack(_MAGIC, PROTOCOL_VERSION, len(header)), header, message.data))
 
 
+def _compact_frame(message: Message) -> bytes | None:
+    """*message* in the compact envelope when it is a format-2 ``screen.frame``, else None.
+
+    Raises :class:`ProtocolError` when its extra fields cannot be written as JSON and
+    :class:`MessageTooLarge` when the frame would exceed :data:`MAX_MESSAGE_BYTES`.
+    """
+    fields, data = message.fields, message.data
+    if message.type != "event" or data is None or fields.get("name") != SCREEN_FRAME or len(fields) != 2:
+        return None
+    body = fields.get("body")
+    if not isinstance(body, dict) or body.get("fmt") != _COMPACT_FORMAT or type(body["fmt"]) is not int:
+        return None
+    extra = b""
+    if len(body) > 1:
+        try:
+            extra = json.dumps({k: v for k, v in body.items() if k != "fmt"}, separators=(",", ":"),
+                               ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError, RecursionError) as err:
+            raise ProtocolError(f"cannot encode {SCREEN_FRAME}: {err}") from err
+        if len(extra) > 0xFFFF:
+            return None  # a body this large (thousands of hidden areas) goes in the ordinary envelope
+    size = _FRAME_PREFIX.size + len(extra) + len(data)
+    if size > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(f"{SCREEN_FRAME} of {size} bytes over {MAX_MESSAGE_BYTES}")
+    return b"".join((_FRAME_PREFIX.pack(_FRAME_MAGIC, PROTOCOL_VERSION, len(extra)), extra, data))
+
+
+def _decode_compact_frame(frame: bytes) -> Message:
+    """The ``screen.frame`` event a compact frame (``b"WF"``) holds.
+
+    Raises :class:`UnsupportedVersion` and :class:`ProtocolError` (``bad_message``) when the
+    prefix is cut short, the extra JSON is out of range, not an object, names ``fmt`` or
+    is nested, or the payload is shorter than a format-2 header.
+    """
+    if len(frame) < _FRAME_PREFIX.size:
+        raise ProtocolError("compact screen frame shorter than its prefix")
+    _magic, version, extra_length = _FRAME_PREFIX.unpack_from(frame)
+    if version != PROTOCOL_VERSION:
+        raise UnsupportedVersion(f"protocol version {version}; this side speaks {PROTOCOL_VERSION}")
+    end = _FRAME_PREFIX.size + extra_length
+    if end > len(frame):
+        raise ProtocolError("compact screen frame: its extra fields' length runs past the frame")
+    body: dict[str, Any] = {"fmt": _COMPACT_FORMAT}
+    if extra_length:
+        text = frame[_FRAME_PREFIX.size:end]
+        try:
+            extra = json.loads(text.decode("utf-8"), parse_constant=_not_json, parse_float=_finite)
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
+            raise ProtocolError(f"compact screen frame: its extra fields are not a JSON object: {err}") from err
+        if not isinstance(extra, dict) or "fmt" in extra:
+            raise ProtocolError("compact screen frame: its extra fields must be a JSON object without 'fmt'")
+        if nested_deeper_than(extra, MAX_DEPTH - 2):
+            raise ProtocolError(f"compact screen frame: its extra fields are nested deeper than {MAX_DEPTH - 2}")
+        if b"\\u" in text:
+            _check_unicode(extra)
+        body.update(extra)
+    data = frame[end:]
+    if len(data) < _FORMAT_2_HEAD:
+        raise ProtocolError(f"compact screen frame of {len(data)} payload bytes, shorter than a format-2 header")
+    return Message("event", {"name": SCREEN_FRAME, "body": body}, data)
+
+
 def decode(frame: str | bytes) -> Message:
     """Decode and validate one websocket frame.
 
@@ -132,11 +218,14 @@ def decode(frame: str | bytes) -> Message:
     :class:`TooDeep` (``too_deep``, with the envelope of the message when it could
     be read) or :class:`ProtocolError` (``bad_message``: also for NaN, infinities and
     strings that are not Unicode, which JSON cannot carry on); the caller replies
-    with the error and keeps the connection.
+    with the error and keeps the connection.  A compact ``screen.frame`` (``b"WF"``) decodes to
+    the same message as its ordinary form; see :func:`_decode_compact_frame` for its errors.
     """
     if len(frame) > MAX_MESSAGE_BYTES:
         raise MessageTooLarge(f"frame of {len(frame)} bytes over {MAX_MESSAGE_BYTES}")
     data: bytes | None = None
+    if isinstance(frame, bytes) and frame[:2] == _FRAME_MAGIC:
+        return _decode_compact_frame(frame)
     if isinstance(frame, bytes):
         if len(frame) < _PREFIX.size:
             raise ProtocolError("binary frame shorter than its prefix")

@@ -62,8 +62,9 @@ class WindowsWatcher:
     def poll(self) -> None:
         """Nothing to handle: there are no notifications."""
 
-    def rearm(self) -> None:
-        """Nothing to rearm: there are no notifications."""
+    def rearm(self) -> Rect | None:
+        """Nothing to rearm: there are no notifications; where drawing happened is unknown (None)."""
+        return None
 
     def begin(self, titles: frozenset[str]) -> None:
         """Start a capture bracket: where the windows titled *titles* are now."""

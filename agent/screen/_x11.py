@@ -49,12 +49,15 @@ class X11Watcher:
         self._display.set_error_handler(lambda *args: None)
         self._root = self._display.screen().root
         self.damaged = True
+        #: the bounding box (root coordinates) of what was drawn since the last rearm; None: unknown
+        self._drawn: Rect | None = None
         self._damage: int | None = None
         self._damage_event = -1
         self._root.change_attributes(event_mask=X.SubstructureNotifyMask)
         if use_damage and self._display.has_extension("DAMAGE"):
             xdamage.query_version(self._display)
-            self._damage = xdamage.damage_create(self._root, xdamage.DamageReportNonEmpty)
+            # The bounding box, not just "something": the streamer reads only that part of the screen.
+            self._damage = xdamage.damage_create(self._root, xdamage.DamageReportBoundingBox)
             # python-xlib registers a copy of the event class: compare codes, not classes.
             extension = self._display.query_extension("DAMAGE")
             if extension is not None:
@@ -81,19 +84,35 @@ class X11Watcher:
 
     def poll(self) -> None:
         """Handle every event already received; sets :attr:`damaged` on drawing."""
+        late = self._drain()
+        if late is not None:
+            self.damaged = True
+            if self._drawn is not None:
+                self._drawn = self._drawn.union(late)
+
+    def _drain(self) -> Rect | None:
+        """Handle the events received; the bounding box of the drawing they report (None: none)."""
+        drawn: Rect | None = None
         while self._display.pending_events():
             event = self._display.next_event()
             if event.type == self._damage_event:
-                self.damaged = True
+                area = event.area
+                box = Rect(int(area.x), int(area.y), int(area.width), int(area.height))
+                drawn = box if drawn is None else drawn.union(box)
             else:
                 self._windows.handle(event)
+        return drawn
 
-    def rearm(self) -> None:
-        """Clear the accumulated damage, so that the next drawing reports again.
+    def rearm(self) -> Rect | None:
+        """Clear the accumulated damage, so that the next drawing reports again; returns what was drawn.
 
         Call it just before a capture: whatever is drawn from then on is
-        reported, so no change is missed between two captures.
+        reported, so no change is missed between two captures.  The result is the
+        bounding box (root coordinates) of what was drawn since the last rearm, which the
+        capture must read; None when that is not known (the first time): read everything.
         """
+        self.poll()
+        drawn, self._drawn = self._drawn, Rect(0, 0, 0, 0)
         self.damaged = False
         if self._damage is not None:
             xdamage.damage_subtract(self._display, self._damage, 0, 0)
@@ -104,6 +123,14 @@ class X11Watcher:
             # The subtraction must reach the server before the capture does (another
             # connection): drawing after it is then reported, and none is lost.
             self._display.sync()
+            # Reports read during the round trip: drawing from before the subtraction (this capture
+            # must read it) or after (the next one must): both are told.
+            late = self._drain()
+            if late is not None:
+                self.damaged = True
+                self._drawn = late
+                drawn = None if drawn is None else drawn.union(late)
+        return drawn if self._damage is not None else None
 
     # Windows (the WindowTracker protocol).
 

@@ -19,6 +19,7 @@ import sys
 from typing import Protocol, cast
 
 from agent.display import is_x11_platform, x11_backend
+from agent.screen.hidden import Rect
 from agent.screen.tracking import WindowTracker
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,12 @@ class ScreenWatcher(WindowTracker, Protocol):
         """Handle every notification already received (sets :attr:`damaged`)."""
         ...
 
-    def rearm(self) -> None:
-        """Clear the accumulated drawing, just before a capture, so the next drawing reports again."""
+    def rearm(self) -> Rect | None:
+        """Clear the accumulated drawing, just before a capture, so the next drawing reports again.
+
+        Returns the bounding box (virtual-screen coordinates) of what was drawn since the last
+        rearm, which the capture must read, or None when that is not known (read everything).
+        """
         ...
 
 

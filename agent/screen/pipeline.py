@@ -41,7 +41,7 @@ from agent.screen.tiles import (
     changed_bounds,
     dirty_tiles,
     find_scroll,
-    flat_tiles,
+    flat_tiles_of,
     grid_shape,
     merge_tiles,
     move_rows,
@@ -131,6 +131,11 @@ class FramePipeline:
         # Row samples of the previous frame, kept from when it was current (spares sampling it again).
         self._rows: RowSample | None = None
         self._rows_next: RowSample | None = None
+        #: where :attr:`current` may differ from :attr:`previous` after a capture: the area :meth:`patch`
+        #: read (DAMAGE said nothing else was drawn), or None (a whole capture: anywhere)
+        self._hint: Rect | None = None
+        #: where the buffer :meth:`patch` fills next may differ from :attr:`previous`; None: anywhere
+        self._stale: Rect | None = None
 
     @property
     def current(self) -> Frame:
@@ -142,6 +147,38 @@ class FramePipeline:
         if frame.shape != (self.height, self.width) or frame.dtype != np.uint32:
             raise ValueError(f"a {frame.shape} {frame.dtype} frame for a {self.width}x{self.height} stream")
         self._buffers[self._index] = frame
+        self._hint = None
+
+    @property
+    def can_patch(self) -> bool:
+        """Whether :meth:`patch` may be used: a frame was sent since the last :meth:`reset`."""
+        return self._has_previous
+
+    def patch(self, area: Rect, pixels: Frame | None) -> None:
+        """Make :attr:`current` the screen from a capture of *area* alone (stream coordinates).
+
+        For when the system said nothing was drawn outside *area* since the last capture
+        (DAMAGE's bounding box): the rest is :attr:`previous`, copied only where the buffer
+        may differ from it, and the next :meth:`produce` compares only *area*'s tiles.  A
+        capture of 20×13 pixels then costs that, not a whole screen's read and compare.
+        *pixels* is *area*'s ``(h, w)`` capture (None when *area* is empty).  Raises
+        ValueError before the first frame (see :attr:`can_patch`) or when the sizes disagree.
+        """
+        if not self._has_previous:
+            raise ValueError("patch needs a whole frame first")
+        if not area.empty and (pixels is None or pixels.shape != (area.h, area.w) or area != area.intersect(
+                Rect(0, 0, self.width, self.height))):
+            raise ValueError(f"a patch of {None if pixels is None else pixels.shape} pixels for {area}")
+        current, previous = self._buffers[self._index], self._buffers[1 - self._index]
+        stale = self._stale
+        if stale is None:
+            np.copyto(current, previous)
+        elif not stale.empty:
+            current[stale.y : stale.bottom, stale.x : stale.right] = previous[stale.y : stale.bottom,
+                                                                              stale.x : stale.right]
+        if pixels is not None and not area.empty:
+            current[area.y : area.bottom, area.x : area.right] = pixels
+        self._hint = area
 
     @property
     def previous(self) -> Frame:
@@ -176,7 +213,7 @@ class FramePipeline:
             # Scrolling goes on for several frames: look where it was first, which spares a compare.
             dirty = self._copy_scroll(current, tried, rects)
         if dirty is None:
-            dirty = dirty_tiles(current, self.previous)
+            dirty = dirty_tiles(current, self.previous, None if key else self._hint)
             if dirty.any() and self.allow_copy and not key:
                 spans = merge_tiles(dirty, self.width, self.height)
                 box = spans[0]
@@ -191,8 +228,7 @@ class FramePipeline:
             solid, colours = solid_tiles(current, dirty)
             if solid.any():
                 dirty = dirty & ~self._fill(solid, colours, rects)
-            whole = Rect(0, 0, self.width, self.height)
-            as_png = dirty & flat_tiles(current, whole)
+            as_png = dirty & flat_tiles_of(current, dirty)
             if not key and int(np.count_nonzero(as_png)) * TILE * TILE > PNG_DIRECT_PIXELS:
                 as_png[:] = False  # much text in motion: JPEG now (fast), PNG once it settles
             self._encode(current, as_png, "png", key, rects, chunks)
@@ -200,6 +236,12 @@ class FramePipeline:
         if due.any():
             self._refresh(current, due, rects, chunks)
         self._has_previous = True
+        # Where the buffers may differ: what this capture read, and where a copy moved pixels in previous.
+        touched = self._hint
+        for rect in rects:
+            if rect["codec"] == "copy" and touched is not None:
+                touched = touched.union(Rect(rect["x"], rect["y"], rect["w"], rect["h"]))
+        self._stale = touched
         if not rects:
             # Nothing changed: the previous frame's samples still describe it.
             return None
@@ -305,7 +347,7 @@ class FramePipeline:
             columns = np.flatnonzero(due[row])[:budget]
             chosen[row, columns] = True
             budget -= len(columns)
-        flat = flat_tiles(current, Rect(0, 0, self.width, self.height))
+        flat = flat_tiles_of(current, chosen)
         for grid, codec in ((chosen & flat, "png"), (chosen & ~flat, "jpeg")):
             for rect in merge_tiles(grid, self.width, self.height):
                 data = encode_png(current, rect) if codec == "png" else encode_jpeg(current, rect, QUALITY_STILL)
@@ -318,3 +360,4 @@ class FramePipeline:
         self._has_previous = False
         self._rows = None
         self._lossy[:] = False
+        self._stale = None

@@ -310,7 +310,8 @@ class Streamer:
                 self._control.hidden_changed = False
         cpu_before = time.thread_time()
         try:
-            frame = self._capture_frame(now, key)  # of self._stream's area, whatever was asked since
+            # Of self._stream's area, whatever was asked since.
+            frame = self._capture_frame(now, key, whole=hidden_changed)
         except CaptureError as err:
             log.warning("screen capture failed: %s", err)
             self._close_sources()
@@ -332,6 +333,25 @@ class Streamer:
         self._cpu_credit -= time.thread_time() - cpu_before
         return 0.0
 
+    def _capture_drawn(self, drawn: Rect) -> bool:
+        """Read only *drawn* (virtual-screen coordinates) into the pipeline; False when it must not.
+
+        Only while nothing is hidden and the view is not paused, before and after the read: a
+        partial read has no masking of its own (capture_masked then reads everything).  Typing
+        costs the read and compare of its glyph instead of a whole screen's.
+        """
+        assert self._capturer is not None and self._pipeline is not None and self._area is not None
+        before = self._hidden.snapshot()
+        if before[0] or before[1]:
+            return False
+        area = self._area
+        box = drawn.translate(-area.x, -area.y).intersect(Rect(0, 0, area.w, area.h))
+        pixels = None if box.empty else self._capturer.grab(box.translate(area.x, area.y))
+        if self._hidden.snapshot() != before:
+            return False
+        self._pipeline.patch(box, pixels)
+        return True
+
     def _adapt_quality(self, rtt: float | None, interval: float) -> None:
         """Lower JPEG quality when acks come back slowly (a slow link), raise it when they are quick."""
         assert self._pipeline is not None
@@ -342,18 +362,23 @@ class Streamer:
         elif rtt < max(0.05, interval):
             self._pipeline.quality = min(QUALITY_MAX, self._pipeline.quality + 1)
 
-    def _capture_frame(self, now: float, key: bool) -> EncodedFrame | None:
+    def _capture_frame(self, now: float, key: bool, whole: bool = False) -> EncodedFrame | None:
         """Capture, mask, encode; None when nothing changed or the view was paused meanwhile.
 
-        Raises :class:`CaptureError` (the caller closes the sources and retries later).
+        Reads only what DAMAGE says was drawn (see :meth:`_capture_drawn`) unless *key*, *whole*
+        (what is hidden changed: pixels may show that nothing drew), or the pipeline has no
+        frame yet.  Raises :class:`CaptureError` (the caller closes the sources and retries later).
         """
         assert self._capturer is not None and self._pipeline is not None and self._area is not None
+        drawn = None
         if self._watcher is not None and self._watcher.has_damage:
-            self._watcher.rearm()
-        frame, hidden, paused = capture_masked(self._capturer, self._watcher, self._hidden, self._area)
-        if paused:
-            return None
-        self._pipeline.current = frame
+            drawn = self._watcher.rearm()
+        hidden: list[Rect] = []
+        if drawn is None or key or whole or not self._pipeline.can_patch or not self._capture_drawn(drawn):
+            frame, hidden, paused = capture_masked(self._capturer, self._watcher, self._hidden, self._area)
+            if paused:
+                return None
+            self._pipeline.current = frame
         wall_ms = time.time() * 1000.0
         try:
             return self._pipeline.produce(now, wall_ms, key=key, hidden=hidden)

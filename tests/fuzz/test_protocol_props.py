@@ -183,3 +183,18 @@ def test_a_field_named_like_the_envelope_is_refused_when_encoding(name: str, val
         assert err.code == "bad_message"
     else:
         raise AssertionError(f"a field named {name!r} was encoded over the envelope")
+
+
+@given(st.binary(max_size=40), json_values, st.binary(max_size=40), st.integers(0, 0xFFFF) | st.none())
+@example(b"\x01\x00\x02", None, b"", None)
+@bounded(400)
+def test_any_compact_screen_frame_is_decoded_or_refused_with_a_code(raw: bytes, extra: Any, payload: bytes,
+                                                                    length: int | None) -> None:
+    """b"WF" frames: random bytes, and random JSON in a well-formed prefix, never raise anything else."""
+    decoded_or_refused(b"WF" + raw)
+    text = json.dumps(extra).encode()
+    frame = b"WF" + struct.pack(">BH", 1, len(text) if length is None else length) + text + payload
+    message = decoded_or_refused(frame)
+    if message is not None:
+        assert message.type == "event" and message["name"] == "screen.frame" and message["body"]["fmt"] == 2
+        assert protocol.decode(protocol.encode(message)) == message

@@ -425,6 +425,9 @@ def test_viewers_are_admitted_by_token() -> None:
 
     frame = protocol.encode(protocol.event("screen.frame", {"seq": 1}, b"jpeg"))
     assert relay.send("a", protocol.event("screen.frame", {"seq": 1}, b"jpeg"))[1:] == [Send("v", frame)]
+    compact = protocol.encode(protocol.event("screen.frame", {"fmt": 2}, bytes(19)))
+    assert compact[:2] == b"WF"  # forwarded byte for byte, never re-encoded
+    assert relay.send("a", protocol.decode(compact))[1:] == [Send("v", compact)]
 
     (status,) = messages(relay.send("t", protocol.request("s", "relay.status", {})), "t")
     assert status["result"]["viewers"] == 1 and status["result"]["viewer_refusals"] == 1

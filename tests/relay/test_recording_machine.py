@@ -90,3 +90,16 @@ def test_record_none_asks_the_agent_for_nothing() -> None:
     actions = relay.hello("t", "technician", code=code, name="Alice")
     assert [m.type for m in messages(actions, "a")] == ["paired"]
     assert not [a for a in relay.send("a", frame(1, key=True)) if isinstance(a, RecordScreen)]
+
+
+def test_a_compact_format_2_frame_is_recorded_as_it_came_and_acked_by_its_seq() -> None:
+    """seq and key of a format-2 frame are in its binary header, not in a JSON body."""
+    relay, _ = recording_session()
+    payload = pack(41, True, 4, 4, 1.0, [{"x": 0, "y": 0, "w": 4, "h": 4, "codec": "fill", "rgb": [1, 2, 3]}], b"")
+    message = protocol.event("screen.frame", {"fmt": 2}, payload)
+    assert protocol.encode(message)[:2] == b"WF"
+    actions = relay.send("a", message)
+    (recorded,) = [a for a in actions if isinstance(a, RecordScreen)]
+    assert recorded.body == {"fmt": 2} and recorded.data == payload
+    (ack,) = messages(actions, "a")
+    assert ack["body"] == {"seq": 41, "viewer_id": RECORDER_ID}

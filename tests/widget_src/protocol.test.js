@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { backoffDelays } from "../../workbench/widget_src/backoff.js";
-import { decodeMessage, encodeBinary, eventMessage, helloMessage, isInt } from "../../workbench/widget_src/protocol.js";
+import { readFileSync } from "node:fs";
+
+import { unpackFrame } from "../../workbench/widget_src/frame_format.js";
+import {
+  decodeMessage, encodeBinary, encodeCompactFrame, eventMessage, helloMessage, isInt,
+} from "../../workbench/widget_src/protocol.js";
 
 test("a binary frame round-trips through encodeBinary and decodeMessage", () => {
   const frame = encodeBinary({ type: "event", name: "screen.frame", body: { seq: 3 } }, new Uint8Array([9, 8, 7]));
@@ -44,4 +49,38 @@ test("backoff jitters around the doubling delay", () => {
   const high = backoffDelays({ random: () => 1 });
   assert.deepEqual([low.next().value, low.next().value], [188, 375]);
   assert.deepEqual([high.next().value, high.next().value], [313, 625]);
+});
+
+// Frames the Python encoder wrote (tests/wire/test_compact_frame.py checks it still writes them).
+const SHARED = JSON.parse(readFileSync(new URL("./compact_frames.json", import.meta.url), "utf8"));
+const hex = (/** @type {string} */ text) => Uint8Array.from(text.match(/../g) ?? [], (b) => parseInt(b, 16));
+
+test("compact screen frames written by Python decode to their screen.frame event", () => {
+  assert.ok(SHARED.length >= 2);
+  for (const shared of SHARED) {
+    const { msg, payload } = decodeMessage(hex(shared.frame).buffer);
+    assert.deepEqual(msg, { v: 1, type: "event", name: "screen.frame", body: shared.body });
+    assert.deepEqual([...payload], [...hex(shared.payload)]);
+    const frame = unpackFrame(/** @type {Record<string, any>} */ (msg.body), payload);
+    assert.equal(frame.body.seq, shared.seq);
+    assert.deepEqual(frame.body.rects.map((/** @type {any} */ r) => r.codec), shared.rects.map((/** @type {any} */ r) => r.codec));
+    const { fmt, ...extra } = shared.body;
+    assert.equal(fmt, 2);
+    assert.deepEqual([...encodeCompactFrame(extra, hex(shared.payload))], [...hex(shared.frame)]);
+  }
+});
+
+test("malformed compact frames are refused with a reason", () => {
+  const head = new Uint8Array(19);
+  const wf = (/** @type {number[]} */ prefix, /** @type {string} */ json, payload = head) => {
+    const bytes = new TextEncoder().encode(json);
+    return Uint8Array.from([...prefix, ...bytes, ...payload]);
+  };
+  assert.throws(() => decodeMessage(new Uint8Array([0x57, 0x46, 1])), /shorter than its prefix/);
+  assert.throws(() => decodeMessage(wf([0x57, 0x46, 2, 0, 0], "")), /protocol version 2/);
+  assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 99], "{}")), /run past the frame/);
+  assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 3], "[1]")), /JSON object without fmt/);
+  assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 9], '{"fmt":3}')), /without fmt/);
+  assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 0], "", head.subarray(0, 18))), /format-2 header/);
+  assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 2], "{x")), SyntaxError);
 });

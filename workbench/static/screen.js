@@ -823,6 +823,24 @@ function isInt(value) {
 }
 var textDecoder = new TextDecoder();
 var textEncoder = new TextEncoder();
+var FORMAT_2_HEAD = 19;
+function decodeCompactFrame(bytes) {
+  if (bytes.byteLength < 5) throw new Error("compact screen frame shorter than its prefix");
+  if (bytes[2] !== PROTOCOL_VERSION) throw new Error(`protocol version ${bytes[2]}`);
+  const extraLength = bytes[3] << 8 | bytes[4];
+  if (5 + extraLength > bytes.byteLength) throw new Error("compact screen frame: its extra fields run past the frame");
+  let body = { fmt: 2 };
+  if (extraLength) {
+    const extra = JSON.parse(textDecoder.decode(bytes.subarray(5, 5 + extraLength)));
+    if (extra === null || typeof extra !== "object" || Array.isArray(extra) || "fmt" in extra) {
+      throw new Error("compact screen frame: its extra fields must be a JSON object without fmt");
+    }
+    body = { ...extra, fmt: 2 };
+  }
+  const payload = bytes.subarray(5 + extraLength);
+  if (payload.byteLength < FORMAT_2_HEAD) throw new Error("compact screen frame shorter than a format-2 header");
+  return { msg: { v: PROTOCOL_VERSION, type: "event", name: "screen.frame", body }, payload };
+}
 function decodeMessage(data) {
   let msg;
   let payload = new Uint8Array(0);
@@ -830,6 +848,7 @@ function decodeMessage(data) {
     msg = JSON.parse(data);
   } else {
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    if (bytes.byteLength >= 2 && bytes[0] === 87 && bytes[1] === 70) return decodeCompactFrame(bytes);
     if (bytes.byteLength < 7 || bytes[0] !== 87 || bytes[1] !== 66) {
       throw new Error("binary frame without the WB prefix");
     }

@@ -17,7 +17,35 @@ export function isInt(value) {
 const textDecoder = new TextDecoder();
 const textEncoder = new TextEncoder();
 
-/** Decode one websocket message: text JSON, or `"WB" | version | u32 BE length | JSON | payload`.
+/** The shortest format-2 payload: its fixed header (frame_format.js). */
+const FORMAT_2_HEAD = 19;
+
+/** A compact screen frame (`"WF" | version | u16 BE extra length | extra JSON | format-2 payload`,
+ * wire/protocol.py): the screen.frame event it stands for, body `{fmt: 2, ...extra}`.
+ * Throws on a malformed one.
+ * @param {Uint8Array} bytes
+ * @returns {Decoded} */
+function decodeCompactFrame(bytes) {
+  if (bytes.byteLength < 5) throw new Error("compact screen frame shorter than its prefix");
+  if (bytes[2] !== PROTOCOL_VERSION) throw new Error(`protocol version ${bytes[2]}`);
+  const extraLength = (bytes[3] << 8) | bytes[4];
+  if (5 + extraLength > bytes.byteLength) throw new Error("compact screen frame: its extra fields run past the frame");
+  /** @type {Record<string, unknown>} */
+  let body = { fmt: 2 };
+  if (extraLength) {
+    const extra = JSON.parse(textDecoder.decode(bytes.subarray(5, 5 + extraLength)));
+    if (extra === null || typeof extra !== "object" || Array.isArray(extra) || "fmt" in extra) {
+      throw new Error("compact screen frame: its extra fields must be a JSON object without fmt");
+    }
+    body = { ...extra, fmt: 2 };
+  }
+  const payload = bytes.subarray(5 + extraLength);
+  if (payload.byteLength < FORMAT_2_HEAD) throw new Error("compact screen frame shorter than a format-2 header");
+  return { msg: { v: PROTOCOL_VERSION, type: "event", name: "screen.frame", body }, payload };
+}
+
+/** Decode one websocket message: text JSON, `"WB" | version | u32 BE length | JSON | payload`,
+ * or a compact screen frame (`"WF"`, see decodeCompactFrame).
  * Returns {msg, payload} (payload a Uint8Array, empty for text). Throws on a malformed frame.
  * @param {string | ArrayBuffer | Uint8Array} data
  * @returns {Decoded} */
@@ -29,6 +57,7 @@ export function decodeMessage(data) {
     msg = JSON.parse(data);
   } else {
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    if (bytes.byteLength >= 2 && bytes[0] === 0x57 && bytes[1] === 0x46) return decodeCompactFrame(bytes);
     if (bytes.byteLength < 7 || bytes[0] !== 0x57 || bytes[1] !== 0x42) {
       throw new Error("binary frame without the WB prefix");
     }
@@ -56,6 +85,19 @@ export function encodeBinary(header, payload = new Uint8Array(0)) {
   new DataView(out.buffer).setUint32(3, json.byteLength, false);
   out.set(json, 7);
   out.set(payload, 7 + json.byteLength);
+  return out;
+}
+
+/** A compact screen frame (the inverse of decodeCompactFrame; what the agent sends, for tests).
+ * @param {Record<string, unknown>} extra the body's fields besides fmt
+ * @param {Uint8Array} payload the format-2 payload
+ * @returns {Uint8Array} */
+export function encodeCompactFrame(extra, payload) {
+  const json = Object.keys(extra).length ? textEncoder.encode(JSON.stringify(extra)) : new Uint8Array(0);
+  const out = new Uint8Array(5 + json.byteLength + payload.byteLength);
+  out.set([0x57, 0x46, PROTOCOL_VERSION, json.byteLength >> 8, json.byteLength & 0xff], 0);
+  out.set(json, 5);
+  out.set(payload, 5 + json.byteLength);
   return out;
 }
 

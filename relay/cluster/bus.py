@@ -81,7 +81,8 @@ async def join(url: str, code_ttl: float, relay_id: str | None = None) -> Bus:
     try:
         # Tried once: at start a NATS that cannot be reached is the operator's mistake, said at once.
         nc = await nats.connect(url, connect_timeout=int(CONNECT_TIMEOUT), allow_reconnect=False,
-                                max_reconnect_attempts=1, reconnect_time_wait=0.2, error_cb=first_error, name="workbench-relay")
+                                max_reconnect_attempts=1, reconnect_time_wait=0.2, error_cb=first_error,
+                                name="workbench-relay")
     except Exception as err:  # nats-py raises OSError, TimeoutError or its own errors, depending on how
         why = errors[0] if errors else (str(err) or type(err).__name__)
         raise ClusterUnavailable(f"cannot reach NATS at {url}: {why}") from err

@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 #: Close code for a proxied connection whose holder died: 1012, *service restart*: resume.
 HOLDER_GONE = 1012
+#: Room left in a NATS message for its headers.
+PAYLOAD_MARGIN = 4096
 
 
 class ClusterRelay(Relay):
@@ -86,6 +88,7 @@ class ClusterRelay(Relay):
         self._seen: dict[str, float] = {}
         #: since when this relay's view of the others is fresh (NATS reached); None while away
         self._view_since: float | None = None
+        self._parts_in, self._parts_out = Parts(), Parts()
 
     @property
     def relay_id(self) -> str:
@@ -233,9 +236,12 @@ class ClusterRelay(Relay):
 
     async def _from_proxy(self, msg: Msg) -> None:
         """A proxied connection's hello, frame or end, from the relay that accepted it."""
+        frame = self._parts_in.frame(msg)
+        if frame is None:
+            return
         headers = msg.headers or {}
         remote = f"@{headers.get('r', '')}.{headers.get('c', '')}"
-        kind, frame = headers.get("k"), _frame(msg)
+        kind = headers.get("k")
         event: Event
         if kind == "open":
             self._remote[remote] = headers.get("r", "")
@@ -290,40 +296,64 @@ class ClusterRelay(Relay):
 
     async def _from_holder(self, msg: Msg) -> None:
         """What the holder's machine does to a connection this relay accepted for it."""
+        frame = self._parts_out.frame(msg)
+        if frame is None:
+            return
         headers = msg.headers or {}
         conn, kind, holder = headers.get("c", ""), headers.get("k"), headers.get("r", "")
         ws = self._connections.get(conn) if self._proxied.get(conn) == holder else None
         if ws is None:
             if kind == "deliver":
-                await self._publish(inbox(holder), "undelivered", conn, _frame(msg), s=headers.get("s", ""),
+                await self._publish(inbox(holder), "undelivered", conn, frame, s=headers.get("s", ""),
                                     d=headers.get("d", ""))
             if kind != "close":
                 await self._publish(inbox(holder), "closed", conn)
             return
         if kind == "close":
-            code, reason = json.loads(msg.data)
+            code, reason = json.loads(frame)
             self._spawn(ws.close(int(code), str(reason)))
         elif kind == "trust":
             self._trust(conn)
         else:
             try:
-                await ws.send(_frame(msg))
+                await ws.send(frame)
             except ConnectionClosed:
                 if kind == "deliver":
-                    await self._publish(inbox(holder), "undelivered", conn, _frame(msg),
+                    await self._publish(inbox(holder), "undelivered", conn, frame,
                                         s=headers.get("s", ""), d=headers.get("d", ""))
 
     async def _publish(self, subject: str, kind: str, conn: str, frame: Frame = b"", **more: str) -> None:
+        """Publish *frame* for *conn*, in parts when it is larger than NATS takes in one message (1 MiB by default)."""
         headers = {"k": kind, "c": conn, "r": self.relay_id, **more}
         if isinstance(frame, str):
             headers["t"] = "1"
             frame = frame.encode()
-        await self.bus.nc.publish(subject, frame, headers=headers)
+        part = max(self.bus.nc.max_payload - PAYLOAD_MARGIN, PAYLOAD_MARGIN)
+        pieces = [frame[start:start + part] for start in range(0, len(frame), part)] or [b""]
+        for piece in pieces[:-1]:  # marked "more": the receiver keeps them until the last
+            await self.bus.nc.publish(subject, piece, headers={**headers, "m": "1"})
+        await self.bus.nc.publish(subject, pieces[-1], headers=headers)
 
 
-def _frame(msg: Msg) -> Frame:
-    """The websocket frame a bus message carries: text when the sender marked it so."""
-    return msg.data.decode() if (msg.headers or {}).get("t") == "1" else msg.data
+class Parts:
+    """Frames sent in parts (see :meth:`ClusterRelay._publish`), put together again.
+
+    NATS keeps the order of one publisher's messages on a subject, so a frame's parts arrive in
+    order, with no other part of the same connection between them.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str], list[bytes]] = {}
+
+    def frame(self, msg: Msg) -> Frame | None:
+        """The frame *msg* ends (text when the sender marked it so), or None when more parts are to come."""
+        headers = msg.headers or {}
+        key = (headers.get("r", ""), headers.get("c", ""))
+        if headers.get("m") == "1":
+            self._open.setdefault(key, []).append(msg.data)
+            return None
+        data = b"".join([*self._open.pop(key, []), msg.data])
+        return data.decode() if headers.get("t") == "1" else data
 
 
 def _open_meta(data_dir: Path, session_id: str) -> dict[str, Any] | None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import nats
 from nats.aio.client import Client
@@ -61,6 +62,8 @@ class Bus:
     codes: KeyValue
     sessions: KeyValue
     relays: KeyValue
+    #: called (awaited) each time the connection to NATS is back after a loss
+    on_reconnected: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
         await self.nc.drain()
@@ -87,9 +90,17 @@ async def join(url: str, code_ttl: float, relay_id: str | None = None) -> Bus:
         why = errors[0] if errors else (str(err) or type(err).__name__)
         raise ClusterUnavailable(f"cannot reach NATS at {url}: {why}") from err
     await nc.close()
+    hooks: list[Callable[[], Awaitable[None]]] = []
+
+    async def reconnected() -> None:
+        log.warning("NATS is back")
+        for hook in hooks:
+            await hook()
+
     # Reached once: from now on a NATS that goes away is waited for, not an error.
     nc = await nats.connect(url, connect_timeout=int(CONNECT_TIMEOUT), max_reconnect_attempts=-1,
-                            reconnect_time_wait=0.5, error_cb=_said_once, name="workbench-relay")
+                            reconnect_time_wait=0.5, error_cb=_said_once, reconnected_cb=reconnected,
+                            name="workbench-relay")
     js = nc.jetstream()
     try:
         codes = await _bucket(js, "wb_codes", code_ttl)
@@ -98,7 +109,7 @@ async def join(url: str, code_ttl: float, relay_id: str | None = None) -> Bus:
     except Exception as err:  # no JetStream: a timeout or a service-unavailable error
         await nc.close()
         raise ClusterUnavailable(f"NATS at {url} has no JetStream: start nats-server with -js -sd DIR") from err
-    return Bus(relay_id or uuid.uuid4().hex[:10], nc, codes, sessions, relays)
+    return Bus(relay_id or uuid.uuid4().hex[:10], nc, codes, sessions, relays, hooks)
 
 
 async def _said_once(err: Exception) -> None:

@@ -102,6 +102,7 @@ class ClusterRelay(Relay):
         await self.pool.fill()
         await nc.subscribe(inbox(self.relay_id), cb=self._from_proxy)
         await nc.subscribe(outbox(self.relay_id), cb=self._from_holder)
+        self.bus.on_reconnected.append(self._resume_everyone)
         await self._beat()
         server = await super().serve(host, port, ssl_context)
         self._spawn(self._heartbeat())
@@ -151,6 +152,18 @@ class ClusterRelay(Relay):
             if not self.alive(relay_id):
                 del self._remote[remote]
                 await self._feed(Closed(remote))
+
+    async def _resume_everyone(self) -> None:
+        """NATS is back after a loss: what crossed it meanwhile may be lost (core NATS keeps nothing for a
+        subscriber that is away), so every connection that crosses it is closed and resumes; the sides send
+        again what was not answered, with the same ids (nothing runs twice)."""
+        for conn in list(self._proxied):
+            ws = self._connections.get(conn)
+            if ws is not None:
+                self._spawn(ws.close(HOLDER_GONE, "the relays lost each other for a moment: resume"))
+        for remote in list(self._remote):
+            del self._remote[remote]
+            await self._feed(Closed(remote))
 
     # -- where a new connection goes ------------------------------------
 

@@ -25,7 +25,9 @@ import asyncio
 import contextlib
 import json
 import shutil
+import signal
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -194,6 +196,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds a phase's calls may take")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    # A SIGTERM (a timeout) unwinds like an error, so the finally blocks stop every process started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     program = shutil.which("nats-server") or "/usr/sbin/nats-server"
     load = LoadWatch()
     results = []

@@ -165,8 +165,13 @@ def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
 
 def _run_in_cluster(args: argparse.Namespace, prog: str, options: dict[str, Any]) -> int:
     """Run the relay joined to the cluster at ``--nats``; 2, with one line, when NATS cannot be reached."""
-    from relay.cluster.bus import ClusterUnavailable
-    from relay.cluster.relay import run_cluster_relay
+    try:
+        from relay.cluster.bus import ClusterUnavailable
+        from relay.cluster.relay import run_cluster_relay
+    except ImportError as err:
+        print(f"{prog}: --nats needs the NATS client ({err.name}): pip install 'workbench[relay-cluster]'",
+              file=sys.stderr)
+        return 2
 
     try:
         asyncio.run(run_cluster_relay(args.nats, args.data, args.host, args.port, **options))

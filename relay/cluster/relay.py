@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 #: Close code for a proxied connection whose holder died: 1012, *service restart*: resume.
 HOLDER_GONE = 1012
+#: Seconds a new session's registration in ``wb_sessions`` may hold up its pairing.
+HOLD_TIMEOUT = 2.0
 #: Room left in a NATS message for its headers.
 PAYLOAD_MARGIN = 4096
 
@@ -276,7 +278,13 @@ class ClusterRelay(Relay):
             return await self._to_remote(action)
         done = await super()._execute(action)
         if isinstance(action, OpenRecords):
-            self._spawn(self._hold(action.session_id))
+            # Awaited: the sides are told they are paired (the actions after this one) only once the
+            # cluster knows who holds the session, so a side resuming elsewhere at once is sent here.
+            try:
+                await asyncio.wait_for(self._hold(action.session_id), HOLD_TIMEOUT)
+            except Exception as err:  # NATS away: said again in the background until it is back
+                log.warning("cluster: session %s not registered yet: %s", action.session_id, err or type(err).__name__)
+                self._spawn(self._hold(action.session_id))
         elif isinstance(action, CloseRecords):
             self._spawn(self._release(action.session_id))
         return done
@@ -299,7 +307,14 @@ class ClusterRelay(Relay):
         return []
 
     async def _hold(self, session_id: str) -> None:
-        await self.bus.sessions.put(session_id, self.relay_id.encode())
+        """Say in ``wb_sessions`` that this relay holds *session_id* (retried while NATS is away)."""
+        while True:
+            try:
+                await self.bus.sessions.put(session_id, self.relay_id.encode())
+                return
+            except Exception as err:  # NATS away (a timeout): try again once it may be back
+                log.info("cluster: registering session %s: %s", session_id, err or type(err).__name__)
+                await asyncio.sleep(HEARTBEAT)
 
     async def _release(self, session_id: str) -> None:
         with contextlib.suppress(NotFoundError):

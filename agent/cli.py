@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="workbench-agent",
         description="Let a technician help you on this computer, under your control. Nothing is "
                     "connected before you accept the terms, and you can end the session at any moment.")
-    parser.add_argument("--relay", default="ws://127.0.0.1:8765", help="the support service's address (ws:// or wss://)")
+    parser.add_argument("--relay", default="ws://127.0.0.1:8765",
+                        help="the support service's address (ws:// or wss://); several, comma-separated, "
+                             "for relays of one cluster: the agent fails over between them")
     parser.add_argument("--data", type=Path, default=None,
                         help=f"where your journal and backups are kept (default: {default_data_dir()})")
     parser.add_argument("--terms", type=Path, default=None, help="a terms-of-use text file (UTF-8) to show instead "
@@ -83,10 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from agent.link import plain_ws_refusal
+    from wire.relay_urls import relay_urls
 
-    refusal = plain_ws_refusal(args.relay, args.insecure_ws)
-    if refusal is not None:
-        parser.error(refusal)
+    try:
+        urls = relay_urls(args.relay)
+    except ValueError as err:
+        parser.error(str(err))
+    for url in urls:
+        refusal = plain_ws_refusal(url, args.insecure_ws)
+        if refusal is not None:
+            parser.error(refusal)
     if args.insecure_ws:
         print(f"WARNING: --insecure-ws: the link to {args.relay} is not encrypted", file=sys.stderr, flush=True)
     window = has_display() if args.window is None else args.window

@@ -34,6 +34,7 @@ from wire import protocol
 from wire.backoff import backoff
 from wire.chain import GENESIS
 from wire.errors import TooDeep, WorkbenchError, error_from_wire
+from wire.relay_urls import RelayRing
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ class AgentLink:
 
     def __init__(self, url: str, hello: dict[str, Any], dispatcher: Dispatcher, journal: Journal,
                  callbacks: LinkCallbacks, ssl_context: ssl.SSLContext | None = None) -> None:
-        self.url = url
+        #: the relays to try (``--relay URL1,URL2``): a relay that cannot be reached, the next
+        self.relays = RelayRing(url)
         self.hello = hello
         self.dispatcher = dispatcher
         self.journal = journal
@@ -115,6 +117,11 @@ class AgentLink:
         self._loop_thread = 0
         #: where the relay's copy and the journal part (the last record they share), once said
         self._alerted_at: set[int] = set()
+
+    @property
+    def url(self) -> str:
+        """The relay this link uses now (or tries next)."""
+        return self.relays.current
 
     @property
     def connected(self) -> bool:
@@ -146,10 +153,12 @@ class AgentLink:
         delays = backoff()
         try:
             while True:
+                reached = False
                 try:
                     async with connect(self.url, **self._tls(), compression=None, open_timeout=10,
                                        max_size=4 * protocol.MAX_MESSAGE_BYTES, max_queue=64) as ws:
                         await self._say_hello(ws)
+                        reached = True
                         self._ws = ws
                         self._up.set()
                         self.callbacks.on_status("connected")
@@ -167,6 +176,8 @@ class AgentLink:
                     self._up.clear()
                 if self._ending is not None:
                     return self._ending
+                if not reached:
+                    self.relays.next()  # that relay is away: another of the cluster takes the session over
                 self.callbacks.on_status("reconnecting")
                 await asyncio.sleep(next(delays))
         finally:

@@ -1,10 +1,12 @@
 """``workbench-relay`` (also ``workbench relay``): run the relay.
 
     workbench-relay --port 8765 --data relay-data [--technicians FILE] [--certfile C --keyfile K]
-                    [--db postgresql://...] [--retention FILE]
+                    [--db postgresql://...] [--retention FILE] [--nats nats://host:4222]
 
 The session index (R6) is SQLite in ``--data`` unless ``--db`` names a PostgreSQL server; an
-unreachable one stops the relay at start with a clear error.  Retention (R7) applies the
+unreachable one stops the relay at start with a clear error.  With ``--nats`` the relay joins
+the relays sharing codes, routing and records over NATS (``relay.cluster``, docs/cluster.md); a
+NATS that cannot be reached at start stops it with one line and status 2.  Retention (R7) applies the
 ``--retention`` policy (default: ``relay/policies/retention-default.json``) at start and daily.
 
 Secure by default: a relay that listens beyond loopback (``--host`` other than
@@ -24,6 +26,7 @@ import socket
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
 from wire.errors import BadParams, WorkbenchError
 
@@ -49,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="connections not yet paired or resumed (waiting agents included), in all (1024)")
     parser.add_argument("--max-unauthenticated-per-address", type=int, default=32, metavar="N",
                         help="the same, from one address (an IPv4 address or an IPv6 /64) (32)")
+    parser.add_argument("--nats", metavar="URL",
+                        help="join the relays sharing pairing, routing and records through NATS with JetStream "
+                             "(nats://host:4222); give every relay of the cluster the same --data (docs/cluster.md)")
     parser.add_argument("--insecure-no-tls", action="store_true",
                         help="INSECURE: listen beyond loopback without TLS (codes, keys and sessions in clear)")
     parser.add_argument("--insecure-open", action="store_true",
@@ -146,12 +152,32 @@ def run(args: argparse.Namespace, prog: str = "workbench-relay") -> int:
         with contextlib.suppress(KeyboardInterrupt):
             limits = Limits(unauthenticated=args.max_unauthenticated,
                             unauthenticated_per_address=args.max_unauthenticated_per_address)
-            asyncio.run(run_relay(args.data, args.host, args.port, technicians=technicians, code_ttl=args.code_ttl,
-                                  ssl_context=ssl_context, ready=ready, limits=limits,
-                                  on_records=index.session_changed, record=args.record == "all",
-                                  retention=policy.told_to_customers()))
+            options = {"technicians": technicians, "code_ttl": args.code_ttl, "ssl_context": ssl_context,
+                       "ready": ready, "limits": limits, "on_records": index.session_changed,
+                       "record": args.record == "all", "retention": policy.told_to_customers()}
+            if args.nats:
+                return _run_in_cluster(args, prog, options)
+            asyncio.run(run_relay(args.data, args.host, args.port, **options))
     finally:
         index.close()
+    return 0
+
+
+def _run_in_cluster(args: argparse.Namespace, prog: str, options: dict[str, Any]) -> int:
+    """Run the relay joined to the cluster at ``--nats``; 2, with one line, when NATS cannot be reached."""
+    try:
+        from relay.cluster.bus import ClusterUnavailable
+        from relay.cluster.relay import run_cluster_relay
+    except ImportError as err:
+        print(f"{prog}: --nats needs the NATS client ({err.name}): pip install 'workbench[relay-cluster]'",
+              file=sys.stderr)
+        return 2
+
+    try:
+        asyncio.run(run_cluster_relay(args.nats, args.data, args.host, args.port, **options))
+    except ClusterUnavailable as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -43,6 +43,11 @@ def one_typo_away(code: str) -> set[str]:
     return near
 
 
+def random_code() -> str:
+    """A new code: :data:`CODE_DIGITS` random digits."""
+    return "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+
+
 def format_code(code: str) -> str:
     """``123456789`` → ``123 456 789``."""
     return f"{code[0:3]} {code[3:6]} {code[6:9]}"
@@ -62,6 +67,9 @@ class CodeBook:
     ttl: float = 600.0
     max_wrong: int = 5
     clock: Callable[[], float] = time.monotonic
+    #: where new codes come from: drawn at random here, or handed by a cluster's shared book
+    #: (relay.cluster.codes: codes already reserved for this relay across all relays)
+    draw: Callable[[], str] | None = None
     _waiting: dict[str, _Waiting] = field(default_factory=dict)
     #: codes no longer usable, with why and when, so a late technician is told plainly
     _retired: dict[str, tuple[str, float]] = field(default_factory=dict)
@@ -72,7 +80,7 @@ class CodeBook:
         """Give *owner* a fresh code, withdrawing any code it held."""
         self.withdraw(owner)
         while True:
-            code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+            code = self.draw() if self.draw else random_code()
             if code not in self._waiting and code not in self._retired:
                 break
         self._waiting[code] = _Waiting(owner, self.clock() + self.ttl)

@@ -106,7 +106,7 @@ class Relay:
                  max_wrong_tries: int = 5, clock: Callable[[], float] = time.monotonic,
                  limits: Limits | None = None, pairing_limiter: PairingLimiter | None = None,
                  on_records: Callable[[str], None] | None = None, record: bool = True,
-                 retention: dict[str, str] | None = None) -> None:
+                 retention: dict[str, str] | None = None, restore_open: bool = True) -> None:
         self.data_dir = data_dir
         #: told a session's id when its session.json was written or its records closed (the index
         #: writer, relay.index.writer: it must return at once, the loop is waiting)
@@ -122,11 +122,17 @@ class Relay:
         self._untrusted_by_address: Counter[str] = Counter()
         self._conn_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
-        for meta in load_open_sessions(data_dir):
-            session_id = str(meta["session_id"])
-            records = self.records[session_id] = SessionRecords(data_dir, session_id)
-            records.started_at = meta.get("started_at")
-            self.machine.restore(meta, records.kept_journal())
+        # restore_open=False: a relay of a cluster (relay.cluster) takes sessions back one by one, when it
+        # becomes the one holding them, from the data directory the relays share.
+        for meta in load_open_sessions(data_dir) if restore_open else ():
+            self.restore_session(meta)
+
+    def restore_session(self, meta: dict[str, Any]) -> None:
+        """Give the machine back a session that had not ended (its *meta*, its records kept so far)."""
+        session_id = str(meta["session_id"])
+        records = self.records[session_id] = SessionRecords(self.data_dir, session_id)
+        records.started_at = meta.get("started_at")
+        self.machine.restore(meta, records.kept_journal())
 
     # -- serving ---------------------------------------------------------
 
@@ -163,15 +169,23 @@ class Relay:
             except TimeoutError:
                 await ws.close(CloseCode.POLICY_VIOLATION, f"no hello within {self.limits.hello_timeout:g} s")
                 return
-            await self._feed(self._decoded(conn, first, peer))
-            async for frame in ws:
-                await self._feed(self._decoded(conn, frame))
+            await self._carry(conn, ws, first, peer)
         except ConnectionClosed:
             pass
         finally:
             self._trusted(conn)
             del self._connections[conn]
             await self._feed(Closed(conn))
+
+    async def _carry(self, conn: ConnId, ws: ServerConnection, first: Frame, peer: str) -> None:
+        """Feed *conn*'s hello (*first*) and its later frames to the machine until it closes.
+
+        The seam where a relay of a cluster (:mod:`relay.cluster`) sends a connection whose session
+        another relay holds on to that relay instead.
+        """
+        await self._feed(self._decoded(conn, first, peer))
+        async for frame in ws:
+            await self._feed(self._decoded(conn, frame))
 
     def _over_limits(self, address: str) -> str:
         """Why a new connection from *address* is refused, or "" when it may come in."""

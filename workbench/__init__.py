@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import ssl
+from collections.abc import Sequence
 from pathlib import Path
 
 from wire.errors import (
@@ -39,12 +40,13 @@ from workbench.proxy import Session
 __version__ = "0.1.0"
 
 
-def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None = None, key: str | None = None,
-            cafile: str | Path | None = None, dry_run: bool = False) -> Session:
+def connect(code: str, relay: str | Sequence[str] = "ws://127.0.0.1:8765", *, name: str | None = None,
+            key: str | None = None, cafile: str | Path | None = None, dry_run: bool = False) -> Session:
     """Pair with the customer whose window shows *code* and return the :class:`Session`.
 
-    *name* is how the customer's window will name you (default: your login);
-    *key* is your key when the relay admits only listed technicians; *cafile*
+    *relay* is the relay's address, or the relays of one cluster (a list, or comma-separated): the
+    session fails over to the next when one cannot be reached.  *name* is how the customer's window
+    will name you (default: your login); *key* is your key when the relay admits only listed technicians; *cafile*
     trusts a ``wss://`` relay's certificate; with *dry_run* every change is planned by the agent, not
     made (see :meth:`Session.with_dry_run`).  Raises :class:`BadCode`,
     :class:`CodeExpired`, :class:`CodeBurned`, :class:`CodeInUse`, :class:`Unauthorized`, :class:`RateLimited` (all
@@ -56,7 +58,7 @@ def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None =
         paired = client.pair(code, name or getpass.getuser(), key)
     except WorkbenchError as err:
         raise err.with_traceback(None) from None  # the sentence is the news; the client's inner workings are not
-    return Session(client, paired, relay, dry_run=dry_run)
+    return Session(client, paired, client.url, dry_run=dry_run)
 
 
 notebook_errors.install()

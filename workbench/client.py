@@ -24,7 +24,7 @@ import logging
 import ssl
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ from wire.errors import (
     WorkbenchError,
     error_from_wire,
 )
+from wire.relay_urls import RelayRing
 from workbench.calls import CallResult
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,12 @@ class _Pending:
 class RelayClient:
     """One technician connection to one session; thread-safe public methods."""
 
-    def __init__(self, url: str, ssl_context: ssl.SSLContext | None = None,
+    def __init__(self, url: str | Sequence[str], ssl_context: ssl.SSLContext | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None,
                  on_ended: Callable[[str], None] | None = None) -> None:
-        self.url = url
+        """*url*: a relay, or the relays of one cluster (a list, or comma-separated): one that cannot be
+        reached, the next is tried."""
+        self.relays = RelayRing(url)
         self.ssl_context = ssl_context
         self.on_event = on_event
         self.on_ended = on_ended
@@ -122,6 +125,11 @@ class RelayClient:
         self._thread = threading.Thread(target=self._loop.run_forever, name="workbench-relay", daemon=True)
         self._thread.start()
         self._runner: concurrent.futures.Future[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """The relay this client uses now (or tries next)."""
+        return self.relays.current
 
     # -- public, thread-safe ---------------------------------------------
 
@@ -189,10 +197,14 @@ class RelayClient:
             raise BadParams(f"not a relay address: {self.url}") from err
 
     async def _first_connection(self, hello: dict[str, Any]) -> dict[str, Any]:
-        try:
-            ws = await self._open()
-        except (OSError, InvalidHandshake, TimeoutError) as err:
-            raise ConnectionLost(f"cannot reach the relay at {self.url}: {err}") from err
+        for tried in range(len(self.relays.urls)):
+            try:
+                ws = await self._open()
+                break
+            except (OSError, InvalidHandshake, TimeoutError) as err:
+                if tried + 1 == len(self.relays.urls):
+                    raise ConnectionLost(f"cannot reach the relay at {self.url}: {err}") from err
+                self.relays.next()
         try:
             await ws.send(protocol.encode(protocol.Message("hello", hello)))
             reply = protocol.decode(await asyncio.wait_for(ws.recv(), PAIRING_TIMEOUT))
@@ -219,6 +231,7 @@ class RelayClient:
                     ws = await self._resume()
                 except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as err:
                     log.info("relay unreachable (%s); retrying", err)
+                    self.relays.next()  # in a cluster, another relay takes the session over
                     await asyncio.sleep(next(delays))
                     continue
                 if ws is None:

@@ -1,0 +1,243 @@
+"""Many sessions over three relays of a cluster against the same load on one relay, in one run.
+
+    PYTHONPATH=. .venv/bin/python bench/cluster_load.py [--sessions 200] [--calls 200] [--fps 5]
+                                                       [--relays 3] [--no-kill] [--json out.json]
+
+Loopback only, bounded in count and time; not a timed test.  Phases, each with fresh relays and
+agents: (1) one relay (the embedded default, no NATS); (2) ``--relays`` relays joined by a
+``nats-server -js`` in a temporary directory, each agent on relay i, its technician on relay i+1;
+(3) the same with relay 0 killed (SIGKILL) once half the calls are answered.  Each session is a real
+agent process (``--no-window``); with ``--fps`` > 0 they share one Xvfb (with a changing xterm on it)
+and each session has a screen view that asks for ``--fps`` frames a second and acks each.  Each
+session makes ``--calls`` ``s.files.stat`` calls, one after the other.
+
+Printed per phase: calls/s, p50/p99 call latency, errors, frames viewed, each relay's CPU seconds
+and peak memory; after phase 3, the calls lost (made, answered, but not in the agent's journal)
+and repeated (one request id run twice) from the agents' journals.  The machine's other load
+is said (bench/load.py): on a loaded 2-core machine 200 agent processes are heavy; ``--sessions 20``
+runs smaller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psutil
+from websockets.asyncio.client import connect as ws_connect
+
+from bench.load import LoadWatch
+from wire import protocol
+from wire.chain import read_records
+from wire.frame_format import index_fields
+from workbench import Session, connect
+from workbench.lab import Proc, Xvfb, free_port, start_agent, start_relay
+
+
+class RelayWatch:
+    """Samples the relays' CPU seconds and peak memory every half second."""
+
+    def __init__(self, relays: list[Proc]) -> None:
+        self.procs = {proc.popen.pid: psutil.Process(proc.popen.pid) for proc in relays}
+        self.cpu = dict.fromkeys(self.procs, 0.0)
+        self.peak = dict.fromkeys(self.procs, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            for pid, proc in self.procs.items():
+                with contextlib.suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    self.cpu[pid] = times.user + times.system
+                    self.peak[pid] = max(self.peak[pid], proc.memory_info().rss)
+
+    def stop(self) -> list[dict[str, float]]:
+        self._stop.set()
+        self._thread.join(5)
+        return [{"cpu_s": round(self.cpu[pid], 1), "peak_mib": round(self.peak[pid] / 2**20, 1)} for pid in self.procs]
+
+
+async def _view(url: str, session_id: str, token: str, fps: int, stop: threading.Event, seen: list[int]) -> None:
+    """One screen view: asks for *fps*, acks every frame, counts them in *seen*."""
+    async with ws_connect(url, max_size=None, compression=None, open_timeout=60) as ws:
+        await ws.send(protocol.encode(protocol.Message("hello", {"role": "viewer", "session_id": session_id,
+                                                                 "token": token})))
+        await ws.recv()
+        await ws.send(protocol.encode(protocol.event("screen.configure", {"max_fps": fps, "copy": True})))
+        while not stop.is_set():
+            try:
+                message = protocol.decode(await asyncio.wait_for(ws.recv(), 0.5))
+            except TimeoutError:
+                continue
+            if message.type == "event" and message["name"] == "screen.frame":
+                seq = index_fields(message["body"], message.data or b"").get("seq", 0)
+                await ws.send(protocol.encode(protocol.event("screen.ack", {"seq": seq})))
+                seen[0] += 1
+
+
+def run_phase(name: str, urls: list[str], relays: list[Proc], work: Path, args: argparse.Namespace,
+              screen: Xvfb | None, kill_midway: bool) -> dict[str, Any]:
+    n = args.sessions
+    agents: list[Proc] = []
+    sessions: list[Session] = []
+    try:
+        for i in range(n):
+            mine = urls[i % len(urls):] + urls[:i % len(urls)]  # its own relay first, then the others
+            agent, code = start_agent(",".join(mine), work / f"{name}-agent{i}",
+                                      env=screen.env() if screen else None)
+            agents.append(agent)
+            tech = mine[1:] + mine[:1] if len(mine) > 1 else mine
+            sessions.append(connect(code, relay=tech, name=f"tech{i}"))
+        print(f"  {name}: {n} sessions paired", flush=True)
+        stop_views = threading.Event()
+        seen = [0]
+        views: threading.Thread | None = None
+        if screen is not None and args.fps > 0:
+            tokens = [(s.session_id, str(s.call("relay.viewer_token").value["token"])) for s in sessions]
+
+            async def all_views() -> None:
+                await asyncio.gather(*(_view(urls[(i + 1) % len(urls)], sid, tok, args.fps, stop_views, seen)
+                                       for i, (sid, tok) in enumerate(tokens)), return_exceptions=True)
+
+            views = threading.Thread(target=lambda: asyncio.run(all_views()), daemon=True)
+            views.start()
+        watch = RelayWatch(relays)
+        latencies: list[float] = []
+        errors: Counter[str] = Counter()
+        answered = [0]
+        half = threading.Event()
+        lock = threading.Lock()
+        target = work.resolve()
+
+        def drive(s: Session) -> None:
+            for _ in range(args.calls):
+                began = time.perf_counter()
+                try:
+                    s.files.stat(str(target))
+                except Exception as err:
+                    with lock:
+                        errors[type(err).__name__] += 1
+                    continue
+                with lock:
+                    latencies.append(time.perf_counter() - began)
+                    answered[0] += 1
+                    if answered[0] >= n * args.calls // 2:
+                        half.set()
+
+        began = time.perf_counter()
+        threads = [threading.Thread(target=drive, args=(s,), daemon=True) for s in sessions]
+        for thread in threads:
+            thread.start()
+        if kill_midway:
+            half.wait(args.timeout)
+            relays[0].kill()
+            print(f"  {name}: relay 0 killed after {answered[0]} calls", flush=True)
+        for thread in threads:
+            thread.join(args.timeout)
+        elapsed = time.perf_counter() - began
+        stop_views.set()
+        if views is not None:
+            views.join(10)
+        usage = watch.stop()
+        for s in sessions:
+            with contextlib.suppress(Exception):
+                s.close()
+        for agent in agents:
+            with contextlib.suppress(Exception):
+                agent.wait(60)
+        latencies.sort()
+        result: dict[str, Any] = {
+            "phase": name, "relays": len(urls), "sessions": n, "calls": len(latencies),
+            "calls_per_s": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(1000 * statistics.median(latencies), 2) if latencies else None,
+            "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2) if latencies else None,
+            "errors": dict(errors), "frames_viewed": seen[0], "relay_usage": usage}
+        result.update(journal_check(work, name, n, args.calls))
+        return result
+    finally:
+        for agent in agents:
+            agent.stop()
+
+
+def journal_check(work: Path, name: str, n: int, calls: int) -> dict[str, int]:
+    """Calls lost (fewer ``files.stat`` calls journaled than made) and repeated (a request id run twice)."""
+    lost = repeated = 0
+    for i in range(n):
+        journals = sorted((work / f"{name}-agent{i}" / "journals").glob("*.jsonl"))
+        kept = [r for j in journals for r in read_records(j) if r.get("kind") == "call"
+                and r.get("method") == "files.stat"]
+        counts = Counter(r["request"] for r in kept)
+        repeated += sum(c - 1 for c in counts.values() if c > 1)
+        lost += max(0, calls - len(counts))
+    return {"lost": lost, "repeated": repeated}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--fps", type=int, default=5, help="screen frames a second per session (0: no screen)")
+    parser.add_argument("--relays", type=int, default=3)
+    parser.add_argument("--no-kill", action="store_true", help="skip the phase with a relay killed midway")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds a phase's calls may take")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    # A SIGTERM (a timeout) unwinds like an error, so the finally blocks stop every process started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    program = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    load = LoadWatch()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="cluster-load-") as tmp:
+        work = Path(tmp)
+        screen = Xvfb(800, 600) if args.fps > 0 else None
+        painter = Proc(["xterm", "-e", "top", "-d", "0.2"], env=screen.env(), name="xterm") if screen else None
+        port = free_port()
+        nats = Proc([program, "-js", "-sd", str(work / "js"), "-a", "127.0.0.1", "-p", str(port)], name="nats")
+        try:
+            nats.wait_for(r"Server is ready")
+            phases = [("one", 1, False), ("cluster", args.relays, False)]
+            if not args.no_kill:
+                phases.append(("cluster-kill", args.relays, True))
+            for name, count, kill in phases:
+                extra = ["--record", "none"] + (["--nats", f"nats://127.0.0.1:{port}"] if count > 1 else [])
+                started = [start_relay(work / f"{name}-data", 0, *extra) for _ in range(count)]
+                try:
+                    result = run_phase(name, [url for _, url in started], [p for p, _ in started], work, args,
+                                       screen, kill)
+                finally:
+                    for proc, _ in started:
+                        proc.stop()
+                print(json.dumps(result), flush=True)
+                results.append(result)
+        finally:
+            nats.stop()
+            if painter is not None:
+                painter.stop()
+            if screen is not None:
+                screen.stop()
+    load.stop()
+    print(load.describe())
+    one, cluster = results[0], results[1]
+    print(f"p99 with {args.relays} relays {cluster['p99_ms']} ms vs one relay {one['p99_ms']} ms; "
+          f"errors {sum(sum(r['errors'].values()) for r in results)}; "
+          f"lost {sum(r['lost'] for r in results)}, repeated {sum(r['repeated'] for r in results)}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,422 @@
+"""A relay of a cluster: the one-process relay, plus routing over NATS to the relay holding a session.
+
+Each session is *held* by one relay: its :class:`~relay.machine.RelayMachine` runs the session's
+rules and that relay alone writes its records (in the data directory all relays share).  The
+relay that pairs a session holds it: the agent's, since the code is the agent's (a technician's
+code typed on another relay is sent on to the relay whose agent holds it, which also counts the
+wrong tries against it, so five burn a code wherever they were typed).
+
+A connection whose session another relay holds is *proxied*: this relay sends its hello and
+frames to the holder (``wb.relay.<holder>.in``) and the holder's machine sees an ordinary
+connection (named ``@<this relay>.<conn>``); what the machine does to it (send, deliver, close,
+trust) comes back on ``wb.relay.<this relay>.out``.  A delivery that finds the connection gone is
+answered ``undelivered``, so the holder keeps the frame for when that side resumes, as for a local
+connection.  Screen frames and their acks travel the same way, end to end, so the agent's credits
+(at most two frames in flight, the newest wins) hold across the hop.
+
+Fail-over: every relay writes its key in ``wb_relays`` every second.  When the holder's key has
+aged out, the relay a side resumes on takes the session over (a revision-checked update of
+``wb_sessions``: one relay wins) and restores it from the shared records, as a restarted relay
+does (:meth:`relay.server.Relay.restore_session`); connections proxied to the dead holder are
+closed so their sides resume.  Requests the dead relay had queued are sent again by the sides,
+with the same ids (the agent's replay cache answers without running anything twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from relay.cluster.bus import HEARTBEAT, LIVENESS, Bus, inbox, join, outbox
+from relay.cluster.codes import CodePool
+from relay.events import (
+    Action,
+    Close,
+    Closed,
+    CloseRecords,
+    ConnId,
+    Deliver,
+    Event,
+    Frame,
+    OpenRecords,
+    Send,
+    Trust,
+    Undelivered,
+)
+from relay.pairing import normalise_code, one_typo_away
+from relay.server import Relay
+from wire import protocol
+from wire.errors import WorkbenchError
+
+log = logging.getLogger(__name__)
+
+#: Close code for a proxied connection whose holder died: 1012, *service restart*: resume.
+HOLDER_GONE = 1012
+#: Seconds a new session's registration in ``wb_sessions`` may hold up its pairing.
+HOLD_TIMEOUT = 2.0
+#: Room left in a NATS message for its headers.
+PAYLOAD_MARGIN = 4096
+
+
+class ClusterRelay(Relay):
+    """:class:`relay.server.Relay` joined to a cluster through *bus*; see the module docstring.
+
+    Takes :class:`relay.server.Relay`'s keyword arguments.  Sessions are not restored at start:
+    a relay takes one over when a side resumes on it and its holder is dead.
+    """
+
+    def __init__(self, data_dir: Path, bus: Bus, url: str = "", **options: Any) -> None:
+        super().__init__(data_dir, restore_open=False, **options)
+        self.bus = bus
+        self.url = url
+        self.pool = CodePool(bus.codes, bus.relay_id)
+        self.machine.codes.draw = self.pool.take
+        #: this relay's connections whose session another relay holds → that relay's id
+        self._proxied: dict[ConnId, str] = {}
+        #: other relays' connections this relay's machine holds (``@relay.conn``) → that relay's id
+        self._remote: dict[ConnId, str] = {}
+        #: relay id → when its key was last seen (monotonic seconds)
+        self._seen: dict[str, float] = {}
+        #: since when this relay's view of the others is fresh (NATS reached); None while away
+        self._view_since: float | None = None
+        self._parts_in, self._parts_out = Parts(), Parts()
+
+    @property
+    def relay_id(self) -> str:
+        return self.bus.relay_id
+
+    # -- joining ----------------------------------------------------------
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 8765, ssl_context: Any = None) -> Any:
+        """Reserve codes, listen on the subjects, start the heartbeat, then serve websockets."""
+        nc = self.bus.nc
+        await self.pool.fill()
+        await nc.subscribe(inbox(self.relay_id), cb=self._from_proxy)
+        await nc.subscribe(outbox(self.relay_id), cb=self._from_holder)
+        self.bus.on_reconnected.append(self._resume_everyone)
+        await self._beat()
+        server = await super().serve(host, port, ssl_context)
+        self._spawn(self._heartbeat())
+        return server
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                await self._beat()
+            except Exception as err:  # NATS away: the sessions pause; its client reconnects by itself
+                log.warning("cluster: %s", err or type(err).__name__)
+                self._view_since = None
+                continue
+            await self._bury_the_dead()
+
+    async def _beat(self) -> None:
+        """Say this relay is alive, look who else is, and reserve codes."""
+        await self.bus.relays.put(self.relay_id, self.url.encode())
+        now = time.monotonic()
+        with contextlib.suppress(NotFoundError):  # nats-py says "no keys" with a NotFoundError subclass
+            for relay_id in await self.bus.relays.keys():
+                self._seen[relay_id] = now
+        if self._view_since is None:
+            self._view_since = now
+        await self.pool.reserve_late()
+        if self.pool.low:
+            await self.pool.fill()
+
+    def alive(self, relay_id: str) -> bool:
+        """Whether *relay_id* is alive as far as this relay knows (in doubt, it is)."""
+        if relay_id == self.relay_id:
+            return True
+        now = time.monotonic()
+        if self._view_since is None or now - self._view_since < LIVENESS:
+            return True  # no fresh view of the cluster yet: never declare a relay dead on an old one
+        return now - self._seen.get(relay_id, self._view_since) < LIVENESS
+
+    async def _bury_the_dead(self) -> None:
+        """Close what this relay proxies to a dead holder, and forget a dead relay's connections."""
+        for conn, holder in list(self._proxied.items()):
+            if not self.alive(holder):
+                ws = self._connections.get(conn)
+                if ws is not None:
+                    self._spawn(ws.close(HOLDER_GONE, "the relay holding this session went away: resume"))
+        for remote, relay_id in list(self._remote.items()):
+            if not self.alive(relay_id):
+                del self._remote[remote]
+                await self._feed(Closed(remote))
+
+    async def _resume_everyone(self) -> None:
+        """NATS is back after a loss: what crossed it meanwhile may be lost (core NATS keeps nothing for a
+        subscriber that is away), so every connection that crosses it is closed and resumes; the sides send
+        again what was not answered, with the same ids (nothing runs twice)."""
+        for conn in list(self._proxied):
+            ws = self._connections.get(conn)
+            if ws is not None:
+                self._spawn(ws.close(HOLDER_GONE, "the relays lost each other for a moment: resume"))
+        for remote in list(self._remote):
+            del self._remote[remote]
+            await self._feed(Closed(remote))
+
+    # -- where a new connection goes ------------------------------------
+
+    async def _carry(self, conn: ConnId, ws: ServerConnection, first: Frame, peer: str) -> None:
+        holder = await self._route(first)
+        if holder is None:
+            await super()._carry(conn, ws, first, peer)
+            return
+        self._proxied[conn] = holder
+        try:
+            await self._publish(inbox(holder), "open", conn, first, p=peer)
+            async for frame in ws:
+                await self._publish(inbox(holder), "frame", conn, frame)
+        finally:
+            self._proxied.pop(conn, None)
+            with contextlib.suppress(Exception):
+                await self._publish(inbox(holder), "closed", conn)
+
+    async def _route(self, first: Frame) -> str | None:
+        """The relay to send a connection to by its hello (*first*), or None to keep it here."""
+        try:
+            hello = protocol.decode(first)
+        except WorkbenchError:
+            return None  # refused here
+        if hello.type != "hello":
+            return None
+        resume = hello.get("resume")
+        if hello.get("role") == "viewer" or isinstance(resume, dict):
+            session_id = hello.get("session_id") if hello.get("role") == "viewer" else resume.get("session_id")
+            return await self._session_holder(str(session_id)) if isinstance(session_id, str) else None
+        if hello.get("role") == "technician" and isinstance(hello.get("code"), str):
+            return await self._code_holder(hello["code"], first)
+        return None
+
+    async def _code_holder(self, typed: str, first: Frame) -> str | None:
+        """The relay whose agent holds the code *typed*; for a wrong code, the relays holding codes one typo away.
+
+        Those relays count the wrong try (the first one answers the technician; the others are sent
+        the hello only to count it).
+        """
+        try:
+            code = normalise_code(typed)
+        except WorkbenchError:
+            return None
+        owner = await self.pool.owner(code)
+        if owner is not None:
+            return None if owner == self.relay_id or not self.alive(owner) else owner
+        found = await asyncio.gather(*(self.pool.owner(near) for near in one_typo_away(code)))
+        owners = {o for o in found if o and self.alive(o)}
+        holder = None if not owners or self.relay_id in owners else sorted(owners)[0]
+        for other in sorted(owners - {self.relay_id, holder or ""}):
+            # Counted there; the answer to this copy goes to a connection of no one and is dropped.
+            await self._publish(inbox(other), "open", f"count{time.monotonic_ns()}", first)
+        return holder
+
+    async def _session_holder(self, session_id: str) -> str | None:
+        """The live relay holding *session_id*, or None when this relay holds it (taking it over if need be)."""
+        if session_id in self.machine.sessions:
+            return None
+        sessions = self.bus.sessions
+        try:
+            entry = await sessions.get(session_id)
+        except NotFoundError:
+            entry = None
+        holder = entry.value.decode() if entry is not None and entry.value else None
+        if holder is not None and holder != self.relay_id and self.alive(holder):
+            return holder
+        meta = _open_meta(self.data_dir, session_id)
+        if meta is None:
+            return None  # no such open session: this relay's machine refuses the resume
+        try:
+            if entry is None:
+                await sessions.create(session_id, self.relay_id.encode())
+            else:
+                await sessions.update(session_id, self.relay_id.encode(), last=entry.revision)
+        except KeyWrongLastSequenceError:
+            return await self._session_holder(session_id)  # another relay took it first
+        log.warning("cluster: took over session %s (its relay %s is gone)", session_id, holder)
+        self.restore_session(meta)
+        return None
+
+    # -- the holder's side of a proxied connection ------------------------
+
+    async def _from_proxy(self, msg: Msg) -> None:
+        """A proxied connection's hello, frame or end, from the relay that accepted it."""
+        frame = self._parts_in.frame(msg)
+        if frame is None:
+            return
+        headers = msg.headers or {}
+        remote = f"@{headers.get('r', '')}.{headers.get('c', '')}"
+        kind = headers.get("k")
+        event: Event
+        if kind == "open":
+            self._remote[remote] = headers.get("r", "")
+            event = self._decoded(remote, frame, headers.get("p", ""))
+        elif remote not in self._remote:
+            return
+        elif kind == "frame":
+            event = self._decoded(remote, frame)
+        elif kind == "undelivered":
+            event = Undelivered(remote, frame, headers.get("s", ""), "agent" if headers.get("d") == "agent"
+                                else "technician")
+        else:
+            del self._remote[remote]
+            event = Closed(remote)
+        await self._feed(event)
+
+    async def _execute(self, action: Action) -> list[Action]:
+        if isinstance(action, Send | Deliver | Close | Trust) and action.conn.startswith("@"):
+            return await self._to_remote(action)
+        done = await super()._execute(action)
+        if isinstance(action, OpenRecords):
+            # Awaited: the sides are told they are paired (the actions after this one) only once the
+            # cluster knows who holds the session, so a side resuming elsewhere at once is sent here.
+            try:
+                await asyncio.wait_for(self._hold(action.session_id), HOLD_TIMEOUT)
+            except Exception as err:  # NATS away: said again in the background until it is back
+                log.warning("cluster: session %s not registered yet: %s", action.session_id, err or type(err).__name__)
+                self._spawn(self._hold(action.session_id))
+        elif isinstance(action, CloseRecords):
+            self._spawn(self._release(action.session_id))
+        return done
+
+    async def _to_remote(self, action: Send | Deliver | Close | Trust) -> list[Action]:
+        relay_id, _, conn = action.conn[1:].partition(".")
+        if self._remote.get(action.conn) != relay_id:
+            if isinstance(action, Deliver):
+                return self.machine.handle(Undelivered(action.conn, action.frame, action.session_id, action.side),
+                                           self._instant())
+            return []
+        if isinstance(action, Deliver):
+            await self._publish(outbox(relay_id), "deliver", conn, action.frame, s=action.session_id, d=action.side)
+        elif isinstance(action, Send):
+            await self._publish(outbox(relay_id), "send", conn, action.frame)
+        elif isinstance(action, Close):
+            await self._publish(outbox(relay_id), "close", conn, json.dumps([action.code, action.reason]))
+        else:
+            await self._publish(outbox(relay_id), "trust", conn)
+        return []
+
+    async def _hold(self, session_id: str) -> None:
+        """Say in ``wb_sessions`` that this relay holds *session_id* (retried while NATS is away)."""
+        while True:
+            try:
+                await self.bus.sessions.put(session_id, self.relay_id.encode())
+                return
+            except Exception as err:  # NATS away (a timeout): try again once it may be back
+                log.info("cluster: registering session %s: %s", session_id, err or type(err).__name__)
+                await asyncio.sleep(HEARTBEAT)
+
+    async def _release(self, session_id: str) -> None:
+        with contextlib.suppress(NotFoundError):
+            await self.bus.sessions.delete(session_id)
+
+    # -- the proxy's side --------------------------------------------------
+
+    async def _from_holder(self, msg: Msg) -> None:
+        """What the holder's machine does to a connection this relay accepted for it."""
+        frame = self._parts_out.frame(msg)
+        if frame is None:
+            return
+        headers = msg.headers or {}
+        conn, kind, holder = headers.get("c", ""), headers.get("k"), headers.get("r", "")
+        ws = self._connections.get(conn) if self._proxied.get(conn) == holder else None
+        if ws is None:
+            if kind == "deliver":
+                await self._publish(inbox(holder), "undelivered", conn, frame, s=headers.get("s", ""),
+                                    d=headers.get("d", ""))
+            if kind != "close":
+                await self._publish(inbox(holder), "closed", conn)
+            return
+        if kind == "close":
+            code, reason = json.loads(frame)
+            self._spawn(ws.close(int(code), str(reason)))
+        elif kind == "trust":
+            self._trust(conn)
+        else:
+            try:
+                await ws.send(frame)
+            except ConnectionClosed:
+                if kind == "deliver":
+                    await self._publish(inbox(holder), "undelivered", conn, frame,
+                                        s=headers.get("s", ""), d=headers.get("d", ""))
+
+    async def _publish(self, subject: str, kind: str, conn: str, frame: Frame = b"", **more: str) -> None:
+        """Publish *frame* for *conn*, in parts when it is larger than NATS takes in one message (1 MiB by default)."""
+        headers = {"k": kind, "c": conn, "r": self.relay_id, **more}
+        if isinstance(frame, str):
+            headers["t"] = "1"
+            frame = frame.encode()
+        part = max(self.bus.nc.max_payload - PAYLOAD_MARGIN, PAYLOAD_MARGIN)
+        pieces = [frame[start:start + part] for start in range(0, len(frame), part)] or [b""]
+        for piece in pieces[:-1]:  # marked "more": the receiver keeps them until the last
+            await self.bus.nc.publish(subject, piece, headers={**headers, "m": "1"})
+        await self.bus.nc.publish(subject, pieces[-1], headers=headers)
+
+
+class Parts:
+    """Frames sent in parts (see :meth:`ClusterRelay._publish`), put together again.
+
+    NATS keeps the order of one publisher's messages on a subject, so a frame's parts arrive in
+    order, with no other part of the same connection between them.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str], list[bytes]] = {}
+
+    def frame(self, msg: Msg) -> Frame | None:
+        """The frame *msg* ends (text when the sender marked it so), or None when more parts are to come."""
+        headers = msg.headers or {}
+        key = (headers.get("r", ""), headers.get("c", ""))
+        if headers.get("m") == "1":
+            self._open.setdefault(key, []).append(msg.data)
+            return None
+        data = b"".join([*self._open.pop(key, []), msg.data])
+        return data.decode() if headers.get("t") == "1" else data
+
+
+def _open_meta(data_dir: Path, session_id: str) -> dict[str, Any] | None:
+    """The shared records' ``session.json`` of *session_id*, when that session has not ended."""
+    if not session_id or "/" in session_id or session_id.startswith("."):
+        return None
+    path = data_dir / "sessions" / session_id / "session.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and not meta.get("ended_at") else None
+
+
+async def run_cluster_relay(nats_url: str, data_dir: Path, host: str, port: int, *,
+                            ready: Callable[[str], Awaitable[None] | None] | None = None,
+                            code_ttl: float = 600.0, ssl_context: Any = None, **options: Any) -> None:
+    """Join the cluster at *nats_url* and run a relay until cancelled (see :func:`relay.server.run_relay`).
+
+    Raises :class:`relay.cluster.bus.ClusterUnavailable` when NATS cannot be reached at start.
+    """
+    bus = await join(nats_url, code_ttl)
+    try:
+        scheme = "wss" if ssl_context else "ws"
+        relay = ClusterRelay(data_dir, bus, code_ttl=code_ttl, **options)
+        server = await relay.serve(host, port, ssl_context)
+        async with server:
+            address = server.sockets[0].getsockname()
+            relay.url = f"{scheme}://{address[0]}:{address[1]}"
+            if ready is not None:
+                outcome = ready(relay.url)
+                if outcome is not None:
+                    await outcome
+            await server.serve_forever()
+    finally:
+        with contextlib.suppress(Exception):
+            await bus.close()
+

@@ -25,6 +25,7 @@ from workbench.control import ControlNamespace
 from workbench.files import FilesNamespace
 from workbench.history import CallRecord, History
 from workbench.inventory import Inventory
+from workbench.playbooks.live import PlaybooksNamespace
 from workbench.registry import RegistryNamespace
 from workbench.tables import local_time, text_cell
 
@@ -57,6 +58,7 @@ class Session:
         self.registry = RegistryNamespace(self)
         self.annotate = AnnotateNamespace(self)
         self.control = ControlNamespace(self)
+        self.playbooks = PlaybooksNamespace(self)
         client.on_ended = self._on_ended
 
     # -- the one call path -------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from agent import files, inventory, registry
+from agent import files, inventory, preview, registry
 from agent.annotate import AnnotationService
 from agent.control import ControlService
 from agent.dispatch import Dispatcher, MethodTable
@@ -35,7 +35,7 @@ from agent.policy import Permissions, Policy
 from agent.screen import HiddenRegions, ScreenService
 from agent.screen.service import list_monitors
 from agent.screen.tracking import list_windows
-from agent.session import AgentSession
+from agent.session import AgentSession, PlaybookStep
 from wire.errors import Unavailable, Unsupported, WorkbenchError
 
 log = logging.getLogger(__name__)
@@ -221,9 +221,10 @@ class AgentApp:
                                           permitted=lambda: self.policy.permissions.allows("annotate"))
         self.control = ControlService(self.policy, self._send_event, self.panel.add_activity, self.journal.append,
                                       self.config.display)
-        table = MethodTable([*self.session.methods(), *inventory.METHODS, *files.METHODS, *registry.METHODS,
-                             *self.screen.METHODS, *self.annotate.METHODS, *self.control.METHODS])
-        self.dispatcher = Dispatcher(table, self.journal, self.policy, self.state_dir, self.panel.add_activity)
+        table = MethodTable([*self.session.methods(self._show_playbook), *inventory.METHODS, *files.METHODS,
+                             *registry.METHODS, *self.screen.METHODS, *self.annotate.METHODS, *self.control.METHODS])
+        self.dispatcher = Dispatcher(table, self.journal, self.policy, self.state_dir, self.panel.add_activity,
+                                     previews=preview.previews())
         ssl_context = ssl.create_default_context(cafile=str(self.config.cafile)) if self.config.cafile else None
         callbacks = LinkCallbacks(on_code=self._on_code, on_paired=self._on_paired, on_status=self._on_status,
                                   on_event=self._on_event,
@@ -253,6 +254,9 @@ class AgentApp:
         self.panel.show_ended(END_WORDS.get(reason, f"The session has ended ({reason})."))
         self.panel.add_activity(f"Your journal of this session is kept at {self.journal_path}")
         self.journal.close()
+
+    def _show_playbook(self, step: PlaybookStep) -> None:
+        self.panel.show_playbook(step.name, step.step, step.total, step.title, step.state)
 
     def _clean_leftovers(self) -> None:
         """Remove the unfinished uploads' files an earlier run left in the customer's folders (it crashed)."""

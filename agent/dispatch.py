@@ -22,6 +22,12 @@ link could not decode but could still name (:class:`~wire.errors.TooDeep`) is
 refused by :meth:`Dispatcher.refuse`: journaled as a call and its error, answered
 by its id.  What the journal keeps of parameters and details is bounded in depth,
 entries and text (:func:`summarize`), whatever the technician sent.
+
+A request with ``"preview": true`` is a dry run (:mod:`agent.preview`): a method
+that changes nothing runs as usual, a changing method runs its planner instead
+(the outcome record says ``planned``, the reply is the plan), anything else is
+refused with :class:`~wire.errors.PreviewUnsupported`.  Its call record carries
+``preview: true`` and the customer reads "Preview — nothing was changed: …".
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.preview.plan import Plan, Previews
+from agent.preview.words import preview_words
 from wire import protocol
-from wire.errors import InternalError, NotGranted, UnknownMethod, WorkbenchError
+from wire.errors import InternalError, NotGranted, PreviewUnsupported, UnknownMethod, WorkbenchError
 
 if TYPE_CHECKING:
     from agent.journal import Journal
@@ -73,6 +81,8 @@ class CallContext:
     journal_details: dict[str, Any] = field(default_factory=dict)
     #: Set by the dispatcher: tells the customer something in plain words.
     tell_customer: Callable[[str], None] = lambda line: None
+    #: A dry run: the handler is a planner, which checks and answers a :class:`Plan`, changing nothing.
+    preview: bool = False
 
 
 Handler = Callable[[CallContext], Any]
@@ -175,8 +185,11 @@ class Dispatcher:
     """Runs requests against a :class:`MethodTable`, journaling each one."""
 
     def __init__(self, table: MethodTable, journal: Journal, policy: Policy, state_dir: Path,
-                 tell_customer: Callable[[str], None], workers: int = 4) -> None:
+                 tell_customer: Callable[[str], None], workers: int = 4,
+                 previews: Previews | None = None) -> None:
         self.table = table
+        #: What a dry run does with each method; without it every dry run is refused.
+        self.previews = previews if previews is not None else Previews()
         self.journal = journal
         self.policy = policy
         self.state_dir = state_dir
@@ -201,7 +214,8 @@ class Dispatcher:
         future: asyncio.Future[protocol.Message] = asyncio.get_running_loop().create_future()
         self._running[request_id] = future
         try:
-            reply = await self._run(request_id, message["method"], message["params"], message.data)
+            reply = await self._run(request_id, message["method"], message["params"], message.data,
+                                    protocol.is_preview(message))
         finally:
             del self._running[request_id]
         future.set_result(reply)
@@ -231,39 +245,56 @@ class Dispatcher:
             _, dropped = self._answered.popitem(last=False)
             self._answered_bytes -= len(dropped.data or b"")
 
-    async def _run(self, request_id: str, name: str, params: dict[str, Any], data: bytes | None) -> protocol.Message:
+    async def _run(self, request_id: str, name: str, params: dict[str, Any], data: bytes | None,
+                   preview: bool = False) -> protocol.Message:
         started = time.monotonic()
         method: Method | None = None
+        marks = {"preview": True} if preview else {}
         try:
             method = self.table.get(name)
         except UnknownMethod as err:
             await self.journal.append_async("call", request=request_id, method=summarize(name, 100),
-                                            params=summarize(params),
+                                            params=summarize(params), **marks,
                                             words="The technician asked for something this agent does not do")
             return await self._fail_async(request_id, name, err, started)
+        mode = self.previews.mode(name) if preview else "run"
         words = self._describe(method, params)
+        if mode == "plan":
+            words = preview_words(words)
         told = False
         await self.journal.append_async("call", request=request_id, method=name,
                                         params=summarize(params) if method.journal_params else {"omitted": True},
-                                        data_bytes=len(data) if data is not None else None, words=words)
+                                        data_bytes=len(data) if data is not None else None, words=words, **marks)
         try:
             if not self.policy.permissions.allows(method.permission):
                 raise NotGranted(f"the customer has not allowed {method.permission}", permission=method.permission)
+            if mode == "refuse":
+                raise PreviewUnsupported(f"{name} cannot be previewed: in a dry run it is refused, not run",
+                                         method=name)
             if method.tell:
                 self.tell_customer(words)
                 told = True
-            context = CallContext(name, params, data, self.policy, self.state_dir, tell_customer=self.tell_customer)
+            context = CallContext(name, params, data, self.policy, self.state_dir, tell_customer=self.tell_customer,
+                                  preview=mode == "plan")
+            handler = self.previews.planners[name] if mode == "plan" else method.handler
             if method.blocking:
                 loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self._pool, method.handler, context)
+                result = await loop.run_in_executor(self._pool, handler, context)
             else:
-                result = method.handler(context)
+                result = handler(context)
+            if mode == "plan" and not isinstance(result, Plan):
+                raise InternalError(f"the planner of {name} answered no plan")
         except WorkbenchError as err:
             return await self._fail_async(request_id, name, err, started, told, None if method.tell else words)
         except Exception as err:  # the one place where any failure becomes a wire error
             log.exception("handler %s failed", name)
             return await self._fail_async(request_id, name, InternalError(f"{type(err).__name__}: {err}"),
                                           started, told, None if method.tell else words)
+        if isinstance(result, Plan):
+            await self.journal.append_async("outcome", request=request_id, method=name, outcome="planned",
+                                            duration_ms=round((time.monotonic() - started) * 1000, 3),
+                                            summary=summarize(result.summary), **summarize(context.journal_details))
+            return protocol.response(request_id, result.to_wire())
         reply = result if isinstance(result, Reply) else Reply(result)
         await self.journal.append_async("outcome", request=request_id, method=name, outcome="ok",
                                         duration_ms=round((time.monotonic() - started) * 1000, 3),

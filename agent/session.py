@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,12 @@ from agent import __version__
 from agent.dispatch import CallContext, Method
 from agent.journal import Journal
 from agent.panel import Terms
+from agent.panel.model import one_line
+from agent.panel.playbook_words import ENGLISH_PLAYBOOK, STATES, PlaybookWording, playbook_line
+from agent.params import get_int, get_str
 from agent.policy import Policy
 from wire.chain import utc_now
+from wire.errors import BadParams
 
 
 def machine_summary() -> dict[str, str]:
@@ -85,8 +90,8 @@ class AgentSession:
                 "machine": machine_summary(), "consent": self.consent_record, "policy": self.policy.summary(),
                 "journal_seq": self.journal.seq}
 
-    def methods(self) -> list[Method]:
-        """The ``session.*`` methods, bound to this session."""
+    def methods(self, show_playbook: Callable[[PlaybookStep], None] | None = None) -> list[Method]:
+        """The ``session.*`` methods, bound to this session; *show_playbook* puts the playbook line in the window."""
 
         def ping(ctx: CallContext) -> dict[str, Any]:
             return {"pong": True}
@@ -94,9 +99,57 @@ class AgentSession:
         def describe(ctx: CallContext) -> dict[str, Any]:
             return self.describe()
 
+        def playbook(ctx: CallContext) -> dict[str, Any]:
+            step = PlaybookStep.from_params(ctx.params)
+            if show_playbook is not None:
+                show_playbook(step)
+            ctx.journal_details.update(playbook=step.name, step=step.step, total=step.total, state=step.state)
+            return {"shown": step.english()}
+
         return [
             Method("session.ping", ping, "session", lambda p: "The technician checked that the connection works",
                    blocking=False),
             Method("session.describe", describe, "session",
                    lambda p: "The technician looked at what you allowed in this session", blocking=False),
+            # The window keeps the playbook's one line; the activity feed does not repeat it at every step.
+            Method("session.playbook", playbook, "session", _playbook_words, blocking=False, tell=False),
         ]
+
+
+@dataclass(frozen=True)
+class PlaybookStep:
+    """One announcement of a playbook's progress (``session.playbook``)."""
+
+    name: str
+    step: int
+    total: int
+    title: str
+    state: str
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> PlaybookStep:
+        """Read and check the parameters; raises BadParams (a missing or wrong one, a step past the total)."""
+        name = get_str(params, "name", max_length=200)
+        if not name.strip():
+            raise BadParams("'name' must not be empty", param="name")
+        total = get_int(params, "total", minimum=1, maximum=10_000)
+        step = get_int(params, "step", minimum=0, maximum=total)
+        title = get_str(params, "title", max_length=300)
+        state = get_str(params, "state", "running", max_length=16)
+        if state not in STATES:
+            raise BadParams(f"'state' must be one of {', '.join(STATES)}, not {state!r}", param="state")
+        return cls(one_line(name), step, total, one_line(title), state)
+
+    def line(self, wording: PlaybookWording) -> str:
+        return playbook_line(wording, self.name, self.step, self.total, self.title, self.state)
+
+    def english(self) -> str:
+        return self.line(ENGLISH_PLAYBOOK)
+
+
+def _playbook_words(params: dict[str, Any]) -> str:
+    """The journal's words for an announcement (what the window shows, in English)."""
+    try:
+        return f"The technician's playbook: {PlaybookStep.from_params(params).english()}"
+    except BadParams:
+        return "The technician announced a playbook step (not shown: its details were not valid)"

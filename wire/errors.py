@@ -145,6 +145,13 @@ class Unsupported(WorkbenchError):
     code = "unsupported"
 
 
+class PreviewUnsupported(Unsupported):
+    """A dry run (``"preview": true``) asked for something that cannot be planned without doing it
+    (control input, or a changing method with no planner): refused, nothing was done."""
+
+    code = "preview_unsupported"
+
+
 class Unavailable(WorkbenchError):
     code = "unavailable"
 

@@ -22,7 +22,7 @@ type        sent by                 fields
 hello       agent, technician       role, and role-specific fields (see relay)
 welcome     relay                   role-specific fields (code, session, resume)
 paired      relay                   session_id, started_at, technician, machine
-request     technician              id, method, params
+request     technician              id, method, params, preview? (bool: plan, change nothing)
 response    agent (or relay)        id, result
 error       anyone                  id (or null), code, message, details?
 event       agent, relay            name, body
@@ -66,7 +66,8 @@ _SCHEMA: Final[dict[str, _FieldSpec]] = {
     "hello": {"role": ((str,), True)},
     "welcome": {},
     "paired": {"session_id": ((str,), True)},
-    "request": {"id": ((str,), True), "method": ((str,), True), "params": ((dict,), True)},
+    "request": {"id": ((str,), True), "method": ((str,), True), "params": ((dict,), True),
+                "preview": ((bool,), False)},
     "response": {"id": ((str,), True)},
     "error": {"id": ((str, type(None)), True), "code": ((str,), True), "message": ((str,), True)},
     "event": {"name": ((str,), True), "body": ((dict,), True)},
@@ -263,8 +264,18 @@ def _finite(text: str) -> float:
 # Constructors: one per message type the code sends often.
 
 
-def request(request_id: str, method: str, params: dict[str, Any], data: bytes | None = None) -> Message:
-    return Message("request", {"id": request_id, "method": method, "params": params}, data)
+def request(request_id: str, method: str, params: dict[str, Any], data: bytes | None = None,
+            preview: bool = False) -> Message:
+    """A ``request``; with *preview* the agent plans the call instead of changing anything (a dry run)."""
+    fields: dict[str, Any] = {"id": request_id, "method": method, "params": params}
+    if preview:
+        fields["preview"] = True
+    return Message("request", fields, data)
+
+
+def is_preview(message: Message) -> bool:
+    """Whether a decoded ``request`` asks for a dry run (absent means no)."""
+    return message.get("preview") is True
 
 
 def response(request_id: str, result: Any, data: bytes | None = None) -> Message:

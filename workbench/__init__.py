@@ -40,12 +40,13 @@ __version__ = "0.1.0"
 
 
 def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None = None, key: str | None = None,
-            cafile: str | Path | None = None) -> Session:
+            cafile: str | Path | None = None, dry_run: bool = False) -> Session:
     """Pair with the customer whose window shows *code* and return the :class:`Session`.
 
     *name* is how the customer's window will name you (default: your login);
     *key* is your key when the relay admits only listed technicians; *cafile*
-    trusts a ``wss://`` relay's certificate.  Raises :class:`BadCode`,
+    trusts a ``wss://`` relay's certificate; with *dry_run* every change is planned by the agent, not
+    made (see :meth:`Session.with_dry_run`).  Raises :class:`BadCode`,
     :class:`CodeExpired`, :class:`CodeBurned`, :class:`CodeInUse`, :class:`Unauthorized`, :class:`RateLimited` (all
     :class:`PairingFailed`) or :class:`ConnectionLost` when the relay is unreachable.
     """
@@ -55,7 +56,7 @@ def connect(code: str, relay: str = "ws://127.0.0.1:8765", *, name: str | None =
         paired = client.pair(code, name or getpass.getuser(), key)
     except WorkbenchError as err:
         raise err.with_traceback(None) from None  # the sentence is the news; the client's inner workings are not
-    return Session(client, paired, relay)
+    return Session(client, paired, relay, dry_run=dry_run)
 
 
 notebook_errors.install()

@@ -152,15 +152,16 @@ class RelayClient:
         return fields
 
     def submit(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
-               *, timeout: float | None = None) -> concurrent.futures.Future[CallResult]:
-        """Send a request; the future gives its :class:`CallResult` or raises the agent's error."""
+               *, timeout: float | None = None, preview: bool = False) -> concurrent.futures.Future[CallResult]:
+        """Send a request (a dry run's with *preview*); the future gives its :class:`CallResult` or raises
+        the agent's error."""
         future: concurrent.futures.Future[CallResult] = concurrent.futures.Future()
         if self.ended_reason is not None:
             future.set_exception(SessionEnded(f"the session has ended ({self.ended_reason})"))
             return future
         request_id = uuid.uuid4().hex
         try:
-            frame = protocol.encode(protocol.request(request_id, method, dict(params or {}), data))
+            frame = protocol.encode(protocol.request(request_id, method, dict(params or {}), data, preview=preview))
         except WorkbenchError as err:  # too large, or not JSON-serialisable: fails here, nothing is sent
             future.set_exception(err)
             return future

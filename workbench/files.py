@@ -41,6 +41,7 @@ from typing import Any, Final, Literal, overload
 from wire.errors import AlreadyExists, Conflict, ConnectionLost, Forbidden, NotFound, ProtocolError, Timeout
 from workbench.calls import Caller, CallResult
 from workbench.history import ActionEntry, History
+from workbench.planned import PlannedCall, plans
 from workbench.tables import local_time, number_cell, text_cell
 
 #: Largest chunk the agent serves or takes.
@@ -371,6 +372,10 @@ class FilesNamespace:
         entry = self._history.begin(method, params) if self._history is not None else None
         try:
             yield entry
+        except PlannedCall:
+            if entry is not None:
+                entry.planned()
+            raise
         except BaseException as err:
             if entry is not None:
                 entry.finish(err)
@@ -421,6 +426,7 @@ class FilesNamespace:
 
     # -- changing
 
+    @plans
     def write(self, path: str, content: str | bytes, *, encoding: str = "utf-8", overwrite: bool = True) -> Change:
         """Write *content* to *path* atomically (the old content is kept for undo).
 
@@ -440,6 +446,7 @@ class FilesNamespace:
                                            progress=False, label=path, key=None, entry=entry)
         return Change("changed", path, None, transfer.sha256, {"size": transfer.size})
 
+    @plans
     def edit(self, path: str, old: str, new: str, *, encoding: str = "utf-8") -> EditResult:
         """Replace the one occurrence of *old* by *new*; the result shows the diff.
 
@@ -448,26 +455,31 @@ class FilesNamespace:
         v = self._call("files.edit", {"path": path, "old": old, "new": new, "encoding": encoding}).value
         return EditResult("edited", v["path"], v.get("sha256_before"), v.get("sha256"), v, v.get("diff", ""))
 
+    @plans
     def move(self, src: str, dst: str, *, overwrite: bool = False) -> Change:
         """Move or rename *src* to *dst* (a *dst* ending with a separator means "into that folder")."""
         v = self._call("files.move", {"src": src, "dst": dst, "overwrite": overwrite}).value
         return Change("moved", f"{v['src']} → {v['dst']}", details=v)
 
+    @plans
     def copy(self, src: str, dst: str, *, overwrite: bool = False) -> Change:
         """Copy the file or folder *src* to *dst*."""
         v = self._call("files.copy", {"src": src, "dst": dst, "overwrite": overwrite}).value
         return Change("copied", f"{v['src']} → {v['dst']}", details=v)
 
+    @plans
     def delete(self, path: str) -> Change:
         """Move *path* to the agent's trash on the customer's machine (undo brings it back)."""
         v = self._call("files.delete", {"path": path}).value
         return Change("deleted", v["path"], details=v)
 
+    @plans
     def mkdir(self, path: str, *, parents: bool = False, exist_ok: bool = False) -> Change:
         """Create the folder *path* (and missing parents with ``parents=True``)."""
         v = self._call("files.mkdir", {"path": path, "parents": parents, "exist_ok": exist_ok}).value
         return Change("created", v["path"], details=v)
 
+    @plans
     def undo(self) -> Change:
         """Undo the newest change still recorded on the agent (Conflict if the files changed since)."""
         v = self._call("files.undo", {}).value
@@ -621,6 +633,7 @@ class FilesNamespace:
             raise ProtocolError("the agent never said the download reached the end")
         return sha
 
+    @plans
     def upload(self, local: str | os.PathLike[str], remote: str, *, progress: bool = True,
                overwrite: bool = False) -> Transfer:
         """Copy the local file *local* to *remote* on the customer's machine.

@@ -34,6 +34,8 @@ class CallRecord:
     #: a transfer's size in bytes, and how many of them have moved (None for other calls)
     size: int | None = None
     done: int | None = None
+    #: sent in a dry run: the agent planned it (outcome ``planned``) or ran it because it changes nothing
+    preview: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,7 +83,8 @@ class History(Sequence[CallRecord]):
 
     def __repr__(self) -> str:
         lines = [f"{local_time(r.time, date=False, millis=True)}  {r.method:<24} {r.outcome:<7} "
-                 f"{r.duration_s * 1000:8.1f} ms  {_transfer_words(r)}{r.error or ''}" for r in self]
+                 f"{r.duration_s * 1000:8.1f} ms  {'(preview) ' if r.preview else ''}{_transfer_words(r)}"
+                 f"{r.error or ''}" for r in self]
         return "\n".join(lines) if lines else "(no calls yet)"
 
     def _repr_html_(self) -> str:
@@ -91,7 +94,8 @@ class History(Sequence[CallRecord]):
             colour = "" if r.outcome != "error" else ' style="color:#b00020"'
             rows.append(f"<tr{colour}>{text_cell(escape(local_time(r.time, date=False, millis=True)))}"
                         f"{text_cell(f'<code>{escape(r.method)}</code>')}{text_cell(f'<code>{params}</code>')}"
-                        f"{text_cell(escape(r.outcome))}{number_cell(escape(_transfer_words(r).rstrip('; ')))}"
+                        f"{text_cell(escape(r.outcome + (' (preview)' if r.preview else '')))}"
+                        f"{number_cell(escape(_transfer_words(r).rstrip('; ')))}"
                         f"{number_cell(f'{r.duration_s * 1000:.1f} ms')}{text_cell(escape(r.error or ''))}</tr>")
         head = "".join(text_cell(name, "th") for name in ("time", "method", "arguments", "outcome"))
         head += number_cell("transferred", "th") + number_cell("duration", "th") + text_cell("error", "th")
@@ -121,6 +125,11 @@ class ActionEntry:
 
     def progress(self, done: int) -> None:
         self._update(done=done)
+
+    def planned(self) -> None:
+        """The action was a dry run's: the agent planned it and nothing moved."""
+        if self._record.outcome == "running":
+            self._update(outcome="planned", preview=True)
 
     def finish(self, error: BaseException | None = None) -> None:
         if self._record.outcome != "running":

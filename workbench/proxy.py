@@ -25,6 +25,7 @@ from workbench.control import ControlNamespace
 from workbench.files import FilesNamespace
 from workbench.history import CallRecord, History
 from workbench.inventory import Inventory
+from workbench.planned import PlannedCall, PlannedChange, PlannedChanges, is_plan, planning_now
 from workbench.playbooks.live import PlaybooksNamespace
 from workbench.registry import RegistryNamespace
 from workbench.tables import local_time, text_cell
@@ -40,10 +41,20 @@ def _short_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class Session:
-    """A live session with a customer's agent; made by :func:`workbench.connect`."""
+    """A live session with a customer's agent; made by :func:`workbench.connect`.
 
-    def __init__(self, client: RelayClient, paired: dict[str, Any], relay_url: str) -> None:
+    In dry run (*dry_run*, or a view from :meth:`with_dry_run`) every call is sent as a
+    preview: the agent runs what changes nothing and plans the rest; the changing
+    methods of ``s.files`` and ``s.registry`` then return a
+    :class:`~workbench.planned.PlannedChange`, listed in :attr:`planned_changes`.
+    """
+
+    def __init__(self, client: RelayClient, paired: dict[str, Any], relay_url: str, *, dry_run: bool = False) -> None:
         self._client = client
+        #: every call is a preview: changes are planned by the agent, not made
+        self.dry_run = dry_run
+        self._planned = PlannedChanges()
+        self._root: Session = self
         self.relay_url = relay_url
         self.session_id: str = str(paired["session_id"])
         self.started_at: str = str(paired.get("started_at", ""))
@@ -61,6 +72,45 @@ class Session:
         self.playbooks = PlaybooksNamespace(self)
         client.on_ended = self._on_ended
 
+    # -- dry runs ------------------------------------------------------------
+
+    def with_dry_run(self, dry_run: bool = True) -> Session:
+        """This session, with every call sent as a preview when *dry_run* (same connection, same history).
+
+        ``with_dry_run(False)`` on a normal session, and ``with_dry_run(True)`` on a dry-run
+        view, return the session itself; otherwise a view of the session made now, whose
+        :attr:`planned_changes` start empty.
+        """
+        if bool(dry_run) == self.dry_run:
+            return self
+        root = self._root
+        if not dry_run:
+            return root
+        view = object.__new__(Session)
+        view.__dict__.update(root.__dict__)
+        view.dry_run = True
+        view._planned = PlannedChanges()
+        view._root = root
+        view.files = FilesNamespace(view, history=root.history)
+        view.registry = RegistryNamespace(view)
+        view.annotate = AnnotateNamespace(view)
+        view.control = ControlNamespace(view)
+        return view
+
+    @property
+    def planned_changes(self) -> PlannedChanges:
+        """The changes planned (not made) through this dry-run view, in order; empty otherwise."""
+        return self._planned
+
+    def announce_playbook(self, name: str, step: int, total: int, title: str, state: str = "running") -> None:
+        """Show the customer one line for the playbook being run: "playbook: *name* — step *step* of *total*:
+        *title*" (``state``: ``running``, ``done``, ``failed``, ``stopped``).
+
+        Raises BadParams for a step past *total*, an empty name or an unknown state (checked by the agent).
+        """
+        self.call("session.playbook", {"name": name, "step": step, "total": total, "title": title,
+                                       "state": state})
+
     # -- the one call path -------------------------------------------------
 
     def submit(self, method: str, params: dict[str, Any] | None = None, data: bytes | None = None,
@@ -69,16 +119,19 @@ class Session:
         part of an action recorded as one entry, such as a transfer's chunks)."""
         params = dict(params or {})
         started_wall, started = utc_now(), time.perf_counter()
-        future = self._client.submit(method, params, data, timeout=timeout)
+        future = self._client.submit(method, params, data, timeout=timeout, preview=self.dry_run)
         if not record:
             return future
 
         def add_to_history(done: concurrent.futures.Future[CallResult]) -> None:
             err = done.exception()
+            planned = err is None and is_plan(done.result().value)
             self.history.add(CallRecord(
                 time=started_wall, method=method, params=_short_params(params),
-                outcome="ok" if err is None else "error", duration_s=time.perf_counter() - started,
-                error=None if err is None else f"{getattr(err, 'code', type(err).__name__)}: {err}"))
+                outcome="planned" if planned else "ok" if err is None else "error",
+                duration_s=time.perf_counter() - started,
+                error=None if err is None else f"{getattr(err, 'code', type(err).__name__)}: {err}",
+                preview=self.dry_run))
 
         future.add_done_callback(add_to_history)
         return future
@@ -93,9 +146,15 @@ class Session:
         """
         future = self.submit(method, params, data, timeout=timeout, record=record)
         try:
-            return future.result()
+            result = future.result()
         except WorkbenchError as err:
             raise err.with_traceback(None) from None
+        if self.dry_run and is_plan(result.value):
+            change = PlannedChange.from_wire(method, dict(params or {}), result.value, utc_now())
+            self._planned.append(change)
+            if planning_now():  # a namespace's changing method: it returns the plan instead of its result
+                raise PlannedCall(change)
+        return result
 
     # -- what every session offers ---------------------------------------
 
@@ -169,13 +228,13 @@ class Session:
 
     @property
     def ended(self) -> bool:
-        return self.ended_at is not None
+        return self._root.ended_at is not None
 
     def close(self) -> None:
         """End the session; the agent records the end and the customer's window says so."""
         self._client.close()
-        if self.ended_at is None:
-            self._on_ended("technician_closed")
+        if self._root.ended_at is None:
+            self._root._on_ended("technician_closed")
 
     def _on_ended(self, reason: str) -> None:
         if self.ended_at is None:
@@ -208,7 +267,10 @@ class Session:
         return words
 
     def __repr__(self) -> str:
-        state = f"ended {self.ended_at}" if self.ended_at else "live"
+        ended_at = self._root.ended_at
+        state = f"ended {ended_at}" if ended_at else "live"
+        if self.dry_run:
+            state += ", dry run (changes are planned, not made)"
         return (f"<Session {self.session_id} with {self.machine.get('hostname', '?')} "
                 f"({self.machine.get('os', '?')}), started {self.started_at}, {state}; {'; '.join(self._allowed())}>")
 

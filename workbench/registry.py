@@ -61,6 +61,7 @@ from types import TracebackType
 from typing import Any, overload
 
 from workbench.calls import Caller
+from workbench.planned import plans
 from workbench.tables import number_cell, text_cell
 
 _DWORD_RANGE = (-(1 << 31), (1 << 32) - 1)
@@ -336,6 +337,7 @@ class RegistryNamespace:
         """Value *name* of *path* (``""``: the default value). Raises NotFound, Forbidden."""
         return RegistryValue.from_wire(self._call("get", path=_path(path), name=name))
 
+    @plans
     def set(self, path: KeyPathLike, name: str, data: Any, type: str | None = None) -> RegistryChange:
         """Set value *name* of *path* (created with its missing parents) to *data*.
 
@@ -350,10 +352,12 @@ class RegistryNamespace:
         return RegistryChange.from_wire(self._call("set", path=_path(path), name=name, type=type_,
                                                    data=_to_wire(data)))
 
+    @plans
     def delete_value(self, path: KeyPathLike, name: str) -> RegistryChange:
         """Delete value *name* of *path* (a backup is kept). Raises NotFound, Forbidden."""
         return RegistryChange.from_wire(self._call("delete_value", path=_path(path), name=name))
 
+    @plans
     def delete_key(self, path: KeyPathLike) -> RegistryChange:
         """Delete key *path* and everything below it (a backup is kept).
 
@@ -377,6 +381,7 @@ class RegistryNamespace:
         text.path = str(body["path"])
         return text
 
+    @plans
     def undo(self, force: bool = False) -> dict[str, Any]:
         """Take back the last registry change of this agent (live or hive).
 

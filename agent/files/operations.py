@@ -21,9 +21,11 @@ from typing import Any
 
 from agent import paths
 from agent.dispatch import CallContext, Reply
+from agent.files import planning
 from agent.files.common import (
     LIST_DEFAULT,
     LIST_MAX,
+    TEXT_MAX,
     clean,
     entry_kind,
     iso,
@@ -32,10 +34,12 @@ from agent.files.common import (
 from agent.files.fdio import copy_entry, pread_exact, remove_tree, sha_fd, write_all
 from agent.files.reading import edited, read_reply, read_request, writer
 from agent.files.store import guard_of, store_of
-from agent.files.textual import diff_of, edit_params, write_payload
-from agent.files.undo import Change, replace_file
+from agent.files.textual import diff_of, edit_params, text_codec, write_payload
+from agent.files.undo import Change, check_writable, replace_check, replace_file
 from agent.forbidden import Guard, Identity, Location
+from agent.forbidden._posix import ancestors
 from agent.params import get_bool, get_int
+from agent.preview.plan import Plan
 from wire.errors import AlreadyExists, BadParams, NotADirectory, NotFound, from_os_error
 
 if sys.platform == "win32":  # the choice is made in agent.files.methods
@@ -166,13 +170,27 @@ def read_file(ctx: CallContext) -> Reply | dict[str, Any]:
     return read_reply(ctx, request, loc.path, st.st_size, data)
 
 
-def write_file(ctx: CallContext) -> dict[str, Any]:
+def _plan_write(ctx: CallContext, guard: Guard, loc: Location, data: bytes, overwrite: bool) -> Plan:
+    """A dry run of files.write: the checks of :func:`replace_file`, then what would be written."""
+    old = replace_check(guard, loc, overwrite)
+    check_writable(loc.parent, loc.requested)
+    if old is None:
+        return planning.replace_plan(ctx.method, loc.path, data, None, None, text_codec(ctx.params))
+    fd, st = old
+    try:
+        current = pread_exact(fd, st.st_size, 0) if st.st_size <= TEXT_MAX else None
+    finally:
+        os.close(fd)
+    return planning.replace_plan(ctx.method, loc.path, data, current, st.st_size, text_codec(ctx.params))
+
+
+def write_file(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.write {path, text? | request data, encoding?, overwrite?=true}.
 
     Writes atomically; the old content is kept for undo.  Raises BadParams
     (neither or both of text and data, unencodable text, too large),
     AlreadyExists (overwrite false), IsADirectory, NotFound (folder missing),
-    Forbidden, PermissionDenied, NoSpace.
+    Forbidden, PermissionDenied, NoSpace.  A dry run answers the plan (the diff of a text).
     """
     path = path_param(ctx.params)
     overwrite = get_bool(ctx.params, "overwrite", True)
@@ -180,12 +198,14 @@ def write_file(ctx: CallContext) -> dict[str, Any]:
     guard = guard_of(ctx)
     try:
         with guard.locate(path) as loc:
+            if ctx.preview:
+                return _plan_write(ctx, guard, loc, data, overwrite)
             return replace_file(ctx, guard, loc, _writer(data), overwrite=overwrite, summary=f"changed {loc.path}")
     except OSError as err:
         raise from_os_error(err, path) from err
 
 
-def edit_file(ctx: CallContext) -> dict[str, Any]:
+def edit_file(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.edit {path, old, new, encoding?}: replace the one occurrence of *old* by *new*.
 
     Returns a unified ``diff``.  Raises Conflict when *old* is absent or found
@@ -200,6 +220,10 @@ def edit_file(ctx: CallContext) -> dict[str, Any]:
             try:
                 current, updated, data = edited(lambda size: pread_exact(fd, size, 0), st.st_size, path,
                                                 old_text, new_text, encoding)
+                if ctx.preview:
+                    assert loc.name is not None
+                    check_writable(loc.parent, loc.requested)
+                    return planning.edit_plan(loc.path, current, updated, st.st_size, data)
                 result = replace_file(ctx, guard, loc, _writer(data), overwrite=True, summary=f"edited {loc.path}",
                                   old=(fd, st))
             finally:
@@ -224,16 +248,31 @@ def _target(guard: Guard, dst: str, src_name: str) -> Location:
     return loc
 
 
-def _free_target(guard: Guard, change: Change, loc: Location, overwrite: bool, src_is_dir: bool) -> None:
-    """Make sure *loc* may receive a moved or copied entry; keep a file it replaces."""
+def _check_target(guard: Guard, loc: Location, overwrite: bool, src_is_dir: bool) -> os.stat_result | None:
+    """What may stop *loc* from receiving a moved or copied entry; the entry it would replace, or None.
+
+    Raises AlreadyExists, Forbidden (a protected file there), PermissionDenied.
+    """
     assert loc.name is not None
     st = guard.entry(loc)
     if st is None:
-        return
+        return None
     if not overwrite:
         raise AlreadyExists(f"{loc.requested}: already exists (use overwrite to replace a file)")
     if stat.S_ISDIR(st.st_mode) or src_is_dir:
         raise AlreadyExists(f"{loc.requested}: already exists; folders are never replaced")
+    if not stat.S_ISLNK(st.st_mode):
+        fd, _ = guard.open_file(loc)
+        os.close(fd)
+    return st
+
+
+def _free_target(guard: Guard, change: Change, loc: Location, overwrite: bool, src_is_dir: bool) -> None:
+    """Make sure *loc* may receive a moved or copied entry; keep a file it replaces."""
+    assert loc.name is not None
+    st = _check_target(guard, loc, overwrite, src_is_dir)
+    if st is None:
+        return
     if stat.S_ISLNK(st.st_mode):  # the link itself is kept, not what it points to
         change.steps.append({"kind": "replaced", "path": loc.path, "item": change.keep_link(loc.parent, loc.name),
                              "before": None, "after": None})
@@ -269,7 +308,15 @@ def _to_trash(guard: Guard, change: Change, loc: Location, st: os.stat_result) -
         os.close(items)
 
 
-def move_path(ctx: CallContext) -> dict[str, Any]:
+def _into_itself(source: Location, st: os.stat_result, target: Location) -> None:
+    """Refuse moving or copying a folder into itself or below it (BadParams), as the real call would."""
+    if stat.S_ISDIR(st.st_mode):
+        lineage = ancestors(target.parent) | {Identity.of(os.fstat(target.parent))}
+        if Identity.of(st) in lineage:
+            raise BadParams(f"{source.requested}: a folder cannot be put into itself")
+
+
+def move_path(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.move {src, dst, overwrite?=false}: rename, or copy and remove across devices.
 
     ``dst`` ending with a separator means "into that folder".  A file replaced
@@ -290,6 +337,13 @@ def move_path(ctx: CallContext) -> dict[str, Any]:
             guard.check_movable(source, st)
             with _target(guard, dst, name) as target:
                 assert target.name is not None
+                if ctx.preview:
+                    replaced = _check_target(guard, target, overwrite, stat.S_ISDIR(st.st_mode))
+                    _into_itself(source, st, target)
+                    check_writable(source.parent, src)
+                    check_writable(target.parent, dst)
+                    return planning.move_plan(source.path, target.path, entry_kind(st),
+                                              st.st_size if stat.S_ISREG(st.st_mode) else None, replaced is not None)
                 change = Change(store, ctx.method, f"moved {source.path} to {target.path}")
                 try:
                     _free_target(guard, change, target, overwrite, stat.S_ISDIR(st.st_mode))
@@ -316,7 +370,7 @@ def move_path(ctx: CallContext) -> dict[str, Any]:
         raise from_os_error(err, f"{src} → {dst}") from err
 
 
-def copy_path(ctx: CallContext) -> dict[str, Any]:
+def copy_path(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.copy {src, dst, overwrite?=false}: copy a file or a folder tree.
 
     The copy appears at once when complete (built under a temporary name).
@@ -345,6 +399,8 @@ def copy_path(ctx: CallContext) -> dict[str, Any]:
                 source.name = "."
             with _target(guard, dst, src_name) as target:
                 assert target.name is not None
+                if ctx.preview:
+                    return _plan_copy(guard, source, st, target, overwrite)
                 change = Change(store, ctx.method, f"copied {source.path} to {target.path}")
                 try:
                     _free_target(guard, change, target, overwrite, stat.S_ISDIR(st.st_mode))
@@ -362,7 +418,23 @@ def copy_path(ctx: CallContext) -> dict[str, Any]:
             "bytes": stats.bytes, "skipped": stats.skipped}
 
 
-def delete_path(ctx: CallContext) -> dict[str, Any]:
+def _plan_copy(guard: Guard, source: Location, st: os.stat_result, target: Location, overwrite: bool) -> Plan:
+    """A dry run of files.copy: the checks the copy meets before and while it copies, and its plan."""
+    replaced = _check_target(guard, target, overwrite, stat.S_ISDIR(st.st_mode))
+    if stat.S_ISDIR(st.st_mode):
+        fd = guard.open_dir(source)  # a protected folder (or one reached through a link) stops here
+        os.close(fd)
+        guard.check_movable(source, st)  # a protected folder inside the tree stops the copy
+        _into_itself(source, st, target)
+    elif stat.S_ISREG(st.st_mode):
+        fd, _ = guard.open_file(source)
+        os.close(fd)
+    check_writable(target.parent, target.requested)
+    return planning.copy_plan(source.path, target.path, entry_kind(st),
+                              st.st_size if stat.S_ISREG(st.st_mode) else None, replaced is not None)
+
+
+def delete_path(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.delete {path}: move a file or folder to the agent's trash (undo brings it back).
 
     A link is deleted itself, not what it points to.  Raises Forbidden (a
@@ -376,6 +448,9 @@ def delete_path(ctx: CallContext) -> dict[str, Any]:
         with store.lock, guard.locate(path, follow=False) as loc:
             _, st = _named_entry(guard, loc, path)
             guard.check_movable(loc, st)
+            if ctx.preview:
+                check_writable(loc.parent, path)
+                return planning.delete_plan(loc.path, entry_kind(st), st.st_size if stat.S_ISREG(st.st_mode) else None)
             change = Change(store, ctx.method, f"deleted {loc.path}")
             try:
                 _to_trash(guard, change, loc, st)
@@ -388,7 +463,7 @@ def delete_path(ctx: CallContext) -> dict[str, Any]:
     return {"path": clean(loc.path), "kind": entry_kind(st), "recoverable": True}
 
 
-def make_folder(ctx: CallContext) -> dict[str, Any]:
+def make_folder(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.mkdir {path, parents?=false, exist_ok?=false}: create a folder (and its parents).
 
     Raises AlreadyExists, NotFound (a parent missing without ``parents``),
@@ -423,6 +498,14 @@ def make_folder(ctx: CallContext) -> dict[str, Any]:
                                 raise AlreadyExists(f"{loc.requested}: already exists")
                             continue
                         paths.check_name(loc.name, guard.flavour)
+                        if ctx.preview:  # the folders below this one do not exist either: all would be made
+                            check_writable(loc.parent, loc.requested)
+                            planned = [loc.path]
+                            for later in prefixes[index + 1:]:
+                                paths.check_name(later.parts[-1], guard.flavour)
+                                planned.append(posixpath.join(planned[-1], later.parts[-1]))
+                            change.abandon()
+                            return planning.mkdir_plan(path, planned)
                         change.steps.append({"kind": "created", "path": loc.path, "after": None})
                         change.record()
                         os.mkdir(loc.name, 0o777, dir_fd=loc.parent)
@@ -443,5 +526,7 @@ def make_folder(ctx: CallContext) -> dict[str, Any]:
                 change.abandon()
     except OSError as err:
         raise from_os_error(err, path) from err
+    if ctx.preview:
+        return planning.mkdir_plan(path, [])
     return {"path": clean(path), "created": created}
 

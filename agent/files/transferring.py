@@ -32,9 +32,11 @@ from agent.dispatch import CallContext, Reply
 from agent.files.common import CHUNK_MAX, UPLOAD_MAX, clean, iso, path_param
 from agent.files.keeping import Download, Keeping, UploadT
 from agent.files.parts import PartRecord
+from agent.files.planning import upload_plan
 from agent.files.textual import add_range, check_path_words
 from agent.forbidden.rules import Identity
 from agent.params import get_bool, get_int, get_str
+from agent.preview.plan import Plan
 from wire.errors import (
     AlreadyExists,
     BadParams,
@@ -253,7 +255,7 @@ class Transfers(ABC, Generic[UploadT]):
         if free is not None and free < size:  # None: the file system cannot say; the writes will tell
             raise NoSpace(f"{path}: not enough free space on that disk for {size} bytes")
 
-    def upload_open(self, ctx: CallContext) -> dict[str, Any]:
+    def upload_open(self, ctx: CallContext) -> dict[str, Any] | Plan:
         """files.upload_open {path, size, overwrite?=false, sha256?}: start an upload.
 
         The free space is checked, so a full disk is found now; the ``.part``
@@ -285,6 +287,8 @@ class Transfers(ABC, Generic[UploadT]):
                     os.close(fd)
                 paths.check_name(loc.name, guard.flavour)
                 self._check_room(loc, size, path)
+                if ctx.preview:  # a dry run: no .part file, no transfer; the chunks are never sent
+                    return upload_plan(loc.path, size, is_folder is not None, expected)
                 store = self.store_of(ctx)
                 transfer = _transfer_id()
                 folder, folder_identity = self.folder_now(loc)

@@ -35,10 +35,12 @@ from agent.files.fdio import (
     sha_fd,
     unlink_quietly,
 )
+from agent.files.planning import undo_plan
 from agent.files.store import Store, guard_of, store_of
 from agent.forbidden import Guard, Identity, Location
 from agent.forbidden._posix import DIR_FLAGS, FILE_FLAGS
-from wire.errors import AlreadyExists, Conflict, IsADirectory, NotFound, from_os_error
+from agent.preview.plan import Plan
+from wire.errors import AlreadyExists, Conflict, IsADirectory, NotFound, PermissionDenied, from_os_error
 
 if sys.platform == "win32":  # the choice is made in agent.files.methods
     raise ImportError(f"{__name__} is POSIX-only")
@@ -115,6 +117,32 @@ def _finish_replace(loc: Location, temp: str) -> None:
     os.fsync(loc.parent)
 
 
+def replace_check(guard: Guard, loc: Location, overwrite: bool) -> tuple[int, os.stat_result] | None:
+    """What :func:`replace_file` checks before it writes: the file there, opened through the guard, or None.
+
+    The caller closes the descriptor.  Raises IsADirectory, AlreadyExists (*overwrite*
+    false), Forbidden, PermissionDenied, BadParams (a name this system refuses).
+    """
+    if loc.name is None:
+        raise IsADirectory(f"{loc.requested}: is a folder")
+    st = guard.entry(loc)
+    if st is None:
+        paths.check_name(loc.name, guard.flavour)
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectory(f"{loc.requested}: is a folder")
+    if not overwrite:
+        raise AlreadyExists(f"{loc.requested}: already exists")
+    return guard.open_file(loc)
+
+
+def check_writable(parent: int, requested: str) -> None:
+    """Raise PermissionDenied when the folder open as *parent* cannot take a new entry (a dry run's check
+    of what creating the temporary file or the entry would meet)."""
+    if not os.access(".", os.W_OK | os.X_OK, dir_fd=parent):
+        raise PermissionDenied(f"{requested}: permission denied (the folder cannot be written)")
+
+
 def replace_file(ctx: CallContext, guard: Guard, loc: Location, content: Callable[[int], tuple[int, str]], *,
              overwrite: bool, summary: str, old: tuple[int, os.stat_result] | None = None,
              temp: tuple[str, int] | None = None) -> dict[str, Any]:
@@ -133,16 +161,9 @@ def replace_file(ctx: CallContext, guard: Guard, loc: Location, content: Callabl
         if loc.name is None:
             raise IsADirectory(f"{loc.requested}: is a folder")
         if old is None:
-            st = guard.entry(loc)
-            if st is not None:
-                if stat.S_ISDIR(st.st_mode):
-                    raise IsADirectory(f"{loc.requested}: is a folder")
-                if not overwrite:
-                    raise AlreadyExists(f"{loc.requested}: already exists")
-                old = guard.open_file(loc)
-                own_old = True
-            else:
-                paths.check_name(loc.name, guard.flavour)
+            old = replace_check(guard, loc, overwrite)
+            own_old = old is not None
+        assert loc.name is not None
         if temp_name is None:
             temp_name, temp_fd = new_temp(loc.parent, loc.name)
         with store.lock:
@@ -182,7 +203,8 @@ def replace_file(ctx: CallContext, guard: Guard, loc: Location, content: Callabl
             "created": old is None}
 
 
-def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int) -> None:
+def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int, dry: bool = False) -> None:
+    """Undo one step; with *dry*, only check that it could be undone (the same errors), changing nothing."""
     kind = step.get("kind")
     if kind == "moved":
         with guard.locate(str(step["to"]), follow=False) as now, guard.locate(str(step["from"]), follow=False) as was:
@@ -195,6 +217,8 @@ def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int) -> No
             if was_st is not None:
                 raise Conflict(f"{was.path} exists again; it was not replaced")
             guard.check_movable(now, now_st)
+            if dry:
+                return
             os.rename(now.name, was.name, src_dir_fd=now.parent, dst_dir_fd=was.parent)
             os.fsync(was.parent)
             os.fsync(now.parent)
@@ -213,6 +237,8 @@ def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int) -> No
                         raise Conflict(f"{loc.path} changed since; it was left as it is")
                 finally:
                     os.close(fd)
+            if dry:
+                return
             # Created things go to the trash, not to oblivion: undo never destroys.
             items = store.items_fd()
             try:
@@ -239,11 +265,15 @@ def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int) -> No
                     raise Conflict(f"{loc.path} changed since; it was left as it is")
             elif st is not None and not stat.S_ISLNK(st.st_mode):
                 raise Conflict(f"{loc.path} is no longer a file; it was left as it is")
+            if dry:
+                return
             _put_back(store, str(step["item"]), loc)
             return
         if kind == "deleted":
             if st is not None:
                 raise Conflict(f"{loc.path} exists again; the deleted one was not put back")
+            if dry:
+                return
             _put_back(store, str(step["item"]), loc)
             return
     raise Conflict(f"unknown step {kind!r} in change {seq}")
@@ -286,12 +316,12 @@ def _put_back(store: Store, item: str, loc: Location) -> None:
         os.close(items)
 
 
-def undo(ctx: CallContext) -> dict[str, Any]:
+def undo(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.undo {}: undo the newest recorded change.
 
     Raises NotFound when there is nothing to undo, Conflict when the files
     changed since (nothing is undone then), Forbidden when a path is now in
-    a protected folder.
+    a protected folder.  A dry run checks every step the same way and answers the plan.
     """
     guard = guard_of(ctx)
     store = store_of(ctx)
@@ -305,9 +335,11 @@ def undo(ctx: CallContext) -> dict[str, Any]:
         steps = list(record.get("steps", []))
         try:
             for step in reversed(steps):
-                _undo_step(guard, store, step, seq)
+                _undo_step(guard, store, step, seq, dry=ctx.preview)
         except OSError as err:
             raise from_os_error(err, "undo") from err
+        if ctx.preview:
+            return undo_plan(str(record.get("summary", "")), steps)
         # Kept, marked: what the undo set aside stays recoverable until the record is pruned.
         record["undone"] = dt.datetime.now(dt.timezone.utc).isoformat()
         store.write_record(record)

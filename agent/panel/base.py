@@ -79,6 +79,10 @@ class CustomerPanel(Protocol):
         """Say the session is over, and why; disable the controls."""
         ...
 
+    def show_playbook(self, name: str, step: int, total: int, title: str, state: str) -> None:
+        """Keep one line for the technician's playbook: "playbook: … — step 3 of 7: …", or how it ended."""
+        ...
+
     def show_retention(self, periods: Mapping[str, str]) -> None:
         """Say what the support service keeps and for how long (data class → ``"90d"``/``"forever"``)."""
         ...

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from agent.panel.base import DEFAULT_TITLE, ConsentUnavailable, Terms
 from agent.panel.model import clock, format_code, one_line
+from agent.panel.playbook_words import playbook_line
 from agent.panel.wording import ENGLISH
 
 if TYPE_CHECKING:
@@ -133,6 +134,9 @@ class ConsolePanel:
 
     def show_retention(self, periods: Mapping[str, str]) -> None:
         self._print(f"[{clock()}] {ENGLISH.retention_text(periods.items())}")
+
+    def show_playbook(self, name: str, step: int, total: int, title: str, state: str) -> None:
+        self._print(f"[{clock()}] {one_line(playbook_line(ENGLISH.playbook, name, step, total, title, state))}")
 
     def show_ended(self, reason: str) -> None:
         with self._lock:

@@ -83,6 +83,17 @@ class StatusShown:
 
 
 @dataclass(frozen=True)
+class PlaybookShown:
+    """A playbook's progress, one persistent line (the window words it in its language)."""
+
+    name: str
+    step: int
+    total: int
+    title: str
+    state: str
+
+
+@dataclass(frozen=True)
 class EndedShown:
     reason: str
 
@@ -107,7 +118,7 @@ class CallRequested:
 
 
 PanelEvent = (CodeShown | Connected | ActivityAdded | StatusShown | EndedShown | RetentionShown | CloseRequested
-              | CallRequested)
+              | CallRequested | PlaybookShown)
 
 
 class Inbox(Generic[T]):
@@ -162,6 +173,8 @@ class PanelState:
     technician: str | None = None
     session_id: str | None = None
     status: str = ""
+    #: the playbook the technician runs, as last announced
+    playbook: PlaybookShown | None = None
     ended: str | None = None  # the reason, once the session is over
     #: the newest MAX_ACTIVITY_LINES lines, as (HH:MM:SS, line)
     activity: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=MAX_ACTIVITY_LINES))
@@ -199,5 +212,7 @@ class PanelState:
             self.technician, self.session_id = event.technician, event.session_id
         elif isinstance(event, StatusShown):
             self.status = event.text
+        elif isinstance(event, PlaybookShown):
+            self.playbook = event
         elif isinstance(event, EndedShown):
             self.ended = event.reason

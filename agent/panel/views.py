@@ -16,6 +16,7 @@ from tkinter import ttk
 
 from agent.panel.base import Terms
 from agent.panel.model import PanelState
+from agent.panel.playbook_words import playbook_line
 from agent.panel.sections import PanelSection, SectionContext
 from agent.panel.wording import Wording, wording_for
 
@@ -199,6 +200,9 @@ class SessionView:
         self.log.grid(row=0, column=0, sticky="nsew")
         log_scroll.grid(row=0, column=1, sticky="ns")
         activity.grid(row=4, column=0, sticky="nsew")
+        # one line for a playbook the technician runs, replaced at each step (empty when there is none)
+        self.playbook = ttk.Label(main, name="playbook", wraplength=560)
+        self.playbook.grid(row=5, column=0, sticky="w", pady=(6, 0))
         main.grid(row=2, column=0, sticky="nsew")
 
         side = ttk.Frame(frame, name="side")
@@ -244,6 +248,9 @@ class SessionView:
             self.technician.configure(
                 text=words.technician_line.format(technician=state.technician, session_id=state.session_id)
             )
+        shown = state.playbook
+        self.playbook.configure(text="" if shown is None else playbook_line(
+            words.playbook, shown.name, shown.step, shown.total, shown.title, shown.state))
         status = words.core_line(state.status)
         if state.ended is not None:
             status = words.core_line(state.ended)

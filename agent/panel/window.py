@@ -44,6 +44,7 @@ from agent.panel.model import (
     Inbox,
     PanelEvent,
     PanelState,
+    PlaybookShown,
     RetentionShown,
     StatusShown,
     clock,
@@ -213,6 +214,9 @@ class TkPanel:
 
     def show_ended(self, reason: str) -> None:
         self._inbox.post(EndedShown(one_line(reason)))
+
+    def show_playbook(self, name: str, step: int, total: int, title: str, state: str) -> None:
+        self._inbox.post(PlaybookShown(one_line(name), step, total, one_line(title), state))
 
     def show_retention(self, periods: Mapping[str, str]) -> None:
         self._inbox.post(RetentionShown(tuple((str(k), str(v)) for k, v in periods.items())))

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.panel.hiding_words import ENGLISH_HIDING, FRENCH_HIDING, HidingWording
+from agent.panel.playbook_words import ENGLISH_PLAYBOOK, FRENCH_PLAYBOOK, PlaybookWording
 
 #: The data classes of the relay's retention policy (relay/retention.py), as the customer reads them.
 _ENGLISH_CLASSES = {
@@ -77,6 +78,8 @@ class Wording:
     core_lines: dict[str, str] = field(default_factory=dict)
     #: the "hidden from the technician" section (agent.panel.hiding)
     hiding: HidingWording = ENGLISH_HIDING
+    #: the playbook line (agent.panel.playbook_words)
+    playbook: PlaybookWording = ENGLISH_PLAYBOOK
 
     #: what the support service keeps, and for how long (R7): the relay's retention policy, said once paired
     retention_line: str = ("The support service keeps the records of this session: {periods}. You can ask "
@@ -235,6 +238,7 @@ FRENCH = Wording(
         "The technician ended the session.": "Le technicien a mis fin à la séance.",
     },
     hiding=FRENCH_HIDING,
+    playbook=FRENCH_PLAYBOOK,
     retention_line=("Le service d'assistance conserve les traces de cette séance : {periods}. Vous pouvez "
                     "demander une copie de ce qui vous concerne, ou son effacement."),
     retention_classes={

@@ -257,6 +257,42 @@ class HiveBackend:
         except ValueError as err:  # what the format forbids, e.g. deleting the root
             raise BadParams(str(err)) from err
 
+    def rehearse(self, key: KeyPath, *, value: RegValue | None = None, delete_value: str | None = None,
+                 delete_key: bool = False) -> None:
+        """A dry run of :meth:`set` (*value*), :meth:`delete_value` or :meth:`delete_key`: the change is
+        worked out on the file as it is, in memory, and nothing is written.  Raises what the change would:
+        ``Conflict`` (a hive that cannot take a change), ``NotFound``, ``BadParams``."""
+        missing = ""
+        if value is not None:
+            number, raw = encode_windows(value)
+            name = value.name
+
+            def plan(editor: HiveEditor) -> None:
+                editor.set_value(key, name, number, raw)
+        elif delete_value is not None:
+            gone = delete_value
+            missing = f"no value {gone!r} in {_describe_key(key)} of {self.file.path}"
+
+            def plan(editor: HiveEditor) -> None:
+                editor.delete_value(key, gone)
+        else:
+            missing = f"no key {_describe_key(key)} in {self.file.path}"
+
+            def plan(editor: HiveEditor) -> None:
+                editor.delete_key(key)
+        with self.file.reading() as reader:
+            check_writable(reader, self.file.path)
+            editor = HiveEditor(reader)
+            try:
+                plan(editor)
+                editor.finish()
+            except HiveFormatError as err:
+                raise BadParams(f"{self.file.path}: the hive is damaged: {err}", damaged=True) from err
+            except KeyError:
+                raise NotFound(missing) from None
+            except ValueError as err:  # what the format forbids, e.g. deleting the root
+                raise BadParams(str(err)) from err
+
     def set(self, key: KeyPath, value: RegValue) -> None:
         number, raw = encode_windows(value)
         self._edit(lambda editor: editor.set_value(key, value.name, number, raw), "")

@@ -21,6 +21,7 @@ from typing import Any, Final
 from agent.dispatch import CallContext, Method
 from agent.forbidden import Guard
 from agent.params import get_bool, get_int, get_list, get_str
+from agent.preview.plan import Plan
 from agent.registry.backend import Backend, KeyListing, Scope
 from agent.registry.choice import open_hive_file
 from agent.registry.hive import HiveBackend
@@ -34,6 +35,7 @@ from agent.registry.model import (
     value_from_wire,
 )
 from agent.registry.paths import KeyPath, Rules, key_from_names, split_path
+from agent.registry.planning import registry_plan, undo_plan
 from agent.registry.undo import UndoStore
 from wire.errors import BadParams, Conflict, Forbidden, NotFound, WorkbenchError, from_os_error
 
@@ -344,7 +346,7 @@ class Registry:
                 return Scope(key[:depth])
         return Scope(key, name)
 
-    def set(self, ctx: CallContext) -> dict[str, Any]:
+    def set(self, ctx: CallContext) -> dict[str, Any] | Plan:
         backend, where = self._target(ctx.params)
         key = self._key(backend, ctx.params)
         name = self._name(ctx.params)
@@ -358,6 +360,11 @@ class Registry:
             except NotFound:
                 before = None
             scope = self._creation_scope(backend, key, name)
+            if ctx.preview:
+                if isinstance(backend, HiveBackend):
+                    backend.rehearse(key, value=value)
+                return registry_plan("set", backend, where, key, name, before, value,
+                                     backend.display(scope.key) if scope.name is None else None)
             facts = self._change(ctx, backend, scope, lambda: backend.set(key, value),
                                  f"changed {_value_name(name)} in {_place(backend, key)}")
         ctx.journal_details.update(before=before.to_wire() if before else None, after=value.to_wire())
@@ -365,19 +372,23 @@ class Registry:
                 "before": before.to_wire() if before else None, "after": value.to_wire(),
                 "created": backend.display(scope.key) if scope.name is None else None, **facts}
 
-    def delete_value(self, ctx: CallContext) -> dict[str, Any]:
+    def delete_value(self, ctx: CallContext) -> dict[str, Any] | Plan:
         backend, where = self._target(ctx.params)
         key = self._key(backend, ctx.params)
         name = self._name(ctx.params)
         self._check(ctx, backend, key, name)
         with self._lock:
             before = backend.get(key, name)
+            if ctx.preview:
+                if isinstance(backend, HiveBackend):
+                    backend.rehearse(key, delete_value=name)
+                return registry_plan("delete_value", backend, where, key, name, before, None, None)
             facts = self._change(ctx, backend, Scope(key, name), lambda: backend.delete_value(key, name),
                                  f"deleted {_value_name(name)} in {_place(backend, key)}")
         ctx.journal_details.update(before=before.to_wire())
         return {**where, "path": backend.display(key), "name": name, "before": before.to_wire(), **facts}
 
-    def delete_key(self, ctx: CallContext) -> dict[str, Any]:
+    def delete_key(self, ctx: CallContext) -> dict[str, Any] | Plan:
         backend, where = self._target(ctx.params)
         key = self._key(backend, ctx.params)
         self._check(ctx, backend, key, whole_subtree=True)
@@ -386,11 +397,15 @@ class Registry:
         with self._lock:
             if not backend.exists(key):
                 raise NotFound(f"no key {backend.display(key)}")
+            if ctx.preview:
+                if isinstance(backend, HiveBackend):
+                    backend.rehearse(key, delete_key=True)
+                return registry_plan("delete_key", backend, where, key, None, None, None, None)
             facts = self._change(ctx, backend, Scope(key), lambda: backend.delete_key(key),
                                  f"deleted the key {_place(backend, key)}")
         return {**where, "path": backend.display(key), "deleted": True, **facts}
 
-    def undo(self, ctx: CallContext) -> dict[str, Any]:
+    def undo(self, ctx: CallContext) -> dict[str, Any] | Plan:
         force = get_bool(ctx.params, "force", False)
         with self._lock:
             store = self._store(ctx)
@@ -414,6 +429,8 @@ class Registry:
                 if now != record["after"]:
                     raise Conflict("this part of the registry changed since (another program?); nothing was "
                                    "undone. undo(force=True) puts the old state back anyway")
+            if ctx.preview:
+                return undo_plan(record, backend.display(scope.key))
             backend.restore(scope, record["before"], slot)
             store.drop(slot)
             remaining = store.count()

@@ -69,7 +69,7 @@ def test_on_windows_the_windows_handlers_are_chosen_and_nothing_posix_is_importe
     assert result["loaded"] == ["agent.files._windows_io", "agent.files._windows_operations",
                                 "agent.files._windows_store", "agent.files._windows_transfers",
                                 "agent.files._windows_undo", "agent.files.common", "agent.files.keeping",
-                                "agent.files.methods", "agent.files.parts", "agent.files.reading",
-                                "agent.files.textual", "agent.files.transferring"]
+                                "agent.files.methods", "agent.files.parts", "agent.files.planning",
+                                "agent.files.reading", "agent.files.textual", "agent.files.transferring"]
     assert len(result["not_loadable"]) == 5
     assert all(message.endswith("is POSIX-only") for message in result["not_loadable"])

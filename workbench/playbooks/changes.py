@@ -21,15 +21,14 @@ def changes_made(session: Session) -> list[str]:
     """The changes the session's calls made (planned changes of a dry run are not in it), in order."""
     made: list[str] = []
     for record in session.history:
-        if record.method in CHANGING and record.outcome == "ok" and not record.params.get("preview"):
+        if record.method in CHANGING and record.outcome == "ok" and not record.preview:
             made.append(f"{record.method} {_where(record.params)}".rstrip())
     return made
 
 
 def planned_changes(session: Session) -> list[str]:
     """The changes a dry run planned (``s.planned_changes``), one line each."""
-    planned = getattr(session, "planned_changes", None) or []
-    return [str(getattr(change, "summary", "") or change) for change in planned]
+    return [f"{change.method}: {change.summary}" for change in session.planned_changes]
 
 
 def _where(params: dict[str, Any]) -> str:

@@ -98,8 +98,9 @@ def finish(notebook_path: str, name: str) -> None:
     else:
         report["changes"] = changes_made(session)
         report["planned"] = planned_changes(session)
-        if session.ended:
-            report["save_error"] = f"the session ended ({session.end_reason}) before the notebook could be kept"
+        live = session.with_dry_run(False)  # a dry-run view copies the session's state when it is made
+        if live.ended:
+            report["save_error"] = f"the session ended ({live.end_reason}) before the notebook could be kept"
         else:
             try:
                 data = Path(notebook_path).read_bytes()

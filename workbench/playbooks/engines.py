@@ -26,10 +26,6 @@ from papermill.utils import remove_args
 
 from workbench.playbooks.notebook import steps_of
 
-#: How long the kernel may take to keep the notebook at the relay and end the session.
-FINISH_TIMEOUT = 180
-
-
 @dataclass
 class RunState:
     """What a run tells its runner as it goes: each step as it starts, and the kernel's report at the end."""
@@ -75,7 +71,7 @@ class HeadlessClient(PapermillNotebookClient):  # type: ignore[misc]
                     f"_wb_kernel.finish({str(path)!r}, {state.name!r})")
             msg_id = self.kc.execute(code, silent=True, store_history=False,
                                      user_expressions={"report": "_wb_kernel.REPORT"})
-            reply = self.wait_for_reply(msg_id, timeout=FINISH_TIMEOUT)
+            reply = self.wait_for_reply(msg_id)  # within the run's --timeout
         content = reply["content"] if reply else {}
         if content.get("status") != "ok":
             state.report = {"save_error": f"{content.get('ename')}: {content.get('evalue')}"}

@@ -36,7 +36,7 @@ from workbench.lab import Proc, Xvfb, start_agent, start_relay
 
 pytestmark = pytest.mark.e2e
 
-RUN_KEY = "Microsoft\\Windows\\CurrentVersion\\Run"
+RUN_KEY = "\\Microsoft\\Windows\\CurrentVersion\\Run"
 REG_SZ = 1
 
 
@@ -192,7 +192,7 @@ def test_disk_full(screen: Xvfb, relay_url: tuple[str, Path], procs: list[Proc],
     _, code, _ = customer.agent()
     done = run_playbook(url, code, "disk_full", *params)
     assert_done(done, "disk_full")
-    assert "step 4 of 5: 4. Clean them" in done.stdout
+    assert "step 4 of 6: 4. Clean them" in done.stdout
     home = full_disk / "alice"
     assert not list((home / ".cache").iterdir()) and not list((home / ".local/share/Trash").iterdir())
     assert (home / "Documents/letter.txt").read_text() == "Dear Sir,\n" and (home / "Documents/video.mp4").exists()
@@ -231,7 +231,7 @@ def test_browser_proxy(screen: Xvfb, relay_url: tuple[str, Path], procs: list[Pr
         browser.kill()
         browser.wait()
     assert refused.returncode == 1
-    assert "failed at step 1 of 4 (1. Is the browser closed): CheckFailed: firefox is running" in refused.stderr
+    assert "failed at step 1 of 5 (1. Is the browser closed): CheckFailed: firefox is running" in refused.stderr
     assert "no change was made" in refused.stderr
 
     before = checksums(home)
@@ -476,7 +476,7 @@ def test_a_playbook_stopped_by_the_customer(screen: Xvfb, relay_url: tuple[str, 
     assert "not kept at the relay" in output and (tmp_path / "executed.ipynb").exists()
     # The change made stays undoable: the agent kept its change record and the old state.
     assert [c["method"] for c in calls(data) if c["method"].startswith("files.")] == ["files.write"]
-    assert list((data / "files" / "changes").iterdir()) if (data / "files").exists() else True
+    assert len(list((data / "state" / "files" / "changes").iterdir())) == 1  # its change record, for files.undo
 
 
 # ------------------------------------------------------------------ live, in a kernel

@@ -26,6 +26,7 @@ from papermill.utils import remove_args
 
 from workbench.playbooks.notebook import steps_of
 
+
 @dataclass
 class RunState:
     """What a run tells its runner as it goes: each step as it starts, and the kernel's report at the end."""
@@ -50,11 +51,11 @@ class HeadlessClient(PapermillNotebookClient):  # type: ignore[misc]
 
     run_state: RunState | None = None
 
-    async def async_execute_cell(self, cell: Any, cell_index: int, execution_count: int | None = None,
-                                 store_history: bool = True) -> Any:
+    def execute_cell(self, cell: Any, cell_index: int, *args: Any, **kwargs: Any) -> Any:
+        # papermill calls this (nbclient's synchronous wrapper) for each cell.
         if self.run_state is not None:
             self.run_state.starting(cell_index)
-        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        return super().execute_cell(cell, cell_index, *args, **kwargs)
 
     def papermill_execute_cells(self) -> None:
         try:

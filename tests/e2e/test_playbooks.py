@@ -220,18 +220,22 @@ def test_browser_proxy(screen: Xvfb, relay_url: tuple[str, Path], procs: list[Pr
     (profile / "times.json").write_text("{}")
     customer = Customer(screen, url, tmp_path, procs, HOME=str(home))
 
-    # The browser runs: the playbook refuses (its own check) and changes nothing.
+    # The browser runs on that profile (a process named firefox, and the profile's lock): the playbook
+    # refuses (its own check) and changes nothing.
     fake_firefox = tmp_path / "firefox"
     shutil.copy("/bin/sleep", fake_firefox)
     browser = subprocess.Popen([str(fake_firefox), "600"])
+    (profile / "lock").symlink_to(f"127.0.0.1:+{browser.pid}")
     try:
         _, code, _ = customer.agent()
         refused = run_playbook(url, code, "browser_proxy", ("browser", "firefox"))
     finally:
         browser.kill()
         browser.wait()
-    assert refused.returncode == 1
-    assert "failed at step 1 of 5 (1. Is the browser closed): CheckFailed: firefox is running" in refused.stderr
+        (profile / "lock").unlink()
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert ("failed at step 2 of 5 (2. Is the browser closed): CheckFailed: firefox is running on this profile"
+            in refused.stderr)
     assert "no change was made" in refused.stderr
 
     before = checksums(home)
@@ -247,7 +251,7 @@ def test_browser_proxy(screen: Xvfb, relay_url: tuple[str, Path], procs: list[Pr
     prefs = (profile / "prefs.js").read_text()
     assert "network.proxy" not in prefs and "browser.startup.homepage" not in prefs
     assert 'user_pref("privacy.donottrackheader.enabled", true);' in prefs
-    (kept,) = kept_notebooks(relay_data, "browser_proxy")
+    kept = max(kept_notebooks(relay_data, "browser_proxy"), key=lambda path: path.stat().st_mtime)
     executed = nbformat.read(kept, as_version=4)
     assert executed.cells[1].metadata.get("tags") == ["parameters"]
     assert any("injected-parameters" in cell.metadata.get("tags", []) for cell in executed.cells)

@@ -79,8 +79,8 @@ _PROBE = """
 
 #: Loaded on every platform by ``import agent.registry`` and the calls above, whatever the backend.
 _SHARED = ["agent.registry", "agent.registry.backend", "agent.registry.choice", "agent.registry.hive",
-           "agent.registry.model", "agent.registry.paths", "agent.registry.regf", "agent.registry.regf_edit",
-           "agent.registry.regf_salvage", "agent.registry.service", "agent.registry.undo"]
+           "agent.registry.model", "agent.registry.paths", "agent.registry.planning", "agent.registry.regf",
+           "agent.registry.regf_edit", "agent.registry.regf_salvage", "agent.registry.service", "agent.registry.undo"]
 
 
 def _last_json(out: str) -> dict[str, object]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, overload
 
 from wire.chain import utc_now
@@ -36,9 +38,16 @@ class CallRecord:
     done: int | None = None
     #: sent in a dry run: the agent planned it (outcome ``planned``) or ran it because it changes nothing
     preview: bool = False
+    #: the arguments as sent, not shortened (for :meth:`History.to_notebook`)
+    call_params: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: what a read answered (text read, registry value), kept so a playbook can check it again
+    result: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        found.pop("call_params")
+        found.pop("result")
+        return found
 
 
 class History(Sequence[CallRecord]):
@@ -80,6 +89,17 @@ class History(Sequence[CallRecord]):
 
     def to_list(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self]
+
+    def to_notebook(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+        """Write these calls as a playbook notebook at *path* (see :mod:`workbench.notebook_export`).
+
+        One cell per call, in order, through the public API (``s.files.read(…)``); literal
+        paths, keys and texts lifted into the ``parameters`` cell; failed calls, dry-run
+        calls and changes later undone left out; reads kept as checks.  Returns the path.
+        """
+        from workbench.notebook_export import write_notebook
+
+        return write_notebook(list(self), Path(path), title=title)
 
     def __repr__(self) -> str:
         lines = [f"{local_time(r.time, date=False, millis=True)}  {r.method:<24} {r.outcome:<7} "

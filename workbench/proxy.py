@@ -25,6 +25,7 @@ from workbench.control import ControlNamespace
 from workbench.files import FilesNamespace
 from workbench.history import CallRecord, History
 from workbench.inventory import Inventory
+from workbench.notebook_export import kept_result
 from workbench.planned import PlannedCall, PlannedChange, PlannedChanges, is_plan, planning_now
 from workbench.playbooks.live import PlaybooksNamespace
 from workbench.registry import RegistryNamespace
@@ -131,7 +132,8 @@ class Session:
                 outcome="planned" if planned else "ok" if err is None else "error",
                 duration_s=time.perf_counter() - started,
                 error=None if err is None else f"{getattr(err, 'code', type(err).__name__)}: {err}",
-                preview=self.dry_run))
+                preview=self.dry_run, call_params=params,
+                result=kept_result(method, done.result().value) if err is None and not planned else None))
 
         future.add_done_callback(add_to_history)
         return future

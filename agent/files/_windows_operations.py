@@ -26,20 +26,23 @@ from typing import Any
 
 from agent import paths
 from agent.dispatch import CallContext, Reply
+from agent.files import planning
 from agent.files._windows_io import copy_entry, guard_ancestors, pread_exact, remove_tree, sha_fd, write_all
 from agent.files._windows_store import guard_of, store_of
-from agent.files._windows_undo import Change, replace_file
+from agent.files._windows_undo import Change, replace_check, replace_file
 from agent.files.common import LIST_DEFAULT, LIST_MAX, clean, iso, path_param
 from agent.files.reading import edited, read_reply, read_request, writer
 from agent.files.textual import (
     diff_of,
     edit_params,
+    text_codec,
     write_payload,
 )
 from agent.forbidden import _windows_api as win
 from agent.forbidden._windows_walk import Guard, Location
 from agent.forbidden.rules import Identity
 from agent.params import get_bool, get_int
+from agent.preview.plan import Plan
 from wire.errors import AlreadyExists, BadParams, NotADirectory, NotFound, from_os_error
 
 _ERROR_NOT_SAME_DEVICE = 17
@@ -180,7 +183,21 @@ def read_file(ctx: CallContext) -> Reply | dict[str, Any]:
     return read_reply(ctx, request, loc.path, st.st_size, data)
 
 
-def write_file(ctx: CallContext) -> dict[str, Any]:
+def _plan_write(ctx: CallContext, guard: Guard, loc: Location, data: bytes, overwrite: bool) -> Plan:
+    """A dry run of files.write: the checks of :func:`replace_file`, then what would be written."""
+    old = replace_check(guard, loc, overwrite)
+    guard.check_parent(loc)
+    if old is None:
+        return planning.write_plan(ctx.method, loc.path, data, text_codec(ctx.params), None)
+    fd, _, st = old
+    try:
+        return planning.write_plan(ctx.method, loc.path, data, text_codec(ctx.params),
+                                   (lambda size: pread_exact(fd, size, 0), st.st_size))
+    finally:
+        os.close(fd)
+
+
+def write_file(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.write {path, text? | request data, encoding?, overwrite?=true}: atomically, old content kept.
 
     Raises BadParams, AlreadyExists, IsADirectory, NotFound (folder missing),
@@ -192,12 +209,14 @@ def write_file(ctx: CallContext) -> dict[str, Any]:
     guard = guard_of(ctx)
     try:
         with guard.locate(path) as loc:
+            if ctx.preview:
+                return _plan_write(ctx, guard, loc, data, overwrite)
             return replace_file(ctx, guard, loc, _writer(data), overwrite=overwrite, summary=f"changed {loc.path}")
     except OSError as err:
         raise from_os_error(err, path) from err
 
 
-def edit_file(ctx: CallContext) -> dict[str, Any]:
+def edit_file(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.edit {path, old, new, encoding?}: replace the one occurrence of *old* by *new*; returns ``diff``.
 
     Raises Conflict (absent, or found more than once), BadParams, and the errors of files.write.
@@ -213,6 +232,10 @@ def edit_file(ctx: CallContext) -> dict[str, Any]:
             except BaseException:
                 os.close(fd)
                 raise
+            if ctx.preview:
+                os.close(fd)
+                guard.check_parent(loc)
+                return planning.edit_plan(loc.path, current, updated, st.st_size, data)
             result = replace_file(ctx, guard, loc, _writer(data), overwrite=True, summary=f"edited {loc.path}",
                                   old=(fd, info))  # takes the descriptor over
     except OSError as err:
@@ -234,15 +257,25 @@ def _target(guard: Guard, dst: str, src_name: str) -> Location:
     return loc
 
 
-def _free_target(guard: Guard, change: Change, loc: Location, overwrite: bool, src_is_dir: bool) -> None:
-    """Make sure *loc* may receive a moved or copied entry; keep a file it replaces."""
+def _check_target(guard: Guard, loc: Location, overwrite: bool, src_is_dir: bool) -> bool:
+    """What may stop *loc* from receiving a moved or copied entry; whether a file there would be replaced.
+
+    Raises AlreadyExists, Forbidden (a protected file there), PermissionDenied.
+    """
     found = guard.entry(loc)
     if found is None:
-        return
+        return False
     if not overwrite:
         raise AlreadyExists(f"{loc.requested}: already exists (use overwrite to replace a file)")
     if found[0].is_dir or src_is_dir:
         raise AlreadyExists(f"{loc.requested}: already exists; folders are never replaced")
+    return True
+
+
+def _free_target(guard: Guard, change: Change, loc: Location, overwrite: bool, src_is_dir: bool) -> None:
+    """Make sure *loc* may receive a moved or copied entry; keep a file it replaces."""
+    if not _check_target(guard, loc, overwrite, src_is_dir):
+        return
     fd, info, _ = guard.open_file(loc)
     try:
         item = change.keep_file(loc.full, fd, info)
@@ -267,7 +300,7 @@ def _to_trash(guard: Guard, change: Change, loc: Location, info: win.FileInfo) -
         remove_tree(loc.full, guard, loc.requested)
 
 
-def move_path(ctx: CallContext) -> dict[str, Any]:
+def move_path(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.move {src, dst, overwrite?=false}: rename, or copy and remove across volumes.
 
     Raises Forbidden (into or out of a protected folder, or a folder holding
@@ -286,6 +319,11 @@ def move_path(ctx: CallContext) -> dict[str, Any]:
             with _target(guard, dst, name) as target:
                 if info.is_dir and not info.is_link and info.identity in _held_identities(target):
                     raise BadParams(f"{src}: a folder cannot be moved into itself")
+                if ctx.preview:
+                    replaces = _plan_target(guard, target, overwrite, info.is_dir)
+                    guard.check_parent(source)
+                    return planning.move_plan(source.path, target.path, kind_of(info), _file_size(info, source),
+                                              replaces)
                 change = Change(store, ctx.method, f"moved {source.path} to {target.path}")
                 try:
                     _free_target(guard, change, target, overwrite, info.is_dir)
@@ -318,7 +356,26 @@ def _held_identities(loc: Location) -> set[Identity]:
     return guard_ancestors(loc.parent_path)
 
 
-def copy_path(ctx: CallContext) -> dict[str, Any]:
+def _plan_target(guard: Guard, target: Location, overwrite: bool, src_is_dir: bool) -> bool:
+    """A dry run's checks of a destination (a protected file there included); whether it would be replaced."""
+    replaces = _check_target(guard, target, overwrite, src_is_dir)
+    if replaces:
+        fd, _, _ = guard.open_file(target)
+        os.close(fd)
+    guard.check_parent(target)
+    return replaces
+
+
+def _file_size(info: win.FileInfo, loc: Location) -> int | None:
+    if info.is_dir or info.is_link:
+        return None
+    try:
+        return os.stat(loc.full, follow_symlinks=False).st_size
+    except OSError:
+        return None
+
+
+def copy_path(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.copy {src, dst, overwrite?=false}: copy a file or a folder tree (junctions and links skipped).
 
     Raises Forbidden, AlreadyExists, NotFound, BadParams (a folder into
@@ -342,6 +399,17 @@ def copy_path(ctx: CallContext) -> dict[str, Any]:
                 raise BadParams("the whole disk cannot be copied")
             with _target(guard, dst, src_name) as target:
                 assert target.name is not None
+                if ctx.preview:
+                    if info.is_dir:
+                        guard.check_movable(source, info)  # a protected folder inside the tree stops the copy
+                        if not info.is_link and info.identity in _held_identities(target):
+                            raise BadParams(f"{src}: a folder cannot be copied into itself")
+                    else:
+                        fd, _, _ = guard.open_file(source)
+                        os.close(fd)
+                    replaces = _plan_target(guard, target, overwrite, info.is_dir)
+                    return planning.copy_plan(source.path, target.path, kind_of(info), _file_size(info, source),
+                                              replaces)
                 change = Change(store, ctx.method, f"copied {source.path} to {target.path}")
                 try:
                     _free_target(guard, change, target, overwrite, info.is_dir)
@@ -360,7 +428,7 @@ def copy_path(ctx: CallContext) -> dict[str, Any]:
             "bytes": stats.bytes, "skipped": stats.skipped}
 
 
-def delete_path(ctx: CallContext) -> dict[str, Any]:
+def delete_path(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.delete {path}: move a file or folder to the agent's trash (undo brings it back).
 
     A junction or link is deleted itself.  Raises Forbidden, NotFound, PermissionDenied, NoSpace.
@@ -372,6 +440,9 @@ def delete_path(ctx: CallContext) -> dict[str, Any]:
         with store.lock, guard.locate(path, follow=False) as loc:
             _, info = _named_entry(guard, loc, path)
             guard.check_movable(loc, info)
+            if ctx.preview:
+                guard.check_parent(loc)
+                return planning.delete_plan(loc.path, kind_of(info), _file_size(info, loc))
             change = Change(store, ctx.method, f"deleted {loc.path}")
             try:
                 _to_trash(guard, change, loc, info)
@@ -384,7 +455,7 @@ def delete_path(ctx: CallContext) -> dict[str, Any]:
     return {"path": clean(loc.path), "kind": kind_of(info), "recoverable": True}
 
 
-def make_folder(ctx: CallContext) -> dict[str, Any]:
+def make_folder(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.mkdir {path, parents?=false, exist_ok?=false}: create a folder (and its parents).
 
     Raises AlreadyExists, NotFound, NotADirectory, Forbidden, PermissionDenied, BadParams.
@@ -416,6 +487,14 @@ def make_folder(ctx: CallContext) -> dict[str, Any]:
                                 raise AlreadyExists(f"{loc.requested}: already exists")
                             continue
                         paths.check_name(loc.name, "windows")
+                        if ctx.preview:  # the folders below this one do not exist either: all would be made
+                            guard.check_parent(loc)
+                            planned = [loc.path]
+                            for later in prefixes[index + 1:]:
+                                paths.check_name(later.parts[-1], "windows")
+                                planned.append(ntpath.join(planned[-1], later.parts[-1]))
+                            change.abandon()
+                            return planning.mkdir_plan(path, planned)
                         change.steps.append({"kind": "created", "path": loc.path, "after": None})
                         change.record()
                         guard.check_parent(loc)
@@ -431,4 +510,6 @@ def make_folder(ctx: CallContext) -> dict[str, Any]:
                 change.abandon()
     except OSError as err:
         raise from_os_error(err, path) from err
+    if ctx.preview:
+        return planning.mkdir_plan(path, [])
     return {"path": clean(path), "created": created}

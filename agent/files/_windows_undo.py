@@ -35,8 +35,10 @@ from agent.files._windows_io import (
 )
 from agent.files._windows_store import Store, guard_of, store_of
 from agent.files.common import clean
+from agent.files.planning import undo_plan
 from agent.forbidden import _windows_api as win
 from agent.forbidden._windows_walk import Guard, Location
+from agent.preview.plan import Plan
 from wire.errors import AlreadyExists, Conflict, IsADirectory, NotFound, from_os_error
 
 _ERROR_NOT_SAME_DEVICE = 17
@@ -91,6 +93,25 @@ class Change:
         self.store.prune()
 
 
+def replace_check(guard: Guard, loc: Location, overwrite: bool) -> tuple[int, win.FileInfo, os.stat_result] | None:
+    """What :func:`replace_file` checks before it writes: the file there, opened through the guard, or None.
+
+    The caller closes the descriptor.  Raises IsADirectory, AlreadyExists (*overwrite*
+    false), Forbidden, PermissionDenied, BadParams (a name Windows refuses).
+    """
+    if loc.name is None:
+        raise IsADirectory(f"{loc.requested}: is a folder")
+    found = guard.entry(loc)
+    if found is None:
+        paths.check_name(loc.name, "windows")
+        return None
+    if found[0].is_dir:
+        raise IsADirectory(f"{loc.requested}: is a folder")
+    if not overwrite:
+        raise AlreadyExists(f"{loc.requested}: already exists")
+    return guard.open_file(loc)
+
+
 def replace_file(ctx: CallContext, guard: Guard, loc: Location, content: Callable[[int], tuple[int, str]], *,
                  overwrite: bool, summary: str, old: tuple[int, win.FileInfo] | None = None,
                  temp: tuple[str, int] | None = None) -> dict[str, Any]:
@@ -110,16 +131,11 @@ def replace_file(ctx: CallContext, guard: Guard, loc: Location, content: Callabl
         if loc.name is None:
             raise IsADirectory(f"{loc.requested}: is a folder")
         if old is None:
-            found = guard.entry(loc)
-            if found is not None:
-                if found[0].is_dir:
-                    raise IsADirectory(f"{loc.requested}: is a folder")
-                if not overwrite:
-                    raise AlreadyExists(f"{loc.requested}: already exists")
-                old_fd, info, _ = guard.open_file(loc)
+            opened = replace_check(guard, loc, overwrite)
+            if opened is not None:
+                old_fd, info, _ = opened
                 old = (old_fd, info)
-            else:
-                paths.check_name(loc.name, "windows")
+        assert loc.name is not None
         if temp_name is None:
             temp_name, temp_fd = new_temp(loc.parent_path, loc.name)
         with store.lock:
@@ -168,7 +184,8 @@ def _current_sha(guard: Guard, loc: Location) -> str:
         os.close(fd)
 
 
-def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int) -> None:
+def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int, dry: bool = False) -> None:
+    """Undo one step; with *dry*, only check that it could be undone (the same errors), changing nothing."""
     kind = step.get("kind")
     if kind == "moved":
         with guard.locate(str(step["to"]), follow=False) as now, guard.locate(str(step["from"]), follow=False) as was:
@@ -180,6 +197,8 @@ def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int) -> No
             if was_entry is not None:
                 raise Conflict(f"{was.path} exists again; it was not replaced")
             guard.check_movable(now, now_entry[0])
+            if dry:
+                return
             os.rename(now.full, was.full)
         return
     with guard.locate(str(step["path"]), follow=False) as loc:
@@ -191,6 +210,8 @@ def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int) -> No
             plain_file = not found[0].is_dir and not found[0].is_link
             if plain_file and step.get("after") and _current_sha(guard, loc) != step["after"]:
                 raise Conflict(f"{loc.path} changed since; it was left as it is")
+            if dry:
+                return
             try:  # created things go to the trash, not to oblivion: undo never destroys
                 os.rename(loc.full, store.item_path(f"{seq:08d}-undone-{secrets.token_hex(3)}"))
             except OSError as err:
@@ -207,11 +228,15 @@ def _undo_step(guard: Guard, store: Store, step: dict[str, Any], seq: int) -> No
                     raise Conflict(f"{loc.path} changed since; it was left as it is")
             elif found is not None:
                 raise Conflict(f"{loc.path} is no longer a file; it was left as it is")
+            if dry:
+                return
             _put_back(store, str(step["item"]), loc)
             return
         if kind == "deleted":
             if found is not None:
                 raise Conflict(f"{loc.path} exists again; the deleted one was not put back")
+            if dry:
+                return
             _put_back(store, str(step["item"]), loc)
             return
     raise Conflict(f"unknown step {kind!r} in change {seq}")
@@ -241,12 +266,12 @@ def _put_back(store: Store, item: str, loc: Location) -> None:
     os.replace(temp, loc.full)
 
 
-def undo(ctx: CallContext) -> dict[str, Any]:
+def undo(ctx: CallContext) -> dict[str, Any] | Plan:
     """files.undo {}: undo the newest recorded change.
 
     Raises NotFound when there is nothing to undo, Conflict when the files
     changed since (nothing is undone then), Forbidden when a path is now in
-    a protected folder.
+    a protected folder.  A dry run checks every step the same way and answers the plan.
     """
     guard = guard_of(ctx)
     store = store_of(ctx)
@@ -259,9 +284,11 @@ def undo(ctx: CallContext) -> dict[str, Any]:
             raise NotFound("there is no change to undo")
         try:
             for step in reversed(list(record.get("steps", []))):
-                _undo_step(guard, store, step, seq)
+                _undo_step(guard, store, step, seq, dry=ctx.preview)
         except OSError as err:
             raise from_os_error(err, "undo") from err
+        if ctx.preview:
+            return undo_plan(str(record.get("summary", "")), list(record.get("steps", [])))
         record["undone"] = dt.datetime.now(dt.timezone.utc).isoformat()
         store.write_record(record)
     ctx.journal_details.update(undone=record.get("method"), change=seq)

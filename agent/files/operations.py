@@ -25,7 +25,6 @@ from agent.files import planning
 from agent.files.common import (
     LIST_DEFAULT,
     LIST_MAX,
-    TEXT_MAX,
     clean,
     entry_kind,
     iso,
@@ -175,13 +174,13 @@ def _plan_write(ctx: CallContext, guard: Guard, loc: Location, data: bytes, over
     old = replace_check(guard, loc, overwrite)
     check_writable(loc.parent, loc.requested)
     if old is None:
-        return planning.replace_plan(ctx.method, loc.path, data, None, None, text_codec(ctx.params))
+        return planning.write_plan(ctx.method, loc.path, data, text_codec(ctx.params), None)
     fd, st = old
     try:
-        current = pread_exact(fd, st.st_size, 0) if st.st_size <= TEXT_MAX else None
+        return planning.write_plan(ctx.method, loc.path, data, text_codec(ctx.params),
+                                   (lambda size: pread_exact(fd, size, 0), st.st_size))
     finally:
         os.close(fd)
-    return planning.replace_plan(ctx.method, loc.path, data, current, st.st_size, text_codec(ctx.params))
 
 
 def write_file(ctx: CallContext) -> dict[str, Any] | Plan:

@@ -10,6 +10,7 @@ Nothing here touches a file.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from agent.files.common import TEXT_MAX, clean
@@ -51,6 +52,15 @@ def replace_plan(method: str, path: str, data: bytes, old: bytes | None, old_siz
     else:
         summary = f"would replace the content of {shown} ({_size_words(old_size)} → {_size_words(len(data))})"
     return Plan(plan, summary)
+
+
+def write_plan(method: str, path: str, data: bytes, encoding: str | None,
+               current: tuple[Callable[[int], bytes], int] | None) -> Plan:
+    """files.write's plan: *current* is the file there (a reader of its first bytes, its size) or None."""
+    if current is None:
+        return replace_plan(method, path, data, None, None, encoding)
+    read, size = current
+    return replace_plan(method, path, data, read(size) if size <= TEXT_MAX else None, size, encoding)
 
 
 def edit_plan(path: str, current: str, updated: str, size_before: int, data: bytes) -> Plan:

@@ -11,7 +11,6 @@ stops at its open, so they are refused.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +21,5 @@ PLANNED: frozenset[str] = frozenset({
     "files.write", "files.edit", "files.move", "files.copy", "files.delete", "files.mkdir", "files.undo",
     "files.upload_open",
 })
-
-if sys.platform == "win32":  # the Windows handlers' planners come next; until then their dry runs are refused
-    PLANNED = frozenset({"files.upload_open"})
 
 FILE_PLANNERS: dict[str, Callable[[Any], Any]] = {m.name: m.handler for m in METHODS if m.name in PLANNED}

@@ -207,5 +207,14 @@ class SaveScreenshot:
     data: bytes
 
 
+@dataclass(frozen=True)
+class SavePlaybook:
+    """Keep an executed playbook notebook as ``playbooks/<file_name>`` (see :mod:`relay.playbooks`)."""
+
+    session_id: str
+    file_name: str
+    data: bytes
+
+
 Action = (Send | Deliver | Close | Trust | OpenRecords | SaveMeta | LogMessage | AppendJournal | FlushRecords
-          | CloseRecords | RecordScreen | SaveScreenshot)
+          | CloseRecords | RecordScreen | SaveScreenshot | SavePlaybook)

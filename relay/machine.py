@@ -59,6 +59,7 @@ from relay.events import (
     Received,
     RecordScreen,
     SaveMeta,
+    SavePlaybook,
     SaveScreenshot,
     Send,
     Side,
@@ -68,6 +69,7 @@ from relay.events import (
 )
 from relay.limits import PairingLimiter, address_key
 from relay.pairing import CodeBook, Technicians, format_code, hash_secret
+from relay.playbooks import playbook_file_name
 from relay.session import SessionState
 from wire import protocol
 from wire.chain import ChainError, ChainFollower
@@ -568,7 +570,24 @@ class RelayMachine:
                                                      "expires_in": VIEWER_TOKEN_LIFETIME})
         if method == "relay.status":
             return protocol.response(message["id"], session.status())
+        if method == "relay.put_playbook":
+            return self._put_playbook(session, message)
         return protocol.error(message["id"], UnknownMethod(f"the relay has no method {method!r}").to_wire())
+
+    def _put_playbook(self, session: SessionState, message: protocol.Message) -> protocol.Message:
+        """Keep the executed notebook the request carries (:mod:`relay.playbooks`)."""
+        try:
+            if not session.records_open:
+                raise SessionEnded("the session's record is closed")
+            file_name = playbook_file_name(message.get("params"), message.data, self._now.utc)
+        except WorkbenchError as err:
+            return protocol.error(message["id"], err.to_wire())
+        name = str(message["params"]["name"])
+        self._out.append(SavePlaybook(session.id, file_name, message.data or b""))
+        session.meta.setdefault("playbooks", []).append({"name": name, "file": f"playbooks/{file_name}",
+                                                          "at": self._now.utc})
+        self._save_meta(session)
+        return protocol.response(message["id"], {"path": f"sessions/{session.id}/playbooks/{file_name}"})
 
     # -- viewers ---------------------------------------------------------
 

@@ -11,6 +11,8 @@
 - ``messages.jsonl``: every message relayed, in order: time, direction, type,
   request id, method or event name, size (file contents and screen pixels
   are not copied here);
+- ``playbooks/<name>-<UTC time>.ipynb``: executed playbook notebooks the technician kept
+  (``relay.put_playbook``, :mod:`relay.playbooks`);
 - ``recording/screen.wbrec`` and ``screenshots/``: the screen as the agent streamed it and the
   technician's screenshots, when the relay records (``--record all``, :mod:`relay.recording`).
 """
@@ -76,6 +78,22 @@ class SessionRecords:
     def save_screenshot(self, request_id: str, description: dict[str, Any], png: bytes) -> None:
         if not self._messages.closed:
             Screenshots(self.dir, self._recording().started_epoch).save(request_id, description, png)
+
+    def save_playbook(self, file_name: str, data: bytes) -> None:
+        """Keep an executed playbook notebook as ``playbooks/<file_name>``, atomically (name checked by
+        :func:`relay.playbooks.playbook_file_name`)."""
+        folder = self.dir / "playbooks"
+        folder.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, folder / file_name)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
     def kept_journal(self) -> ChainFollower:
         """The head of the journal records kept so far: up to the first that does not follow the chain."""

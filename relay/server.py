@@ -55,6 +55,7 @@ from relay.events import (
     Received,
     RecordScreen,
     SaveMeta,
+    SavePlaybook,
     SaveScreenshot,
     Send,
     Tick,
@@ -274,7 +275,7 @@ class Relay:
         await ws.send(frame)
 
     def _write_records(self, action: SaveMeta | LogMessage | AppendJournal | FlushRecords | CloseRecords
-                       | RecordScreen | SaveScreenshot) -> None:
+                       | RecordScreen | SaveScreenshot | SavePlaybook) -> None:
         records = self.records.get(action.session_id)
         if records is None:
             log.error("no records open for session %s", action.session_id)
@@ -291,6 +292,8 @@ class Relay:
             records.record_screen(action.name, action.body, action.data)
         elif isinstance(action, SaveScreenshot):
             records.save_screenshot(action.request_id, action.description, action.data)
+        elif isinstance(action, SavePlaybook):
+            records.save_playbook(action.file_name, action.data)
         elif isinstance(action, FlushRecords):
             records.flush()
         else:

@@ -7,6 +7,8 @@
   the journal's chain) and name the first bad segment.
 - ``workbench sessions``, ``retention apply``, ``hold``, ``export``, ``erase``, ``audit verify``: the
   relay's records (R6, R7), see :mod:`workbench.records_cli`.
+- ``workbench playbook run NAME --code CODE --relay URL [-p NAME VALUE] [--dry-run]``: run a playbook
+  notebook headless (papermill), see :mod:`workbench.playbooks.cli`.
 - ``workbench demo``: a customer desktop on a virtual screen, a relay, customer agents, and JupyterLab
   on the quickstart; Ctrl-C stops it.
 """
@@ -130,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench.records_cli import add_commands as add_records_commands
 
     add_records_commands(commands)
+    from workbench.playbooks.cli import add_commands as add_playbook_commands
+
+    add_playbook_commands(commands)
     return parser
 
 

@@ -27,6 +27,7 @@ from workbench.history import CallRecord, History
 from workbench.inventory import Inventory
 from workbench.notebook_export import kept_result
 from workbench.planned import PlannedCall, PlannedChange, PlannedChanges, is_plan, planning_now
+from workbench.playbooks.live import PlaybooksNamespace
 from workbench.registry import RegistryNamespace
 from workbench.tables import local_time, text_cell
 
@@ -69,6 +70,7 @@ class Session:
         self.registry = RegistryNamespace(self)
         self.annotate = AnnotateNamespace(self)
         self.control = ControlNamespace(self)
+        self.playbooks = PlaybooksNamespace(self)
         client.on_ended = self._on_ended
 
     # -- dry runs ------------------------------------------------------------

@@ -178,6 +178,11 @@ def summarize(session_dir: Path, previous: dict[str, Any] | None = None) -> dict
         row.update(_from_journal(_lines(session_dir / "journal.jsonl")))
     if (session_dir / "messages.jsonl").exists() or previous is None:
         row.update(_from_messages(_lines(session_dir / "messages.jsonl")))
+    kept = [str(p["name"]) for p in meta.get("playbooks") or [] if isinstance(p, dict) and p.get("name")]
+    if kept:  # playbooks whose executed notebook the technician kept (relay.put_playbook)
+        names = [n for n in json.loads(row.get("playbooks") or "[]") if n not in kept]
+        row["playbooks"] = json.dumps([*names, *dict.fromkeys(kept)])
+        row["playbook"] = names[0] if names else kept[0]
     duration = row.get("duration_s")
     row["frames_per_s"] = round(row["frames"] / duration, 3) if duration and row.get("frames") is not None else None
     return row

@@ -38,3 +38,13 @@ def test_network_proxy_playbook(relay: tuple[Proc, str, Path], procs: list[Proc]
     assert (work / "app.log").read_bytes() == (customer / "logs" / "app.log").read_bytes()
     agent.wait_for(r"stopped from opening a folder you protected")
     assert agent.wait(30) == 0
+
+
+def test_every_playbook_notebook_is_run_by_a_test() -> None:
+    """network_proxy runs above; the parameterised playbooks run headless in test_playbooks.py (their faults
+    need a machine put into them, and their parameters pointed at it)."""
+    import re
+
+    headless = set(re.findall(r'run_playbook\(url, code, "(\w+)"', (Path(__file__).parent / "test_playbooks.py")
+                              .read_text(encoding="utf-8")))
+    assert {path.stem for path in PLAYBOOKS.glob("*.ipynb")} - {"network_proxy"} <= headless

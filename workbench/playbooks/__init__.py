@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: The session a live run hands to the notebook it runs in this kernel (set by the live runner).
 _live_session: Session | None = None
+#: The session the last :func:`attach` returned (its planned changes are the run's, in a dry run).
+_attached: Session | None = None
 
 
 class CheckFailed(WorkbenchError):
@@ -40,14 +42,33 @@ def attach(session_code: str = "", relay: str = "", *, dry_run: bool = False, na
     """The session this playbook works on.
 
     Live (inside ``s.playbooks.run``): the technician's open session, in dry-run mode when
-    *dry_run*.  Headless: a new session paired with *session_code* through *relay*.
+    *dry_run*.  Headless: a new session paired with *session_code* through *relay*; in a run of
+    ``workbench playbook run`` the customer's window is then told each step
+    (:mod:`workbench.playbooks.kernel`).
     Raises what :func:`workbench.connect` raises when pairing fails.
     """
+    global _attached
     from workbench import connect
 
     if _live_session is not None:
-        return _live_session.with_dry_run(dry_run)
-    return connect(session_code, relay=relay or "ws://127.0.0.1:8765", name=name or "Playbook", dry_run=dry_run)
+        _attached = _live_session.with_dry_run(dry_run)
+        return _attached
+    session = _attached = connect(session_code, relay=relay or "ws://127.0.0.1:8765", name=name or "Playbook",
+                                  dry_run=dry_run)
+    from workbench.playbooks.kernel import follow
+
+    follow(session, _injected_run())
+    return session
+
+
+def _injected_run() -> object:
+    """The ``playbook_run`` parameter the headless runner injected into this kernel (None elsewhere)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
+    return None if shell is None else shell.user_ns.get("playbook_run")
 
 
 def check(condition: object, words: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent import __version__
 from agent.dispatch import CallContext, Method
+from agent.panel.catalogue import say
 from agent.journal import Journal
 from agent.panel import Terms
 from agent.policy import Policy
@@ -95,8 +96,8 @@ class AgentSession:
             return self.describe()
 
         return [
-            Method("session.ping", ping, "session", lambda p: "The technician checked that the connection works",
+            Method("session.ping", ping, "session", lambda p: say("session.ping"),
                    blocking=False),
             Method("session.describe", describe, "session",
-                   lambda p: "The technician looked at what you allowed in this session", blocking=False),
+                   lambda p: say("session.describe"), blocking=False),
         ]

@@ -6,10 +6,14 @@ it prints, one per call, flushed at once::
     session code: 123 456 789
     technician connected: Alice (session 5f0c…)
     [14:02:07] The technician read your system information
+    [14:02:09] The technician is copying the file /home/a/big.iso from your computer: 0 B of 300.0 MiB
+    (updated) [14:02:09] The technician copied the file /home/a/big.iso from your computer: done, 300.0 MiB
     status: Reconnecting to the support service…
     session ended: The technician closed the session
 
-The ``session code:`` line is exact: operators' scripts parse it.
+The ``session code:`` line is exact: operators' scripts parse it.  A line updated in place in
+the window (a transfer's) is printed once, and again with ``(updated)`` only when what it says
+changes in kind (under way → done, failed or cancelled), not at every step of its progress.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from agent.panel.base import DEFAULT_TITLE, ConsentUnavailable, Terms
+from agent.panel.catalogue import Said
 from agent.panel.model import clock, format_code, one_line
 from agent.panel.wording import ENGLISH
 
@@ -62,6 +67,7 @@ class ConsolePanel:
         self._closed = threading.Event()
         self._ended = False
         self._end_called = False
+        self._keyed: dict[str, str] = {}  # key → the message id last printed for that line
 
     def _print(self, line: str) -> None:
         # Looked up at each call: under pythonw (Windows, no console) sys.stdout is None.
@@ -127,6 +133,16 @@ class ConsolePanel:
 
     def add_activity(self, line: str) -> None:
         self._print(f"[{clock()}] {one_line(line)}")
+
+    def update_activity(self, key: str, line: str) -> None:
+        kind = line.key if isinstance(line, Said) else line
+        with self._lock:
+            before = self._keyed.get(key)
+            self._keyed[key] = kind
+        if before is None:
+            self.add_activity(line)
+        elif before != kind:
+            self._print(f"(updated) [{clock()}] {one_line(line)}")
 
     def show_status(self, text: str) -> None:
         self._print(f"status: {one_line(text)}")

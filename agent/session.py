@@ -15,9 +15,9 @@ from typing import Any
 
 from agent import __version__
 from agent.dispatch import CallContext, Method
-from agent.panel.catalogue import say
 from agent.journal import Journal
 from agent.panel import Terms
+from agent.panel.catalogue import say
 from agent.policy import Policy
 from wire.chain import utc_now
 

@@ -23,6 +23,7 @@ from agent.control.bursts import Burst
 from agent.control.service import HOTKEY_WORDS
 from agent.dispatch import REFUSAL_WORDS, Dispatcher, Method, error_words
 from agent.forbidden.follow import follow
+from agent.forbidden.rules import Identity
 from agent.panel import catalogue_en, catalogue_fr
 from agent.panel.catalogue import ENGLISH, FRENCH, Bytes, Said, UnknownMessage, catalogue_for, placeholders, say
 from agent.policy import Policy
@@ -70,7 +71,8 @@ def test_a_missing_id_fails_loudly_and_a_broken_catalogue_never_hides_a_line() -
 def test_sizes_lists_and_nested_sentences_in_each_language() -> None:
     said = say("transfer.download.done", path="/a/b.iso", size=Bytes(300 * 1024 * 1024))
     assert said == "The technician copied the file /a/b.iso from your computer: done, 300.0 MiB"
-    assert FRENCH.render(said) == "Le technicien a copié le fichier /a/b.iso depuis votre ordinateur : terminé, 300,0 Mio"
+    assert FRENCH.render(said) == ("Le technicien a copié le fichier /a/b.iso depuis votre ordinateur : terminé, "
+                                   "300,0 Mio")
     assert ENGLISH.size(512) == "512 B" and FRENCH.size(1536) == "1,5 Kio"
     keys = say("control.part.pressed", keys=("Ctrl+C", "Enter", "Tab"))
     assert keys == "pressed Ctrl+C, Enter and Tab" and FRENCH.render(keys) == "a appuyé sur Ctrl+C, Enter et Tab"
@@ -146,8 +148,8 @@ def test_every_refusal_error_notice_and_control_burst_is_a_known_sentence() -> N
         err.code = code
         _assert_said_in_both(say("outcome.not_done", reason=error_words(err)), f"error {code}")
     for moved_to in (None, "/elsewhere"):
-        for at_path, alive in ((("d", 1), ()), (None, ())):
-            change = follow("/home/ana/Private", at_path, alive, moved_to, missing_before=False)
+        for at_path in (Identity(1, 2), None):
+            change = follow("/home/ana/Private", at_path, (), moved_to, missing_before=False)
             assert change.words is not None
             _assert_said_in_both(change.words, "protected folder notice")
     burst = Burst("pointer", 0.0, 1.0, moves=3, position=(5, 6), scrolls=1)

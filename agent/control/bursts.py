@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agent.panel.catalogue import Said, plural_key, say
+from agent.panel.catalogue import Param, Said, plural_key, say
 
 Category = Literal["pointer", "keyboard"]
 
@@ -186,21 +186,22 @@ class BurstRecorder:
         burst, ended = self._burst("pointer", viewer)
         burst.position = (x, y)
         burst.events.append({"down" if down else "up": button, "at": [x, y]})
-        name = BUTTON_NAMES.get(button, f"button {button}")
+        known = BUTTON_NAMES.get(button)
+        name: Param = say(f"control.button_name.{known}") if known else str(button)
         if down:
             burst._pressed[button] = (x, y)
-            burst.actions.append(f"pressed the {name} button at {_at(x, y)}")
+            burst.actions.append(say("control.part.pressed_button", name=name, at=_at(x, y)))
         else:
             start = burst._pressed.pop(button, None)
-            pressed = f"pressed the {name} button at {_at(*start)}" if start is not None else None
+            pressed = say("control.part.pressed_button", name=name, at=_at(*start)) if start is not None else None
             if start is not None and pressed in burst.actions:
                 burst.actions.remove(pressed)
                 if start == (x, y):
                     burst.actions.append(click_words(button, 1, x, y))
                 else:
-                    burst.actions.append(f"dragged from {_at(*start)} to {_at(x, y)}")
+                    burst.actions.append(say("control.part.dragged", start=_at(*start), end=_at(x, y)))
             else:
-                burst.actions.append(f"released the {name} button at {_at(x, y)}")
+                burst.actions.append(say("control.part.released_button", name=name, at=_at(x, y)))
         return ended
 
     def scroll(self, viewer: str | None, x: int, y: int, dx: int, dy: int) -> list[Burst]:

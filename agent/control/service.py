@@ -41,8 +41,8 @@ from agent.control.ledger import DeviceEvent, InjectionLedger
 from agent.control.priority import PriorityGate
 from agent.control.viewer import viewer_action
 from agent.control.worker import InjectionWorker
-from agent.panel.catalogue import say
 from agent.dispatch import CallContext, Method, SendEvent
+from agent.panel.catalogue import say
 from agent.policy import Policy
 from wire.errors import BadParams, CustomerPriority, NotGranted, Unavailable, WorkbenchError
 

@@ -29,8 +29,8 @@ from types import ModuleType
 from typing import Any, Final
 
 from agent.dispatch import CallContext, Method
-from agent.panel.catalogue import say
 from agent.inventory import browser_settings, portable
+from agent.panel.catalogue import say
 from agent.params import get_int
 from wire.facts import COLLECT_METHOD, WIRE_VERSION, Fact, missing
 

@@ -34,6 +34,7 @@ BAR_COLOUR = "#f3f3f3"
 BAR_BORDER = "#8c8c8c"
 
 BAR_WIDGET = ".bar"
+BAR_WHO_WIDGET = ".bar.frame.who"
 BAR_STATE_WIDGET = ".bar.frame.state"
 BAR_LATEST_WIDGET = ".bar.frame.latest"
 BAR_END_WIDGET = ".bar.frame.buttons.end"
@@ -81,19 +82,21 @@ class SessionBar:
                         background="#b3261e")
         style.map("BarEnd.TButton", background=[("disabled", "#c9c9c9"), ("active", "#8c1d18")],
                   foreground=[("disabled", "#6d6d6d")])
-        frame = ttk.Frame(self.window, name="frame", style="Bar.TFrame", padding=(8, 4))
+        frame = ttk.Frame(self.window, name="frame", style="Bar.TFrame", padding=(8, 2))
         frame.pack(fill="both", expand=True, padx=1, pady=1)
         frame.columnconfigure(0, weight=1)
-        self.state = ttk.Label(frame, name="state", style="BarState.TLabel")
-        self.state.grid(row=0, column=0, sticky="w")
+        self.who = ttk.Label(frame, name="who", style="BarState.TLabel")
+        self.who.grid(row=0, column=0, sticky="w")
+        self.state = ttk.Label(frame, name="state", style="Bar.TLabel")
+        self.state.grid(row=1, column=0, sticky="w")
         self.latest = ttk.Label(frame, name="latest", style="Bar.TLabel")
-        self.latest.grid(row=1, column=0, sticky="w")
+        self.latest.grid(row=2, column=0, sticky="w")
         buttons = ttk.Frame(frame, name="buttons", style="Bar.TFrame")
         self.end = ttk.Button(buttons, name="end", text=words.end_session, style="BarEnd.TButton", command=end)
         self.end.grid(row=0, column=0, sticky="ew")
         self.open = ttk.Button(buttons, name="open", text=words.bar_open, style="Bar.TButton", command=toggle_window)
         self.open.grid(row=1, column=0, sticky="ew", pady=(2, 0))
-        buttons.grid(row=0, column=1, rowspan=2, sticky="e", padx=(8, 0))
+        buttons.grid(row=0, column=1, rowspan=3, sticky="e", padx=(8, 0))
         self.text_width = BAR_WIDTH - 32 - max(self.small_bold.measure(words.end_session),
                                                self.small.measure(words.bar_open),
                                                self.small.measure(words.bar_hide)) - 16
@@ -121,10 +124,11 @@ class SessionBar:
     def draw(self, state: PanelState, *, control: bool, full_window: bool, ending: bool, latest: str | None) -> None:
         """The bar's words from *state*: who, recorded or not, control on or off, the latest action."""
         words = self.words
-        parts = [words.bar_connected.format(technician=state.technician or "")]
-        parts.append(words.bar_recorded if state.recorded else words.bar_not_recorded)
-        parts.append(words.bar_control_on if control else words.bar_control_off)
-        self.state.configure(text=fit(" · ".join(parts), self.small_bold, self.text_width))
+        self.who.configure(text=fit(words.bar_connected.format(technician=state.technician or ""), self.small_bold,
+                                    self.text_width))
+        parts = [words.bar_recorded if state.recorded else words.bar_not_recorded,
+                 words.bar_control_on if control else words.bar_control_off]
+        self.state.configure(text=fit(" · ".join(parts), self.small, self.text_width))
         self.latest.configure(text=fit(latest or words.activity_empty, self.small, self.text_width))
         self.open.configure(text=words.bar_hide if full_window else words.bar_open)
         self.end.state(["disabled"] if ending or state.ended is not None else ["!disabled"])

@@ -115,8 +115,8 @@ class CallRequested:
     function: Callable[[], None]
 
 
-PanelEvent = (CodeShown | Connected | ActivityAdded | ActivityUpdated | StatusShown | EndedShown | RetentionShown | CloseRequested
-              | CallRequested)
+PanelEvent = (CodeShown | Connected | ActivityAdded | ActivityUpdated | StatusShown | EndedShown | RetentionShown
+              | CloseRequested | CallRequested)
 
 
 class Inbox(Generic[T]):

@@ -265,12 +265,12 @@ class SessionView:
         self.log.configure(state="normal")
         keyed = set(state.keyed.values())
         for number in sorted(state.changed):
-            line = state.line(number)
+            updated = state.line(number)
             ranges = self.log.tag_ranges(f"line{number}")
-            if line is not None and ranges and number < self._shown_lines:
+            if updated is not None and ranges and number < self._shown_lines:
                 start, end = ranges[0], ranges[-1]
                 self.log.delete(start, end)
-                self.log.insert(start, f"{line[0]}  ", ("time", "entry", f"line{number}"), line[1],
+                self.log.insert(start, f"{updated[0]}  ", ("time", "entry", f"line{number}"), updated[1],
                                 ("entry", f"line{number}"))
         state.changed.clear()
         if state.activity_total == 0:

@@ -116,7 +116,7 @@ def test_connected_the_window_becomes_a_small_bar_on_top_and_opens_on_demand(
     assert y == 0 and abs((x + width / 2) - screen_width / 2) <= 1  # top centre, out of the screen's middle
     assert seen["override"]
     assert seen["who"] == "Alice Martin is connected"
-    assert seen["state"] == "session recorded · can only watch"
+    assert seen["state"] == "Session recorded · view only"
     assert seen["latest"].startswith("The technician read the file /etc/app")
     assert seen["opened"] and seen["button"] == "Hide window" and seen["collapsed"]
     assert seen["ended_calls"] == 1  # End session on the bar ends it like the window's button

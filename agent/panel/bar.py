@@ -72,7 +72,7 @@ class SessionBar:
         self.window.title(words.bar_title)
         self.small = tkfont.Font(root=root, family=tkfont.nametofont("TkDefaultFont", root=root).actual("family"),
                                  size=9)
-        self.small_bold = tkfont.Font(root=root, font=self.small, weight="bold")
+        self.small_bold = tkfont.Font(root=root, family=self.small.actual("family"), size=9, weight="bold")
         style = ttk.Style(root)
         style.configure("Bar.TFrame", background=BAR_COLOUR)
         style.configure("Bar.TLabel", background=BAR_COLOUR, font=self.small)

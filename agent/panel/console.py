@@ -6,14 +6,14 @@ it prints, one per call, flushed at once::
     session code: 123 456 789
     technician connected: Alice (session 5f0c…)
     [14:02:07] The technician read your system information
-    [14:02:09] The technician is copying the file /home/a/big.iso from your computer: 0 B of 300.0 MiB
+    [14:02:09] The technician started copying the file /home/a/big.iso from your computer
     (updated) [14:02:09] The technician copied the file /home/a/big.iso from your computer: done, 300.0 MiB
     status: Reconnecting to the support service…
     session ended: The technician closed the session
 
 The ``session code:`` line is exact: operators' scripts parse it.  A line updated in place in
 the window (a transfer's) is printed once, and again with ``(updated)`` only when what it says
-changes in kind (under way → done, failed or cancelled), not at every step of its progress.
+changes in kind (begun → done, failed or cancelled), not at every step of its progress.
 """
 
 from __future__ import annotations
@@ -136,6 +136,8 @@ class ConsolePanel:
 
     def update_activity(self, key: str, line: str) -> None:
         kind = line.key if isinstance(line, Said) else line
+        if kind.endswith(".progress") and key in self._keyed:
+            return  # how far a transfer is: the window shows it; a console would print a line per chunk
         with self._lock:
             before = self._keyed.get(key)
             self._keyed[key] = kind

@@ -178,8 +178,8 @@ MESSAGES: Final[dict[str, str]] = {
                                   "half-sent was left on your computer."),
     "app.transfers_stopped.other": ("{count} unfinished file transfers were stopped with the session; nothing "
                                     "half-sent was left on your computer."),
-    "app.journal_alert": ("Warning: the support service's copy of your journal does not match the journal on this "
-                          "computer. Keep your journal file: {path}"),
+    "app.journal_alert": ("Warning: the support service's copy of this session's journal does not match the journal "
+                          "on this computer. Keep your journal file: {path}"),
     "app.session_ended_other": "The session has ended ({reason}).",
     "forbidden.moved_replaced": ("The folder you protected, {chosen}, was moved to {moved_to}; it stays protected "
                                  "there. The new folder now at {chosen} is protected too, until you remove the rule."),

@@ -183,8 +183,8 @@ MESSAGES: Final[dict[str, str]] = {
                                   "d'envoyé à moitié n'est resté sur votre ordinateur."),
     "app.transfers_stopped.other": ("{count} transferts de fichiers inachevés ont été arrêtés avec la séance ; rien "
                                     "d'envoyé à moitié n'est resté sur votre ordinateur."),
-    "app.journal_alert": ("Attention : la copie de votre journal tenue par le service d'assistance ne correspond pas "
-                          "au journal de cet ordinateur. Gardez votre fichier de journal : {path}"),
+    "app.journal_alert": ("Attention : la copie du journal de cette séance tenue par le service d'assistance ne "
+                          "correspond pas au journal de cet ordinateur. Gardez votre fichier de journal : {path}"),
     "app.session_ended_other": "La séance est terminée ({reason}).",
     "forbidden.moved_replaced": ("Le dossier que vous avez protégé, {chosen}, a été déplacé vers {moved_to} ; il y "
                                  "reste protégé. Le nouveau dossier qui se trouve à {chosen} est protégé aussi, "

@@ -1,5 +1,8 @@
 """Reading a real agent's customer window from outside its process, and the French catalogue as patterns.
 
+:func:`geometry`, :func:`overlap` and :func:`bar_on_screen` find windows and the session bar with
+independent X clients (xdotool, xwininfo, ImageMagick's ``import``).
+
 :func:`read_widgets` asks the agent's Tk interpreter through the X server (Tk's ``send``), from a
 separate Python process on the same display: what the widgets hold, not what the agent logs.
 :func:`french_line_pattern` turns the French catalogue into one regular expression that a line
@@ -12,13 +15,18 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from agent.panel import catalogue_en, catalogue_fr
 from agent.panel.wording import FRENCH
+from tests.e2e.x11tools import run_x, screenshot
 
 #: The Tk interpreter of the agent's window (its class is RemoteSupport; Tk names the app "remoteSupport",
 #: "remoteSupport #2"… when several run on a display).
 APP_PREFIX = "remoteSupport"
+
+#: The session bar's End session red (agent/panel/bar.py).
+BAR_RED = (0xB3, 0x26, 0x1E)
 
 _READER = r"""
 import json, sys, tkinter as tk
@@ -99,3 +107,24 @@ def french_window_patterns() -> re.Pattern[str]:
 
 
 ENGLISH_LINE = catalogue_line_pattern(catalogue_en.MESSAGES)
+
+
+def geometry(display: str, *search: str) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of the first window xdotool finds, frame excluded, from the X server."""
+    window = run_x(display, "xdotool", "search", "--sync", *search).split()[0]
+    info = run_x(display, "xwininfo", "-id", window)
+    value = {key: int(re.search(rf"{key}:\s+(-?\d+)", info).group(1))  # type: ignore[union-attr]
+             for key in ("Absolute upper-left X", "Absolute upper-left Y", "Width", "Height")}
+    return (value["Absolute upper-left X"], value["Absolute upper-left Y"], value["Width"], value["Height"])
+
+
+def overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def bar_on_screen(display: str, shot: Path, bar: tuple[int, int, int, int]) -> bool:
+    """The bar's End session red shows inside the bar's rectangle of an independent capture."""
+    image = screenshot(display, shot).convert("RGB").crop((bar[0], bar[1], bar[0] + bar[2], bar[1] + bar[3]))
+    colours = image.getcolors(image.width * image.height) or []
+    red = sum(count for count, colour in colours if all(abs(c - r) <= 12 for c, r in zip(colour, BAR_RED, strict=True)))
+    return red > 100

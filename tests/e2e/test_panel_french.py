@@ -12,7 +12,6 @@ editor the technician works in, and still on top after another window is raised 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -23,8 +22,8 @@ import pytest
 
 from agent.panel.wording import FRENCH
 from agent.registry.regf_edit import new_hive
-from tests.e2e.panel_reader import ENGLISH_LINE, french_window_patterns, read_widgets
-from tests.e2e.x11tools import need, run_x, screenshot
+from tests.e2e.panel_reader import ENGLISH_LINE, bar_on_screen, french_window_patterns, geometry, overlap, read_widgets
+from tests.e2e.x11tools import need, run_x
 from workbench import Forbidden, connect
 from workbench.desktop import Desktop, seed_customer_home
 from workbench.lab import Proc, Xvfb, start_agent
@@ -33,7 +32,6 @@ pytestmark = pytest.mark.e2e
 
 MIB = 1024 * 1024
 LOG = ".session.main.activity.log get 1.0 end-1c"
-BAR_RED = (0xB3, 0x26, 0x1E)
 
 
 @pytest.fixture
@@ -61,27 +59,6 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def geometry(display: str, *search: str) -> tuple[int, int, int, int]:
-    """(x, y, width, height) of the first window xdotool finds, frame excluded, from the X server."""
-    window = run_x(display, "xdotool", "search", "--sync", *search).split()[0]
-    info = run_x(display, "xwininfo", "-id", window)
-    value = {key: int(re.search(rf"{key}:\s+(-?\d+)", info).group(1))  # type: ignore[union-attr]
-             for key in ("Absolute upper-left X", "Absolute upper-left Y", "Width", "Height")}
-    return (value["Absolute upper-left X"], value["Absolute upper-left Y"], value["Width"], value["Height"])
-
-
-def overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
-
-
-def bar_on_screen(display: str, shot: Path, bar: tuple[int, int, int, int]) -> bool:
-    """The bar's End session red shows inside the bar's rectangle of an independent capture."""
-    image = screenshot(display, shot).convert("RGB").crop((bar[0], bar[1], bar[0] + bar[2], bar[1] + bar[3]))
-    colours = image.getcolors(image.width * image.height) or []
-    red = sum(count for count, colour in colours if all(abs(c - r) <= 12 for c, r in zip(colour, BAR_RED)))
-    return red > 100
 
 
 def test_a_french_customer_reads_only_french_and_keeps_a_small_bar_on_top(

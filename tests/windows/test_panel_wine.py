@@ -6,9 +6,13 @@ session window must then show the code, the technician and the End button, in Fr
 The screen is captured by ImageMagick and read by tesseract, independently of the agent (the tools
 of tests/e2e/x11tools.py, as tests/e2e/test_agent_window.py uses them on Linux).
 
+Once paired, the window is the small session bar at the top of the screen, found by its title with
+xdotool; its End session button ends the session.
+
 What Wine cannot prove: the look of Windows' own fonts and DPI scaling (Wine draws Tk with its own
-fonts, without a window manager's frame), focus-stealing rules, and SmartScreen's prompt on first
-run; those need a real Windows 10/11 machine.
+fonts, without a window manager's frame), focus-stealing rules, whether ``-topmost`` keeps the bar
+above a full-screen application on a real desktop (Wine has no desktop compositor here), and
+SmartScreen's prompt on first run; those need a real Windows 10/11 machine.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.x11tools import click_colour, click_words, wait_for_words, words_on_screen
+from tests.e2e.x11tools import click_colour, click_words, run_x, wait_for_words, words_on_screen
 from tests.windows.wine import WineHost, windows_path
 from wire.chain import read_records
 from workbench import connect
@@ -27,13 +31,17 @@ from workbench.lab import Proc
 END_BUTTON_RED = (0xB3, 0x26, 0x1E)  # agent/panel/views.py END_COLOUR: white on red, read by colour
 
 #: What each language's window says: (consent words, Accept's label, the code's headline, after
-#: pairing). The grey status line is too faint for OCR: tests/test_panel_wording.py checks its French.
+#: pairing: the session bar's who and latest action). The grey status line is too faint for OCR:
+#: tests/test_panel_wording.py checks its French.
 #: Only tesseract's English model is installed: it reads "à" as "a", so the French phrases avoid accents.
 WORDS = {
-    "fr": ("lisez ces conditions", "Accepter", ("Lisez ce code", "votre technicien"), "Martin est"),
+    "fr": ("lisez ces conditions", "Accepter", ("Lisez ce code", "votre technicien"),
+           ("Martin vous assiste", "lu les informations")),
     "en": ("please read these terms", "Accept", ("Read this code", "to your technician"),
-           "Martin is connected"),  # tesseract misreads "Alice" above the recorded-session line
+           ("Martin is connected", "read your system")),
 }
+#: The session bar's title (agent.panel.wording: bar_title), as xdotool finds it (its regex is ASCII).
+BAR_TITLES = {"fr": "^Assistance ", "en": "^Remote support: session bar"}
 
 
 def wait_for_all(display: str, shot: Path, phrases: list[str], timeout: float = 60.0) -> None:
@@ -68,9 +76,14 @@ def test_the_customer_accepts_in_the_window_and_reads_the_code(wine_host: WineHo
 
     s = connect(code, relay=url, name="Alice Martin")
     s.inventory()
-    wait_for_all(display, shot, [connected, "read your system information"])  # and the core's activity line
+    wait_for_all(display, shot, list(connected))  # in the session bar: who, and the core's latest activity line
+    # Paired, the window is a small bar at the top of the screen (Tk's -topmost under Windows).
+    bar = run_x(display, "xdotool", "search", "--sync", "--name", BAR_TITLES[lang]).split()[0]
+    shape = dict(line.split("=", 1) for line in run_x(display, "xdotool", "getwindowgeometry", "--shell",
+                                                       bar).splitlines())
+    assert int(shape["WIDTH"]) <= 420 and int(shape["HEIGHT"]) <= 60 and int(shape["Y"]) <= 4, shape
 
-    click_colour(display, shot, END_BUTTON_RED)  # End session: visible (white on red) under Windows too
+    click_colour(display, shot, END_BUTTON_RED)  # End session, on the bar: visible (white on red) under Windows too
     assert agent.wait(60) == 0
     (journal,) = (data / "journals").glob("*.jsonl")
     records = read_records(journal)

@@ -30,6 +30,8 @@ BAR_WIDTH = 420
 BAR_HEIGHT = 58
 #: from the top edge of the screen (pixels)
 BAR_MARGIN = 0
+#: points: three lines must fit in BAR_HEIGHT
+BAR_FONT_SIZE = 10
 BAR_COLOUR = "#f3f3f3"
 BAR_BORDER = "#8c8c8c"
 
@@ -70,9 +72,9 @@ class SessionBar:
         self.window = tk.Toplevel(root, name="bar", background=BAR_BORDER)
         self.window.withdraw()
         self.window.title(words.bar_title)
-        self.small = tkfont.Font(root=root, family=tkfont.nametofont("TkDefaultFont", root=root).actual("family"),
-                                 size=9)
-        self.small_bold = tkfont.Font(root=root, family=self.small.actual("family"), size=9, weight="bold")
+        family = tkfont.nametofont("TkDefaultFont", root=root).actual("family")
+        self.small = tkfont.Font(root=root, family=family, size=BAR_FONT_SIZE)
+        self.small_bold = tkfont.Font(root=root, family=family, size=BAR_FONT_SIZE, weight="bold")
         style = ttk.Style(root)
         style.configure("Bar.TFrame", background=BAR_COLOUR)
         style.configure("Bar.TLabel", background=BAR_COLOUR, font=self.small)

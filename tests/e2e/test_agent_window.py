@@ -41,10 +41,11 @@ def test_customer_accepts_sees_activity_and_ends(xvfb: Xvfb, relay: tuple[Proc, 
 
     s = connect(code, relay=url, name="Alice Martin")
     s.inventory()
-    wait_for_words(xvfb.display, shot, "read your system information")
+    # paired, the window is the session bar: who, and the latest action (cut to the bar's width)
+    wait_for_words(xvfb.display, shot, "read your system")
     wait_for_words(xvfb.display, shot, "Alice Martin")
 
-    click_colour(xvfb.display, shot, END_BUTTON_RED)  # "End session", white on red
+    click_colour(xvfb.display, shot, END_BUTTON_RED)  # the bar's "End session", white on red
     assert agent.wait(30) == 0
     with pytest.raises(SessionEnded):
         s.call("session.ping", timeout=10)

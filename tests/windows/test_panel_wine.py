@@ -17,12 +17,14 @@ SmartScreen's prompt on first run; those need a real Windows 10/11 machine.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from tests.e2e.x11tools import click_colour, click_words, run_x, wait_for_words, words_on_screen
+from tests.e2e.x11tools import click_colour, click_words, need, run_x, screenshot, wait_for_words, words_on_screen
 from tests.windows.wine import WineHost, windows_path
 from wire.chain import read_records
 from workbench import connect
@@ -56,6 +58,24 @@ def wait_for_all(display: str, shot: Path, phrases: list[str], timeout: float = 
             pytest.fail(f"{missing} never showed on screen; OCR read: {text!r}")
 
 
+def wait_for_in_area(display: str, shot: Path, box: tuple[int, int, int, int], phrases: list[str],
+                     timeout: float = 60.0) -> None:
+    """Poll (bounded) until OCR of the screen's *box* (x, y, width, height), enlarged, reads every phrase."""
+    tesseract = need("tesseract", "tesseract-ocr")
+    deadline, text = time.monotonic() + timeout, ""
+    while True:
+        x, y, width, height = box
+        area = screenshot(display, shot).convert("L").crop((x, y, x + width, y + height))
+        area.resize((width * 3, height * 3), Image.Resampling.LANCZOS).save(shot.with_suffix(".area.png"))
+        text = " ".join(subprocess.run([tesseract, str(shot.with_suffix(".area.png")), "-"], capture_output=True,
+                                       text=True, timeout=60, check=True).stdout.split()).lower()
+        missing = [phrase for phrase in phrases if phrase.lower() not in text]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"{missing} never showed in {box}; OCR read: {text!r}")
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_the_customer_accepts_in_the_window_and_reads_the_code(wine_host: WineHost, relay: tuple[Proc, str, Path],
                                                                procs: list[Proc], tmp_path: Path,
@@ -76,12 +96,14 @@ def test_the_customer_accepts_in_the_window_and_reads_the_code(wine_host: WineHo
 
     s = connect(code, relay=url, name="Alice Martin")
     s.inventory()
-    wait_for_all(display, shot, list(connected))  # in the session bar: who, and the core's latest activity line
-    # Paired, the window is a small bar at the top of the screen (Tk's -topmost under Windows).
+    # Paired, the window is a small bar at the top of the screen (Tk's -topmost under Windows) that says
+    # who is connected and the core's latest activity line.
     bar = run_x(display, "xdotool", "search", "--sync", "--name", BAR_TITLES[lang]).split()[0]
     shape = dict(line.split("=", 1) for line in run_x(display, "xdotool", "getwindowgeometry", "--shell",
                                                        bar).splitlines())
-    assert int(shape["WIDTH"]) <= 420 and int(shape["HEIGHT"]) <= 60 and int(shape["Y"]) <= 4, shape
+    box = (int(shape["X"]), int(shape["Y"]), int(shape["WIDTH"]), int(shape["HEIGHT"]))
+    assert box[2] <= 420 and box[3] <= 60 and box[1] <= 4, shape
+    wait_for_in_area(display, shot, box, list(connected))
 
     click_colour(display, shot, END_BUTTON_RED)  # End session, on the bar: visible (white on red) under Windows too
     assert agent.wait(60) == 0

@@ -24,6 +24,7 @@ from agent.control.service import HOTKEY_WORDS
 from agent.dispatch import REFUSAL_WORDS, Dispatcher, Method, error_words
 from agent.forbidden.follow import follow
 from agent.forbidden.rules import Identity
+from agent.limits import LIMITS
 from agent.panel import catalogue_en, catalogue_fr
 from agent.panel.catalogue import ENGLISH, FRENCH, Bytes, Said, UnknownMessage, catalogue_for, placeholders, say
 from agent.policy import Policy
@@ -162,6 +163,9 @@ def test_every_refusal_error_notice_and_control_burst_is_a_known_sentence() -> N
         _assert_said_in_both(say(key) if key != "control.granted" else
                              say(key, hotkeys=say("control.hotkeys")), key)
     assert say("control.hotkeys") == HOTKEY_WORDS  # the catalogue names the real take-back keys
+    for platform, lines in LIMITS.items():
+        for line in lines:
+            _assert_said_in_both(line, f"limits of {platform}")
 
 
 def test_the_app_lines_are_known_sentences() -> None:

@@ -96,7 +96,7 @@ def open_panel(
         from agent.panel.console import ConsolePanel
 
         return ConsolePanel(on_end=on_end, journal_path=journal_path, policy=policy, title=title,
-                            on_control=on_control)
+                            on_control=on_control, language=language)
     try:
         from agent.panel.window import TkPanel
     except ImportError as err:  # Python built without tkinter

@@ -170,6 +170,15 @@ MESSAGES: Final[dict[str, str]] = {
     "control.part.typed.other": "typed {count} characters",
     "control.part.pressed": "pressed {keys}",
     "control.part.pressed_a_key": "pressed a key",
+    # -- what this system cannot do yet (agent/limits.py), said once at the start
+    "limits.darwin.control": ("On this Mac the technician cannot use your mouse and keyboard: this version has no way "
+                              "to do it yet."),
+    "limits.darwin.annotate": ("On this Mac drawings and notes from the technician are not shown on your screen yet; "
+                               "each one is listed here instead."),
+    "limits.darwin.hidden_window": ("On this Mac a hidden window cannot be followed yet: while you hide a window, "
+                                    "your whole screen is hidden from the technician."),
+    "limits.darwin.registry": ("On this Mac the settings the technician can read and change are the preferences of "
+                               "the 'defaults' command (there is no Windows registry)."),
     # -- the agent core (agent/app.py) and the protected folders' notices (agent/forbidden/follow.py)
     "app.journal_kept": "Your journal of this session is kept at {path}",
     "app.leftover_removed": ("Removed {path}: an unfinished file the technician was sending in an earlier session, "

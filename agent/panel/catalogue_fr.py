@@ -175,6 +175,15 @@ MESSAGES: Final[dict[str, str]] = {
     "control.part.typed.other": "a tapé {count} caractères",
     "control.part.pressed": "a appuyé sur {keys}",
     "control.part.pressed_a_key": "a appuyé sur une touche",
+    # -- ce que ce système ne sait pas encore faire (agent/limits.py)
+    "limits.darwin.control": ("Sur ce Mac, le technicien ne peut pas utiliser votre souris et votre clavier : cette "
+                              "version ne sait pas encore le faire."),
+    "limits.darwin.annotate": ("Sur ce Mac, les dessins et notes du technicien ne s'affichent pas encore sur votre "
+                               "écran ; chacun est signalé ici à la place."),
+    "limits.darwin.hidden_window": ("Sur ce Mac, une fenêtre cachée ne peut pas encore être suivie : tant que vous "
+                                    "cachez une fenêtre, tout votre écran est caché au technicien."),
+    "limits.darwin.registry": ("Sur ce Mac, les réglages que le technicien peut lire et modifier sont les "
+                               "préférences de la commande « defaults » (il n'y a pas de registre Windows)."),
     # -- le cœur de l'agent, et les avis des dossiers protégés
     "app.journal_kept": "Le journal de cette séance est conservé ici : {path}",
     "app.leftover_removed": ("Fichier {path} supprimé : un fichier inachevé que le technicien envoyait lors d'une "

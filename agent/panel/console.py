@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from agent.panel.base import DEFAULT_TITLE, ConsentUnavailable, Terms
-from agent.panel.catalogue import Said
+from agent.panel.catalogue import Said, catalogue_for
 from agent.panel.model import clock, format_code, one_line
-from agent.panel.wording import ENGLISH
+from agent.panel.wording import wording_for
 
 if TYPE_CHECKING:
     from agent.policy import Policy
@@ -53,8 +53,12 @@ class ConsolePanel:
         output: TextIO | None = None,
         input_stream: TextIO | None = None,
         on_control: Callable[[bool], None] | None = None,
+        language: str | None = None,
     ) -> None:
+        """*language* (``"fr"``…): the language of the lines the customer reads; English when None."""
         self.accepted_terms: Terms | None = None
+        self._catalogue = catalogue_for(language)
+        self._wording = wording_for(language)
         self._on_end = on_end
         self._journal_path = journal_path
         self._policy = policy
@@ -132,7 +136,7 @@ class ConsolePanel:
         self._print(f"technician connected: {one_line(technician)} (session {one_line(session_id)})")
 
     def add_activity(self, line: str) -> None:
-        self._print(f"[{clock()}] {one_line(line)}")
+        self._print(f"[{clock()}] {one_line(self._catalogue.render(line))}")
 
     def update_activity(self, key: str, line: str) -> None:
         kind = line.key if isinstance(line, Said) else line
@@ -144,18 +148,18 @@ class ConsolePanel:
         if before is None:
             self.add_activity(line)
         elif before != kind:
-            self._print(f"(updated) [{clock()}] {one_line(line)}")
+            self._print(f"(updated) [{clock()}] {one_line(self._catalogue.render(line))}")
 
     def show_status(self, text: str) -> None:
-        self._print(f"status: {one_line(text)}")
+        self._print(f"status: {one_line(self._wording.core_line(text))}")
 
     def show_retention(self, periods: Mapping[str, str]) -> None:
-        self._print(f"[{clock()}] {ENGLISH.retention_text(periods.items())}")
+        self._print(f"[{clock()}] {self._wording.retention_text(periods.items())}")
 
     def show_ended(self, reason: str) -> None:
         with self._lock:
             self._ended = True
-        self._print(f"session ended: {one_line(reason)}")
+        self._print(f"session ended: {one_line(self._wording.core_line(self._catalogue.render(reason)))}")
 
     def close(self) -> None:
         self._closed.set()

@@ -126,5 +126,8 @@ def bar_on_screen(display: str, shot: Path, bar: tuple[int, int, int, int]) -> b
     """The bar's End session red shows inside the bar's rectangle of an independent capture."""
     image = screenshot(display, shot).convert("RGB").crop((bar[0], bar[1], bar[0] + bar[2], bar[1] + bar[3]))
     colours = image.getcolors(image.width * image.height) or []
-    red = sum(count for count, colour in colours if all(abs(c - r) <= 12 for c, r in zip(colour, BAR_RED, strict=True)))
+    red = 0
+    for count, colour in colours:
+        if isinstance(colour, tuple) and all(abs(int(c) - r) <= 12 for c, r in zip(colour, BAR_RED, strict=True)):
+            red += count
     return red > 100

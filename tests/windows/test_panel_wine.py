@@ -38,7 +38,7 @@ END_BUTTON_RED = (0xB3, 0x26, 0x1E)  # agent/panel/views.py END_COLOUR: white on
 #: Only tesseract's English model is installed: it reads "à" as "a", so the French phrases avoid accents.
 WORDS = {
     "fr": ("lisez ces conditions", "Accepter", ("Lisez ce code", "votre technicien"),
-           ("Martin vous assiste", "lu les informations")),
+           ("Martin vous assiste", "lu les information")),  # cut to the bar's width
     "en": ("please read these terms", "Accept", ("Read this code", "to your technician"),
            ("Martin is connected", "read your system")),
 }

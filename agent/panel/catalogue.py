@@ -6,6 +6,12 @@ console panel and every caller that only knows strings keep working and keep Eng
 carries its message id and parameters, so the customer window renders it again in the customer's
 language with :meth:`Catalogue.render`.
 
+Why the journal keeps English: it is evidence, read by the support service and by whoever audits a
+session, and compared with the relay's copy record by record (hash-chained); one language keeps every
+journal comparable and searchable whatever language each customer chose, and the English sentence is
+the reference every translation is checked against.  The customer reads their own language in the
+window; the journal's words stay what the technician's side sees.
+
 One catalogue module per language holds every sentence: :mod:`agent.panel.catalogue_en` and
 :mod:`agent.panel.catalogue_fr`.  ``tests/test_panel_catalogue.py`` fails when an English id has no
 French entry, or a French entry has other placeholders than the English one.

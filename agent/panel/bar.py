@@ -94,14 +94,15 @@ class SessionBar:
         self.latest = ttk.Label(frame, name="latest", style="Bar.TLabel")
         self.latest.grid(row=2, column=0, sticky="w")
         buttons = ttk.Frame(frame, name="buttons", style="Bar.TFrame")
-        self.end = ttk.Button(buttons, name="end", text=words.end_session, style="BarEnd.TButton", command=end)
+        self.end = ttk.Button(buttons, name="end", text=words.bar_end, style="BarEnd.TButton", command=end)
         self.end.grid(row=0, column=0, sticky="ew")
         self.open = ttk.Button(buttons, name="open", text=words.bar_open, style="Bar.TButton", command=toggle_window)
         self.open.grid(row=1, column=0, sticky="ew", pady=(2, 0))
         buttons.grid(row=0, column=1, rowspan=3, sticky="e", padx=(8, 0))
-        self.text_width = BAR_WIDTH - 32 - max(self.small_bold.measure(words.end_session),
+        # the bar's width less its border, paddings and the buttons' column (label, padding, gap)
+        self.text_width = BAR_WIDTH - 26 - max(self.small_bold.measure(words.bar_end),
                                                self.small.measure(words.bar_open),
-                                               self.small.measure(words.bar_hide)) - 16
+                                               self.small.measure(words.bar_hide)) - 20
         self.window.overrideredirect(True)  # no frame; on X11 not placed or covered by the window manager
         self.window.attributes("-topmost", True)  # Windows and macOS keep it above; X11 relies on keep_on_top
         self.shown = False

@@ -93,6 +93,7 @@ class Wording:
     bar_not_recorded: str = "Not recorded"
     bar_control_on: str = "control given"
     bar_control_off: str = "view only"
+    bar_end: str = "End session"
     bar_open: str = "Open window"
     bar_hide: str = "Hide window"
     save_journal: str = "Save a copy of my journal…"
@@ -261,10 +262,11 @@ FRENCH = Wording(
     bar_connected="{technician} vous assiste",
     bar_recorded="Séance enregistrée",
     bar_not_recorded="Séance non enregistrée",
-    bar_control_on="contrôle accordé",
+    bar_control_on="contrôle donné",
     bar_control_off="vue seule",
-    bar_open="Ouvrir la fenêtre",
-    bar_hide="Masquer la fenêtre",
+    bar_end="Terminer",
+    bar_open="Ouvrir",
+    bar_hide="Réduire",
     save_journal="Enregistrer une copie de mon journal…",
     journal_saved="Vous avez enregistré une copie de votre journal : {path}",
 )

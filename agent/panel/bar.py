@@ -120,7 +120,8 @@ class SessionBar:
         self.shown = False
 
     def keep_on_top(self) -> None:
-        """Raise the bar above windows mapped since (X11 has no "always on top" for override-redirect)."""
+        """Raise the bar above windows mapped since (X11 has no "always on top" for override-redirect);
+        raising the window already on top changes nothing on screen."""
         if self.shown:
             self.window.lift()
 

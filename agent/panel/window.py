@@ -178,6 +178,7 @@ class TkPanel:
         self._view: SessionView | None = None
         self._bar: SessionBar | None = None
         self._full_window = True  # the full window is shown (not only the session bar)
+        self._bar_control = False  # the control state the bar shows
         if sys.platform == "win32":
             import ctypes
 
@@ -394,7 +395,8 @@ class TkPanel:
             self._bar = SessionBar(self.root, self._wording, end=self._request_end, toggle_window=self._toggle_window)
             self._bar.show()
             self._set_full_window(False)
-        self._bar.draw(self.state, control=self._policy.permissions.control, full_window=self._full_window,
+        self._bar_control = self._policy.permissions.control
+        self._bar.draw(self.state, control=self._bar_control, full_window=self._full_window,
                        ending=self._end_called, latest=self.state.latest)
 
     def _set_full_window(self, shown: bool) -> None:
@@ -475,7 +477,8 @@ class TkPanel:
             return
         if self._bar is not None:
             self._bar.keep_on_top()
-            self._draw_bar()  # control may have been granted or taken back
+            if self._policy.permissions.control != self._bar_control:  # granted or taken back meanwhile
+                self._draw_bar()
         if self._view is not None:
             for section in self._sections:
                 try:

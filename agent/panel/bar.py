@@ -8,7 +8,7 @@ centre where the customer's applications and the technician's work are.
 
 Staying visible: on X11 the bar is an override-redirect window (no window manager frame,
 never moved or covered by the manager's placement, also with no window manager at all) and
-is raised again every second, since a newly mapped window would otherwise stack above it;
+is raised again when another window covers it (its Visibility events);
 on Windows and macOS it is a frameless ``-topmost`` window.  The bar is the agent's own
 window like the full one: it is in the screen stream as any window is (the technician sees
 what the customer sees), unless the customer hides it.
@@ -105,6 +105,7 @@ class SessionBar:
                                                self.small.measure(words.bar_hide)) - 20
         self.window.overrideredirect(True)  # no frame; on X11 not placed or covered by the window manager
         self.window.attributes("-topmost", True)  # Windows and macOS keep it above; X11 relies on keep_on_top
+        self.window.bind("<Visibility>", self.keep_on_top)
         self.shown = False
 
     def show(self) -> None:
@@ -119,10 +120,12 @@ class SessionBar:
         self.window.withdraw()
         self.shown = False
 
-    def keep_on_top(self) -> None:
-        """Raise the bar above windows mapped since (X11 has no "always on top" for override-redirect);
-        raising the window already on top changes nothing on screen."""
-        if self.shown:
+    def keep_on_top(self, event: object = None) -> None:
+        """Raise the bar when another window covers it (X11 has no "always on top" for override-redirect).
+
+        Called on the bar's Visibility events, not on a timer: no restacking while nothing covers it."""
+        state = str(getattr(event, "state", ""))
+        if self.shown and state in ("VisibilityPartiallyObscured", "VisibilityFullyObscured"):
             self.window.lift()
 
     def draw(self, state: PanelState, *, control: bool, full_window: bool, ending: bool, latest: str | None) -> None:

@@ -475,10 +475,8 @@ class TkPanel:
         self._refresh_job = None
         if self._destroyed:
             return
-        if self._bar is not None:
-            self._bar.keep_on_top()
-            if self._policy.permissions.control != self._bar_control:  # granted or taken back meanwhile
-                self._draw_bar()
+        if self._bar is not None and self._policy.permissions.control != self._bar_control:
+            self._draw_bar()  # control was granted or taken back meanwhile
         if self._view is not None:
             for section in self._sections:
                 try:

@@ -29,7 +29,8 @@ from agent.forbidden import ForbiddenFolders
 from agent.journal import Journal
 from agent.limits import known_limits
 from agent.link import AgentLink, LinkCallbacks
-from agent.panel import CustomerPanel, Terms, open_panel
+from agent.panel import CustomerPanel, Terms, open_panel, terms_language
+from agent.panel.catalogue import plural_key, say
 from agent.panel.hiding_sources import HidingSources
 from agent.policy import Permissions, Policy
 from agent.screen import HiddenRegions, ScreenService
@@ -101,7 +102,7 @@ class AgentApp:
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
                                                journal_path=self.journal_path, policy=self.policy,
                                                on_change=self._customer_changed, on_control=self._customer_control,
-                                               hiding=hiding)
+                                               hiding=hiding, language=terms_language(config.terms.name))
         if self.policy.forbidden_folders is not None:
             self.policy.forbidden_folders.on_notice = self._protected_folder_followed
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -224,7 +225,7 @@ class AgentApp:
         table = MethodTable([*self.session.methods(self._show_playbook), *inventory.METHODS, *files.METHODS,
                              *registry.METHODS, *self.screen.METHODS, *self.annotate.METHODS, *self.control.METHODS])
         self.dispatcher = Dispatcher(table, self.journal, self.policy, self.state_dir, self.panel.add_activity,
-                                     previews=preview.previews())
+                                     previews=preview.previews(), update_customer=self.panel.update_activity)
         ssl_context = ssl.create_default_context(cafile=str(self.config.cafile)) if self.config.cafile else None
         callbacks = LinkCallbacks(on_code=self._on_code, on_paired=self._on_paired, on_status=self._on_status,
                                   on_event=self._on_event,
@@ -251,8 +252,8 @@ class AgentApp:
             registry.REGISTRY.close_all()  # a hive handle never outlives its session
         if self.session.record_end(reason, by="relay"):  # the link ended without a goodbye
             self.journal.append("note", words="the relay refused to resume; the session is over")
-        self.panel.show_ended(END_WORDS.get(reason, f"The session has ended ({reason})."))
-        self.panel.add_activity(f"Your journal of this session is kept at {self.journal_path}")
+        self.panel.show_ended(END_WORDS.get(reason) or say("app.session_ended_other", reason=reason))
+        self.panel.add_activity(say("app.journal_kept", path=str(self.journal_path)))
         self.journal.close()
 
     def _show_playbook(self, step: PlaybookStep) -> None:
@@ -266,8 +267,7 @@ class AgentApp:
             log.warning("could not clean the files left by an earlier run: %s", err)
             return
         for where in removed:
-            self.panel.add_activity(f"Removed {where}: an unfinished file the technician was sending in an "
-                                    "earlier session, left when the agent stopped.")
+            self.panel.add_activity(say("app.leftover_removed", path=str(where)))
         if removed:
             self.journal.append("note", words=f"removed {len(removed)} unfinished upload file(s) left by an "
                                 "earlier run")
@@ -279,8 +279,7 @@ class AgentApp:
             log.warning("could not close the open transfers: %s", err)
             return
         if closed:
-            self.panel.add_activity(f"{closed} unfinished file transfer(s) were stopped with the session; "
-                                    "nothing half-sent was left on your computer.")
+            self.panel.add_activity(say(plural_key("app.transfers_stopped", closed), count=closed))
 
     async def _end_by_customer(self) -> None:
         if self._ending:
@@ -318,7 +317,7 @@ class AgentApp:
 
     def _on_journal_alert(self, at: int, words: str) -> None:
         """The relay's copy of the journal and this journal disagree: tell the customer, and journal it."""
-        self.panel.add_activity(f"Warning: {words} Keep your journal file: {self.journal_path}")
+        self.panel.add_activity(say("app.journal_alert", path=str(self.journal_path)))  # the journal keeps *words*
         self.journal.append("journal_alert", at=at, words=words)
 
     def _on_code(self, code: str) -> None:

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.panel.catalogue import Said, say
 from agent.preview.plan import Plan, Previews
 from agent.preview.words import preview_words
 from wire import protocol
@@ -112,6 +113,12 @@ class Method:
     about (a transfer's chunks, its close): they are journaled with their words
     like any call, but the customer's feed keeps the one line the action began
     with, instead of one line per chunk; a failed step is told.
+    ``describe`` returns a :class:`agent.panel.catalogue.Said` (``say("files.read", path=…)``):
+    the journal keeps its English words, the customer window says it in the customer's language.
+    ``progress`` (optional) keeps an action's one line up to date: after each call it
+    gets the parameters, the reply's value (None when the call failed) and the
+    error (or None), and returns a :class:`Progress` saying which action the call
+    belongs to and the line's new words (how far, done, failed, cancelled).
     """
 
     name: str
@@ -121,14 +128,38 @@ class Method:
     blocking: bool = True
     journal_params: bool = True
     tell: bool = True
+    progress: Callable[[dict[str, Any], Any, WorkbenchError | None], Progress | None] | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How a call moved a long action on (a transfer), for its one line in the customer's feed.
+
+    ``action`` names the action across its calls (e.g. ``download:<id>``); ``opens``: this call's
+    own line becomes the action's line; ``words``: the line's new words (None: unchanged);
+    ``ends``: the action is over (done, failed, cancelled), its line is not updated any more.
+    """
+
+    action: str
+    words: str | None = None
+    opens: bool = False
+    ends: bool = False
+
+
+def error_words(err: WorkbenchError) -> Said:
+    """Why something did not happen, in the customer's words (by the error's code; the journal keeps the rest)."""
+    try:
+        return say(f"error.{err.code}")
+    except KeyError:
+        return say("error.error")
 
 
 #: What the customer is told when their rule stopped the technician, by method family.
 REFUSAL_WORDS = {
-    "files": "The technician was stopped from opening a folder you protected",
-    "registry": "The technician was stopped from touching a setting you protected",
-    "screen": "The technician was stopped from seeing what you hid",
-    "": "The technician was stopped from opening something you protected",
+    "files": say("refused.files"),
+    "registry": say("refused.registry"),
+    "screen": say("refused.screen"),
+    "": say("refused.other"),
 }
 
 
@@ -193,7 +224,10 @@ class Dispatcher:
 
     def __init__(self, table: MethodTable, journal: Journal, policy: Policy, state_dir: Path,
                  tell_customer: Callable[[str], None], workers: int = 4,
-                 previews: Previews | None = None) -> None:
+                 previews: Previews | None = None,
+                 update_customer: Callable[[str, str], None] | None = None) -> None:
+        """*tell_customer* adds a line to the customer's feed; *update_customer* (optional) sets the
+        words of the feed line with a key, adding it when new: a long action's one line, kept up to date."""
         self.table = table
         #: What a dry run does with each method; without it every dry run is refused.
         self.previews = previews if previews is not None else Previews()
@@ -201,6 +235,9 @@ class Dispatcher:
         self.policy = policy
         self.state_dir = state_dir
         self.tell_customer = tell_customer
+        self.update_customer = update_customer
+        #: the feed line of each long action under way (Progress.action → the line's key)
+        self._action_lines: dict[str, str] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agent-call")
         self._answered: OrderedDict[str, protocol.Message] = OrderedDict()
         self._answered_bytes = 0
@@ -279,7 +316,10 @@ class Dispatcher:
                 raise PreviewUnsupported(f"{name} cannot be previewed: in a dry run it is refused, not run",
                                          method=name)
             if method.tell:
-                self.tell_customer(words)
+                if method.progress is not None and self.update_customer is not None:
+                    self.update_customer(f"call:{request_id}", words)
+                else:
+                    self.tell_customer(words)
                 told = True
             context = CallContext(name, params, data, self.policy, self.state_dir, tell_customer=self.tell_customer,
                                   preview=mode == "plan")
@@ -292,17 +332,22 @@ class Dispatcher:
             if mode == "plan" and not isinstance(result, Plan):
                 raise InternalError(f"the planner of {name} answered no plan")
         except WorkbenchError as err:
+            if self._progress(method, request_id, params, None, err):  # its line says it failed
+                return await self._fail_async(request_id, name, err, started)
             return await self._fail_async(request_id, name, err, started, told, None if method.tell else words)
         except Exception as err:  # the one place where any failure becomes a wire error
             log.exception("handler %s failed", name)
-            return await self._fail_async(request_id, name, InternalError(f"{type(err).__name__}: {err}"),
-                                          started, told, None if method.tell else words)
+            failure = InternalError(f"{type(err).__name__}: {err}")
+            if self._progress(method, request_id, params, None, failure):
+                return await self._fail_async(request_id, name, failure, started)
+            return await self._fail_async(request_id, name, failure, started, told, None if method.tell else words)
         if isinstance(result, Plan):
             await self.journal.append_async("outcome", request=request_id, method=name, outcome="planned",
                                             duration_ms=round((time.monotonic() - started) * 1000, 3),
                                             summary=summarize(result.summary), **summarize(context.journal_details))
             return protocol.response(request_id, result.to_wire())
         reply = result if isinstance(result, Reply) else Reply(result)
+        self._progress(method, request_id, params, reply.value, None)
         await self.journal.append_async("outcome", **self._success_record(name, request_id, context, reply, started))
         return protocol.response(request_id, reply.value, reply.data)
 
@@ -318,7 +363,28 @@ class Dispatcher:
         try:
             return method.describe(params)
         except Exception:  # a describe bug must not hide the call from the customer
-            return f"The technician used {method.name}"
+            return say("call.used", method=method.name)
+
+    def _progress(self, method: Method, request_id: str, params: dict[str, Any], value: Any,
+                  err: WorkbenchError | None) -> bool:
+        """Update a long action's feed line after one of its calls; True when the line now tells of *err*."""
+        if method.progress is None or self.update_customer is None:
+            return False
+        try:
+            progress = method.progress(params, value, err)
+        except Exception:  # the words must never change what the call answers
+            log.exception("progress words of %s failed", method.name)
+            return False
+        if progress is None:
+            return False
+        if progress.opens:
+            self._action_lines[progress.action] = f"call:{request_id}"
+        line = self._action_lines.pop(progress.action, None) if progress.ends else \
+            self._action_lines.get(progress.action)
+        if line is None or progress.words is None:
+            return False
+        self.update_customer(line, progress.words)
+        return err is not None and err.code != "forbidden"
 
     def _fail(self, request_id: str, name: str, err: WorkbenchError, started: float,
               told: bool = False, quiet_words: str | None = None) -> protocol.Message:
@@ -341,8 +407,10 @@ class Dispatcher:
                       quiet_words: str | None = None) -> protocol.Message:
         if err.code == "forbidden":
             self.tell_customer(REFUSAL_WORDS.get(name.split(".", 1)[0], REFUSAL_WORDS[""]))
-        elif told:  # the customer read what was attempted; say it did not happen
-            self.tell_customer(f"That did not happen: {err.message}")
+        elif told:  # the customer read what was attempted; say it did not happen (the journal keeps why exactly)
+            self.tell_customer(say("outcome.not_done", reason=error_words(err)))
         elif quiet_words is not None and err.code != "not_granted":  # a quiet step failed: say which, and why
-            self.tell_customer(f"{quiet_words}: that did not happen ({err.message})")
+            action: Said | str = quiet_words
+            self.tell_customer(say("outcome.step_failed", action=action if isinstance(action, Said) else
+                                   say("call.used", method=name), reason=error_words(err)))
         return protocol.error(request_id, err.to_wire())

@@ -10,16 +10,15 @@ from __future__ import annotations
 import sys
 from typing import Final
 
-#: Per platform, what is missing, as the customer reads it (English; the window shows core lines as they are).
+from agent.panel.catalogue import say
+
+#: Per platform, what is missing, as the customer reads it (sentences of agent.panel.catalogue: "limits.*").
 LIMITS: Final[dict[str, tuple[str, ...]]] = {
     "darwin": (
-        "On this Mac the technician cannot use your mouse and keyboard: this version has no way to do it yet.",
-        "On this Mac drawings and notes from the technician are not shown on your screen yet; each one is "
-        "listed here instead.",
-        "On this Mac a hidden window cannot be followed yet: while you hide a window, your whole screen is "
-        "hidden from the technician.",
-        "On this Mac the settings the technician can read and change are the preferences of the 'defaults' "
-        "command (there is no Windows registry).",
+        say("limits.darwin.control"),
+        say("limits.darwin.annotate"),
+        say("limits.darwin.hidden_window"),
+        say("limits.darwin.registry"),
     ),
 }
 

@@ -18,6 +18,7 @@ from agent import __version__
 from agent.dispatch import CallContext, Method
 from agent.journal import Journal
 from agent.panel import Terms
+from agent.panel.catalogue import Said, say
 from agent.panel.model import one_line
 from agent.panel.playbook_words import ENGLISH_PLAYBOOK, STATES, PlaybookWording, playbook_line
 from agent.params import get_int, get_str
@@ -107,10 +108,10 @@ class AgentSession:
             return {"shown": step.english()}
 
         return [
-            Method("session.ping", ping, "session", lambda p: "The technician checked that the connection works",
+            Method("session.ping", ping, "session", lambda p: say("session.ping"),
                    blocking=False),
             Method("session.describe", describe, "session",
-                   lambda p: "The technician looked at what you allowed in this session", blocking=False),
+                   lambda p: say("session.describe"), blocking=False),
             # The window keeps the playbook's one line; the activity feed does not repeat it at every step.
             Method("session.playbook", playbook, "session", _playbook_words, blocking=False, tell=False),
         ]
@@ -147,9 +148,12 @@ class PlaybookStep:
         return self.line(ENGLISH_PLAYBOOK)
 
 
-def _playbook_words(params: dict[str, Any]) -> str:
-    """The journal's words for an announcement (what the window shows, in English)."""
+def _playbook_words(params: dict[str, Any]) -> Said:
+    """The journal's words for an announcement: the window's line, in English (``session.playbook``)."""
     try:
-        return f"The technician's playbook: {PlaybookStep.from_params(params).english()}"
+        step = PlaybookStep.from_params(params)
     except BadParams:
-        return "The technician announced a playbook step (not shown: its details were not valid)"
+        return say("session.playbook.invalid")
+    state = "starting" if step.state == "running" and step.step == 0 else step.state
+    return say("session.playbook", line=say(f"playbook.{state}", name=step.name, step=step.step, total=step.total,
+                                            title=step.title))

@@ -323,9 +323,13 @@ def die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def x_display() -> Iterator[str]:
-    """A private Xvfb; its number chosen by Xvfb itself (-displayfd), so no clash with others."""
+    """A private Xvfb; its number chosen by Xvfb itself (-displayfd), so no clash with others.
+
+    It lives as long as the test session: Tk keeps its X connection after its windows are gone, and
+    a later Tk call in this process (tests/test_panel_bar.py shares these fixtures) would make Xlib
+    exit the process on a server that went away."""
     requires.tool("Xvfb", "xvfb")
     read_end, write_end = os.pipe()
     server = subprocess.Popen(

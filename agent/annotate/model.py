@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
+from agent.panel.catalogue import say
 from agent.screen.hidden import Rect
 from wire.errors import BadParams
 
@@ -257,22 +258,19 @@ class MarkSet:
 
 # ------------------------------------------------------------------ plain words for the customer
 
-_SHAPES: Final[dict[str, str]] = {"pen": "line", "arrow": "arrow", "rect": "rectangle", "ellipse": "circle"}
-
-
 def describe_mark(mark: Mark) -> str:
     """What the customer is told, e.g. ``The technician drew a red arrow on your screen``."""
     name = COLOUR_NAMES.get(mark.colour)
     if mark.tool == "text":
         shown = mark.text if len(mark.text) <= 60 else mark.text[:59] + "…"
-        return f"The technician wrote '{shown}' on your screen"
+        return say("annotate.wrote", text=shown)
     if mark.tool == "highlighter":
-        return f"The technician highlighted part of your screen{f' in {name}' if name else ''}"
+        return say("annotate.highlighted_in", colour=say(f"colour.{name}")) if name else say("annotate.highlighted")
     if mark.tool == "laser":
-        return "The technician is pointing at something on your screen"
-    phrase = f"{name} {_SHAPES[mark.tool]}" if name else _SHAPES[mark.tool]
-    article = "an" if phrase[0] in "aeiou" else "a"
-    return f"The technician drew {article} {phrase} on your screen"
+        return say("annotate.pointing")
+    shape = (say(f"annotate.shape.{mark.tool}.coloured", colour=say(f"colour.{name}.a")) if name
+             else say(f"annotate.shape.{mark.tool}"))
+    return say("annotate.drew", shape=shape)
 
 
 def describe_add(params: dict[str, Any]) -> str:
@@ -280,9 +278,9 @@ def describe_add(params: dict[str, Any]) -> str:
     try:
         return describe_mark(parse_mark(params.get("mark")))
     except BadParams:
-        return "The technician tried to draw on your screen"
+        return say("annotate.tried")
 
 
-REMOVED_WORDS: Final = "The technician removed a mark from your screen"
-CLEARED_WORDS: Final = "The technician cleared the marks from your screen"
-LISTED_WORDS: Final = "The technician looked at the list of marks on your screen"
+REMOVED_WORDS: Final = say("annotate.removed")
+CLEARED_WORDS: Final = say("annotate.cleared")
+LISTED_WORDS: Final = say("annotate.listed")

@@ -34,6 +34,7 @@ from agent.annotate.model import (
 )
 from agent.annotate.overlay import open_overlay
 from agent.dispatch import CallContext, Method, SendEvent
+from agent.panel.catalogue import say
 from agent.params import get_str
 from agent.screen.hidden import Rect
 from wire.errors import NotFound, Unavailable, WorkbenchError
@@ -46,7 +47,7 @@ OverlayFactory = Callable[["str | None"], Overlay]
 LASER_BURST_GAP_SECONDS: Final = 2.0
 #: How long a notebook call waits for its mark to be drawn.
 CALL_TIMEOUT_SECONDS: Final = 30.0
-NOT_SHOWN_WORDS: Final = "The technician's marks cannot be shown on your screen; you are told of each one here"
+NOT_SHOWN_WORDS: Final = say("annotate.not_shown")
 
 
 @dataclass
@@ -262,7 +263,7 @@ class AnnotationService:
             if source == "viewer":
                 self._tell_customer(CLEARED_WORDS)
             elif source == "customer":
-                self._tell_customer("You removed the technician's marks from your screen")
+                self._tell_customer(say("annotate.customer_removed"))
         return self._changed(), len(removed)
 
     def _note_laser(self, mark: Mark, source: str, viewer_id: str | None) -> None:

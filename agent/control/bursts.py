@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agent.panel.catalogue import Param, Said, plural_key, say
+
 Category = Literal["pointer", "keyboard"]
 
 BUTTON_WORDS = {1: "", 2: "middle-", 3: "right-"}
@@ -33,22 +35,29 @@ def _at(x: int, y: int) -> str:
     return f"({x}, {y})"
 
 
-def click_words(button: int, count: int, x: int, y: int) -> str:
-    """``clicked at (x, y)``, ``double-clicked at…``, ``right-clicked at…``."""
-    prefix = BUTTON_WORDS.get(button, f"button-{button} ")
-    verb = "double-clicked" if count == 2 else "clicked"
-    return f"{prefix}{verb} at {_at(x, y)}" if count <= 2 else f"{prefix}clicked {count} times at {_at(x, y)}"
+def click_words(button: int, count: int, x: int, y: int) -> Said:
+    """``clicked at (x, y)``, ``double-clicked at…``, ``right-clicked at…`` (a part of ``control.did``)."""
+    name = BUTTON_NAMES.get(button)
+    which = say(f"control.button.{name}") if name else say("control.button.other", number=button)
+    if count <= 1:
+        return say("control.part.click", button=which, at=_at(x, y))
+    if count == 2:
+        return say("control.part.double_click", button=which, at=_at(x, y))
+    return say("control.part.clicks", button=which, count=count, at=_at(x, y))
 
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def join_words(parts: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+def typed_words(count: int) -> Said:
+    """``typed 12 characters`` (a part of ``control.did``)."""
+    return say(plural_key("control.part.typed", count), count=count)
+
+
+def did(*parts: Said) -> Said:
+    """``The technician`` and what they did: ``clicked at (1, 2) and typed 3 characters``."""
+    return say("control.did", actions=parts)
 
 
 @dataclass
@@ -62,7 +71,7 @@ class Burst:
     moves: int = 0
     position: tuple[int, int] | None = None
     #: pointer actions in order, as plain phrases and as data
-    actions: list[str] = field(default_factory=list)
+    actions: list[Said] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     scrolls: int = 0
     text: str = ""
@@ -83,21 +92,21 @@ class Burst:
         """The sentence for the customer, or None when nothing was injected."""
         if not self.acted:
             return None
-        parts: list[str] = []
+        parts: list[Said] = []
         if self.category == "pointer":
             if self.moves and not self.actions and not self.scrolls and self.position is not None:
-                parts.append(f"moved the pointer to {_at(*self.position)}")
+                parts.append(say("control.part.moved_to", at=_at(*self.position)))
             elif self.moves:
-                parts.append("moved the pointer")
+                parts.append(say("control.part.moved"))
             parts.extend(self.actions)
             if self.scrolls and self.position is not None:
-                parts.append(f"scrolled at {_at(*self.position)}")
+                parts.append(say("control.part.scrolled_at", at=_at(*self.position)))
         else:
             if self.text:
-                parts.append(f"typed {plural(len(self.text), 'character')}")
+                parts.append(typed_words(len(self.text)))
             if self.keys:
-                parts.append("pressed " + join_words(self.keys))
-        return "The technician " + join_words(parts)
+                parts.append(say("control.part.pressed", keys=tuple(self.keys)))
+        return did(*parts)
 
     def record(self) -> dict[str, Any]:
         """The fields of the journal record (``kind="control"``)."""
@@ -177,21 +186,22 @@ class BurstRecorder:
         burst, ended = self._burst("pointer", viewer)
         burst.position = (x, y)
         burst.events.append({"down" if down else "up": button, "at": [x, y]})
-        name = BUTTON_NAMES.get(button, f"button {button}")
+        known = BUTTON_NAMES.get(button)
+        name: Param = say(f"control.button_name.{known}") if known else str(button)
         if down:
             burst._pressed[button] = (x, y)
-            burst.actions.append(f"pressed the {name} button at {_at(x, y)}")
+            burst.actions.append(say("control.part.pressed_button", name=name, at=_at(x, y)))
         else:
             start = burst._pressed.pop(button, None)
-            pressed = f"pressed the {name} button at {_at(*start)}" if start is not None else None
+            pressed = say("control.part.pressed_button", name=name, at=_at(*start)) if start is not None else None
             if start is not None and pressed in burst.actions:
                 burst.actions.remove(pressed)
                 if start == (x, y):
                     burst.actions.append(click_words(button, 1, x, y))
                 else:
-                    burst.actions.append(f"dragged from {_at(*start)} to {_at(x, y)}")
+                    burst.actions.append(say("control.part.dragged", start=_at(*start), end=_at(x, y)))
             else:
-                burst.actions.append(f"released the {name} button at {_at(x, y)}")
+                burst.actions.append(say("control.part.released_button", name=name, at=_at(x, y)))
         return ended
 
     def scroll(self, viewer: str | None, x: int, y: int, dx: int, dy: int) -> list[Burst]:

@@ -35,13 +35,14 @@ from agent.control import actions as act
 from agent.control import params as check
 from agent.control.backend import open_backend
 from agent.control.base import BackendFactory, InputBackend, Watch
-from agent.control.bursts import Burst, BurstRecorder, click_words, plural
+from agent.control.bursts import Burst, BurstRecorder, click_words, did, typed_words
 from agent.control.keys import HOTKEYS, KeyNameError, parse_combo
 from agent.control.ledger import DeviceEvent, InjectionLedger
 from agent.control.priority import PriorityGate
 from agent.control.viewer import viewer_action
 from agent.control.worker import InjectionWorker
 from agent.dispatch import CallContext, Method, SendEvent
+from agent.panel.catalogue import say
 from agent.policy import Policy
 from wire.errors import BadParams, CustomerPriority, NotGranted, Unavailable, WorkbenchError
 
@@ -52,11 +53,10 @@ MAX_CALL_TEXT = 10_000
 #: Longest one injection may take (pacing new key bindings for text outside the layout included).
 INJECTION_TIMEOUT_S = 600.0
 
-HOTKEY_WORDS = " or ".join(hotkey.label for hotkey in HOTKEYS)
-GRANTED_WORDS = ("You let the technician use your mouse and keyboard. Yours always come first; "
-                 f"press {HOTKEY_WORDS} to take back control at any moment.")
-REVOKED_WORDS = "You took back control of your mouse and keyboard."
-UNAVAILABLE_WORDS = "The technician cannot use your mouse and keyboard on this computer."
+HOTKEY_WORDS = " or ".join(hotkey.label for hotkey in HOTKEYS)  # the catalogues' "control.hotkeys" (a test checks)
+GRANTED_WORDS = say("control.granted", hotkeys=say("control.hotkeys"))
+REVOKED_WORDS = say("control.revoked")
+UNAVAILABLE_WORDS = say("control.unavailable")
 
 
 class ControlService:
@@ -99,10 +99,10 @@ class ControlService:
         self.METHODS: list[Method] = [
             Method("control.click", self._click, "control", self._describe_click),
             Method("control.move", self._move, "control",
-                   lambda p: f"The technician moved the pointer to ({p.get('x')}, {p.get('y')})"),
+                   lambda p: did(say("control.part.moved_to", at=f"({p.get('x')}, {p.get('y')})"))),
             Method("control.drag", self._drag, "control", self._describe_drag),
             Method("control.scroll", self._scroll, "control",
-                   lambda p: f"The technician scrolled at ({p.get('x')}, {p.get('y')})"),
+                   lambda p: did(say("control.part.scrolled_at", at=f"({p.get('x')}, {p.get('y')})"))),
             Method("control.type", self._type, "control", self._describe_type),
             Method("control.key", self._key, "control", self._describe_key),
         ]
@@ -479,26 +479,25 @@ class ControlService:
     @staticmethod
     def _describe_click(params: dict[str, Any]) -> str:
         count = 2 if params.get("double") is True else 1
-        return "The technician " + click_words(int(params.get("button", 1)), count, int(params["x"]),
-                                               int(params["y"]))
+        return did(click_words(int(params.get("button", 1)), count, int(params["x"]), int(params["y"])))
 
     @staticmethod
     def _describe_drag(params: dict[str, Any]) -> str:
         start, end = params.get("from"), params.get("to")
-        return f"The technician dragged from {tuple(start or ())} to {tuple(end or ())}"
+        return did(say("control.part.dragged", start=str(tuple(start or ())), end=str(tuple(end or ()))))
 
     @staticmethod
     def _describe_type(params: dict[str, Any]) -> str:
         text = params.get("text")
         count = len(text) if isinstance(text, str) else 0
-        return f"The technician typed {plural(count, 'character')}"
+        return did(typed_words(count))
 
     @staticmethod
     def _describe_key(params: dict[str, Any]) -> str:
         try:
-            return f"The technician pressed {parse_combo(str(params.get('combo'))).label}"
+            return did(say("control.part.pressed", keys=parse_combo(str(params.get("combo"))).label))
         except KeyNameError:
-            return "The technician pressed a key"
+            return did(say("control.part.pressed_a_key"))
 
 
 def _log_failure(future: Future[Any]) -> None:

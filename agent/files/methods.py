@@ -18,6 +18,8 @@ from typing import Any
 
 from agent.dispatch import Method
 from agent.files.common import clean
+from agent.files.feed import FEED
+from agent.panel.catalogue import Param, say
 
 if sys.platform == "win32":
     from agent.files._windows_operations import (
@@ -75,54 +77,59 @@ def _show(params: dict[str, Any], name: str) -> str:
     return clean(text if len(text) <= 300 else text[:300] + "…")
 
 
-def _said(template: str, *names: str) -> Callable[[dict[str, Any]], str]:
+def _said(key: str, *names: str) -> Callable[[dict[str, Any]], str]:
     def describe(params: dict[str, Any]) -> str:
-        return template.format(*(_show(params, name) for name in names))
+        return say(key, **{name: _show(params, name) for name in names})
     return describe
 
 
 def _read_words(params: dict[str, Any]) -> str:
     where = _show(params, "path")
     if "offset" in params or "length" in params:
-        return f"The technician read part of the file {where}"
-    return f"The technician read the file {where}"
+        return say("files.read_part", path=where)
+    return say("files.read", path=where)
 
 
-def _chunk_words(verb: str) -> Callable[[dict[str, Any]], str]:
+def _chunk_words(key: str) -> Callable[[dict[str, Any]], str]:
     def describe(params: dict[str, Any]) -> str:
-        where = _show(params, "path") if isinstance(params.get("path"), str) else "a file"
-        return f"The technician {verb} {where} (part starting at byte {params.get('offset', 0)})"
+        where: Param = _show(params, "path") if isinstance(params.get("path"), str) else say("files.a_file")
+        offset = params.get("offset", 0)
+        return say(key, path=where, offset=offset if isinstance(offset, int) else str(offset))
     return describe
 
 
+def _path_shown(params: dict[str, Any]) -> str:
+    return _show(params, "path")
+
+
 def _iter_methods() -> Iterator[Method]:
-    yield Method("files.list", list_folder, "files", _said("The technician looked at the list of files in {}", "path"))
-    yield Method("files.stat", stat_path, "files",
-                 _said("The technician looked at the size and dates of {}", "path"))
+    yield Method("files.list", list_folder, "files", _said("files.list", "path"))
+    yield Method("files.stat", stat_path, "files", _said("files.stat", "path"))
     yield Method("files.read", read_file, "files", _read_words)
-    yield Method("files.write", write_file, "files", _said("The technician changed the file {}", "path"))
-    yield Method("files.edit", edit_file, "files", _said("The technician edited the file {}", "path"))
-    yield Method("files.move", move_path, "files", _said("The technician moved {} to {}", "src", "dst"))
-    yield Method("files.copy", copy_path, "files", _said("The technician copied {} to {}", "src", "dst"))
-    yield Method("files.delete", delete_path, "files",
-                 _said("The technician deleted {} (kept in the agent's trash, it can be restored)", "path"))
-    yield Method("files.mkdir", make_folder, "files", _said("The technician created the folder {}", "path"))
-    yield Method("files.undo", undo, "files", lambda params: "The technician undid their last change to your files")
-    yield Method("files.download_open", download_open, "files",
-                 _said("The technician started copying the file {} from your computer", "path"))
-    # A transfer is one line in the customer's feed (its open); the chunks and the end are journaled, not repeated.
-    yield Method("files.download_chunk", download_chunk, "files", _chunk_words("copied part of the file"), tell=False)
-    yield Method("files.download_close", download_close, "files",
-                 lambda params: "The technician finished copying a file from your computer", tell=False)
-    yield Method("files.upload_open", upload_open, "files",
-                 _said("The technician started sending a file to your computer, to be saved as {}", "path"))
-    yield Method("files.upload_chunk", upload_chunk, "files", _chunk_words("sent part of the file"), tell=False)
-    yield Method("files.upload_status", upload_status, "files",
-                 lambda params: "The technician checked how much of a file they sent has arrived", tell=False)
-    yield Method("files.upload_finish", upload_finish, "files",
-                 lambda params: "The technician finished sending a file; it was checked and saved", tell=False)
-    yield Method("files.upload_abort", upload_abort, "files",
-                 lambda params: "The technician cancelled sending a file; nothing was saved")
+    yield Method("files.write", write_file, "files", _said("files.write", "path"))
+    yield Method("files.edit", edit_file, "files", _said("files.edit", "path"))
+    yield Method("files.move", move_path, "files", _said("files.move", "src", "dst"))
+    yield Method("files.copy", copy_path, "files", _said("files.copy", "src", "dst"))
+    yield Method("files.delete", delete_path, "files", _said("files.delete", "path"))
+    yield Method("files.mkdir", make_folder, "files", _said("files.mkdir", "path"))
+    yield Method("files.undo", undo, "files", _said("files.undo"))
+    # A transfer is one line in the customer's feed: told at its open, then kept up to date (how far, and how
+    # it ended) by agent.files.feed; the chunks and the end are journaled, not repeated.
+    yield Method("files.download_open", download_open, "files", _said("files.download_open", "path"),
+                 progress=FEED.opened("download", _path_shown))
+    yield Method("files.download_chunk", download_chunk, "files", _chunk_words("files.download_chunk"), tell=False,
+                 progress=FEED.moved("download"))
+    yield Method("files.download_close", download_close, "files", _said("files.download_close"), tell=False,
+                 progress=FEED.closed("download", "done"))
+    yield Method("files.upload_open", upload_open, "files", _said("files.upload_open", "path"),
+                 progress=FEED.opened("upload", _path_shown))
+    yield Method("files.upload_chunk", upload_chunk, "files", _chunk_words("files.upload_chunk"), tell=False,
+                 progress=FEED.moved("upload"))
+    yield Method("files.upload_status", upload_status, "files", _said("files.upload_status"), tell=False)
+    yield Method("files.upload_finish", upload_finish, "files", _said("files.upload_finish"), tell=False,
+                 progress=FEED.closed("upload", "done"))
+    yield Method("files.upload_abort", upload_abort, "files", _said("files.upload_abort"), tell=False,
+                 progress=FEED.closed("upload", "cancelled"))
 
 
 METHODS: list[Method] = list(_iter_methods())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from agent.forbidden.rules import Identity
+from agent.panel.catalogue import say
 
 #: Objects one rule may hold at once (the chosen folder, where it was moved, what took its place…).
 MAX_HELD: Final = 16
@@ -50,21 +51,17 @@ def follow(chosen: str, at_path: Identity | None, alive: Collection[Identity], m
     """
     if at_path is not None and at_path not in alive:
         if moved_to is not None:
-            words = (f"The folder you protected, {chosen}, was moved to {moved_to}; it stays protected there. "
-                     f"The new folder now at {chosen} is protected too, until you remove the rule.")
+            words: str = say("forbidden.moved_replaced", chosen=chosen, moved_to=moved_to)
         else:
-            words = (f"The folder you protected, {chosen}, was deleted or replaced. The folder now at that place "
-                     "is protected too, until you remove the rule.")
+            words = say("forbidden.replaced", chosen=chosen)
         return Change(at_path, False, words)
     if at_path is None:
         if missing_before:
             return Change(None, True, None)
         if moved_to is not None:
-            words = (f"The folder you protected, {chosen}, was moved to {moved_to}; it stays protected there, "
-                     f"and a folder made again at {chosen} will be protected too, until you remove the rule.")
+            words = say("forbidden.moved", chosen=chosen, moved_to=moved_to)
         else:
-            words = (f"The folder you protected, {chosen}, was deleted. If a folder appears there again, it will "
-                     "be protected too, until you remove the rule.")
+            words = say("forbidden.deleted", chosen=chosen)
         return Change(None, True, words)
     return Change(None, False, None)
 

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from agent.dispatch import CallContext, Method
 from agent.inventory import browser_settings, portable
+from agent.panel.catalogue import say
 from agent.params import get_int
 from wire.facts import COLLECT_METHOD, WIRE_VERSION, Fact, missing
 
@@ -145,7 +146,7 @@ METHODS: list[Method] = [
         name=COLLECT_METHOD,
         handler=_handle_collect,
         permission="inventory",
-        describe=lambda params: "The technician read your system information",
+        describe=lambda params: say("inventory.collect"),
         blocking=True,
     ),
 ]

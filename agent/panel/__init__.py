@@ -67,6 +67,7 @@ def open_panel(
     on_change: Callable[[str], None] | None = None,
     on_control: Callable[[bool], None] | None = None,
     hiding: HidingSources | None = None,
+    language: str | None = None,
 ) -> CustomerPanel:
     """Open the customer panel; call it from the main thread.
 
@@ -84,7 +85,8 @@ def open_panel(
     ``hiding`` (optional) lists the windows and monitors for the window's "hidden from
     the technician" section (:mod:`agent.panel.hiding`), which changes ``policy.hidden``
     and reports each choice through ``on_change`` (``"hide_window"``, ``"hide_monitor"``,
-    ``"show_window"``…); without it the window has no such section.
+    ``"show_window"``…); without it the window has no such section.  ``language`` (optional,
+    ``"fr"``…) is the window's language when consent is given another way (``--accept-terms``).
 
     Raises:
         PanelUnavailable: ``window=True`` but no window can be shown (no
@@ -94,10 +96,10 @@ def open_panel(
         from agent.panel.console import ConsolePanel
 
         return ConsolePanel(on_end=on_end, journal_path=journal_path, policy=policy, title=title,
-                            on_control=on_control)
+                            on_control=on_control, language=language)
     try:
         from agent.panel.window import TkPanel
     except ImportError as err:  # Python built without tkinter
         raise PanelUnavailable(f"Tk is not available: {err}") from err
     return TkPanel(on_end=on_end, journal_path=journal_path, policy=policy, title=title, on_change=on_change,
-                   on_control=on_control, hiding=hiding)
+                   on_control=on_control, hiding=hiding, language=language)

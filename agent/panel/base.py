@@ -71,6 +71,10 @@ class CustomerPanel(Protocol):
         """Add a plain-words line, prefixed with the local time ``HH:MM:SS``."""
         ...
 
+    def update_activity(self, key: str, line: str) -> None:
+        """Set the words of the activity line *key* in place (a transfer's progress), or add it when new."""
+        ...
+
     def show_status(self, text: str) -> None:
         """Show a status line, e.g. ``Reconnecting to the support service…``."""
         ...

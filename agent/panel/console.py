@@ -6,10 +6,14 @@ it prints, one per call, flushed at once::
     session code: 123 456 789
     technician connected: Alice (session 5f0c…)
     [14:02:07] The technician read your system information
+    [14:02:09] The technician started copying the file /home/a/big.iso from your computer
+    (updated) [14:02:09] The technician copied the file /home/a/big.iso from your computer: done, 300.0 MiB
     status: Reconnecting to the support service…
     session ended: The technician closed the session
 
-The ``session code:`` line is exact: operators' scripts parse it.
+The ``session code:`` line is exact: operators' scripts parse it.  A line updated in place in
+the window (a transfer's) is printed once, and again with ``(updated)`` only when what it says
+changes in kind (begun → done, failed or cancelled), not at every step of its progress.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from agent.panel.base import DEFAULT_TITLE, ConsentUnavailable, Terms
+from agent.panel.catalogue import Said, catalogue_for
 from agent.panel.model import clock, format_code, one_line
 from agent.panel.playbook_words import playbook_line
-from agent.panel.wording import ENGLISH
+from agent.panel.wording import wording_for
 
 if TYPE_CHECKING:
     from agent.policy import Policy
@@ -49,8 +54,12 @@ class ConsolePanel:
         output: TextIO | None = None,
         input_stream: TextIO | None = None,
         on_control: Callable[[bool], None] | None = None,
+        language: str | None = None,
     ) -> None:
+        """*language* (``"fr"``…): the language of the lines the customer reads; English when None."""
         self.accepted_terms: Terms | None = None
+        self._catalogue = catalogue_for(language)
+        self._wording = wording_for(language)
         self._on_end = on_end
         self._journal_path = journal_path
         self._policy = policy
@@ -63,6 +72,7 @@ class ConsolePanel:
         self._closed = threading.Event()
         self._ended = False
         self._end_called = False
+        self._keyed: dict[str, str] = {}  # key → the message id last printed for that line
 
     def _print(self, line: str) -> None:
         # Looked up at each call: under pythonw (Windows, no console) sys.stdout is None.
@@ -127,13 +137,25 @@ class ConsolePanel:
         self._print(f"technician connected: {one_line(technician)} (session {one_line(session_id)})")
 
     def add_activity(self, line: str) -> None:
-        self._print(f"[{clock()}] {one_line(line)}")
+        self._print(f"[{clock()}] {one_line(self._catalogue.render(line))}")
+
+    def update_activity(self, key: str, line: str) -> None:
+        kind = line.key if isinstance(line, Said) else line
+        if kind.endswith(".progress") and key in self._keyed:
+            return  # how far a transfer is: the window shows it; a console would print a line per chunk
+        with self._lock:
+            before = self._keyed.get(key)
+            self._keyed[key] = kind
+        if before is None:
+            self.add_activity(line)
+        elif before != kind:
+            self._print(f"(updated) [{clock()}] {one_line(self._catalogue.render(line))}")
 
     def show_status(self, text: str) -> None:
-        self._print(f"status: {one_line(text)}")
+        self._print(f"status: {one_line(self._wording.core_line(text))}")
 
     def show_retention(self, periods: Mapping[str, str]) -> None:
-        self._print(f"[{clock()}] {ENGLISH.retention_text(periods.items())}")
+        self._print(f"[{clock()}] {self._wording.retention_text(periods.items())}")
 
     def show_playbook(self, name: str, step: int, total: int, title: str, state: str) -> None:
         self._print(f"[{clock()}] {one_line(playbook_line(ENGLISH.playbook, name, step, total, title, state))}")
@@ -141,7 +163,7 @@ class ConsolePanel:
     def show_ended(self, reason: str) -> None:
         with self._lock:
             self._ended = True
-        self._print(f"session ended: {one_line(reason)}")
+        self._print(f"session ended: {one_line(self._wording.core_line(self._catalogue.render(reason)))}")
 
     def close(self) -> None:
         self._closed.set()

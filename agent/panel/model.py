@@ -78,6 +78,15 @@ class ActivityAdded:
 
 
 @dataclass(frozen=True)
+class ActivityUpdated:
+    """The words of the line *key* changed (a transfer's progress); a line not seen yet is added."""
+
+    key: str
+    time: str  # used only when the line is new
+    line: str
+
+
+@dataclass(frozen=True)
 class StatusShown:
     text: str
 
@@ -117,8 +126,8 @@ class CallRequested:
     function: Callable[[], None]
 
 
-PanelEvent = (CodeShown | Connected | ActivityAdded | StatusShown | EndedShown | RetentionShown | CloseRequested
-              | CallRequested | PlaybookShown)
+PanelEvent = (CodeShown | Connected | ActivityAdded | ActivityUpdated | StatusShown | EndedShown | RetentionShown
+              | CloseRequested | CallRequested | PlaybookShown)
 
 
 class Inbox(Generic[T]):
@@ -180,11 +189,30 @@ class PanelState:
     activity: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=MAX_ACTIVITY_LINES))
     #: how many lines were ever added (the deque forgets the oldest)
     activity_total: int = 0
+    #: the lines that can be updated in place: key → the line's number (0-based, counted like activity_total)
+    keyed: dict[str, int] = field(default_factory=dict)
+    #: lines updated in place since the window last drew them: their numbers
+    changed: set[int] = field(default_factory=set)
+
+    def line(self, number: int) -> tuple[str, str] | None:
+        """Line *number* (0-based, as counted by activity_total), or None when forgotten."""
+        index = number - (self.activity_total - len(self.activity))
+        return self.activity[index] if 0 <= index < len(self.activity) else None
+
+    @property
+    def latest(self) -> str | None:
+        """The newest line's words, or None."""
+        return self.activity[-1][1] if self.activity else None
 
     def activity_since(self, total: int) -> list[tuple[str, str]]:
         """The lines added after the first *total* ones (those still kept)."""
         count = min(self.activity_total - total, len(self.activity))
         return [self.activity[i] for i in range(len(self.activity) - count, len(self.activity))]
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the core said the session is recorded (its status lines say so: agent.app.RECORDED_STATUS)."""
+        return "This session is recorded." in self.status
 
     @property
     def phase(self) -> str:
@@ -203,6 +231,19 @@ class PanelState:
         if isinstance(event, ActivityAdded):
             self.activity.append((event.time, event.line))
             self.activity_total += 1
+            return
+        if isinstance(event, ActivityUpdated):
+            number = self.keyed.get(event.key)
+            index = -1 if number is None else number - (self.activity_total - len(self.activity))
+            if number is None or not 0 <= index < len(self.activity):  # new, or forgotten already: add it
+                self.keyed[event.key] = self.activity_total
+                self.activity.append((event.time, event.line))
+                self.activity_total += 1
+                while len(self.keyed) > MAX_ACTIVITY_LINES:
+                    self.keyed.pop(next(iter(self.keyed)))
+            else:
+                self.activity[index] = (self.activity[index][0], event.line)
+                self.changed.add(number)
             return
         if self.ended is not None:
             return

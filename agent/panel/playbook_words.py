@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from agent.panel import catalogue_en, catalogue_fr
+
 PlaybookState = Literal["running", "done", "failed", "stopped"]
 STATES: Final[tuple[str, ...]] = ("running", "done", "failed", "stopped")
 
@@ -24,21 +26,14 @@ class PlaybookWording:
     starting: str  # {name} {total}  (step 0: announced, nothing done yet)
 
 
-ENGLISH_PLAYBOOK: Final = PlaybookWording(
-    running="playbook: {name} — step {step} of {total}: {title}",
-    done="playbook: {name} — done ({total} steps)",
-    failed="playbook: {name} — failed at step {step} of {total}: {title}",
-    stopped="playbook: {name} — stopped at step {step} of {total}: {title}",
-    starting="playbook: {name} — starting ({total} steps)",
-)
+def _wording(messages: dict[str, str]) -> PlaybookWording:
+    return PlaybookWording(**{state: messages[f"playbook.{state}"]
+                              for state in ("running", "done", "failed", "stopped", "starting")})
 
-FRENCH_PLAYBOOK: Final = PlaybookWording(
-    running="procédure : {name} — étape {step} sur {total} : {title}",
-    done="procédure : {name} — terminée ({total} étapes)",
-    failed="procédure : {name} — échec à l'étape {step} sur {total} : {title}",
-    stopped="procédure : {name} — arrêtée à l'étape {step} sur {total} : {title}",
-    starting="procédure : {name} — début ({total} étapes)",
-)
+
+#: The sentences live in the catalogues, with every other sentence the customer reads.
+ENGLISH_PLAYBOOK: Final = _wording(catalogue_en.MESSAGES)
+FRENCH_PLAYBOOK: Final = _wording(catalogue_fr.MESSAGES)
 
 
 def playbook_line(wording: PlaybookWording, name: str, step: int, total: int, title: str, state: str) -> str:

@@ -260,7 +260,8 @@ class SessionView:
         self.end.state(["disabled"] if ending or state.ended is not None else ["!disabled"])
 
     def draw_new_lines(self, state: PanelState) -> None:
-        """Append the activity lines not drawn yet; follow the newest unless the customer scrolled up."""
+        """Append the activity lines not drawn yet, and redraw the lines updated in place; follow the
+        newest unless the customer scrolled up."""
         new = state.activity_since(self._shown_lines)
         # Whether the newest line is on screen now.  dlineinfo brings the layout up to date first;
         # yview() may still hold the fractions of before the last lines were drawn (under load,
@@ -269,17 +270,30 @@ class SessionView:
         at_bottom = (not self.log.winfo_viewable() or self.log.yview()[1] >= 0.999
                      or self.log.dlineinfo("end-1c") is not None)
         self.log.configure(state="normal")
+        keyed = set(state.keyed.values())
+        for number in sorted(state.changed):
+            updated = state.line(number)
+            ranges = self.log.tag_ranges(f"line{number}")
+            if updated is not None and ranges and number < self._shown_lines:
+                start, end = ranges[0], ranges[-1]
+                self.log.delete(start, end)
+                self.log.insert(start, f"{updated[0]}  ", ("time", "entry", f"line{number}"), updated[1],
+                                ("entry", f"line{number}"))
+        state.changed.clear()
         if state.activity_total == 0:
             self.log.delete("1.0", "end")
             self.log.insert("end", self.words.activity_empty, ("empty",))
         elif new:
             if self._shown_lines == 0:
                 self.log.delete("1.0", "end")  # the "Nothing yet." placeholder
-            for time, line in new:
+            first = state.activity_total - len(new)
+            for offset, (time, line) in enumerate(new):
+                # a line that may be updated in place (a transfer's) carries a tag with its number
+                tags: tuple[str, ...] = (f"line{first + offset}",) if first + offset in keyed else ()
                 if self.log.compare("end-1c", "!=", "1.0"):
                     self.log.insert("end", "\n")
-                self.log.insert("end", f"{time}  ", ("time", "entry"))
-                self.log.insert("end", line, ("entry",))  # one line: one_line() removed any line break
+                self.log.insert("end", f"{time}  ", ("time", "entry", *tags))
+                self.log.insert("end", line, ("entry", *tags))  # one line: one_line() removed any line break
             # keep what the state keeps; the journal on disk has everything
             excess = int(self.log.index("end-1c").split(".")[0]) - len(state.activity)
             if excess > 0:

@@ -31,11 +31,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
+from agent.panel.bar import SessionBar
 from agent.panel.base import DEFAULT_TITLE, PanelUnavailable, Terms
+from agent.panel.catalogue import Catalogue, Said, catalogue_for
 from agent.panel.hiding import HidingSection
 from agent.panel.hiding_sources import HidingSources
 from agent.panel.model import (
     ActivityAdded,
+    ActivityUpdated,
     CallRequested,
     CloseRequested,
     CodeShown,
@@ -144,8 +147,10 @@ class TkPanel:
         hiding: HidingSources | None = None,
         opener: Callable[[Path], subprocess.Popen[bytes] | None] = open_with_system,
         output: TextIO | None = None,
+        language: str | None = None,
     ) -> None:
-        """Create the (hidden) window.
+        """Create the (hidden) window.  *language* (``"fr"``…) is the window's language when consent is
+        given another way (``--accept-terms``); otherwise that of the terms the customer accepts.
 
         Raises:
             PanelUnavailable: Tk cannot open a display here.
@@ -169,8 +174,12 @@ class TkPanel:
         self._destroyed = False
         self._end_called = False
         self._consent: _Consent | None = None
-        self._wording: Wording = wording_for(None)
+        self._wording: Wording = wording_for(language)
+        self._catalogue: Catalogue = catalogue_for(language)
         self._view: SessionView | None = None
+        self._bar: SessionBar | None = None
+        self._full_window = True  # the full window is shown (not only the session bar)
+        self._bar_control = False  # the control state the bar shows
         if sys.platform == "win32":
             import ctypes
 
@@ -206,14 +215,19 @@ class TkPanel:
         self._inbox.post(Connected(one_line(technician), one_line(session_id)))
 
     def add_activity(self, line: str) -> None:
-        # stamped now, in the caller's thread: the time the agent reported it, not when it was drawn
-        self._inbox.post(ActivityAdded(clock(), one_line(line)))
+        # stamped now, in the caller's thread: the time the agent reported it, not when it was drawn;
+        # a Said sentence is rendered in the customer's language when drawn
+        self._inbox.post(ActivityAdded(clock(), line if isinstance(line, Said) else one_line(line)))
+
+    def update_activity(self, key: str, line: str) -> None:
+        """Set the words of the activity line *key* in place (a transfer's progress); add it when new."""
+        self._inbox.post(ActivityUpdated(key, clock(), line if isinstance(line, Said) else one_line(line)))
 
     def show_status(self, text: str) -> None:
         self._inbox.post(StatusShown(one_line(text)))
 
     def show_ended(self, reason: str) -> None:
-        self._inbox.post(EndedShown(one_line(reason)))
+        self._inbox.post(EndedShown(reason if isinstance(reason, Said) else one_line(reason)))
 
     def show_playbook(self, name: str, step: int, total: int, title: str, state: str) -> None:
         self._inbox.post(PlaybookShown(one_line(name), step, total, one_line(title), state))
@@ -333,6 +347,7 @@ class TkPanel:
         if accepted:
             self.accepted_terms = consent.terms
             self._wording = wording_for(terms_language(consent.terms.name))
+            self._catalogue = catalogue_for(terms_language(consent.terms.name))
             self._build_session()
         else:
             self.root.withdraw()
@@ -363,6 +378,44 @@ class TkPanel:
             self._view.draw_header(self.state, ending=self._end_called)
         if lines:
             self._view.draw_new_lines(self.state)
+        if header or lines:
+            self._draw_bar()
+
+    # -- the session bar ----------------------------------------------------------------
+
+    def _draw_bar(self) -> None:
+        """Once connected: the session bar, and the full window collapsed into it (the first time);
+        once ended: no bar, the full window back (it says how the session ended)."""
+        phase = self.state.phase
+        if phase == "ended":
+            if self._bar is not None:
+                self._bar.destroy()
+                self._bar = None
+                self._set_full_window(True)
+            return
+        if phase != "connected":
+            return
+        if self._bar is None:
+            self._bar = SessionBar(self.root, self._wording, end=self._request_end, toggle_window=self._toggle_window)
+            self._bar.show()
+            self._set_full_window(False)
+        self._bar_control = self._policy.permissions.control
+        self._bar.draw(self.state, control=self._bar_control, full_window=self._full_window,
+                       ending=self._end_called, latest=self.state.latest)
+
+    def _set_full_window(self, shown: bool) -> None:
+        self._full_window = shown
+        if shown:
+            self._show_window()
+        else:
+            self.root.withdraw()
+        if self._bar is not None:
+            self._bar.draw(self.state, control=self._policy.permissions.control, full_window=shown,
+                           ending=self._end_called, latest=self.state.latest)
+
+    def _toggle_window(self) -> None:
+        """The bar's Open window / Hide window button."""
+        self._set_full_window(not self._full_window)
 
     def _disable_controls(self) -> None:
         for section in self._sections:
@@ -395,8 +448,9 @@ class TkPanel:
                     return
             else:
                 was_ended = self.state.ended is not None
+                event = self._rendered(event)
                 self.state.apply(event)
-                if isinstance(event, ActivityAdded):
+                if isinstance(event, ActivityAdded | ActivityUpdated):
                     lines = True
                 else:
                     header = True
@@ -404,16 +458,29 @@ class TkPanel:
                     self.state.apply(ActivityAdded(clock(), self._wording.retention_text(event.periods)))
                     lines = True
                 if isinstance(event, EndedShown) and not was_ended:
-                    self.state.apply(ActivityAdded(clock(), self._wording.ended_line.format(reason=event.reason)))
+                    reason = self._wording.core_line(event.reason)
+                    self.state.apply(ActivityAdded(clock(), self._wording.ended_line.format(reason=reason)))
                     lines = True
                     self._disable_controls()
         self._draw(header=header, lines=lines)
         self._drain_job = self.root.after(0 if len(self._inbox) else self.POLL_MS, self._drain)
 
+    def _rendered(self, event: PanelEvent) -> PanelEvent:
+        """*event* with its Said sentence in the customer's language (kept as one safe line)."""
+        if isinstance(event, ActivityAdded) and isinstance(event.line, Said):
+            return ActivityAdded(event.time, one_line(self._catalogue.render(event.line)))
+        if isinstance(event, ActivityUpdated) and isinstance(event.line, Said):
+            return ActivityUpdated(event.key, event.time, one_line(self._catalogue.render(event.line)))
+        if isinstance(event, EndedShown) and isinstance(event.reason, Said):
+            return EndedShown(one_line(self._catalogue.render(event.reason)))
+        return event
+
     def _refresh(self) -> None:
         self._refresh_job = None
         if self._destroyed:
             return
+        if self._bar is not None and self._policy.permissions.control != self._bar_control:
+            self._draw_bar()  # control was granted or taken back meanwhile
         if self._view is not None:
             for section in self._sections:
                 try:

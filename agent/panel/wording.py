@@ -2,7 +2,8 @@
 
 The window speaks the language of the terms the customer accepted.  Keep the
 sentences short and free of jargon: the reader may be worried and in a hurry.
-Activity lines come from the agent core and are shown as they are.
+Activity lines come from the agent core as :class:`agent.panel.catalogue.Said` sentences and
+are rendered in the customer's language by :mod:`agent.panel.catalogue`; other text is shown as it is.
 """
 
 from __future__ import annotations
@@ -88,6 +89,16 @@ class Wording:
     retention_days: str = "{what} for {n} days"
     retention_forever: str = "{what} without a time limit"
     retention_joiner: str = "; "
+    # the session bar (agent.panel.bar)
+    bar_title: str = "Remote support: session bar"
+    bar_connected: str = "{technician} is connected"
+    bar_recorded: str = "Session recorded"
+    bar_not_recorded: str = "Not recorded"
+    bar_control_on: str = "control given"
+    bar_control_off: str = "view only"
+    bar_end: str = "End session"
+    bar_open: str = "Open window"
+    bar_hide: str = "Hide window"
     save_journal: str = "Save a copy of my journal…"
     journal_saved: str = "You saved a copy of your journal: {path}"
 
@@ -251,6 +262,15 @@ FRENCH = Wording(
     retention_days="{what} pendant {n} jours",
     retention_forever="{what} sans limite de durée",
     retention_joiner=" ; ",
+    bar_title="Assistance à distance : barre de séance",
+    bar_connected="{technician} vous assiste",
+    bar_recorded="Séance enregistrée",
+    bar_not_recorded="Séance non enregistrée",
+    bar_control_on="contrôle donné",
+    bar_control_off="vue seule",
+    bar_end="Terminer",
+    bar_open="Ouvrir",
+    bar_hide="Réduire",
     save_journal="Enregistrer une copie de mon journal…",
     journal_saved="Vous avez enregistré une copie de votre journal : {path}",
 )

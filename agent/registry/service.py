@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from agent.dispatch import CallContext, Method
 from agent.forbidden import Guard
+from agent.panel.catalogue import Param, Said, say
 from agent.params import get_bool, get_int, get_list, get_str
 from agent.preview.plan import Plan
 from agent.registry.backend import Backend, KeyListing, Scope
@@ -53,14 +54,13 @@ MAX_WALK_PAGE_KEYS: Final = 10_000
 #: Characters (of the JSON it becomes) after which a walk page ends early, well under the wire's limits.
 MAX_WALK_PAGE_CHARS: Final = 2 * 1024 * 1024
 
-# what the customer reads for each live backend
-_NOUNS: Final = {"winreg": "registry", "dconf": "desktop settings (dconf)", "defaults": "preferences",
-                 "hive": "registry"}
+# what the customer reads for each live backend (agent.panel.catalogue's "registry.noun.*")
+_NOUNS: Final = {"winreg": "registry", "dconf": "dconf", "defaults": "defaults", "hive": "registry"}
 
 
-def _short(data: Any, limit: int = 60) -> str:
+def _short(data: Any, limit: int = 60) -> Param:
     if isinstance(data, dict) and "base64" in data:
-        return "binary data"
+        return say("registry.data.binary")
     text = repr(data) if not isinstance(data, str) else f"“{data}”"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -435,7 +435,7 @@ class Registry:
             store.drop(slot)
             remaining = store.count()
         ctx.journal_details.update(undone=record.get("words", ""), undo=slot.name)
-        ctx.tell_customer(f"Undone: the technician had {record.get('words', 'changed the registry')}")
+        ctx.tell_customer(say("registry.undone"))
         return {"undone": record.get("words", ""), "path": backend.display(scope.key), "remaining": remaining,
                 **({"hive_path": record["hive_path"]} if "hive_path" in record else {})}
 
@@ -484,7 +484,7 @@ class Registry:
 
     # -- words for the customer
 
-    def _where(self, params: dict[str, Any]) -> str:
+    def _where(self, params: dict[str, Any]) -> Said:
         path = params.get("path", "")
         if isinstance(path, list):
             path = "\\".join(str(name) for name in path[:MAX_DEPTH])
@@ -494,12 +494,16 @@ class Registry:
         if handle is not None:
             backend = self._hives.get(str(handle))
             file = backend.file.path if backend is not None else str(handle)
-            return f"the registry file {file}" + (f", key {path}" if path.strip("\\/") else "")
-        noun = _NOUNS.get(self.live().kind, "registry")
-        return f"{noun} key {path}" if path.strip("\\/") else f"the top of the {noun}"
+            if path.strip("\\/"):
+                return say("registry.where.hive_key", file=file, path=path)
+            return say("registry.where.hive", file=file)
+        noun = say(f"registry.noun.{_NOUNS.get(self.live().kind, 'registry')}")
+        return say("registry.where.key", noun=noun, path=path) if path.strip("\\/") else \
+            say("registry.where.top", noun=noun)
 
-    def _value_words(self, params: dict[str, Any]) -> str:
-        return _value_name(str(params.get("name", "")))
+    def _value_words(self, params: dict[str, Any]) -> Said:
+        name = str(params.get("name", ""))
+        return say("registry.value.default") if name == "" else say("registry.value.named", name=name[:100])
 
     def methods(self) -> list[Method]:
         """The ``registry.*`` method table (permission ``registry``)."""
@@ -509,28 +513,22 @@ class Registry:
             return Method(f"registry.{name}", handler, "registry", describe, journal_params=journal_params)
 
         return [
-            method("keys", self.keys, lambda p: f"The technician listed the keys in {self._where(p)}"),
-            method("values", self.values, lambda p: f"The technician read the values in {self._where(p)}"),
-            method("get", self.get,
-                   lambda p: f"The technician read {self._value_words(p)} in {self._where(p)}"),
+            method("keys", self.keys, lambda p: say("registry.keys", where=self._where(p))),
+            method("values", self.values, lambda p: say("registry.values", where=self._where(p))),
+            method("get", self.get, lambda p: say("registry.get", value=self._value_words(p), where=self._where(p))),
             method("set", self.set,
-                   lambda p: f"The technician changed {self._value_words(p)} in {self._where(p)} to "
-                             f"{_short(p.get('data'))} ({p.get('type')}); a backup was kept"),
+                   lambda p: say("registry.set", value=self._value_words(p), where=self._where(p),
+                                 data=_short(p.get("data")), type=str(p.get("type")))),
             method("delete_value", self.delete_value,
-                   lambda p: f"The technician deleted {self._value_words(p)} in {self._where(p)}; a backup was kept"),
-            method("delete_key", self.delete_key,
-                   lambda p: f"The technician deleted {self._where(p)} and everything in it; a backup was kept"),
-            method("walk", self.walk,
-                   lambda p: f"The technician read the keys and values in {self._where(p)} and below it"),
-            method("export", self.export,
-                   lambda p: f"The technician copied out (exported) {self._where(p)} and everything in it"),
-            method("undo", self.undo, lambda p: "The technician undid their last registry change"),
-            method("open_hive", self.open_hive,
-                   lambda p: f"The technician opened the registry file {str(p.get('path', ''))[:300]} "
-                             "(a registry copied from a computer)"),
+                   lambda p: say("registry.delete_value", value=self._value_words(p), where=self._where(p))),
+            method("delete_key", self.delete_key, lambda p: say("registry.delete_key", where=self._where(p))),
+            method("walk", self.walk, lambda p: say("registry.walk", where=self._where(p))),
+            method("export", self.export, lambda p: say("registry.export", where=self._where(p))),
+            method("undo", self.undo, lambda p: say("registry.undo")),
+            method("open_hive", self.open_hive, lambda p: say("registry.open_hive", path=str(p.get("path", ""))[:300])),
             method("close_hive", self.close_hive,
-                   lambda p: f"The technician closed {self._where({'hive': p.get('hive')})}"),
-            method("hives", self.hives, lambda p: "The technician listed the registry files they opened"),
+                   lambda p: say("registry.close_hive", where=self._where({"hive": p.get("hive")}))),
+            method("hives", self.hives, lambda p: say("registry.hives")),
         ]
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.dispatch import CallContext, Method, Reply, SendEvent
+from agent.panel.catalogue import say
 from agent.screen.capture import CaptureError, Capturer
 from agent.screen.encode import EncodeError
 from agent.screen.hidden import HiddenRegions
@@ -27,8 +28,8 @@ from wire.errors import BadParams, Forbidden, Unavailable
 
 log = logging.getLogger(__name__)
 
-VIEWED = "Your screen is being viewed"
-NOT_VIEWED = "Your screen is no longer being viewed"
+VIEWED = say("screen.viewed")
+NOT_VIEWED = say("screen.not_viewed")
 
 
 def _monitor_param(value: Any) -> str | int:
@@ -75,9 +76,9 @@ class ScreenService:
         self._streaming = 0
         self.METHODS: list[Method] = [
             Method("screen.screenshot", self._screenshot, "screen",
-                   lambda params: "The technician took a picture of your screen (hidden areas stay hidden)"),
+                   lambda params: say("screen.screenshot")),
             Method("screen.monitors", self._monitors, "screen",
-                   lambda params: "The technician looked at the list of your monitors"),
+                   lambda params: say("screen.monitors")),
         ]
 
     # Life cycle.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.panel_reader import read_widgets
 from tests.e2e.x11tools import click_colour, click_words, need, run_x, wait_for_words
 from wire.chain import read_records
 from workbench import SessionEnded, connect
@@ -41,10 +43,18 @@ def test_customer_accepts_sees_activity_and_ends(xvfb: Xvfb, relay: tuple[Proc, 
 
     s = connect(code, relay=url, name="Alice Martin")
     s.inventory()
-    wait_for_words(xvfb.display, shot, "read your system information")
+    # paired, the window is the session bar: who (read off the screen), and the latest action (cut to the
+    # bar's width; its smaller text read from the widget through the X server, Tk's send)
     wait_for_words(xvfb.display, shot, "Alice Martin")
+    deadline = time.monotonic() + 30
+    while True:
+        latest = read_widgets(xvfb.display, {"latest": ".bar.frame.latest cget -text"})
+        shown = [str(values["latest"]) for values in latest.values()]
+        if len(shown) == 1 and shown[0].startswith("The technician read your system"):
+            break
+        assert time.monotonic() < deadline, latest
 
-    click_colour(xvfb.display, shot, END_BUTTON_RED)  # "End session", white on red
+    click_colour(xvfb.display, shot, END_BUTTON_RED)  # the bar's "End session", white on red
     assert agent.wait(30) == 0
     with pytest.raises(SessionEnded):
         s.call("session.ping", timeout=10)

@@ -20,6 +20,7 @@ from PIL import Image
 from playwright.sync_api import Locator
 
 from tests.e2e.lab_browser import WAIT, canvas_pixels, canvas_size, chromium, subreaper, wait_until
+from tests.e2e.panel_reader import bar_on_screen, geometry, overlap
 from workbench import connect
 from workbench.lab import Proc, python_env
 
@@ -127,6 +128,14 @@ def test_the_demo_as_a_user_runs_it(procs: list[Proc]) -> None:
                     wait_until(lambda after=after, moved=moved: view_shows(canvas, after, moved),
                                "the live view to show the move")
                 assert "ended" not in (page.locator(".wb-screen-status").first.text_content() or "").lower()
+
+                # The paired customer's window is now a small session bar at the top of the screen: seen in
+                # an independent capture, off the editor the technician works in.
+                bar = geometry(display, "--name", "^Remote support: session bar")
+                assert bar[2] <= 420 and bar[3] <= 60 and bar[1] <= 4, bar
+                editor = geometry(display, "--onlyvisible", "--name", "Mousepad$")
+                assert not overlap(bar, editor), (bar, editor)
+                assert bar_on_screen(display, data / "bar.png", bar)
 
                 # The next notebook finds its own waiting customer.
                 fresh = demo.wait_for(r"A new customer is waiting: session code (\d{3} \d{3} \d{3})").group(1)

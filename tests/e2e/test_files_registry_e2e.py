@@ -537,7 +537,7 @@ def test_a_real_hive_file_is_edited_through_the_relay(
 
             undone = s.registry.undo()  # the last change: "Where"
             assert "Where" in undone["undone"] and undone["hive_path"] == str(hive)
-            agent.wait_for(r"Undone: the technician had changed the value “Where”")
+            agent.wait_for(r"Undone: the technician's last registry change was reversed")
             assert sha256_file(hive) != with_all
             assert "Where" not in regipy_values(hive, "\\Vendor\\App")
             assert '"Where"' not in hivexsh(hive, "cd Vendor\\App", "lsval")

@@ -4,7 +4,8 @@ Every part is real: a two-monitor Xvfb (:mod:`tests.two_monitors`), a painter wi
 "Bank statement" in a colour nothing else has, on monitor 0; a relay; the real agent program
 with its Tk window (``agent.cli.main``, consent given with ``--accept-terms``) in a child
 process, and a technician's ``Session`` here.  The customer's clicks are X clicks (xdotool) on
-the widgets the window documents (``agent.panel.hiding``); the child only *reports* where a
+the widgets the window documents (``agent.panel.hiding``; the full window opened from the session
+bar, ``agent.panel.bar``); the child only *reports* where a
 widget or a list line is (Tk's ``winfo_root*`` and ``bbox``), as tests/e2e/test_panel_x11.py
 does, and never presses anything itself.
 
@@ -183,6 +184,9 @@ def test_the_customer_hides_a_window_then_a_monitor_from_the_window(customer: tu
     session = connect(agent.code, relay=url, name="tech")
     try:
         assert has(shot(session), SECRET)  # before: the technician sees the statement
+
+        # Connected, the window is the session bar; the customer opens the full window from it.
+        agent.click(".bar.frame.buttons.open")
 
         # A window, chosen in the picker.
         agent.click(f"{SECTION}.hide_window")

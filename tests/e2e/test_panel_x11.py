@@ -35,7 +35,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.e2e.panel_reader import read_widgets
+
 pytestmark = pytest.mark.e2e
+
+BAR_TITLE = "Remote support: session bar"  # agent.panel.wording: ENGLISH.bar_title
 
 #: The child: the panel driven as the agent core drives it, plus a little remote control on stdin.
 CHILD = r"""
@@ -223,9 +227,10 @@ def window_geometry(display: str, title: str) -> tuple[int, int, int, int, str]:
     return int(shell["X"]), int(shell["Y"]), int(shell["WIDTH"]), int(shell["HEIGHT"]), window
 
 
-def click_widget(display: str, child: Child, path: str) -> None:
-    """Click the centre of the widget *path* through the X server."""
-    wx, wy, ww, wh, _ = window_geometry(display, child.title)
+def click_widget(display: str, child: Child, path: str, title: str | None = None) -> None:
+    """Click the centre of the widget *path* through the X server (in the window called *title*, by
+    default the panel's)."""
+    wx, wy, ww, wh, _ = window_geometry(display, title or child.title)
     child.send(f"where {path}")
     found = child.wait_for(rf"where {re.escape(path)} (\d+) (\d+) (\d+) (\d+)")
     bx, by, bw, bh = (int(v) for v in found.groups())
@@ -268,14 +273,19 @@ def test_accept_activity_and_end_session_on_x11(display: str, child: Child, tmp_
     read_on_screen(display, shot, (wx, wy, ww, wh), "123 456 789")  # big, for reading aloud
 
     child.send("connected Alice Martin")
-    child.send("activity The technician read your system information")
-    text = read_on_screen(display, shot, (wx, wy, ww, wh), "system information")
-    assert "Alice Martin" in text
+    child.send("activity The technician read your settings")
+    # connected, the window becomes the session bar at the top of the screen; it shows the latest action
+    bx, by, bw, bh, _ = window_geometry(display, BAR_TITLE)
+    assert bw <= 420 and bh <= 60 and by <= 4
+    read_on_screen(display, shot, (bx, by, bw, bh), "Alice Martin")
+    # the latest action's smaller text, read from the bar's widget through the X server (Tk's send)
+    apps = read_widgets(display, {"latest": ".bar.frame.latest cget -text"})
+    assert [values["latest"] for values in apps.values()] == ["The technician read your settings"]
     keep = os.environ.get("PANEL_X11_SCREENSHOT")
     if keep:
         shutil.copyfile(shot, keep)
 
-    click_widget(display, child, ".session.side.end")
+    click_widget(display, child, ".bar.frame.buttons.end", BAR_TITLE)
     child.wait_for("on_end called")
     child.send("ended You ended the session.")  # what the core answers, then it closes the panel
     child.send("close")

@@ -37,6 +37,11 @@ def test_a_300_mib_download_is_one_feed_line_and_one_history_entry(relay: tuple[
                       or "file" in line]
     assert len(about_the_file) == 1, feed
     assert "disk image.bin" in about_the_file[0]
+    # the console prints the line's end once more, marked: the window updates its one line in place
+    # (tests/e2e/test_panel_french.py reads that line from the window)
+    updated = [line for line in agent.lines[feed_before:] if line.startswith("(updated) ")]
+    assert len(updated) == 1 and "disk image.bin" in updated[0], agent.lines[feed_before:]
+    assert updated[0].endswith("from your computer: done, 300.0 MiB"), updated
 
     downloads = [call for call in s.history if call.method.startswith("files.")]
     assert [call.method for call in downloads] == ["files.download"]

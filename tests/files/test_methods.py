@@ -68,8 +68,9 @@ def test_on_windows_the_windows_handlers_are_chosen_and_nothing_posix_is_importe
         assert answers[name] == "not_found", (name, answers[name])  # no such transfer id
     assert result["loaded"] == ["agent.files._windows_io", "agent.files._windows_operations",
                                 "agent.files._windows_store", "agent.files._windows_transfers",
-                                "agent.files._windows_undo", "agent.files.common", "agent.files.keeping",
-                                "agent.files.methods", "agent.files.parts", "agent.files.planning",
-                                "agent.files.reading", "agent.files.textual", "agent.files.transferring"]
+                                "agent.files._windows_undo", "agent.files.common", "agent.files.feed",
+                                "agent.files.keeping", "agent.files.methods", "agent.files.parts",
+                                "agent.files.planning", "agent.files.reading", "agent.files.textual",
+                                "agent.files.transferring"]
     assert len(result["not_loadable"]) == 5
     assert all(message.endswith("is POSIX-only") for message in result["not_loadable"])

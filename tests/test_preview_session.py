@@ -115,7 +115,17 @@ def test_the_console_window_prints_the_line(tmp_path: Path) -> None:
     ("The technician changed the value “Mode” in K to 1 (REG_DWORD); a backup was kept",
      "the technician would change the value “Mode” in K to 1 (REG_DWORD)"),
     ("The technician undid their last registry change", "the technician would undo their last registry change"),
-    ("Something else", "the technician looked at what something else would do"),
+    ("Something else", "the technician would do this: something else"),
 ])
 def test_the_preview_words_come_from_the_method_s_words(words: str, preview_line: str) -> None:
     assert preview_words(words) == f"Preview — nothing was changed: {preview_line}"
+
+
+def test_a_french_customer_reads_the_preview_in_the_conditional() -> None:
+    from agent.panel.catalogue import FRENCH, say
+
+    planned = preview_words(say("files.write", path="/etc/hosts"))
+    assert planned == "Preview — nothing was changed: the technician would change the file /etc/hosts"
+    assert FRENCH.render(planned) == "Aperçu — rien n'a été modifié : le technicien aurait modifié le fichier /etc/hosts"
+    kept = preview_words(say("registry.delete_value", value="“Mode”", where="K"))
+    assert FRENCH.render(kept) == "Aperçu — rien n'a été modifié : le technicien aurait supprimé “Mode” dans K"

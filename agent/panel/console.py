@@ -158,7 +158,7 @@ class ConsolePanel:
         self._print(f"[{clock()}] {self._wording.retention_text(periods.items())}")
 
     def show_playbook(self, name: str, step: int, total: int, title: str, state: str) -> None:
-        self._print(f"[{clock()}] {one_line(playbook_line(ENGLISH.playbook, name, step, total, title, state))}")
+        self._print(f"[{clock()}] {one_line(playbook_line(self._wording.playbook, name, step, total, title, state))}")
 
     def show_ended(self, reason: str) -> None:
         with self._lock:

@@ -62,6 +62,8 @@ class AgentConfig:
     terms: Terms
     accept_terms: bool = False
     window: bool = False
+    #: the full window stays hidden until a technician connects (then the session bar shows): ``--start-hidden``
+    start_hidden: bool = False
     forbid: list[str] = field(default_factory=list)
     hide_rects: list[tuple[int, int, int, int]] = field(default_factory=list)
     hide_windows: list[str] = field(default_factory=list)
@@ -102,7 +104,8 @@ class AgentApp:
         self.panel: CustomerPanel = open_panel(window=config.window, on_end=self.request_end,
                                                journal_path=self.journal_path, policy=self.policy,
                                                on_change=self._customer_changed, on_control=self._customer_control,
-                                               hiding=hiding, language=terms_language(config.terms.name))
+                                               hiding=hiding, language=terms_language(config.terms.name),
+                                               start_hidden=config.start_hidden)
         if self.policy.forbidden_folders is not None:
             self.policy.forbidden_folders.on_notice = self._protected_folder_followed
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     window.add_argument("--window", dest="window", action="store_true", default=None, help="show the customer window")
     window.add_argument("--no-window", dest="window", action="store_false",
                         help="no window: codes and activity are printed (needs --accept-terms)")
+    parser.add_argument("--start-hidden", action="store_true",
+                        help="with --accept-terms: keep the window hidden until a technician connects (the session "
+                             "bar shows then; the code is printed); for agents waiting side by side, as in the demo")
     parser.add_argument("--forbid", action="append", default=[], metavar="DIR",
                         help="a folder the technician may never open (repeatable)")
     parser.add_argument("--hide-rect", action="append", default=[], type=_rect, metavar="X,Y,W,H",
@@ -108,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     from agent.app import AgentApp, AgentConfig  # after argument errors, so --help stays light
 
     config = AgentConfig(relay_url=args.relay, data_dir=(args.data or default_data_dir()).resolve(), terms=terms,
-                         accept_terms=args.accept_terms, window=window, forbid=list(args.forbid),
+                         accept_terms=args.accept_terms, window=window, start_hidden=args.start_hidden,
+                         forbid=list(args.forbid),
                          hide_rects=list(args.hide_rect), hide_windows=list(args.hide_window),
                          hide_monitors=list(args.hide_monitor),
                          allow_control=args.allow_control, cafile=args.cafile, display=os.environ.get("DISPLAY"))

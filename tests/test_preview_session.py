@@ -126,6 +126,7 @@ def test_a_french_customer_reads_the_preview_in_the_conditional() -> None:
 
     planned = preview_words(say("files.write", path="/etc/hosts"))
     assert planned == "Preview — nothing was changed: the technician would change the file /etc/hosts"
-    assert FRENCH.render(planned) == "Aperçu — rien n'a été modifié : le technicien aurait modifié le fichier /etc/hosts"
+    assert FRENCH.render(planned) == ("Aperçu — rien n'a été modifié : "
+                                      "le technicien aurait modifié le fichier /etc/hosts")
     kept = preview_words(say("registry.delete_value", value="“Mode”", where="K"))
     assert FRENCH.render(kept) == "Aperçu — rien n'a été modifié : le technicien aurait supprimé “Mode” dans K"

@@ -119,7 +119,11 @@ class _Customers(threading.Thread):
     def _start_one(self) -> Path | None:
         self._count += 1
         agent_data = self.data / "agents" / str(self._count)
-        agent, code = start_agent(self.relay_url, agent_data, "--forbid", str(self.forbid), window=True,
+        # The customers after the first wait with their window hidden (their session bar shows once a notebook
+        # pairs): real customers each have a screen of their own, here they share one, and a waiting
+        # customer's window would cover the desktop the technician is looking at.
+        hidden = ("--start-hidden",) if self._count > 1 else ()
+        agent, code = start_agent(self.relay_url, agent_data, "--forbid", str(self.forbid), *hidden, window=True,
                                   env=self.env, own_group=True)
         with self._lock:
             if self.stopping.is_set():

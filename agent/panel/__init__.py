@@ -68,6 +68,7 @@ def open_panel(
     on_control: Callable[[bool], None] | None = None,
     hiding: HidingSources | None = None,
     language: str | None = None,
+    start_hidden: bool = False,
 ) -> CustomerPanel:
     """Open the customer panel; call it from the main thread.
 
@@ -87,6 +88,8 @@ def open_panel(
     and reports each choice through ``on_change`` (``"hide_window"``, ``"hide_monitor"``,
     ``"show_window"``…); without it the window has no such section.  ``language`` (optional,
     ``"fr"``…) is the window's language when consent is given another way (``--accept-terms``).
+    ``start_hidden`` keeps the full window hidden until a technician connects (the session bar
+    shows then); the console panel ignores it.
 
     Raises:
         PanelUnavailable: ``window=True`` but no window can be shown (no
@@ -102,4 +105,4 @@ def open_panel(
     except ImportError as err:  # Python built without tkinter
         raise PanelUnavailable(f"Tk is not available: {err}") from err
     return TkPanel(on_end=on_end, journal_path=journal_path, policy=policy, title=title, on_change=on_change,
-                   on_control=on_control, hiding=hiding, language=language)
+                   on_control=on_control, hiding=hiding, language=language, start_hidden=start_hidden)

@@ -43,6 +43,9 @@ BAR_END_WIDGET = ".bar.frame.buttons.end"
 BAR_OPEN_WIDGET = ".bar.frame.buttons.open"
 
 
+#: How long the bar waits before raising itself over a window that covered it (milliseconds).
+RAISE_DELAY_MS = 1000
+
 def bar_geometry(screen_width: int, screen_height: int) -> tuple[int, int, int, int]:
     """Where the bar goes on a screen of this size: (x, y, width, height), top centre."""
     width = min(BAR_WIDTH, screen_width)
@@ -106,6 +109,7 @@ class SessionBar:
         self.window.overrideredirect(True)  # no frame; on X11 not placed or covered by the window manager
         self.window.attributes("-topmost", True)  # Windows and macOS keep it above; X11 relies on keep_on_top
         self.window.bind("<Visibility>", self.keep_on_top)
+        self._raise_pending = False
         self.shown = False
 
     def show(self) -> None:
@@ -123,9 +127,18 @@ class SessionBar:
     def keep_on_top(self, event: object = None) -> None:
         """Raise the bar when another window covers it (X11 has no "always on top" for override-redirect).
 
-        Called on the bar's Visibility events, not on a timer: no restacking while nothing covers it."""
+        Called on the bar's Visibility events, not on a timer: no restacking while nothing covers it.
+        The raise waits a second, once: two bars on one screen (agents side by side, as in the demo)
+        take turns every second instead of raising each other without end."""
         state = str(getattr(event, "state", ""))
-        if self.shown and state in ("VisibilityPartiallyObscured", "VisibilityFullyObscured"):
+        if self.shown and state in ("VisibilityPartiallyObscured", "VisibilityFullyObscured") \
+                and not self._raise_pending:
+            self._raise_pending = True
+            self.window.after(RAISE_DELAY_MS, self._raise)
+
+    def _raise(self) -> None:
+        self._raise_pending = False
+        if self.shown:
             self.window.lift()
 
     def draw(self, state: PanelState, *, control: bool, full_window: bool, ending: bool, latest: str | None) -> None:

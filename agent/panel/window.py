@@ -148,14 +148,18 @@ class TkPanel:
         opener: Callable[[Path], subprocess.Popen[bytes] | None] = open_with_system,
         output: TextIO | None = None,
         language: str | None = None,
+        start_hidden: bool = False,
     ) -> None:
-        """Create the (hidden) window.  *language* (``"fr"``…) is the window's language when consent is
-        given another way (``--accept-terms``); otherwise that of the terms the customer accepts.
+        """Create the (hidden) window.  With *start_hidden* it stays hidden until a technician
+        connects (then the session bar shows), unless consent is asked in it.  *language*
+        (``"fr"``…) is the window's language when consent is given another way
+        (``--accept-terms``); otherwise that of the terms the customer accepts.
 
         Raises:
             PanelUnavailable: Tk cannot open a display here.
         """
         self.accepted_terms: Terms | None = None
+        self._start_hidden = start_hidden
         self.state = PanelState()
         self._on_end = on_end
         self._journal_path = journal_path
@@ -290,7 +294,8 @@ class TkPanel:
             return
         if self._consent is None and self._view is None:
             self._build_session()  # consent was given another way (--accept-terms)
-        self._show_window()
+        if not (self._start_hidden and self._consent is None):  # a question is always shown
+            self._show_window()
         try:
             self.root.mainloop()
         except KeyboardInterrupt:

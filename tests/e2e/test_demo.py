@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,17 @@ def view_shows(canvas: Locator, screen: Image.Image, points: list[tuple[int, int
     return close >= 0.9 * len(points)
 
 
+def move_and_see(display: str, canvas: Locator, x: int) -> None:
+    """Move the editor to *x* on the customer's screen and wait until the view matches an independent capture."""
+    before = x_capture(display)
+    window = xdotool(display, "search", "--onlyvisible", "--name", "Mousepad$").split()[0]
+    xdotool(display, "windowmove", "--sync", window, str(x), "260")
+    after = x_capture(display)
+    moved = moved_pixels(before, after)
+    assert len(moved) > 20, "the move does not show on the customer's screen"
+    wait_until(lambda: view_shows(canvas, after, moved), "the live view to show the move")
+
+
 @pytest.mark.needs("Xvfb", "xvfb")
 @pytest.mark.needs("twm", "twm")
 @pytest.mark.needs("mousepad", "mousepad")
@@ -107,6 +119,7 @@ def test_the_demo_as_a_user_runs_it(procs: list[Proc]) -> None:
                 page.get_by_text("Run All Cells", exact=True).click()
                 page.locator(".jp-OutputArea-output", has_text="The session stays open").wait_for(
                     timeout=180 * 1000)  # the last cell ran
+                ran_all_at = time.monotonic()
                 # No cell failed (an error is shown as stderr output).
                 stderr = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
                 assert page.locator(stderr).count() == 0
@@ -119,14 +132,7 @@ def test_the_demo_as_a_user_runs_it(procs: list[Proc]) -> None:
                 # Still streaming after Run All: each move on the customer's screen reaches the view, which
                 # then matches an independent capture of that screen.
                 for x in (60, 520):
-                    before = x_capture(display)
-                    window = xdotool(display, "search", "--onlyvisible", "--name", "Mousepad$").split()[0]
-                    xdotool(display, "windowmove", "--sync", window, str(x), "260")
-                    after = x_capture(display)
-                    moved = moved_pixels(before, after)
-                    assert len(moved) > 20, "the move does not show on the customer's screen"
-                    wait_until(lambda after=after, moved=moved: view_shows(canvas, after, moved),
-                               "the live view to show the move")
+                    move_and_see(display, canvas, x)
                 assert "ended" not in (page.locator(".wb-screen-status").first.text_content() or "").lower()
 
                 # The paired customer's window is now a small session bar at the top of the screen: seen in
@@ -144,6 +150,12 @@ def test_the_demo_as_a_user_runs_it(procs: list[Proc]) -> None:
                 second = connect(fresh, relay=relay, name="second notebook")
                 second.ping()
                 second.close()
+
+                # A minute after Run All the view is still live: the minute is the scenario, not a wait for
+                # an event (nothing happens meanwhile; the session must simply still be streaming).
+                time.sleep(max(0.0, 60 - (time.monotonic() - ran_all_at)))
+                move_and_see(display, canvas, 200)
+                assert "ended" not in (page.locator(".wb-screen-status").first.text_content() or "").lower()
                 page.close()
 
             os.killpg(demo.popen.pid, signal.SIGINT)  # Ctrl-C at the terminal

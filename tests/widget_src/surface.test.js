@@ -166,12 +166,12 @@ test("format 2: a cut table, an unknown codec or format is an error, not a drawi
   });
   surface.push({ fmt: 2 }, good.subarray(0, 25));
   surface.push({ fmt: 2 }, unknown);
-  surface.push({ fmt: 3 }, good);
+  surface.push({ fmt: 4 }, good);
   surface.push({ fmt: 2 }, good);
   await all;
   assert.match(errors[0], /cut/);
   assert.match(errors[1], /codec number 9/);
-  assert.match(errors[2], /format 3/);
+  assert.match(errors[2], /format 4/);
   assert.equal(errors[3], null);
   assert.deepEqual(canvas.log, [["fill", "rgb(1,2,3)", 0, 0, 1, 1]]);
 });

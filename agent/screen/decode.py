@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from screenfmt.rects import (MAX_SIDE, FrameError, StreamState, decode_rect, draw_rects, frame_size, number,
-                             read_frame)
+from screenfmt.rects import MAX_SIDE, FrameError, StreamState, decode_rect, draw_rects, frame_size, number, read_frame
 
 __all__ = ["MAX_SIDE", "Canvas", "FrameError", "StreamState", "decode_rect", "read_frame"]
 

@@ -173,6 +173,13 @@ class FramePipeline:
         if not area.empty and (pixels is None or pixels.shape != (area.h, area.w) or area != area.intersect(
                 Rect(0, 0, self.width, self.height))):
             raise ValueError(f"a patch of {None if pixels is None else pixels.shape} pixels for {area}")
+        if (pixels is not None and area == Rect(0, 0, self.width, self.height) and pixels.dtype == np.uint32
+                and pixels.flags.c_contiguous and pixels.flags.writeable):
+            # Drawn all over (a full-screen change): the capture becomes the buffer, as a whole frame
+            # assigned to :attr:`current` does, instead of two copies of the screen into it.
+            self._buffers[self._index] = pixels
+            self._hint = area
+            return
         current, previous = self._buffers[self._index], self._buffers[1 - self._index]
         stale = self._stale
         if stale is None:

@@ -43,7 +43,8 @@ def step(screen: np.ndarray, rng: np.random.Generator, kind: str) -> Rect:
         screen[y : y + 130, x : x + 130] = np.uint32(0xFF000000 | int(rng.integers(0, 1 << 24)))
         return Rect(x, y, 130, 130)
     if kind == "full":  # drawn all over: the patch becomes the frame (no copy into the buffer)
-        screen[:] = np.where(rng.integers(0, 2, (HEIGHT, WIDTH)) == 1, BLACK, np.uint32(0xFF000000 | random_colour(rng)))
+        colour = np.uint32(0xFF000000 | random_colour(rng))
+        screen[:] = np.where(rng.integers(0, 2, (HEIGHT, WIDTH)) == 1, BLACK, colour)
         return Rect(0, 0, WIDTH, HEIGHT)
     return Rect(0, 0, 0, 0)  # "none": nothing drawn (a lossless refresh may still fall due)
 

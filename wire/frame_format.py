@@ -23,6 +23,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Final
 
+from wire.protocol import varint
+
 #: The value of a format-2 body's ``fmt``.
 FORMAT: Final = 2
 #: Codec names by their number on the wire.
@@ -180,14 +182,7 @@ class StreamState:
 def _varint(value: int) -> bytes:
     if not 0 <= value <= _VARINT_MAX:
         raise FrameFormatError(f"a value that format 3 cannot hold: {value}")
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    return bytes((value,)) if value < 0x80 else varint(value)
 
 
 def _read_varint(view: bytes | memoryview, offset: int, what: str) -> tuple[int, int]:

@@ -181,7 +181,7 @@ def _compact_frame(message: Message) -> bytes | None:
         if len(extra) > _MAX_EXTRA:
             return None  # a body this large (thousands of hidden areas) goes in the ordinary envelope
     if body["fmt"] == _LEAN_FORMAT:
-        prefix = _FRAME_MAGIC + bytes((_LEAN_VERSION,)) + _varint(len(extra))
+        prefix = _FRAME_MAGIC + bytes((_LEAN_VERSION,)) + varint(len(extra))
     else:
         prefix = _FRAME_PREFIX.pack(_FRAME_MAGIC, PROTOCOL_VERSION, len(extra))
     size = len(prefix) + len(extra) + len(data)
@@ -190,8 +190,11 @@ def _compact_frame(message: Message) -> bytes | None:
     return b"".join((prefix, extra, data))
 
 
-def _varint(value: int) -> bytes:
-    """*value* (0 to 2**21 - 1) as an unsigned LEB128 varint."""
+def varint(value: int) -> bytes:
+    """*value* (a whole number from 0) as an unsigned LEB128 varint: 7 bits a byte, low group first.
+
+    Frame format 3 (:mod:`wire.frame_format`) writes its fields with it, and envelope version 2 its extra length.
+    """
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)

@@ -37,7 +37,7 @@ async def run(url: str, observer: Observer, max_fps: int, log: TextIO | None) ->
                 message = protocol.decode(frame)
                 if message.type != "event" or message["name"] != "screen.frame":
                     continue
-                body, data = read_frame(message["body"], message.data or b"")
+                body, data = read_frame(message["body"], message.data or b"", canvas.stream)
                 canvas.apply(body, data)
                 await ws.send(protocol.encode(protocol.event("screen.ack", {"seq": body["seq"]})))
                 observer.observe(time.monotonic(), received, canvas.pixels, len(body["rects"]) > 0)

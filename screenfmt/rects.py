@@ -22,7 +22,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from wire.frame_format import FORMAT, FrameFormatError, unpack
+from wire.frame_format import FORMAT, FORMAT_3, FrameFormatError, FrameNeedsKey, StreamState, unpack, unpack3
+
+__all__ = ["FrameError", "FrameNeedsKey", "StreamState", "read_frame"]
 
 try:  # the agent's extra installs it; the technician's does not (Pillow decodes the same pixels there)
     import simplejpeg
@@ -37,7 +39,15 @@ Pixels = npt.NDArray[np.uint8]
 
 
 class FrameError(ValueError):
-    """A frame whose header and payload disagree, or a codec this viewer does not know."""
+    """A frame whose header and payload disagree, or a codec this viewer does not know.
+
+    ``code`` is ``bad_frame``, or ``frame_needs_key`` for a format-3 frame read before its
+    stream's first key frame (a viewer skips it: the key frame follows).
+    """
+
+    def __init__(self, message: str, code: str = "bad_frame") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def decode_rect(codec: str, data: bytes, width: int, height: int) -> Pixels:
@@ -138,22 +148,28 @@ def number(where: dict[str, Any], key: str, what: str) -> int:
     return value
 
 
-def read_frame(body: Any, payload: bytes) -> tuple[dict[str, Any], bytes]:
-    """A frame of either format as format 1's body (``rects`` in JSON) and its rectangles' bytes.
+def read_frame(body: Any, payload: bytes, state: StreamState | None = None) -> tuple[dict[str, Any], bytes]:
+    """A frame of any format as format 1's body (``rects`` in JSON) and its rectangles' bytes.
 
-    Raises :class:`FrameError` when *body* is not an object, names a format other than 1
-    (no ``fmt``) or 2, or a format-2 header is cut short or names an unknown codec.
+    *state* is the stream's, kept across its frames: a format-3 frame takes its size and time
+    base from the last key frame (without *state*, only a key frame reads).  Raises
+    :class:`FrameError` (its ``code`` ``bad_frame``) when *body* is not an object, names a format
+    other than 1 (no ``fmt``), 2 or 3, or a binary header is cut short or names an unknown codec;
+    ``frame_needs_key`` when a format-3 frame that is not a key frame comes before any key frame.
     """
     if not isinstance(body, dict):
         raise FrameError("a frame's body is a JSON object")
     if "fmt" not in body:
         return body, payload
-    if type(body["fmt"]) is not int or body["fmt"] != FORMAT:
-        raise FrameError(f"frame format {body['fmt']!r}; this viewer reads 1 and {FORMAT}")
+    fmt = body["fmt"]
+    if type(fmt) is not int or fmt not in (FORMAT, FORMAT_3):
+        raise FrameError(f"frame format {fmt!r}; this viewer reads 1, {FORMAT} and {FORMAT_3}")
     try:
+        if fmt == FORMAT_3:
+            return unpack3(body, payload, state if state is not None else StreamState())
         return unpack(body, payload)
     except FrameFormatError as err:
-        raise FrameError(str(err)) from err
+        raise FrameError(str(err), err.code) from err
 
 
 def frame_size(body: dict[str, Any]) -> tuple[int, int]:

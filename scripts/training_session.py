@@ -26,7 +26,6 @@ import numpy.typing as npt  # noqa: E402
 from websockets.sync.client import connect as ws_connect  # noqa: E402
 
 from wire import protocol  # noqa: E402
-from wire.frame_format import unpack as unpack_frame  # noqa: E402
 from workbench.lab import Proc, Xvfb, start_agent, start_relay  # noqa: E402
 from workbench.replay_canvas import ReplayCanvas  # noqa: E402
 
@@ -76,9 +75,8 @@ class RawViewer:
                     if message.type != "event" or message["name"] != "screen.frame":
                         continue
                     body, data = message["body"], message.data or b""
-                    if "fmt" in body:  # format 2: seq, key and the rects' table are in the payload
-                        body, data = unpack_frame(body, data)
-                    self.canvas.apply(body, data)
+                    self.canvas.apply(body, data)  # any format: the canvas keeps format 3's stream state
+                    body = {**body, "seq": self.canvas.seq}
                     if self.keep(int(body["seq"])):
                         self.pictures[int(body["seq"])] = self.canvas.pixels.copy()
                     ws.send(protocol.encode(protocol.event("screen.ack", {"seq": body["seq"]})))

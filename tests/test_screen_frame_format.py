@@ -49,7 +49,7 @@ def test_the_reference_viewer_draws_format_2_and_refuses_other_formats() -> None
         {"x": 0, "y": 0, "w": 4, "h": 4, "codec": "fill", "rgb": [200, 100, 50], "len": 0},
         {"x": 3, "y": 2, "w": 1, "h": 2, "codec": "raw", "len": 8}], raw))
     assert canvas.pixels[0, 0].tolist() == [200, 100, 50] and canvas.pixels[3, 3].tolist() == [7, 8, 9]
-    for fmt in (3, "2", True, None):
+    for fmt in (4, "2", "3", True, None):
         with pytest.raises(FrameError):
             canvas.apply({"fmt": fmt}, b"")
     unknown_codec = bytearray(pack(1, False, 4, 4, 0.0, [{"x": 0, "y": 0, "w": 1, "h": 1, "codec": "fill",

@@ -68,7 +68,7 @@ class Viewer:
     async def send_event(self, name: str, body: dict[str, Any], data: bytes | None) -> None:
         if name == "screen.frame":
             assert data is not None
-            body, data = read_frame(body, data)  # format 2: the header is binary; read it as format 1's body
+            body, data = read_frame(body, data, self.canvas.stream)  # the header is binary: read as format 1
         self.events.append((name, body))
         if name == "screen.frame":
             for _rect, pixels in self.canvas.apply(body, data):

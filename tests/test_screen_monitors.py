@@ -62,7 +62,7 @@ class Recorder:
         with self._cond:
             if name == "screen.frame":  # kept as format 1's body: what every reader turns a frame into
                 assert data is not None
-                body, data = read_frame(body, data)
+                body, data = read_frame(body, data, self.canvas.stream)
                 self.canvas.apply(body, data)
             self.events.append((name, body))
             self._cond.notify_all()

@@ -23,6 +23,10 @@ def to_rgb(frame: np.ndarray) -> np.ndarray:
     return frame.view(np.uint8).reshape(*frame.shape, 4)[:, :, 2::-1]
 
 
+def random_colour(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 1 << 24))
+
+
 def step(screen: np.ndarray, rng: np.random.Generator, kind: str) -> Rect:
     """Change *screen* in place the way *kind* does; returns the bounding box of the drawing."""
     if kind == "glyph":
@@ -38,6 +42,10 @@ def step(screen: np.ndarray, rng: np.random.Generator, kind: str) -> Rect:
         x, y = int(rng.integers(0, WIDTH - 130)), int(rng.integers(0, HEIGHT - 130))
         screen[y : y + 130, x : x + 130] = np.uint32(0xFF000000 | int(rng.integers(0, 1 << 24)))
         return Rect(x, y, 130, 130)
+    if kind == "full":  # drawn all over: the patch becomes the frame (no copy into the buffer)
+        colour = np.uint32(0xFF000000 | random_colour(rng))
+        screen[:] = np.where(rng.integers(0, 2, (HEIGHT, WIDTH)) == 1, BLACK, colour)
+        return Rect(0, 0, WIDTH, HEIGHT)
     return Rect(0, 0, 0, 0)  # "none": nothing drawn (a lossless refresh may still fall due)
 
 
@@ -54,7 +62,7 @@ def test_patches_of_the_drawn_box_give_the_frames_of_whole_captures(seed: int, a
         if i == 0:
             patched.current = screen.copy()
         else:
-            drawn = step(screen, rng, str(rng.choice(["glyph", "glyph", "scroll", "fill", "none"])))
+            drawn = step(screen, rng, str(rng.choice(["glyph", "glyph", "scroll", "fill", "full", "none"])))
             patched.patch(drawn, None if drawn.empty else screen[drawn.y : drawn.bottom, drawn.x : drawn.right].copy())
         whole.current = screen.copy()
         now += 0.1

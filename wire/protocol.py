@@ -13,7 +13,11 @@ rather than about 68 (a typing frame's whole format-2 content is about 60)::
     b"WF" | version (1 byte) | extra length (2 bytes, big endian) | extra JSON | format-2 payload
 
 *extra* is the frame body's fields besides ``fmt`` (``monitor``, ``x``, ``y``, ``hidden``) as a
-JSON object, or nothing at all when there are none (the common case).  :func:`encode` writes
+JSON object, or nothing at all when there are none (the common case).  A format-3 frame (what
+the agent sends now) goes in envelope version 2, 4 bytes when there is no extra JSON::
+
+    b"WF" | 2 | extra length (varint: LEB128, at most 3 bytes) | extra JSON | format-3 payload
+  :func:`encode` writes
 it for every such event and :func:`decode` gives back the very same :class:`Message`
 (``event``, ``name`` ``screen.frame``, ``body`` ``{"fmt": 2, ...extra}``, the payload as data),
 so the relay, the recorder and every reader handle both envelopes alike, and the relay
@@ -80,6 +84,12 @@ SCREEN_FRAME: Final = "screen.frame"
 _COMPACT_FORMAT: Final = 2
 #: The shortest format-2 payload: its fixed header (wire.frame_format's, 19 bytes).
 _FORMAT_2_HEAD: Final = 19
+#: Format 3 (wire.frame_format.FORMAT_3) travels in envelope version 2; its shortest payload is flags and seq.
+_LEAN_FORMAT: Final = 3
+_LEAN_VERSION: Final = 2
+_FORMAT_3_HEAD: Final = 2
+#: The largest extra JSON of a compact frame (its length fits u16 in version 1, 3 varint bytes in 2).
+_MAX_EXTRA: Final = 0xFFFF
 
 # type -> {field: (accepted python types, required)}
 _FieldSpec = dict[str, tuple[tuple[type, ...], bool]]
@@ -158,7 +168,8 @@ def _compact_frame(message: Message) -> bytes | None:
     if message.type != "event" or data is None or fields.get("name") != SCREEN_FRAME or len(fields) != 2:
         return None
     body = fields.get("body")
-    if not isinstance(body, dict) or body.get("fmt") != _COMPACT_FORMAT or type(body["fmt"]) is not int:
+    if not isinstance(body, dict) or body.get("fmt") not in (_COMPACT_FORMAT, _LEAN_FORMAT) \
+            or type(body["fmt"]) is not int:
         return None
     extra = b""
     if len(body) > 1:
@@ -167,12 +178,42 @@ def _compact_frame(message: Message) -> bytes | None:
                                ensure_ascii=False, allow_nan=False).encode()
         except (TypeError, ValueError, RecursionError) as err:
             raise ProtocolError(f"cannot encode {SCREEN_FRAME}: {err}") from err
-        if len(extra) > 0xFFFF:
+        if len(extra) > _MAX_EXTRA:
             return None  # a body this large (thousands of hidden areas) goes in the ordinary envelope
-    size = _FRAME_PREFIX.size + len(extra) + len(data)
+    if body["fmt"] == _LEAN_FORMAT:
+        prefix = _FRAME_MAGIC + bytes((_LEAN_VERSION,)) + varint(len(extra))
+    else:
+        prefix = _FRAME_PREFIX.pack(_FRAME_MAGIC, PROTOCOL_VERSION, len(extra))
+    size = len(prefix) + len(extra) + len(data)
     if size > MAX_MESSAGE_BYTES:
         raise MessageTooLarge(f"{SCREEN_FRAME} of {size} bytes over {MAX_MESSAGE_BYTES}")
-    return b"".join((_FRAME_PREFIX.pack(_FRAME_MAGIC, PROTOCOL_VERSION, len(extra)), extra, data))
+    return b"".join((prefix, extra, data))
+
+
+def varint(value: int) -> bytes:
+    """*value* (a whole number from 0) as an unsigned LEB128 varint: 7 bits a byte, low group first.
+
+    Frame format 3 (:mod:`wire.frame_format`) writes its fields with it, and envelope version 2 its extra length.
+    """
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _lean_extra_length(frame: bytes) -> tuple[int, int]:
+    """The extra length of a version-2 compact frame and where its extra JSON starts; raises ProtocolError."""
+    value = shift = 0
+    for position in range(3, min(6, len(frame))):
+        value |= (frame[position] & 0x7F) << shift
+        if not frame[position] & 0x80:
+            if value > _MAX_EXTRA:
+                break
+            return value, position + 1
+        shift += 7
+    raise ProtocolError("compact screen frame: its extra length is cut short or out of range")
 
 
 def _decode_compact_frame(frame: bytes) -> Message:
@@ -182,17 +223,25 @@ def _decode_compact_frame(frame: bytes) -> Message:
     prefix is cut short, the extra JSON is out of range, not an object, names ``fmt`` or
     is nested, or the payload is shorter than a format-2 header.
     """
-    if len(frame) < _FRAME_PREFIX.size:
+    if len(frame) < 4:
         raise ProtocolError("compact screen frame shorter than its prefix")
-    _magic, version, extra_length = _FRAME_PREFIX.unpack_from(frame)
-    if version != PROTOCOL_VERSION:
-        raise UnsupportedVersion(f"protocol version {version}; this side speaks {PROTOCOL_VERSION}")
-    end = _FRAME_PREFIX.size + extra_length
+    version = frame[2]
+    if version == _LEAN_VERSION:
+        extra_length, start = _lean_extra_length(frame)
+        fmt, shortest = _LEAN_FORMAT, _FORMAT_3_HEAD
+    elif version == PROTOCOL_VERSION:
+        if len(frame) < _FRAME_PREFIX.size:
+            raise ProtocolError("compact screen frame shorter than its prefix")
+        _magic, _version, extra_length = _FRAME_PREFIX.unpack_from(frame)
+        start, fmt, shortest = _FRAME_PREFIX.size, _COMPACT_FORMAT, _FORMAT_2_HEAD
+    else:
+        raise UnsupportedVersion(f"compact screen frame version {version}; this side reads 1 and {_LEAN_VERSION}")
+    end = start + extra_length
     if end > len(frame):
         raise ProtocolError("compact screen frame: its extra fields' length runs past the frame")
-    body: dict[str, Any] = {"fmt": _COMPACT_FORMAT}
+    body: dict[str, Any] = {"fmt": fmt}
     if extra_length:
-        text = frame[_FRAME_PREFIX.size:end]
+        text = frame[start:end]
         try:
             extra = json.loads(text.decode("utf-8"), parse_constant=_not_json, parse_float=_finite)
         except (UnicodeDecodeError, ValueError, RecursionError) as err:
@@ -205,8 +254,8 @@ def _decode_compact_frame(frame: bytes) -> Message:
             _check_unicode(extra)
         body.update(extra)
     data = frame[end:]
-    if len(data) < _FORMAT_2_HEAD:
-        raise ProtocolError(f"compact screen frame of {len(data)} payload bytes, shorter than a format-2 header")
+    if len(data) < shortest:
+        raise ProtocolError(f"compact screen frame of {len(data)} payload bytes, shorter than a format-{fmt} header")
     return Message("event", {"name": SCREEN_FRAME, "body": body}, data)
 
 

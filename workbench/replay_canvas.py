@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from screenfmt.rects import FrameError, draw_rects, frame_size, number, read_frame
+from screenfmt.rects import FrameError, StreamState, draw_rects, frame_size, number, read_frame
 from wire.errors import RecordingError
 
 #: The agent's fill for hidden areas (agent/screen/hidden.py FILL_BGRA, #303030), as RGB.
@@ -28,16 +28,19 @@ class ReplayCanvas:
     def __init__(self) -> None:
         self.pixels: npt.NDArray[np.uint8] = np.zeros((0, 0, 3), dtype=np.uint8)
         self.seq = -1
+        #: format 3's size and time base: a replay starts at a key frame (segments do), which sets them
+        self.stream = StreamState()
 
     def copy(self) -> ReplayCanvas:
         other = ReplayCanvas()
         other.pixels, other.seq = self.pixels.copy(), self.seq
+        other.stream = StreamState(self.stream.width, self.stream.height, self.stream.base, self.stream.known)
         return other
 
     def apply(self, body: dict[str, Any], payload: bytes) -> None:
         """Draw one frame of either format (docs/screen-protocol.md); raises :class:`RecordingError`."""
         try:
-            body, payload = read_frame(body, payload)
+            body, payload = read_frame(body, payload, self.stream)
             width, height = frame_size(body)
             if self.pixels.shape[:2] != (height, width):
                 self.pixels = np.zeros((height, width, 3), dtype=np.uint8)

@@ -118,10 +118,8 @@ class X11Watcher:
             xdamage.damage_subtract(self._display, self._damage, 0, 0)
             # python-xlib buffers requests: without this round trip the subtract could reach
             # the server after the capture (made on another connection) and wipe out drawing
-            # done in between, which DAMAGE would then never report again.
-            self._display.sync()
-            # The subtraction must reach the server before the capture does (another
-            # connection): drawing after it is then reported, and none is lost.
+            # done in between, which DAMAGE would then never report again.  One round trip is
+            # enough: the server answers it after it has applied every request before it.
             self._display.sync()
             # Reports read during the round trip: drawing from before the subtraction (this capture
             # must read it) or after (the next one must): both are told.

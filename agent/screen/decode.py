@@ -3,7 +3,8 @@
 What the widget does in the browser, for tests, the benchmark's client, and
 replaying recorded sessions.  Reads both frame formats: format 1 (the rectangles
 as JSON in the body) and format 2 (``"fmt": 2``: the rectangles' table in binary
-ahead of their bytes, :mod:`wire.frame_format`).  The rectangles are decoded by
+ahead of their bytes, :mod:`wire.frame_format`), and format 3 (``"fmt": 3``, leaner: size and
+time base from the stream's last key frame, kept in :attr:`Canvas.stream`).  The rectangles are decoded by
 :mod:`screenfmt.rects`, the decoder the technician's replay uses too.  Raises
 :class:`FrameError` on a frame that does not follow docs/screen-protocol.md.
 """
@@ -15,9 +16,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from screenfmt.rects import MAX_SIDE, FrameError, decode_rect, draw_rects, frame_size, number, read_frame
+from screenfmt.rects import MAX_SIDE, FrameError, StreamState, decode_rect, draw_rects, frame_size, number, read_frame
 
-__all__ = ["MAX_SIDE", "Canvas", "FrameError", "decode_rect", "read_frame"]
+__all__ = ["MAX_SIDE", "Canvas", "FrameError", "StreamState", "decode_rect", "read_frame"]
 
 
 class Canvas:
@@ -27,6 +28,8 @@ class Canvas:
         self.pixels: npt.NDArray[np.uint8] = np.zeros((0, 0, 3), dtype=np.uint8)
         self.seq = 0
         self.hidden: list[dict[str, Any]] = []
+        #: format 3's size and time base, from the stream's last key frame
+        self.stream = StreamState()
 
     def apply(self, body: dict[str, Any], payload: bytes) -> list[tuple[dict[str, Any], npt.NDArray[np.uint8]]]:
         """Draw one frame; returns each rectangle with its decoded pixels.
@@ -35,7 +38,7 @@ class Canvas:
         a rectangle lies outside the frame, its bytes do not decode to its size, or the
         rectangles do not add up to the payload.
         """
-        body, payload = read_frame(body, payload)
+        body, payload = read_frame(body, payload, self.stream)
         width, height = frame_size(body)
         seq = number(body, "seq", "frame")
         hidden = body.get("hidden", [])

@@ -17,8 +17,9 @@ holds it only as lossy JPEG and when it last changed.  Each call of
    photo (PNG of a photo is large for no visible gain);
 4. swaps the buffers.
 
-Frames go out in the compact format 2 (:mod:`wire.frame_format`): a small JSON
-body and the rectangles' table in binary ahead of their bytes.
+Frames go out in the lean format 3 (:mod:`wire.frame_format`): a small JSON
+body (nothing at all for the whole screen) and the rectangles' table in binary ahead of their
+bytes; size and time base only in key frames.
 
 The caller has already overwritten the hidden pixels in :attr:`FramePipeline.current`
 (a frame it captured into, or assigned).
@@ -50,7 +51,7 @@ from agent.screen.tiles import (
     tiles_inside,
     tiles_of,
 )
-from wire.frame_format import FORMAT, pack
+from wire.frame_format import FORMAT_3, pack3
 
 #: A tile sent as JPEG is refreshed losslessly once it has not changed for this long.
 SETTLE_SECONDS: Final = 0.25
@@ -87,6 +88,8 @@ class EncodedFrame:
     rects: list[dict[str, Any]]
     data: bytes
     hidden: list[Rect] = field(default_factory=list)
+    #: the stream's time base: the last key frame's captured_at (format 3 sends ms since it)
+    base: float = 0.0
 
     def body(self, monitor: str | int, area: Rect | None = None) -> dict[str, Any]:
         """The ``screen.frame`` event body, format 2 (docs/screen-protocol.md): the rest is in :attr:`payload`.
@@ -95,7 +98,7 @@ class EncodedFrame:
         ``x``, ``y`` (absent when it is 0, 0: readers take 0), so a viewer maps a pointer on this
         very frame to the desktop.
         """
-        body: dict[str, Any] = {"fmt": FORMAT}
+        body: dict[str, Any] = {"fmt": FORMAT_3}
         if monitor != "all":  # absent means "all": the common case costs no bytes
             body["monitor"] = monitor
         if area is not None and (area.x or area.y):
@@ -107,7 +110,7 @@ class EncodedFrame:
     @property
     def payload(self) -> bytes:
         """The event's bytes: the binary header and rectangles' table, then :attr:`data`."""
-        return pack(self.seq, self.key, self.width, self.height, self.captured_at, self.rects, self.data)
+        return pack3(self.seq, self.key, self.width, self.height, self.captured_at, self.base, self.rects, self.data)
 
 
 class FramePipeline:
@@ -124,6 +127,7 @@ class FramePipeline:
         self._lossy: Grid = np.zeros(self._shape, dtype=np.bool_)
         self._changed_at = np.zeros(self._shape, dtype=np.float64)
         self._seq = 0
+        self._base = 0.0
         self.quality = QUALITY_DEFAULT
         #: whether every viewer draws ``copy`` rectangles (scrolls moved on the viewer's side)
         self.allow_copy = False
@@ -169,6 +173,13 @@ class FramePipeline:
         if not area.empty and (pixels is None or pixels.shape != (area.h, area.w) or area != area.intersect(
                 Rect(0, 0, self.width, self.height))):
             raise ValueError(f"a patch of {None if pixels is None else pixels.shape} pixels for {area}")
+        if (pixels is not None and area == Rect(0, 0, self.width, self.height) and pixels.dtype == np.uint32
+                and pixels.flags.c_contiguous and pixels.flags.writeable):
+            # Drawn all over (a full-screen change): the capture becomes the buffer, as a whole frame
+            # assigned to :attr:`current` does, instead of two copies of the screen into it.
+            self._buffers[self._index] = pixels
+            self._hint = area
+            return
         current, previous = self._buffers[self._index], self._buffers[1 - self._index]
         stale = self._stale
         if stale is None:
@@ -248,8 +259,11 @@ class FramePipeline:
         self._rows = self._rows_next
         self._index = 1 - self._index
         self._seq += 1
-        return EncodedFrame(self._seq, key, self.width, self.height, round(captured_at, 1), rects, b"".join(chunks),
-                            list(hidden or ()))
+        captured_at = round(captured_at, 1)
+        if key:
+            self._base = captured_at
+        return EncodedFrame(self._seq, key, self.width, self.height, captured_at, rects, b"".join(chunks),
+                            list(hidden or ()), self._base)
 
     def _fill(self, solid: Grid, colours: Frame, rects: list[dict[str, Any]]) -> Grid:
         """Send solid tiles as ``fill`` rectangles, colour by colour; returns the tiles filled."""

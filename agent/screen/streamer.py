@@ -181,12 +181,17 @@ class Streamer:
             control.last_ack[key] = max(seq, control.last_ack.get(key, 0))
             live = [control.last_ack.get(v, 0) for v in control.viewer_ids] if viewer_id else []
             done = min(live) if live else control.last_ack[key]
+            # Only a loop held back by frames in flight waits for an ack; waking it for every ack
+            # costs a pass (and an X poll) per frame for nothing.
+            blocked = len(control.in_flight) >= MAX_IN_FLIGHT
             for sent_seq in [s for s in control.in_flight if s <= done]:
                 sent_at = control.in_flight.pop(sent_seq)
                 if sent_seq == seq:
                     sample = now - sent_at
                     control.rtt = sample if control.rtt is None else 0.8 * control.rtt + 0.2 * sample
-        self.wake()
+            freed = blocked and len(control.in_flight) < MAX_IN_FLIGHT
+        if freed:
+            self.wake()
 
     def configure(self, monitor: str | int | None, max_fps: int | None, copy: bool | None = None,
                   viewer_id: str | None = None) -> None:

@@ -243,7 +243,7 @@ class RawViewer:
                     message = protocol.decode(frame)
                     if message.type != "event" or message["name"] != "screen.frame":
                         continue
-                    body, payload = read_frame(message["body"], message.data or b"")
+                    body, payload = read_frame(message["body"], message.data or b"", self.canvas.stream)
                     with self._lock:
                         for rect, pixels in self.canvas.apply(body, payload):
                             hits = secret_pixels(pixels)

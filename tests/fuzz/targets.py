@@ -10,7 +10,8 @@ call the same functions, so a kept case fails exactly as it did when it was foun
 
 * even: a whole binary websocket frame (``WB`` prefix, JSON header, payload) given to
   :func:`wire.protocol.decode`; a ``screen.frame`` event is then drawn on a
-  :class:`agent.screen.decode.Canvas`. Documented errors: ``ProtocolError``, ``FrameError``.
+  :class:`agent.screen.decode.Canvas`, a fresh one and one after a format-3 key frame (so a
+  format-3 frame that is not a key frame is drawn too). Documented errors: ``ProtocolError``, ``FrameError``.
 * odd: a frame *body* built from the bytes (so mutations reach the rectangle decoding
   without first having to keep JSON valid): width, height, then rectangles of any codec,
   then their payload, drawn on one canvas twice (the second frame meets the first's canvas).
@@ -22,6 +23,7 @@ Documented errors: ``HiveFormatError`` (and ``KeyError`` for a missing key).
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Callable
 from typing import Any, Final
@@ -31,6 +33,7 @@ from agent.registry.regf import NO_CELL, HiveFormatError, HiveReader
 from agent.screen.decode import Canvas, FrameError
 from wire import protocol
 from wire.errors import ProtocolError
+from wire.frame_format import pack3
 
 #: A fuzzed hive is walked this far at most: a cycle of keys is not the reader's to break.
 MAX_KEYS: Final = 300
@@ -46,7 +49,9 @@ def frame(data: bytes) -> None:
         if data[0] % 2 == 0:
             message = protocol.decode(data[1:])
             if message.type == "event" and message["name"] == "screen.frame":
-                Canvas().apply(message["body"], message.data or b"")
+                for canvas in (Canvas(), _keyed_canvas()):  # format 3 reads size and time from a key frame
+                    with contextlib.suppress(FrameError):
+                        canvas.apply(dict(message["body"]), message.data or b"")
             return
         body, payload = _frame_body(data[1:])
         canvas = Canvas()
@@ -54,6 +59,14 @@ def frame(data: bytes) -> None:
             canvas.apply(body, payload)
     except (ProtocolError, FrameError):
         pass
+
+
+def _keyed_canvas() -> Canvas:
+    """A canvas after a 16×16 format-3 key frame: a format-3 frame that is not a key frame draws on it."""
+    canvas = Canvas()
+    canvas.apply({"fmt": 3}, pack3(1, True, 16, 16, 1.0, 1.0, [
+        {"x": 0, "y": 0, "w": 16, "h": 16, "codec": "fill", "rgb": [1, 2, 3], "len": 0}], b""))
+    return canvas
 
 
 def _frame_body(data: bytes) -> tuple[dict[str, Any], bytes]:

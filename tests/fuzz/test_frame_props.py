@@ -95,3 +95,43 @@ def test_a_pal_rectangle_of_any_bytes_decodes_to_its_size_or_is_refused(data: by
 
     with contextlib.suppress(FrameError):
         assert decode_rect("pal", data, width, height).shape == (height, width, 3)
+
+
+def keyed_canvas() -> Canvas:
+    """A canvas that has drawn a 16×16 format-3 key frame: what a format-3 frame after it reads with."""
+    from wire.frame_format import pack3
+
+    canvas = Canvas()
+    canvas.apply({"fmt": 3}, pack3(1, True, 16, 16, 1.0, 1.0, [
+        {"x": 0, "y": 0, "w": 16, "h": 16, "codec": "fill", "rgb": [1, 2, 3], "len": 0}], b""))
+    return canvas
+
+
+@given(st.binary(max_size=300), st.sampled_from([{"fmt": 3}, {"fmt": 3, "monitor": 0}, {"fmt": 3, "hidden": 5}]))
+@bounded(300)
+def test_a_format_3_payload_of_any_bytes_is_drawn_or_refused_with_frame_error(payload: bytes,
+                                                                              body: dict[str, Any]) -> None:
+    """Before any key frame (its size and time base unknown) and after one."""
+    for canvas in (Canvas(), keyed_canvas()):
+        for _ in range(2):
+            with contextlib.suppress(FrameError):
+                canvas.apply(dict(body), payload)
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.lists(st.integers(0, 300), min_size=4, max_size=4),
+                          st.binary(min_size=1, max_size=3)), max_size=4),
+       st.integers(0, 7), st.integers(0, 24), st.integers(0, 24), st.binary(max_size=64))
+@bounded(300)
+def test_a_well_formed_format_3_table_of_any_values_is_drawn_or_refused(
+        rects: list[tuple[int, list[int], bytes]], flags: int, width: int, height: int, data: bytes) -> None:
+    import struct
+
+    from wire.frame_format import _varint
+
+    head = bytes((flags,)) + _varint(2) + (struct.pack(">d", 5.0) if flags & 1 else _varint(3))
+    if flags & 4:
+        head += _varint(width) + _varint(height)
+    table = b"".join(bytes((codec,)) + b"".join(_varint(v) for v in values) + extra for codec, values, extra in rects)
+    for canvas in (Canvas(), keyed_canvas()):
+        with contextlib.suppress(FrameError):
+            canvas.apply({"fmt": 3}, head + _varint(len(rects)) + table + data)

@@ -198,3 +198,7 @@ def test_any_compact_screen_frame_is_decoded_or_refused_with_a_code(raw: bytes, 
     if message is not None:
         assert message.type == "event" and message["name"] == "screen.frame" and message["body"]["fmt"] == 2
         assert protocol.decode(protocol.encode(message)) == message
+    message = decoded_or_refused(b"WF\x02" + protocol.varint(min(len(text), 0xFFFF)) + text + payload)
+    if message is not None:
+        assert message.type == "event" and message["name"] == "screen.frame" and message["body"]["fmt"] == 3
+        assert protocol.decode(protocol.encode(message)) == message

@@ -8,7 +8,7 @@ from relay.events import Closed, RecordScreen, SaveScreenshot, Tick
 from relay.machine import LIVE_FPS
 from tests.relay.test_machine import Harness, messages
 from wire import protocol
-from wire.frame_format import pack
+from wire.frame_format import pack, pack3
 from wire.recording import KEY_INTERVAL, RECORD_ONLY_FPS, RECORDER_ID
 
 
@@ -27,15 +27,17 @@ def recording_session() -> tuple[Harness, str]:
 
 
 def frame(seq: int, key: bool = False, fmt: int = 1) -> protocol.Message:
-    """A frame as an agent of frame format *fmt* sends it (format 2: seq and key in the binary header)."""
+    """A frame as an agent of frame format *fmt* sends it (formats 2 and 3: seq and key in the binary header)."""
     rects = [{"x": 0, "y": 0, "w": 4, "h": 4, "codec": "png", "len": 3}]
     if fmt == 2:
         return protocol.event("screen.frame", {"fmt": 2}, pack(seq, key, 4, 4, 1.0, rects, b"png"))
+    if fmt == 3:  # seq and key open the header; size and time only in key frames
+        return protocol.event("screen.frame", {"fmt": 3}, pack3(seq, key, 4, 4, 1.0 + seq, 1.0, rects, b"png"))
     body = {"seq": seq, "key": key, "width": 4, "height": 4, "captured_at": 1.0, "rects": rects, "hidden": []}
     return protocol.event("screen.frame", body, b"png")
 
 
-@pytest.mark.parametrize("fmt", [1, 2])
+@pytest.mark.parametrize("fmt", [1, 2, 3])
 def test_frames_are_recorded_and_acked_by_the_recorder_with_no_view_open(fmt: int) -> None:
     relay, session_id = recording_session()
     sent = frame(1, key=True, fmt=fmt)
@@ -59,7 +61,7 @@ def test_a_view_opening_asks_for_full_rate_and_closing_for_the_low_rate() -> Non
     assert names == [("relay.viewers", None), ("screen.configure", RECORD_ONLY_FPS)]
 
 
-@pytest.mark.parametrize("fmt", [1, 2])
+@pytest.mark.parametrize("fmt", [1, 2, 3])
 def test_a_key_frame_is_asked_for_once_changes_outlast_the_key_interval(fmt: int) -> None:
     relay, _ = recording_session()
     relay.send("a", frame(1, key=True, fmt=fmt))

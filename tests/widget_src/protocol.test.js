@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { backoffDelays } from "../../workbench/widget_src/backoff.js";
 import { readFileSync } from "node:fs";
 
-import { unpackFrame } from "../../workbench/widget_src/frame_format.js";
+import { FrameNeedsKey, newStreamState, unpackFrame } from "../../workbench/widget_src/frame_format.js";
 import {
   decodeMessage, encodeBinary, encodeCompactFrame, eventMessage, helloMessage, isInt,
 } from "../../workbench/widget_src/protocol.js";
@@ -77,10 +77,36 @@ test("malformed compact frames are refused with a reason", () => {
     return Uint8Array.from([...prefix, ...bytes, ...payload]);
   };
   assert.throws(() => decodeMessage(new Uint8Array([0x57, 0x46, 1])), /shorter than its prefix/);
-  assert.throws(() => decodeMessage(wf([0x57, 0x46, 2, 0, 0], "")), /protocol version 2/);
+  assert.throws(() => decodeMessage(wf([0x57, 0x46, 3, 0, 0], "")), /protocol version 3/);
+  assert.throws(() => decodeMessage(wf([0x57, 0x46, 2, 0x80, 0x80, 0x80], "")), /extra length/);
+  assert.throws(() => decodeMessage(wf([0x57, 0x46, 2, 0], "", head.subarray(0, 1))), /format-3 header/);
   assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 99], "{}")), /run past the frame/);
   assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 3], "[1]")), /JSON object without fmt/);
   assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 9], '{"fmt":3}')), /without fmt/);
   assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 0], "", head.subarray(0, 18))), /format-2 header/);
   assert.throws(() => decodeMessage(wf([0x57, 0x46, 1, 0, 2], "{x")), SyntaxError);
+});
+
+// Format 3 (envelope version 2), a stream's frames in order: tests/wire/test_compact_frame.py writes them.
+const SHARED_3 = JSON.parse(readFileSync(new URL("./compact_frames3.json", import.meta.url), "utf8"));
+
+test("format-3 frames written by Python read in order, size and time from the key frame", () => {
+  const state = newStreamState();
+  const first = decodeMessage(hex(SHARED_3[1].frame).buffer);
+  assert.throws(() => unpackFrame(/** @type {Record<string, any>} */ (first.msg.body), first.payload, state),
+    (/** @type {any} */ err) => err instanceof FrameNeedsKey && err.code === "frame_needs_key" && err.seq === 10);
+  const frames = SHARED_3.map((/** @type {any} */ shared) => {
+    const { msg, payload } = decodeMessage(hex(shared.frame).buffer);
+    assert.deepEqual(msg.body, shared.body);
+    return unpackFrame(/** @type {Record<string, any>} */ (msg.body), payload, state);
+  });
+  assert.deepEqual(frames.map((f) => [f.body.seq, f.body.key, f.body.width, f.body.height, f.body.monitor]),
+    [[9, true, 1920, 1080, "all"], [10, false, 1920, 1080, "all"], [10, false, 1920, 1080, 1]]);
+  assert.equal(frames[1].body.captured_at - frames[0].body.captured_at, 1234);
+  assert.deepEqual(frames[0].body.rects[0].rgb, [1, 2, 3]);
+  assert.deepEqual(frames[1].body.rects[0], { codec: "pal", len: 4, x: 80, y: 200, w: 7, h: 13 });
+  assert.deepEqual([...frames[1].payload], [1, 0, 0, 0]);
+  assert.throws(() => unpackFrame({ fmt: 3 }, Uint8Array.from([0, 1, 0, 1, 9, 0, 0, 1, 1]), state), /codec number 9/);
+  assert.throws(() => unpackFrame({ fmt: 3 }, Uint8Array.from([0, 0xff, 0xff, 0xff, 0xff, 0x7f]), state), /seq/);
+  assert.throws(() => unpackFrame({ fmt: 3 }, Uint8Array.from([5, 1, 0, 0]), state), /time base/);
 });

@@ -166,12 +166,12 @@ test("format 2: a cut table, an unknown codec or format is an error, not a drawi
   });
   surface.push({ fmt: 2 }, good.subarray(0, 25));
   surface.push({ fmt: 2 }, unknown);
-  surface.push({ fmt: 3 }, good);
+  surface.push({ fmt: 4 }, good);
   surface.push({ fmt: 2 }, good);
   await all;
   assert.match(errors[0], /cut/);
   assert.match(errors[1], /codec number 9/);
-  assert.match(errors[2], /format 3/);
+  assert.match(errors[2], /format 4/);
   assert.equal(errors[3], null);
   assert.deepEqual(canvas.log, [["fill", "rgb(1,2,3)", 0, 0, 1, 1]]);
 });
@@ -190,4 +190,20 @@ test("pal rects (bytes made by agent/screen/encode.py) decode to their pixels, p
   await assert.rejects(decodePalette(new Uint8Array([0, 0, 0, 0, 0, 0x80]), 1, 1), /index past/);
   await assert.rejects(decodePalette(new Uint8Array([0, 0, 0, 0, 2, 0]), 1, 1), /mode 2/);
   await assert.rejects(decodePalette(new Uint8Array([1, 0, 0, 0, 255, 255, 255, 0]), 8, 1), /wrong size/);
+});
+
+test("format 3: a frame before the stream's key frame is reported by its seq (acked), then frames draw", async () => {
+  const canvas = fakeCanvas(4, 4);
+  const surface = new ScreenSurface(/** @type {any} */ (canvas));
+  // u8 flags | varint seq | key: f64 base, else varint ms | size flag: varint w, h | varint count | rects
+  const base = new Uint8Array(new Float64Array([1733539200000]).buffer).reverse(); // big endian
+  const key = Uint8Array.from([5, 7, ...base, 4, 4, 1, 1, 0, 0, 4, 4, 1, 2, 3]); // a fill of the whole 4x4
+  const delta = Uint8Array.from([0, 8, 40, 1, 1, 1, 1, 2, 2, 9, 8, 7]); // 40 ms later, a fill at 1,1
+  const done = await drawAll(surface, [[{ fmt: 3 }, delta], [{ fmt: 3 }, key], [{ fmt: 3 }, delta]]);
+  assert.equal(done[0][0], 8);
+  assert.match(done[0][2], /before any key frame/);
+  assert.deepEqual(done.slice(1), [[7, false, null], [8, false, null]]);
+  assert.deepEqual(canvas.log, [["fill", "rgb(1,2,3)", 0, 0, 4, 4], ["fill", "rgb(9,8,7)", 1, 1, 2, 2]]);
+  surface.reset(); // a new connection: a new stream, its state forgotten
+  assert.equal(surface.stream.known, false);
 });

@@ -119,7 +119,7 @@ class LiveView:
                         continue
                     if message.type != "event" or message["name"] != "screen.frame":
                         continue
-                    body, payload = read_frame(message["body"], message.data or b"")
+                    body, payload = read_frame(message["body"], message.data or b"", self.canvas.stream)
                     with self._changed:
                         for _, pixels in self.canvas.apply(body, payload):
                             self.leaks += _near(pixels, BLUE)

@@ -824,21 +824,43 @@ function isInt(value) {
 var textDecoder = new TextDecoder();
 var textEncoder = new TextEncoder();
 var FORMAT_2_HEAD = 19;
+var LEAN_VERSION = 2;
+var FORMAT_3_HEAD = 2;
 function decodeCompactFrame(bytes) {
-  if (bytes.byteLength < 5) throw new Error("compact screen frame shorter than its prefix");
-  if (bytes[2] !== PROTOCOL_VERSION) throw new Error(`protocol version ${bytes[2]}`);
-  const extraLength = bytes[3] << 8 | bytes[4];
-  if (5 + extraLength > bytes.byteLength) throw new Error("compact screen frame: its extra fields run past the frame");
-  let body = { fmt: 2 };
+  if (bytes.byteLength < 4) throw new Error("compact screen frame shorter than its prefix");
+  let extraLength = 0;
+  let start = 5;
+  let fmt = 2;
+  if (bytes[2] === LEAN_VERSION) {
+    fmt = 3;
+    start = 0;
+    for (let i = 3, scale = 1; i < Math.min(6, bytes.byteLength); i += 1, scale *= 128) {
+      extraLength += (bytes[i] & 127) * scale;
+      if (!(bytes[i] & 128)) {
+        start = i + 1;
+        break;
+      }
+    }
+    if (!start || extraLength > 65535) throw new Error("compact screen frame: its extra length is cut short or out of range");
+  } else if (bytes[2] === PROTOCOL_VERSION) {
+    if (bytes.byteLength < 5) throw new Error("compact screen frame shorter than its prefix");
+    extraLength = bytes[3] << 8 | bytes[4];
+  } else {
+    throw new Error(`protocol version ${bytes[2]}`);
+  }
+  if (start + extraLength > bytes.byteLength) throw new Error("compact screen frame: its extra fields run past the frame");
+  let body = { fmt };
   if (extraLength) {
-    const extra = JSON.parse(textDecoder.decode(bytes.subarray(5, 5 + extraLength)));
+    const extra = JSON.parse(textDecoder.decode(bytes.subarray(start, start + extraLength)));
     if (extra === null || typeof extra !== "object" || Array.isArray(extra) || "fmt" in extra) {
       throw new Error("compact screen frame: its extra fields must be a JSON object without fmt");
     }
-    body = { ...extra, fmt: 2 };
+    body = { ...extra, fmt };
   }
-  const payload = bytes.subarray(5 + extraLength);
-  if (payload.byteLength < FORMAT_2_HEAD) throw new Error("compact screen frame shorter than a format-2 header");
+  const payload = bytes.subarray(start + extraLength);
+  if (payload.byteLength < (fmt === 3 ? FORMAT_3_HEAD : FORMAT_2_HEAD)) {
+    throw new Error(`compact screen frame shorter than a format-${fmt} header`);
+  }
   return { msg: { v: PROTOCOL_VERSION, type: "event", name: "screen.frame", body }, payload };
 }
 function decodeMessage(data) {
@@ -1307,9 +1329,111 @@ var HEAD = 19;
 var RECT = 9;
 var FLAG_KEY = 1;
 var FLAG_PAUSED = 2;
-function unpackFrame(body, payload) {
+var FLAG_SIZE = 4;
+function newStreamState() {
+  return { width: 0, height: 0, base: 0, known: false };
+}
+var FrameNeedsKey = class extends Error {
+  /** @param {number} seq */
+  constructor(seq) {
+    super(`format-3 frame ${seq} before any key frame of its stream`);
+    this.code = "frame_needs_key";
+    this.seq = seq;
+  }
+};
+var Reader = class {
+  /** @param {Uint8Array} bytes */
+  constructor(bytes) {
+    this.bytes = bytes;
+    this.offset = 0;
+  }
+  /** @param {string} what @returns {number} */
+  varint(what) {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 5 && this.offset < this.bytes.byteLength; i += 1) {
+      const byte = this.bytes[this.offset];
+      this.offset += 1;
+      value += (byte & 127) * scale;
+      if (!(byte & 128)) {
+        if (value > 4294967295) break;
+        return value;
+      }
+      scale *= 128;
+    }
+    throw new Error(`format-3 frame cut short or out of range in its ${what}`);
+  }
+  /** @param {string} what @returns {number} */
+  byte(what) {
+    if (this.offset >= this.bytes.byteLength) throw new Error(`format-3 frame cut short in its ${what}`);
+    this.offset += 1;
+    return this.bytes[this.offset - 1];
+  }
+};
+function unpackFrame3(body, payload, state) {
+  const reader = new Reader(payload);
+  const flags = reader.byte("flags");
+  const key = Boolean(flags & FLAG_KEY);
+  const seq = reader.varint("seq");
+  let base = state.base;
+  let capturedAt;
+  if (key) {
+    if (reader.offset + 8 > payload.byteLength) throw new Error("format-3 key frame cut short in its time base");
+    base = new DataView(payload.buffer, payload.byteOffset + reader.offset, 8).getFloat64(0);
+    reader.offset += 8;
+    if (!Number.isFinite(base)) throw new Error("format-3 key frame whose time base is not a number");
+    capturedAt = base;
+  } else {
+    if (!state.known) throw new FrameNeedsKey(seq);
+    capturedAt = base + reader.varint("capture time");
+  }
+  let { width, height } = state;
+  if (flags & FLAG_SIZE) {
+    width = reader.varint("width");
+    height = reader.varint("height");
+  } else if (key) {
+    throw new Error("format-3 key frame without its size");
+  }
+  const count = reader.varint("count");
+  const rects = [];
+  for (let i = 0; i < count; i += 1) {
+    const number = reader.byte("rectangles' table");
+    const codec = CODECS[number];
+    if (codec === void 0) throw new Error(`format-3 rectangle with codec number ${number}`);
+    const rect = { codec, len: 0 };
+    for (const name of ["x", "y", "w", "h"]) rect[name] = reader.varint(`${codec} rectangle's ${name}`);
+    if (codec === "copy") {
+      rect.sx = reader.varint("copy rectangle's sx");
+      rect.sy = reader.varint("copy rectangle's sy");
+    } else if (codec === "fill") {
+      rect.rgb = [reader.byte("fill"), reader.byte("fill"), reader.byte("fill")];
+    } else {
+      rect.len = reader.varint(`${codec} rectangle's length`);
+    }
+    rects.push(rect);
+  }
+  Object.assign(state, { width, height, base, known: true });
+  return {
+    body: {
+      seq,
+      key,
+      width,
+      height,
+      captured_at: capturedAt,
+      rects,
+      hidden: Array.isArray(body.hidden) ? body.hidden : [],
+      paused: Boolean(flags & FLAG_PAUSED),
+      monitor: body.monitor ?? "all",
+      x: Number.isInteger(body.x) ? body.x : 0,
+      y: Number.isInteger(body.y) ? body.y : 0
+    },
+    payload: payload.subarray(reader.offset)
+  };
+}
+function unpackFrame(body, payload, state = newStreamState()) {
   if (body.fmt === void 0) return { body, payload };
-  if (body.fmt !== 2) throw new Error(`frame format ${String(body.fmt)}; this viewer reads 1 and 2`);
+  if (body.fmt === 3) return unpackFrame3(body, payload, state);
+  if (body.fmt !== 2) throw new Error(`frame format ${String(body.fmt)}; this viewer reads 1, 2 and 3`);
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   if (view.byteLength < HEAD) throw new Error("format-2 frame shorter than its header");
   const count = view.getUint16(17);
@@ -1478,6 +1602,7 @@ var ScreenSurface = class {
     this.generation = 0;
     this.hidden = [];
     this.framesDrawn = 0;
+    this.stream = newStreamState();
   }
   get width() {
     return this.canvas.width;
@@ -1491,11 +1616,13 @@ var ScreenSurface = class {
     let body = wireBody;
     let images;
     try {
-      const frame = unpackFrame(wireBody, wirePayload);
+      const frame = unpackFrame(wireBody, wirePayload, this.stream);
       body = /** @type {FrameBody} */
       frame.body;
       images = decodeRects(body, frame.payload);
     } catch (err) {
+      if (err instanceof FrameNeedsKey) body = /** @type {FrameBody} */
+      { seq: err.seq, key: false };
       images = Promise.reject(err);
     }
     const job = { body, generation: this.generation, skipped: false, images };
@@ -1508,6 +1635,7 @@ var ScreenSurface = class {
   /** Forget queued frames (a new connection starts a new stream); the picture stays. */
   reset() {
     this.generation += 1;
+    this.stream = newStreamState();
     for (const job of this.queue) job.images.then(closeImages, () => {
     });
     this.queue = [];

@@ -19,28 +19,53 @@ const textEncoder = new TextEncoder();
 
 /** The shortest format-2 payload: its fixed header (frame_format.js). */
 const FORMAT_2_HEAD = 19;
+/** Format 3 travels in envelope version 2; its shortest payload is its flags and seq. */
+const LEAN_VERSION = 2;
+const FORMAT_3_HEAD = 2;
 
-/** A compact screen frame (`"WF" | version | u16 BE extra length | extra JSON | format-2 payload`,
- * wire/protocol.py): the screen.frame event it stands for, body `{fmt: 2, ...extra}`.
+/** A compact screen frame (`"WF" | 1 | u16 BE extra length | extra JSON | format-2 payload`, or
+ * `"WF" | 2 | varint extra length | extra JSON | format-3 payload`, wire/protocol.py): the
+ * screen.frame event it stands for, body `{fmt: 2 or 3, ...extra}`.
  * Throws on a malformed one.
  * @param {Uint8Array} bytes
  * @returns {Decoded} */
 function decodeCompactFrame(bytes) {
-  if (bytes.byteLength < 5) throw new Error("compact screen frame shorter than its prefix");
-  if (bytes[2] !== PROTOCOL_VERSION) throw new Error(`protocol version ${bytes[2]}`);
-  const extraLength = (bytes[3] << 8) | bytes[4];
-  if (5 + extraLength > bytes.byteLength) throw new Error("compact screen frame: its extra fields run past the frame");
+  if (bytes.byteLength < 4) throw new Error("compact screen frame shorter than its prefix");
+  let extraLength = 0;
+  let start = 5;
+  let fmt = 2;
+  if (bytes[2] === LEAN_VERSION) {
+    // version 2: format 3, the extra JSON's length a varint (LEB128, at most 3 bytes, ≤ 65535)
+    fmt = 3;
+    start = 0;
+    for (let i = 3, scale = 1; i < Math.min(6, bytes.byteLength); i += 1, scale *= 128) {
+      extraLength += (bytes[i] & 0x7f) * scale;
+      if (!(bytes[i] & 0x80)) {
+        start = i + 1;
+        break;
+      }
+    }
+    if (!start || extraLength > 0xffff) throw new Error("compact screen frame: its extra length is cut short or out of range");
+  } else if (bytes[2] === PROTOCOL_VERSION) {
+    if (bytes.byteLength < 5) throw new Error("compact screen frame shorter than its prefix");
+    extraLength = (bytes[3] << 8) | bytes[4];
+  } else {
+    throw new Error(`protocol version ${bytes[2]}`);
+  }
+  if (start + extraLength > bytes.byteLength) throw new Error("compact screen frame: its extra fields run past the frame");
   /** @type {Record<string, unknown>} */
-  let body = { fmt: 2 };
+  let body = { fmt };
   if (extraLength) {
-    const extra = JSON.parse(textDecoder.decode(bytes.subarray(5, 5 + extraLength)));
+    const extra = JSON.parse(textDecoder.decode(bytes.subarray(start, start + extraLength)));
     if (extra === null || typeof extra !== "object" || Array.isArray(extra) || "fmt" in extra) {
       throw new Error("compact screen frame: its extra fields must be a JSON object without fmt");
     }
-    body = { ...extra, fmt: 2 };
+    body = { ...extra, fmt };
   }
-  const payload = bytes.subarray(5 + extraLength);
-  if (payload.byteLength < FORMAT_2_HEAD) throw new Error("compact screen frame shorter than a format-2 header");
+  const payload = bytes.subarray(start + extraLength);
+  if (payload.byteLength < (fmt === 3 ? FORMAT_3_HEAD : FORMAT_2_HEAD)) {
+    throw new Error(`compact screen frame shorter than a format-${fmt} header`);
+  }
   return { msg: { v: PROTOCOL_VERSION, type: "event", name: "screen.frame", body }, payload };
 }
 

@@ -2,7 +2,7 @@
 // The picture: decodes frames and draws them, in order, on a canvas kept at the stream's own
 // resolution; reports each frame done so that the caller can ack it.
 
-import { decodePalette, unpackFrame } from "./frame_format.js";
+import { FrameNeedsKey, decodePalette, newStreamState, unpackFrame } from "./frame_format.js";
 import { isInt } from "./protocol.js";
 
 // The agent's own fill (agent/screen/hidden.py FILL_BGRA), so the canvas equals its picture.
@@ -143,6 +143,8 @@ export class ScreenSurface {
     /** @type {HiddenArea[]} */
     this.hidden = [];
     this.framesDrawn = 0;
+    /** format 3's size and time base, from the stream's last key frame */
+    this.stream = newStreamState();
   }
 
   get width() {
@@ -160,10 +162,12 @@ export class ScreenSurface {
     /** @type {Promise<Drawable[]>} */
     let images;
     try {
-      const frame = unpackFrame(wireBody, wirePayload);
+      const frame = unpackFrame(wireBody, wirePayload, this.stream);
       body = /** @type {FrameBody} */ (frame.body);
       images = decodeRects(body, frame.payload);
     } catch (err) {
+      // before its stream's first key frame: not drawn, but acked by its seq (the key frame follows)
+      if (err instanceof FrameNeedsKey) body = /** @type {FrameBody} */ ({ seq: err.seq, key: false });
       images = Promise.reject(err);
     }
     /** @type {FrameJob} */
@@ -177,6 +181,7 @@ export class ScreenSurface {
   /** Forget queued frames (a new connection starts a new stream); the picture stays. */
   reset() {
     this.generation += 1;
+    this.stream = newStreamState();
     for (const job of this.queue) job.images.then(closeImages, () => {});
     this.queue = [];
   }

@@ -7,12 +7,20 @@ code typed on another relay is sent on to the relay whose agent holds it, which 
 wrong tries against it, so five burn a code wherever they were typed).
 
 A connection whose session another relay holds is *proxied*: this relay sends its hello and
-frames to the holder (``wb.relay.<holder>.in``) and the holder's machine sees an ordinary
-connection (named ``@<this relay>.<conn>``); what the machine does to it (send, deliver, close,
-trust) comes back on ``wb.relay.<this relay>.out``.  A delivery that finds the connection gone is
-answered ``undelivered``, so the holder keeps the frame for when that side resumes, as for a local
-connection.  Screen frames and their acks travel the same way, end to end, so the agent's credits
-(at most two frames in flight, the newest wins) hold across the hop.
+frames on the session's subject ``wb.s.<session>.in`` (the holder subscribes per session it
+holds) and the holder's machine sees an ordinary connection (named ``@<this relay>.<conn>``);
+what the machine does to it (send, deliver, close, trust) comes back on
+``wb.s.<session>.out.<this relay>`` (this relay subscribes per session it forwards).  Only a
+technician pairing by a code another relay's agent holds has no session yet: it goes on that
+relay's ``wb.relay.<id>.in`` and moves to its session's subjects once ``paired`` (this relay
+subscribes, tells the holder "moved", then passes ``paired`` on).  A delivery that finds the
+connection gone is answered ``undelivered``, so the holder keeps the frame for when that side
+resumes, as for a local connection.  Screen frames and their acks travel the same way, end to
+end, so the agent's credits (at most two frames in flight, the newest wins) hold across the hop.
+
+A code is claimed in ``wb_codes`` by the relay whose agent holds it, before its machine pairs: a
+revision-checked update of the key to ``used``, so a second claim fails on any relay, even once the
+relay that issued the code is gone.
 
 Fail-over: every relay writes its key in ``wb_relays`` every second.  When the holder's key has
 aged out, the relay a side resumes on takes the session over (a revision-checked update of

@@ -155,8 +155,10 @@ def run_phase(name: str, urls: list[str], relays: list[Proc], work: Path, args: 
             half.wait(args.timeout)
             relays[0].kill()
             print(f"  {name}: relay 0 killed after {answered[0]} calls", flush=True)
+        deadline = began + args.timeout  # one bound for the phase: a call never answered is reported, not waited for
         for thread in threads:
-            thread.join(args.timeout)
+            thread.join(max(0.0, deadline - time.perf_counter()))
+        unfinished = sum(thread.is_alive() for thread in threads)
         elapsed = time.perf_counter() - began
         stop_views.set()
         if views is not None:
@@ -174,7 +176,8 @@ def run_phase(name: str, urls: list[str], relays: list[Proc], work: Path, args: 
             "calls_per_s": round(len(latencies) / elapsed, 1),
             "p50_ms": round(1000 * statistics.median(latencies), 2) if latencies else None,
             "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2) if latencies else None,
-            "errors": dict(errors), "frames_viewed": seen[0], "relay_usage": usage}
+            "errors": dict(errors), "unfinished_sessions": unfinished, "frames_viewed": seen[0],
+            "relay_usage": usage}
         result.update(journal_check(work, name, n, args.calls))
         return result
     finally:

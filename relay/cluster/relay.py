@@ -43,7 +43,7 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import KeyWrongLastSequenceError, NoKeysError, NotFoundError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -113,8 +113,9 @@ class ClusterRelay(Relay):
         self._remote: dict[ConnId, tuple[str, str | None]] = {}
         #: sessions this relay holds → its subscription to their ``in`` subject
         self._holding: dict[str, Subscription] = {}
-        #: sessions this relay forwards connections of → its subscription to their ``out`` subject, and how many
-        self._forwarding: dict[str, tuple[Subscription, int]] = {}
+        #: sessions this relay forwards connections of → its subscription to their ``out`` subject (being
+        #: made, or made), and how many of their connections it forwards
+        self._forwarding: dict[str, tuple[asyncio.Future[Subscription], int]] = {}
         #: relay id → when its key was last seen (monotonic seconds)
         self._seen: dict[str, float] = {}
         #: since when this relay's view of the others is fresh (NATS reached); None while away
@@ -154,7 +155,9 @@ class ClusterRelay(Relay):
         """Say this relay is alive, look who else is, and reserve codes."""
         await self.bus.relays.put(self.relay_id, self.url.encode())
         now = time.monotonic()
-        with contextlib.suppress(NotFoundError):  # nats-py says "no keys" with a NotFoundError subclass
+        # nats-py says "no keys" with NoKeysError (or, in some versions, a NotFoundError): seen at start
+        # on a loaded machine, right after this relay's own put; the next beat sees the keys.
+        with contextlib.suppress(NotFoundError, NoKeysError):
             for relay_id in await self.bus.relays.keys():
                 self._seen[relay_id] = now
         if self._view_since is None:
@@ -225,20 +228,31 @@ class ClusterRelay(Relay):
                 await self._unforward(route.session_id)
 
     async def _forward(self, session_id: str) -> None:
-        """Listen to what the holder of *session_id* sends the connections this relay forwards for it."""
-        sub, count = self._forwarding.get(session_id, (None, 0))
-        if sub is None:
-            sub = await self.bus.nc.subscribe(session_out(session_id, self.relay_id), cb=self._from_holder)
-            await self.bus.nc.flush()  # the server knows before the holder is told where to answer
-        self._forwarding[session_id] = (sub, count + 1)
+        """Listen to what the holder of *session_id* sends the connections this relay forwards for it.
+
+        One subscription per session however many of its connections come here at once (the first
+        makes it, the others wait for it).
+        """
+        entry = self._forwarding.get(session_id)
+        if entry is None:
+            entry = (asyncio.ensure_future(self._subscribe_out(session_id)), 0)
+        self._forwarding[session_id] = (entry[0], entry[1] + 1)
+        await asyncio.shield(entry[0])
+
+    async def _subscribe_out(self, session_id: str) -> Subscription:
+        sub = await self.bus.nc.subscribe(session_out(session_id, self.relay_id), cb=self._from_holder)
+        await self.bus.nc.flush()  # the server knows before the holder is told where to answer
+        return sub
 
     async def _unforward(self, session_id: str) -> None:
-        sub, count = self._forwarding.pop(session_id, (None, 0))
-        if sub is not None and count > 1:
-            self._forwarding[session_id] = (sub, count - 1)
-        elif sub is not None:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        entry = self._forwarding.pop(session_id, None)
+        if entry is None:
+            return
+        if entry[1] > 1:
+            self._forwarding[session_id] = (entry[0], entry[1] - 1)
+            return
+        with contextlib.suppress(Exception):
+            await (await entry[0]).unsubscribe()
 
     async def _route(self, first: Frame) -> Route | None:
         """Where to send a connection by its hello (*first*), or None to keep it here.
@@ -369,6 +383,12 @@ class ClusterRelay(Relay):
                     return
             event = self._decoded(remote, frame, headers.get("p", ""))
         elif remote not in self._remote:
+            if kind in ("frame", "moved"):
+                # Forgotten here (its relay looked dead for a while): the side must resume, or it would
+                # wait for ever for answers to frames this machine never sees.
+                back = session_out(session_id, relay_id) if session_id else outbox(relay_id)
+                await self._publish(back, "close", headers.get("c", ""),
+                                    json.dumps([HOLDER_GONE, "the relay holding this session lost this link: resume"]))
             return
         elif kind == "moved":
             self._remote[remote] = (relay_id, session_id)

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cafile", type=Path, default=None, help="trust this certificate for a wss:// relay")
     parser.add_argument("--insecure-ws", action="store_true",
                         help="INSECURE: accept a plain ws:// relay that is not on this machine (no encryption)")
+    parser.add_argument("--synthetic-screen", type=int, default=None, metavar="FPS",
+                        help="for load tests only: stream a generated picture changing FPS times a second "
+                             "instead of the screen (no X server needed)")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--version", action="version", version=f"workbench-agent {__version__}")
     return parser
@@ -108,14 +111,19 @@ def main(argv: list[str] | None = None) -> int:
         terms = load_terms(args.terms if args.terms is not None else args.lang)
     except (OSError, ValueError) as err:
         parser.error(f"cannot read the terms: {err}")
+    if args.synthetic_screen is not None and args.synthetic_screen < 1:
+        parser.error("--synthetic-screen takes frames a second, at least 1")
     from agent.app import AgentApp, AgentConfig  # after argument errors, so --help stays light
+    from agent.screen._synthetic import synthetic_display
+
+    display = os.environ.get("DISPLAY") if args.synthetic_screen is None else synthetic_display(args.synthetic_screen)
 
     config = AgentConfig(relay_url=args.relay, data_dir=(args.data or default_data_dir()).resolve(), terms=terms,
                          accept_terms=args.accept_terms, window=window, start_hidden=args.start_hidden,
                          forbid=list(args.forbid),
                          hide_rects=list(args.hide_rect), hide_windows=list(args.hide_window),
                          hide_monitors=list(args.hide_monitor),
-                         allow_control=args.allow_control, cafile=args.cafile, display=os.environ.get("DISPLAY"))
+                         allow_control=args.allow_control, cafile=args.cafile, display=display)
     return AgentApp(config).run()
 
 

@@ -7,9 +7,11 @@ Loopback only, bounded in count and time; not a timed test.  Phases, each with f
 agents: (1) one relay (the embedded default, no NATS); (2) ``--relays`` relays joined by a
 ``nats-server -js`` in a temporary directory, each agent on relay i, its technician on relay i+1;
 (3) the same with relay 0 killed (SIGKILL) once half the calls are answered.  Each session is a real
-agent process (``--no-window``); with ``--fps`` > 0 they share one Xvfb (with a changing xterm on it)
+agent process (``--no-window``); with ``--fps`` > 0 each streams its synthetic screen
+(``--synthetic-screen FPS``: a generated picture changing ``--fps`` times a second, no X server)
 and each session has a screen view that asks for ``--fps`` frames a second and acks each.  Each
-session makes ``--calls`` ``s.files.stat`` calls, one after the other.
+session makes ``--calls`` ``s.files.stat`` calls, one after the other.  Agents are started
+``--start-at-once`` at a time (their start is most of the machine's work at this size).
 
 Printed per phase: calls/s, p50/p99 call latency, errors, frames viewed, each relay's CPU seconds
 and peak memory; after phase 3, the calls lost (made, answered, but not in the agent's journal)
@@ -32,6 +34,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,7 @@ from wire import protocol
 from wire.chain import read_records
 from wire.frame_format import index_fields
 from workbench import Session, connect
-from workbench.lab import Proc, Xvfb, free_port, start_agent, start_relay
+from workbench.lab import Proc, free_port, start_agent, start_relay
 
 
 class RelayWatch:
@@ -90,23 +93,30 @@ async def _view(url: str, session_id: str, token: str, fps: int, stop: threading
 
 
 def run_phase(name: str, urls: list[str], relays: list[Proc], work: Path, args: argparse.Namespace,
-              screen: Xvfb | None, kill_midway: bool) -> dict[str, Any]:
+              kill_midway: bool) -> dict[str, Any]:
     n = args.sessions
     agents: list[Proc] = []
     sessions: list[Session] = []
-    try:
-        for i in range(n):
-            mine = urls[i % len(urls):] + urls[:i % len(urls)]  # its own relay first, then the others
-            agent, code = start_agent(",".join(mine), work / f"{name}-agent{i}",
-                                      env=screen.env() if screen else None)
+    screen = ["--synthetic-screen", str(args.fps)] if args.fps > 0 else []
+    lock = threading.Lock()
+
+    def pair(i: int) -> Session:
+        mine = urls[i % len(urls):] + urls[:i % len(urls)]  # its own relay first, then the others
+        agent, code = start_agent(",".join(mine), work / f"{name}-agent{i}", *screen)
+        with lock:
             agents.append(agent)
-            tech = mine[1:] + mine[:1] if len(mine) > 1 else mine
-            sessions.append(connect(code, relay=tech, name=f"tech{i}"))
-        print(f"  {name}: {n} sessions paired", flush=True)
+        tech = mine[1:] + mine[:1] if len(mine) > 1 else mine
+        return connect(code, relay=tech, name=f"tech{i}")
+
+    try:
+        paired_at = time.perf_counter()
+        with ThreadPoolExecutor(args.start_at_once) as pool:
+            sessions.extend(pool.map(pair, range(n)))
+        print(f"  {name}: {n} sessions paired in {time.perf_counter() - paired_at:.0f} s", flush=True)
         stop_views = threading.Event()
         seen = [0]
         views: threading.Thread | None = None
-        if screen is not None and args.fps > 0:
+        if screen:
             tokens = [(s.session_id, str(s.call("relay.viewer_token").value["token"])) for s in sessions]
 
             async def all_views() -> None:
@@ -120,7 +130,6 @@ def run_phase(name: str, urls: list[str], relays: list[Proc], work: Path, args: 
         errors: Counter[str] = Counter()
         answered = [0]
         half = threading.Event()
-        lock = threading.Lock()
         target = work.resolve()
 
         def drive(s: Session) -> None:
@@ -146,26 +155,32 @@ def run_phase(name: str, urls: list[str], relays: list[Proc], work: Path, args: 
             half.wait(args.timeout)
             relays[0].kill()
             print(f"  {name}: relay 0 killed after {answered[0]} calls", flush=True)
+        deadline = began + args.timeout  # one bound for the phase: a call never answered is reported, not waited for
         for thread in threads:
-            thread.join(args.timeout)
+            thread.join(max(0.0, deadline - time.perf_counter()))
+        unfinished = sum(thread.is_alive() for thread in threads)
         elapsed = time.perf_counter() - began
         stop_views.set()
         if views is not None:
             views.join(10)
         usage = watch.stop()
-        for s in sessions:
-            with contextlib.suppress(Exception):
-                s.close()
-        for agent in agents:
-            with contextlib.suppress(Exception):
-                agent.wait(60)
         latencies.sort()
         result: dict[str, Any] = {
             "phase": name, "relays": len(urls), "sessions": n, "calls": len(latencies),
             "calls_per_s": round(len(latencies) / elapsed, 1),
             "p50_ms": round(1000 * statistics.median(latencies), 2) if latencies else None,
             "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2) if latencies else None,
-            "errors": dict(errors), "frames_viewed": seen[0], "relay_usage": usage}
+            "errors": dict(errors), "unfinished_sessions": unfinished, "frames_viewed": seen[0],
+            "relay_usage": usage}
+        print(f"  {name}: calls done: {json.dumps(result)}", flush=True)
+        # Closed in parallel, within one bound: a session that cannot close is left to agent.stop().
+        with ThreadPoolExecutor(16) as pool:
+            closing = [pool.submit(s.close) for s in sessions]
+            wait(closing, timeout=60)
+        end = time.perf_counter() + 60
+        for agent in agents:
+            with contextlib.suppress(Exception):
+                agent.wait(max(0.1, end - time.perf_counter()))
         result.update(journal_check(work, name, n, args.calls))
         return result
     finally:
@@ -193,7 +208,9 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=5, help="screen frames a second per session (0: no screen)")
     parser.add_argument("--relays", type=int, default=3)
     parser.add_argument("--no-kill", action="store_true", help="skip the phase with a relay killed midway")
+    parser.add_argument("--only-kill", action="store_true", help="run only the phase with a relay killed midway")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds a phase's calls may take")
+    parser.add_argument("--start-at-once", type=int, default=4, help="agents started in parallel")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     # A SIGTERM (a timeout) unwinds like an error, so the finally blocks stop every process started here.
@@ -203,21 +220,18 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="cluster-load-") as tmp:
         work = Path(tmp)
-        screen = Xvfb(800, 600) if args.fps > 0 else None
-        painter = Proc(["xterm", "-e", "top", "-d", "0.2"], env=screen.env(), name="xterm") if screen else None
         port = free_port()
         nats = Proc([program, "-js", "-sd", str(work / "js"), "-a", "127.0.0.1", "-p", str(port)], name="nats")
         try:
             nats.wait_for(r"Server is ready")
-            phases = [("one", 1, False), ("cluster", args.relays, False)]
+            phases = [] if args.only_kill else [("one", 1, False), ("cluster", args.relays, False)]
             if not args.no_kill:
                 phases.append(("cluster-kill", args.relays, True))
             for name, count, kill in phases:
                 extra = ["--record", "none"] + (["--nats", f"nats://127.0.0.1:{port}"] if count > 1 else [])
                 started = [start_relay(work / f"{name}-data", 0, *extra) for _ in range(count)]
                 try:
-                    result = run_phase(name, [url for _, url in started], [p for p, _ in started], work, args,
-                                       screen, kill)
+                    result = run_phase(name, [url for _, url in started], [p for p, _ in started], work, args, kill)
                 finally:
                     for proc, _ in started:
                         proc.stop()
@@ -225,18 +239,16 @@ def main() -> None:
                 results.append(result)
         finally:
             nats.stop()
-            if painter is not None:
-                painter.stop()
-            if screen is not None:
-                screen.stop()
     load.stop()
     print(load.describe())
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    if len(results) < 2:
+        return
     one, cluster = results[0], results[1]
     print(f"p99 with {args.relays} relays {cluster['p99_ms']} ms vs one relay {one['p99_ms']} ms; "
           f"errors {sum(sum(r['errors'].values()) for r in results)}; "
           f"lost {sum(r['lost'] for r in results)}, repeated {sum(r['repeated'] for r in results)}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

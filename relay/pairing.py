@@ -86,6 +86,11 @@ class CodeBook:
         self._waiting[code] = _Waiting(owner, self.clock() + self.ttl)
         return code
 
+    def is_waiting(self, code: str) -> bool:
+        """Whether *code* (normalised) waits for a technician now: :meth:`claim` would succeed."""
+        entry = self._waiting.get(code)
+        return entry is not None and entry.expires_at > self.clock()
+
     def withdraw(self, owner: str) -> None:
         """Forget the code held by *owner* (its agent left or was paired)."""
         for code in [c for c, w in self._waiting.items() if w.owner == owner]:

@@ -85,3 +85,12 @@ class Capturer:
             raise CaptureError(f"captured {raw.size} pixels for a {area.w}x{area.h} area")
         frame: Frame = raw.reshape(area.h, area.w)
         return frame
+
+
+def open_capturer(display: str | None) -> Capturer:
+    """The capturer for *display*: mss, or the generated screen of a load test's agent
+    (``--synthetic-screen``, :mod:`agent.screen._synthetic`).  Raises :class:`CaptureError`."""
+    from agent.screen._synthetic import SyntheticCapturer, synthetic_fps
+
+    fps = synthetic_fps(display)
+    return Capturer(display) if fps is None else SyntheticCapturer(fps)

@@ -19,7 +19,7 @@ from typing import Any
 
 from agent.dispatch import CallContext, Method, Reply, SendEvent
 from agent.panel.catalogue import say
-from agent.screen.capture import CaptureError, Capturer
+from agent.screen.capture import CaptureError, open_capturer
 from agent.screen.encode import EncodeError
 from agent.screen.hidden import HiddenRegions
 from agent.screen.streamer import MAX_FPS_LIMIT, PausedError, Streamer, take_screenshot
@@ -48,7 +48,7 @@ def list_monitors(display: str | None) -> list[dict[str, Any]]:
     Blocking.  Raises :class:`Unavailable` when there is no screen to read.
     """
     try:
-        capturer = Capturer(display)
+        capturer = open_capturer(display)
     except CaptureError as err:
         raise Unavailable(str(err)) from err
     try:
@@ -193,7 +193,7 @@ class ScreenService:
     def _monitors(self, context: CallContext) -> dict[str, Any]:
         """``screen.monitors``: the monitor list; raises Unavailable when there is no screen."""
         try:
-            capturer = Capturer(self._display)
+            capturer = open_capturer(self._display)
         except CaptureError as err:
             raise Unavailable(str(err)) from err
         try:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from agent.screen.backend import ScreenWatcher, open_watcher
-from agent.screen.capture import CaptureError, Capturer
+from agent.screen.capture import CaptureError, Capturer, open_capturer
 from agent.screen.encode import EncodeError, png_image
 from agent.screen.hidden import HIDDEN_LABEL, HiddenRegions, Rect, fill_rects
 from agent.screen.pipeline import QUALITY_MAX, QUALITY_MIN, EncodedFrame, FramePipeline
@@ -401,7 +401,7 @@ class Streamer:
         """
         reopen = config_gen != self._applied_gen or self._pipeline is None
         if self._capturer is None:
-            self._capturer = Capturer(self._display)
+            self._capturer = open_capturer(self._display)
             self._watcher = open_watcher(self._display)
             reopen = True
         if not reopen:
@@ -497,7 +497,7 @@ def take_screenshot(hidden: HiddenRegions, display: str | None, monitor: str | i
     for an unknown monitor, :class:`EncodeError` when PNG fails,
     :class:`PausedError` when the customer paused the view meanwhile.
     """
-    capturer = Capturer(display)
+    capturer = open_capturer(display)
     watcher = open_window_tracker(display) if any(
         item.kind == "window" for item in hidden.snapshot()[1]) else None
     try:

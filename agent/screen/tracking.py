@@ -52,6 +52,8 @@ def open_window_tracker(display: str | None) -> WindowTracker | None:
     cannot be opened, python-xlib missing, or the Win32 API not loading is logged
     and gives None.
     """
+    if display is not None and display.startswith("synthetic:"):
+        return None  # a load test's generated screen (agent.screen._synthetic): polled, no windows
     if sys.platform == "win32":
         from agent.screen import _windows
 

@@ -10,8 +10,11 @@ Buckets (JetStream key-value, created by the first relay, opened by the others):
 - ``wb_relays``: relay id → its websocket URL, rewritten every second, aged out after
   :data:`LIVENESS` seconds: a relay whose key is gone is dead (its sessions may be taken over).
 
-Subjects: ``wb.relay.<id>.in`` carries to a relay the frames of connections that another relay
-accepted for a session it holds; ``wb.relay.<id>.out`` carries back what it sends them.
+Subjects are named by session: ``wb.s.<session>.in`` carries to the session's holder the frames
+of its connections other relays accepted (the holder subscribes per session it holds);
+``wb.s.<session>.out.<relay>`` carries back what the holder sends them (a relay subscribes per
+session it forwards).  Only pairing, before a session exists, goes by relay: a technician's hello
+with a code on ``wb.relay.<id>.in`` to the code's relay, its answers on ``wb.relay.<id>.out``.
 """
 
 from __future__ import annotations
@@ -44,13 +47,29 @@ class ClusterUnavailable(Unavailable):
 
 
 def inbox(relay_id: str) -> str:
-    """The subject a relay reads the frames of the connections it holds for others on."""
+    """The subject a relay reads pairing traffic on: technicians' hellos by code, before a session exists."""
     return f"wb.relay.{relay_id}.in"
 
 
 def outbox(relay_id: str) -> str:
-    """The subject a relay reads what to send on the connections it accepted for others."""
+    """The subject a relay reads the holder's answers to the pairing connections it forwards."""
     return f"wb.relay.{relay_id}.out"
+
+
+def session_in(session_id: str) -> str:
+    """The subject the holder of *session_id* reads its forwarded connections' frames on."""
+    return f"wb.s.{session_id}.in"
+
+
+def session_out(session_id: str, relay_id: str) -> str:
+    """The subject *relay_id* reads what the holder of *session_id* sends to the connections it forwards."""
+    return f"wb.s.{session_id}.out.{relay_id}"
+
+
+def session_of(subject: str) -> str | None:
+    """The session a :func:`session_in` / :func:`session_out` subject is named by, or None."""
+    parts = subject.split(".")
+    return parts[2] if len(parts) >= 4 and parts[:2] == ["wb", "s"] else None
 
 
 @dataclass

@@ -7,12 +7,20 @@ code typed on another relay is sent on to the relay whose agent holds it, which 
 wrong tries against it, so five burn a code wherever they were typed).
 
 A connection whose session another relay holds is *proxied*: this relay sends its hello and
-frames to the holder (``wb.relay.<holder>.in``) and the holder's machine sees an ordinary
-connection (named ``@<this relay>.<conn>``); what the machine does to it (send, deliver, close,
-trust) comes back on ``wb.relay.<this relay>.out``.  A delivery that finds the connection gone is
-answered ``undelivered``, so the holder keeps the frame for when that side resumes, as for a local
-connection.  Screen frames and their acks travel the same way, end to end, so the agent's credits
-(at most two frames in flight, the newest wins) hold across the hop.
+frames on the session's subject ``wb.s.<session>.in`` (the holder subscribes per session it
+holds) and the holder's machine sees an ordinary connection (named ``@<this relay>.<conn>``);
+what the machine does to it (send, deliver, close, trust) comes back on
+``wb.s.<session>.out.<this relay>`` (this relay subscribes per session it forwards).  Only a
+technician pairing by a code another relay's agent holds has no session yet: it goes on that
+relay's ``wb.relay.<id>.in`` and moves to its session's subjects once ``paired`` (this relay
+subscribes, tells the holder "moved", then passes ``paired`` on).  A delivery that finds the
+connection gone is answered ``undelivered``, so the holder keeps the frame for when that side
+resumes, as for a local connection.  Screen frames and their acks travel the same way, end to
+end, so the agent's credits (at most two frames in flight, the newest wins) hold across the hop.
+
+A code is claimed in ``wb_codes`` by the relay whose agent holds it, before its machine pairs: a
+revision-checked update of the key to ``used``, so a second claim fails on any relay, even once the
+relay that issued the code is gone.
 
 Fail-over: every relay writes its key in ``wb_relays`` every second.  When the holder's key has
 aged out, the relay a side resumes on takes the session over (a revision-checked update of
@@ -34,11 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from nats.aio.msg import Msg
-from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+from nats.aio.subscription import Subscription
+from nats.js.errors import KeyWrongLastSequenceError, NoKeysError, NotFoundError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from relay.cluster.bus import HEARTBEAT, LIVENESS, Bus, inbox, join, outbox
+from relay.cluster.bus import HEARTBEAT, LIVENESS, Bus, inbox, join, outbox, session_in, session_of, session_out
 from relay.cluster.codes import CodePool
 from relay.events import (
     Action,
@@ -57,7 +66,7 @@ from relay.events import (
 from relay.pairing import normalise_code, one_typo_away
 from relay.server import Relay
 from wire import protocol
-from wire.errors import WorkbenchError
+from wire.errors import CodeInUse, WorkbenchError
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,21 @@ HOLDER_GONE = 1012
 HOLD_TIMEOUT = 2.0
 #: Room left in a NATS message for its headers.
 PAYLOAD_MARGIN = 4096
+#: A code's value in ``wb_codes`` once a technician claimed it (before: the id of the relay holding it).
+USED = b"used"
+
+
+class Route:
+    """Where a forwarded connection's frames go: its holder, and its session once known (None while pairing)."""
+
+    __slots__ = ("holder", "session_id")
+
+    def __init__(self, holder: str, session_id: str | None) -> None:
+        self.holder, self.session_id = holder, session_id
+
+    @property
+    def subject(self) -> str:
+        return session_in(self.session_id) if self.session_id else inbox(self.holder)
 
 
 class ClusterRelay(Relay):
@@ -82,10 +106,16 @@ class ClusterRelay(Relay):
         self.url = url
         self.pool = CodePool(bus.codes, bus.relay_id)
         self.machine.codes.draw = self.pool.take
-        #: this relay's connections whose session another relay holds → that relay's id
-        self._proxied: dict[ConnId, str] = {}
-        #: other relays' connections this relay's machine holds (``@relay.conn``) → that relay's id
-        self._remote: dict[ConnId, str] = {}
+        #: this relay's connections whose session another relay holds → where their frames go
+        self._proxied: dict[ConnId, Route] = {}
+        #: other relays' connections this relay's machine holds (``@relay.conn``) → that relay's id and
+        #: the session whose subjects they use (None: a technician still pairing, on the relay's subjects)
+        self._remote: dict[ConnId, tuple[str, str | None]] = {}
+        #: sessions this relay holds → its subscription to their ``in`` subject
+        self._holding: dict[str, Subscription] = {}
+        #: sessions this relay forwards connections of → its subscription to their ``out`` subject (being
+        #: made, or made), and how many of their connections it forwards
+        self._forwarding: dict[str, tuple[asyncio.Future[Subscription], int]] = {}
         #: relay id → when its key was last seen (monotonic seconds)
         self._seen: dict[str, float] = {}
         #: since when this relay's view of the others is fresh (NATS reached); None while away
@@ -125,7 +155,9 @@ class ClusterRelay(Relay):
         """Say this relay is alive, look who else is, and reserve codes."""
         await self.bus.relays.put(self.relay_id, self.url.encode())
         now = time.monotonic()
-        with contextlib.suppress(NotFoundError):  # nats-py says "no keys" with a NotFoundError subclass
+        # nats-py says "no keys" with NoKeysError (or, in some versions, a NotFoundError): seen at start
+        # on a loaded machine, right after this relay's own put; the next beat sees the keys.
+        with contextlib.suppress(NotFoundError, NoKeysError):
             for relay_id in await self.bus.relays.keys():
                 self._seen[relay_id] = now
         if self._view_since is None:
@@ -145,12 +177,12 @@ class ClusterRelay(Relay):
 
     async def _bury_the_dead(self) -> None:
         """Close what this relay proxies to a dead holder, and forget a dead relay's connections."""
-        for conn, holder in list(self._proxied.items()):
-            if not self.alive(holder):
+        for conn, route in list(self._proxied.items()):
+            if not self.alive(route.holder):
                 ws = self._connections.get(conn)
                 if ws is not None:
                     self._spawn(ws.close(HOLDER_GONE, "the relay holding this session went away: resume"))
-        for remote, relay_id in list(self._remote.items()):
+        for remote, (relay_id, _) in list(self._remote.items()):
             if not self.alive(relay_id):
                 del self._remote[remote]
                 await self._feed(Closed(remote))
@@ -170,22 +202,63 @@ class ClusterRelay(Relay):
     # -- where a new connection goes ------------------------------------
 
     async def _carry(self, conn: ConnId, ws: ServerConnection, first: Frame, peer: str) -> None:
-        holder = await self._route(first)
-        if holder is None:
+        try:
+            route = await self._route(first)
+            if route is None:
+                await self._claim(first)
+        except CodeInUse as err:
+            await ws.send(protocol.encode(protocol.error(None, err.to_wire())))
+            await ws.close()
+            return
+        if route is None:
             await super()._carry(conn, ws, first, peer)
             return
-        self._proxied[conn] = holder
+        self._proxied[conn] = route
+        if route.session_id:
+            await self._forward(route.session_id)
         try:
-            await self._publish(inbox(holder), "open", conn, first, p=peer)
+            await self._publish(route.subject, "open", conn, first, p=peer)
             async for frame in ws:
-                await self._publish(inbox(holder), "frame", conn, frame)
+                await self._publish(route.subject, "frame", conn, frame)
         finally:
             self._proxied.pop(conn, None)
             with contextlib.suppress(Exception):
-                await self._publish(inbox(holder), "closed", conn)
+                await self._publish(route.subject, "closed", conn)
+            if route.session_id:
+                await self._unforward(route.session_id)
 
-    async def _route(self, first: Frame) -> str | None:
-        """The relay to send a connection to by its hello (*first*), or None to keep it here."""
+    async def _forward(self, session_id: str) -> None:
+        """Listen to what the holder of *session_id* sends the connections this relay forwards for it.
+
+        One subscription per session however many of its connections come here at once (the first
+        makes it, the others wait for it).
+        """
+        entry = self._forwarding.get(session_id)
+        if entry is None:
+            entry = (asyncio.ensure_future(self._subscribe_out(session_id)), 0)
+        self._forwarding[session_id] = (entry[0], entry[1] + 1)
+        await asyncio.shield(entry[0])
+
+    async def _subscribe_out(self, session_id: str) -> Subscription:
+        sub = await self.bus.nc.subscribe(session_out(session_id, self.relay_id), cb=self._from_holder)
+        await self.bus.nc.flush()  # the server knows before the holder is told where to answer
+        return sub
+
+    async def _unforward(self, session_id: str) -> None:
+        entry = self._forwarding.pop(session_id, None)
+        if entry is None:
+            return
+        if entry[1] > 1:
+            self._forwarding[session_id] = (entry[0], entry[1] - 1)
+            return
+        with contextlib.suppress(Exception):
+            await (await entry[0]).unsubscribe()
+
+    async def _route(self, first: Frame) -> Route | None:
+        """Where to send a connection by its hello (*first*), or None to keep it here.
+
+        Raises :class:`CodeInUse` for a technician's code already claimed (on any relay).
+        """
         try:
             hello = protocol.decode(first)
         except WorkbenchError:
@@ -195,10 +268,42 @@ class ClusterRelay(Relay):
         resume = hello.get("resume")
         if hello.get("role") == "viewer" or isinstance(resume, dict):
             session_id = hello.get("session_id") if hello.get("role") == "viewer" else resume.get("session_id")
-            return await self._session_holder(str(session_id)) if isinstance(session_id, str) else None
+            if not isinstance(session_id, str):
+                return None
+            holder = await self._session_holder(session_id)
+            return None if holder is None else Route(holder, session_id)
         if hello.get("role") == "technician" and isinstance(hello.get("code"), str):
-            return await self._code_holder(hello["code"], first)
+            holder = await self._code_holder(hello["code"], first)
+            return None if holder is None else Route(holder, None)
         return None
+
+    async def _claim(self, first: Frame) -> None:
+        """Claim in ``wb_codes`` the code of a technician's hello (*first*) this relay decides, before its
+        machine pairs: a revision-checked update to :data:`USED`, so a second claim fails on any relay,
+        even once this relay is gone.  Nothing to do for other hellos, or codes the machine refuses anyway.
+
+        Raises :class:`CodeInUse` when another claim came first.
+        """
+        try:
+            hello = protocol.decode(first)
+            if hello.type != "hello" or hello.get("role") != "technician":
+                return
+            code = normalise_code(hello.get("code") if isinstance(hello.get("code"), str) else "")
+            self.machine.technicians.admit(hello.get("name"), hello.get("key"))
+        except WorkbenchError:
+            return  # the machine refuses it, with its own words
+        if not self.machine.codes.is_waiting(code):
+            return  # expired, burned, used or wrong: the machine says which
+        try:
+            entry = await self.bus.codes.get(code)
+        except NotFoundError:
+            return
+        if entry.value != self.relay_id.encode():
+            raise _in_use()
+        try:
+            await self.bus.codes.update(code, USED, last=entry.revision)
+        except KeyWrongLastSequenceError:
+            raise _in_use() from None
 
     async def _code_holder(self, typed: str, first: Frame) -> str | None:
         """The relay whose agent holds the code *typed*; for a wrong code, the relays holding codes one typo away.
@@ -211,6 +316,8 @@ class ClusterRelay(Relay):
         except WorkbenchError:
             return None
         owner = await self.pool.owner(code)
+        if owner == USED.decode():
+            raise _in_use()  # claimed, perhaps through a relay that is gone since
         if owner is not None:
             return None if owner == self.relay_id or not self.alive(owner) else owner
         found = await asyncio.gather(*(self.pool.owner(near) for near in one_typo_away(code)))
@@ -245,23 +352,46 @@ class ClusterRelay(Relay):
             return await self._session_holder(session_id)  # another relay took it first
         log.warning("cluster: took over session %s (its relay %s is gone)", session_id, holder)
         self.restore_session(meta)
+        await self._listen(session_id)
         return None
 
     # -- the holder's side of a proxied connection ------------------------
 
     async def _from_proxy(self, msg: Msg) -> None:
-        """A proxied connection's hello, frame or end, from the relay that accepted it."""
+        """A forwarded connection's hello, frame or end, from the relay that accepted it.
+
+        On a session's subject the connection uses that session's subjects from then on; a technician
+        pairing by code comes on this relay's subject and moves to its session's once paired ("moved").
+        """
         frame = self._parts_in.frame(msg)
         if frame is None:
             return
         headers = msg.headers or {}
-        remote = f"@{headers.get('r', '')}.{headers.get('c', '')}"
+        relay_id = headers.get("r", "")
+        remote = f"@{relay_id}.{headers.get('c', '')}"
         kind = headers.get("k")
+        session_id = session_of(msg.subject)
         event: Event
         if kind == "open":
-            self._remote[remote] = headers.get("r", "")
+            self._remote[remote] = (relay_id, session_id)
+            if session_id is None:
+                try:
+                    await self._claim(frame)
+                except CodeInUse as err:
+                    await self._to_remote(Send(remote, protocol.encode(protocol.error(None, err.to_wire()))))
+                    await self._to_remote(Close(remote, 1000, ""))
+                    return
             event = self._decoded(remote, frame, headers.get("p", ""))
         elif remote not in self._remote:
+            if kind in ("frame", "moved"):
+                # Forgotten here (its relay looked dead for a while): the side must resume, or it would
+                # wait for ever for answers to frames this machine never sees.
+                back = session_out(session_id, relay_id) if session_id else outbox(relay_id)
+                await self._publish(back, "close", headers.get("c", ""),
+                                    json.dumps([HOLDER_GONE, "the relay holding this session lost this link: resume"]))
+            return
+        elif kind == "moved":
+            self._remote[remote] = (relay_id, session_id)
             return
         elif kind == "frame":
             event = self._decoded(remote, frame)
@@ -278,6 +408,7 @@ class ClusterRelay(Relay):
             return await self._to_remote(action)
         done = await super()._execute(action)
         if isinstance(action, OpenRecords):
+            await self._listen(action.session_id)
             # Awaited: the sides are told they are paired (the actions after this one) only once the
             # cluster knows who holds the session, so a side resuming elsewhere at once is sent here.
             try:
@@ -286,24 +417,35 @@ class ClusterRelay(Relay):
                 log.warning("cluster: session %s not registered yet: %s", action.session_id, err or type(err).__name__)
                 self._spawn(self._hold(action.session_id))
         elif isinstance(action, CloseRecords):
+            sub = self._holding.pop(action.session_id, None)
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
             self._spawn(self._release(action.session_id))
         return done
 
+    async def _listen(self, session_id: str) -> None:
+        """Subscribe to the frames other relays forward for *session_id*, which this relay holds now."""
+        if session_id not in self._holding:
+            self._holding[session_id] = await self.bus.nc.subscribe(session_in(session_id), cb=self._from_proxy)
+
     async def _to_remote(self, action: Send | Deliver | Close | Trust) -> list[Action]:
         relay_id, _, conn = action.conn[1:].partition(".")
-        if self._remote.get(action.conn) != relay_id:
+        known = self._remote.get(action.conn)
+        if known is None or known[0] != relay_id:
             if isinstance(action, Deliver):
                 return self.machine.handle(Undelivered(action.conn, action.frame, action.session_id, action.side),
                                            self._instant())
             return []
+        subject = session_out(known[1], relay_id) if known[1] else outbox(relay_id)
         if isinstance(action, Deliver):
-            await self._publish(outbox(relay_id), "deliver", conn, action.frame, s=action.session_id, d=action.side)
+            await self._publish(subject, "deliver", conn, action.frame, s=action.session_id, d=action.side)
         elif isinstance(action, Send):
-            await self._publish(outbox(relay_id), "send", conn, action.frame)
+            await self._publish(subject, "send", conn, action.frame)
         elif isinstance(action, Close):
-            await self._publish(outbox(relay_id), "close", conn, json.dumps([action.code, action.reason]))
+            await self._publish(subject, "close", conn, json.dumps([action.code, action.reason]))
         else:
-            await self._publish(outbox(relay_id), "trust", conn)
+            await self._publish(subject, "trust", conn)
         return []
 
     async def _hold(self, session_id: str) -> None:
@@ -329,13 +471,15 @@ class ClusterRelay(Relay):
             return
         headers = msg.headers or {}
         conn, kind, holder = headers.get("c", ""), headers.get("k"), headers.get("r", "")
-        ws = self._connections.get(conn) if self._proxied.get(conn) == holder else None
-        if ws is None:
+        route = self._proxied.get(conn)
+        ws = self._connections.get(conn) if route is not None and route.holder == holder else None
+        session_id = session_of(msg.subject)
+        back = session_in(session_id) if session_id else inbox(holder)
+        if ws is None or route is None:
             if kind == "deliver":
-                await self._publish(inbox(holder), "undelivered", conn, frame, s=headers.get("s", ""),
-                                    d=headers.get("d", ""))
+                await self._publish(back, "undelivered", conn, frame, s=headers.get("s", ""), d=headers.get("d", ""))
             if kind != "close":
-                await self._publish(inbox(holder), "closed", conn)
+                await self._publish(back, "closed", conn)
             return
         if kind == "close":
             code, reason = json.loads(frame)
@@ -343,12 +487,28 @@ class ClusterRelay(Relay):
         elif kind == "trust":
             self._trust(conn)
         else:
+            if route.session_id is None and kind == "send":
+                await self._moved(conn, route, frame)
             try:
                 await ws.send(frame)
             except ConnectionClosed:
                 if kind == "deliver":
-                    await self._publish(inbox(holder), "undelivered", conn, frame,
-                                        s=headers.get("s", ""), d=headers.get("d", ""))
+                    await self._publish(back, "undelivered", conn, frame, s=headers.get("s", ""),
+                                        d=headers.get("d", ""))
+
+    async def _moved(self, conn: ConnId, route: Route, frame: Frame) -> None:
+        """A technician that paired through this relay: once *frame* says ``paired``, its connection moves to
+        the session's subjects (this relay listens there first, then tells the holder, then the technician)."""
+        try:
+            message = protocol.decode(frame)
+        except WorkbenchError:
+            return
+        session_id = message.get("session_id") if message.type == "paired" else None
+        if not isinstance(session_id, str):
+            return
+        await self._forward(session_id)
+        route.session_id = session_id
+        await self._publish(route.subject, "moved", conn)
 
     async def _publish(self, subject: str, kind: str, conn: str, frame: Frame = b"", **more: str) -> None:
         """Publish *frame* for *conn*, in parts when it is larger than NATS takes in one message (1 MiB by default)."""
@@ -382,6 +542,11 @@ class Parts:
             return None
         data = b"".join([*self._open.pop(key, []), msg.data])
         return data.decode() if headers.get("t") == "1" else data
+
+
+def _in_use() -> CodeInUse:
+    return CodeInUse("this session code is already in use: it opened a session, and a code opens only one; "
+                     "close that session, or ask the customer for the code their window shows now")
 
 
 def _open_meta(data_dir: Path, session_id: str) -> dict[str, Any] | None:

@@ -96,3 +96,16 @@ def test_five_wrong_tries_burn_a_code_whichever_relays_they_land_on(
     s = connect(fresh, relay=urls[2], name="Alice")
     assert s.ping() > 0
     s.close()
+
+
+def test_a_claimed_code_stays_used_in_the_shared_bucket_after_the_relay_that_issued_it_died(
+        cluster: tuple[Path, StartRelay], procs: list[Proc], tmp_path: Path) -> None:
+    _, start = cluster
+    (a, url_a), (_, url_b), (_, url_c) = start(), start(), start()
+    agent, code = start_agent(url_a, tmp_path / "agent")
+    procs.append(agent)
+    s = connect(code, relay=url_b, name="Alice")  # claimed by A, the relay whose agent holds the code
+    assert s.ping() > 0
+    a.kill()  # A's code book is gone: only the bucket can say the code was used
+    with pytest.raises(CodeInUse):
+        connect(code, relay=url_c, name="Bob")

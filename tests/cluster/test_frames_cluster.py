@@ -16,7 +16,7 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.cluster.conftest import StartRelay
 from wire import protocol
-from wire.frame_format import FORMAT, unpack
+from wire.frame_format import FORMAT, FORMAT_3, StreamState, unpack, unpack3
 from workbench import connect
 from workbench.lab import Proc, start_agent
 
@@ -26,9 +26,12 @@ HOLD = 0.6
 ROUNDING = 0.1
 
 
-def frame_head(message: protocol.Message) -> tuple[int, float]:
-    """``seq`` and ``captured_at`` of a ``screen.frame`` event of either format."""
+def frame_head(message: protocol.Message, stream: StreamState) -> tuple[int, float]:
+    """``seq`` and ``captured_at`` of a ``screen.frame`` event of any format (*stream*: format 3's state)."""
     body = message["body"]
+    if body.get("fmt") == FORMAT_3:
+        head, _ = unpack3(body, message.data or b"", stream)
+        return int(head["seq"]), float(head["captured_at"])
     if body.get("fmt") == FORMAT:
         head, _ = unpack(body, message.data or b"")
         return int(head["seq"]), float(head["captured_at"])
@@ -48,6 +51,7 @@ def test_a_slow_viewer_on_another_relay_never_has_more_than_two_frames_in_flight
                                                            "token": token})))
         assert protocol.decode(ws.recv(timeout=30)).type == "welcome"
         ws.send(protocol.encode(protocol.event("screen.configure", {"max_fps": 20, "copy": True})))
+        stream = StreamState()
         unacked: list[tuple[int, float]] = []  # seq, when it arrived
         seqs: list[int] = []
         acked_at = 0.0
@@ -67,7 +71,7 @@ def test_a_slow_viewer_on_another_relay_never_has_more_than_two_frames_in_flight
                 continue
             if message.type != "event" or message["name"] != "screen.frame":
                 continue
-            seq, captured_at = frame_head(message)
+            seq, captured_at = frame_head(message, stream)
             assert not seqs or seq > seqs[-1]
             seqs.append(seq)
             unacked.append((seq, time.monotonic()))

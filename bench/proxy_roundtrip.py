@@ -257,7 +257,7 @@ def main() -> int:
     print()
     print(f"one journal append on this disk (preallocated, O_DSYNC):   median "
           f"{statistics.median(journal_append) * 1e3:.3f} ms, p99 {percentile(journal_append, 0.99) * 1e3:.3f} ms "
-          "(a ping's two records share one; a changing call makes two in a row)")
+          "(every call makes two in a row: its call record before it runs, its outcome before the answer)")
     print(f"the old way (append to a growing file + fsync):            median "
           f"{statistics.median(fsync_append) * 1e3:.3f} ms, p99 {percentile(fsync_append, 0.99) * 1e3:.3f} ms")
     print(watch.describe())

@@ -16,7 +16,7 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.cluster.conftest import StartRelay
 from wire import protocol
-from wire.frame_format import FORMAT, FORMAT_3, StreamState, unpack, unpack3
+from wire.frame_format import FORMAT, FORMAT_3, StreamState, index_fields, unpack, unpack3
 from workbench import connect
 from workbench.lab import Proc, start_agent
 
@@ -71,6 +71,17 @@ def test_a_slow_viewer_on_another_relay_never_has_more_than_two_frames_in_flight
                 continue
             if message.type != "event" or message["name"] != "screen.frame":
                 continue
+            if not seqs and not index_fields(message["body"], message.data or b"").get("key"):
+                # Sent before this viewer joined (to the relay's recorder): acked at once, not counted. The
+                # agent's credits start again at a viewer's key frame, so the rule holds from there on.
+                ws.send(protocol.encode(protocol.event("screen.ack", {"seq": index_fields(
+                    message["body"], message.data or b"").get("seq", 0)})))
+                continue
+            if not acks and unacked and index_fields(message["body"], message.data or b"").get("key"):
+                # The key frame sent for this viewer's join restarts the agent's credits; frames sent just
+                # before it (to the relay's recorder) may still arrive: acked at once, not counted.
+                ws.send(protocol.encode(protocol.event("screen.ack", {"seq": unacked[-1][0]})))
+                unacked.clear()
             seq, captured_at = frame_head(message, stream)
             assert not seqs or seq > seqs[-1]
             seqs.append(seq)

@@ -71,13 +71,13 @@ def test_a_slow_viewer_on_another_relay_never_has_more_than_two_frames_in_flight
                 continue
             if message.type != "event" or message["name"] != "screen.frame":
                 continue
-            if not seqs and not index_fields(message["body"], message.data or b"").get("key"):
+            index = index_fields(message["body"], message.data or b"")
+            if not seqs and not index.get("key"):
                 # Sent before this viewer joined (to the relay's recorder): acked at once, not counted. The
                 # agent's credits start again at a viewer's key frame, so the rule holds from there on.
-                ws.send(protocol.encode(protocol.event("screen.ack", {"seq": index_fields(
-                    message["body"], message.data or b"").get("seq", 0)})))
+                ws.send(protocol.encode(protocol.event("screen.ack", {"seq": index.get("seq", 0)})))
                 continue
-            if not acks and unacked and index_fields(message["body"], message.data or b"").get("key"):
+            if not acks and unacked and index.get("key"):
                 # The key frame sent for this viewer's join restarts the agent's credits; frames sent just
                 # before it (to the relay's recorder) may still arrive: acked at once, not counted.
                 ws.send(protocol.encode(protocol.event("screen.ack", {"seq": unacked[-1][0]})))

@@ -35,6 +35,9 @@ except ImportError:
 
 #: Largest side of a stream, in pixels (X11's own limit); a header beyond it is refused before any allocation.
 MAX_SIDE: Final = 32767
+#: Largest picture, in pixels: three 8K monitors side by side (about 100 M pixels, 300 MB of RGB).  A side
+#: alone does not bound it (32767² pixels would be 3 GB, asked for by a 90-byte header).
+MAX_PIXELS: Final = 3 * 7680 * 4320
 Pixels = npt.NDArray[np.uint8]
 
 
@@ -177,6 +180,8 @@ def frame_size(body: dict[str, Any]) -> tuple[int, int]:
     width, height = number(body, "width", "frame"), number(body, "height", "frame")
     if width > MAX_SIDE or height > MAX_SIDE:
         raise FrameError(f"frame of {width}x{height}, over {MAX_SIDE} pixels a side")
+    if width * height > MAX_PIXELS:
+        raise FrameError(f"frame of {width}x{height}, over {MAX_PIXELS} pixels in all")
     return width, height
 
 

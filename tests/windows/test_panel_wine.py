@@ -76,6 +76,26 @@ def wait_for_in_area(display: str, shot: Path, box: tuple[int, int, int, int], p
             pytest.fail(f"{missing} never showed in {box}; OCR read: {text!r}")
 
 
+def wait_for_consent(display: str, shot: Path, phrase: str, agent: Proc, timeout: float = 240.0) -> None:
+    """Poll (bounded) until OCR reads the consent window's *phrase*; fail at once, with the launcher's
+    output, if the launcher ended first.
+
+    The bound is generous: on a fresh, loaded machine, a second Wine start of Python and Tk in the same
+    prefix has been seen to take over 90 s (the screen stayed empty; the launcher said nothing).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if agent.popen.poll() is not None:
+            pytest.fail(f"the launcher ended (status {agent.popen.returncode}) before its consent window showed; "
+                        "output:\n" + "\n".join(agent.lines))
+        try:
+            wait_for_words(display, shot, phrase, timeout=0)
+            return
+        except pytest.fail.Exception as missing:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{missing}\nthe launcher is still running; its output:\n" + "\n".join(agent.lines))
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_the_customer_accepts_in_the_window_and_reads_the_code(wine_host: WineHost, relay: tuple[Proc, str, Path],
                                                                procs: list[Proc], tmp_path: Path,
@@ -87,7 +107,7 @@ def test_the_customer_accepts_in_the_window_and_reads_the_code(wine_host: WineHo
     procs.append(agent)
     display, shot = wine_host.xvfb.display, tmp_path / "screen.png"
 
-    wait_for_words(display, shot, consent_words, timeout=90)
+    wait_for_consent(display, shot, consent_words, agent)
     assert not (data / "journals").exists()  # nothing recorded, nothing connected before Accept (C5)
     assert not any("session code" in line for line in agent.lines)
     click_words(display, shot, accept)

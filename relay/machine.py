@@ -69,7 +69,7 @@ from relay.events import (
 )
 from relay.limits import PairingLimiter, address_key
 from relay.pairing import CodeBook, Technicians, format_code, hash_secret
-from relay.playbooks import playbook_file_name
+from relay.playbooks import check_room, playbook_file_name
 from relay.session import SessionState
 from wire import protocol
 from wire.chain import ChainError, ChainFollower
@@ -580,12 +580,13 @@ class RelayMachine:
             if not session.records_open:
                 raise SessionEnded("the session's record is closed")
             file_name = playbook_file_name(message.get("params"), message.data, self._now.utc)
+            check_room(session.meta.get("playbooks"), len(message.data or b""))
         except WorkbenchError as err:
             return protocol.error(message["id"], err.to_wire())
         name = str(message["params"]["name"])
         self._out.append(SavePlaybook(session.id, file_name, message.data or b""))
         session.meta.setdefault("playbooks", []).append({"name": name, "file": f"playbooks/{file_name}",
-                                                          "at": self._now.utc})
+                                                          "at": self._now.utc, "bytes": len(message.data or b"")})
         self._save_meta(session)
         return protocol.response(message["id"], {"path": f"sessions/{session.id}/playbooks/{file_name}"})
 

@@ -9,11 +9,11 @@ import pytest
 
 from relay.events import SaveMeta, SavePlaybook
 from relay.index.summary import summarize
-from relay.playbooks import MAX_PLAYBOOK_BYTES, playbook_file_name
+from relay.playbooks import MAX_PLAYBOOK_BYTES, MAX_PLAYBOOKS_PER_SESSION, playbook_file_name
 from relay.records import SessionRecords
 from tests.relay.test_machine import Harness, messages
 from wire import protocol
-from wire.errors import BadParams, MessageTooLarge
+from wire.errors import BadParams, MessageTooLarge, NoSpace
 
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
 
@@ -63,3 +63,23 @@ def test_bad_requests_are_refused(params: dict[str, str], data: bytes | None, er
 def test_the_file_is_named_by_the_relays_utc_time() -> None:
     assert playbook_file_name({"name": "hosts_dns"}, NOTEBOOK, "2026-12-07T10:00:00.123+00:00") == \
         "hosts_dns-20261207T100000Z.ipynb"
+
+
+def test_a_session_keeps_a_bounded_number_and_size_of_notebooks() -> None:
+    relay = Harness()
+    relay.paired()
+    for n in range(MAX_PLAYBOOKS_PER_SESSION):
+        actions = relay.send("t", protocol.request(f"r{n}", "relay.put_playbook", {"name": "disk_full"}, NOTEBOOK))
+        assert [a for a in actions if isinstance(a, SavePlaybook)], n
+    actions = relay.send("t", protocol.request("over", "relay.put_playbook", {"name": "disk_full"}, NOTEBOOK))
+    assert not [a for a in actions if isinstance(a, SavePlaybook)]
+    (answer,) = messages(actions, "t")
+    assert answer.type == "error" and answer["code"] == NoSpace.code and "32 playbook" in answer["message"]
+
+    relay = Harness()  # and by bytes: eight notebooks of the largest size fill a session's share
+    relay.paired()
+    big = b"{" + b" " * (MAX_PLAYBOOK_BYTES - 1)
+    answers = [messages(relay.send("t", protocol.request(f"b{n}", "relay.put_playbook", {"name": "bundle"}, big)),
+                        "t")[0] for n in range(9)]
+    assert [a.type for a in answers] == ["response"] * 8 + ["error"]
+    assert answers[-1]["code"] == NoSpace.code

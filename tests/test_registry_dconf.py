@@ -7,9 +7,7 @@ dconf's service is started by that bus and ends with it.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from agent.registry import Registry
 from agent.registry.backend import Scope
 from agent.registry.dconf import DconfBackend, Unmapped, gvariant_value, parse_gvariant, to_gvariant
 from agent.registry.model import GVARIANT, RegValue
-from tests import requires
+from tests.dconf_session import private_dconf_session
 from tests.registry_support import AgentHarness
 from wire.errors import BadParams, NotFound, Unavailable, Unsupported
 
@@ -91,41 +89,12 @@ def test_writing_keeps_the_native_type_and_its_range() -> None:
 
 # Runs the bus as its child and adopts what the bus starts (a child subreaper), so that dconf's
 # service, which outlives the bus by a moment, is reaped here rather than left to init.
-_BUS_KEEPER = """
-import ctypes, os, subprocess, sys
-ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE,
-                       stderr=subprocess.DEVNULL, text=True)
-print(bus.stdout.readline().strip(), flush=True)
-sys.stdin.read()
-bus.terminate()
-while True:
-    try:
-        os.wait()
-    except ChildProcessError:
-        break
-"""
 
 
 @pytest.fixture(scope="module")
 def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    requires.tool("dconf", "dconf-cli")
-    requires.tool("dbus-daemon", "dbus")
-    root = tmp_path_factory.mktemp("dconf-home")
-    runtime = root / "run"
-    runtime.mkdir(mode=0o700)
-    env = {**os.environ, "HOME": str(root), "XDG_CONFIG_HOME": str(root / "config"),
-           "XDG_RUNTIME_DIR": str(runtime), "XDG_CACHE_HOME": str(root / "cache")}
-    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    keeper = subprocess.Popen([sys.executable, "-c", _BUS_KEEPER], env=env, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert keeper.stdout is not None
-        address = keeper.stdout.readline().strip()  # printed once the bus listens
-        assert address, "dbus-daemon did not start"
-        yield {**env, "DBUS_SESSION_BUS_ADDRESS": address}
-    finally:
-        keeper.communicate(timeout=60)  # closing its input ends the bus; it returns once all is reaped
+    with private_dconf_session(tmp_path_factory.mktemp("dconf-home")) as env:
+        yield env
 
 
 @pytest.fixture

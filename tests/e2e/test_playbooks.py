@@ -28,9 +28,9 @@ import pytest
 from nbclient import NotebookClient
 
 from tests import requires
+from tests.dconf_session import private_dconf_session
 from tests.hive_factory import Node, build_hive
 from tests.registry_support import regipy_values
-from tests.test_registry_dconf import _BUS_KEEPER
 from wire.chain import read_records
 from workbench.lab import Proc, Xvfb, start_agent, start_relay
 
@@ -355,25 +355,10 @@ def test_hosts_dns(screen: Xvfb, relay_url: tuple[str, Path], procs: list[Proc],
 
 @pytest.fixture(scope="module")
 def dconf_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A private session bus, and dconf's service started by it (as tests/test_registry_dconf.py does)."""
-    requires.tool("dconf", "dconf-cli")
-    requires.tool("dbus-daemon", "dbus")
-    root = tmp_path_factory.mktemp("dconf-home")
-    runtime = root / "run"
-    runtime.mkdir(mode=0o700)
-    env = {**os.environ, "HOME": str(root), "XDG_CONFIG_HOME": str(root / "config"),
-           "XDG_RUNTIME_DIR": str(runtime), "XDG_CACHE_HOME": str(root / "cache")}
-    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    keeper = subprocess.Popen([sys.executable, "-c", _BUS_KEEPER], env=env, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert keeper.stdout is not None
-        address = keeper.stdout.readline().strip()
-        assert address, "dbus-daemon did not start"
-        yield {"HOME": env["HOME"], "XDG_CONFIG_HOME": env["XDG_CONFIG_HOME"], "XDG_RUNTIME_DIR": str(runtime),
-               "XDG_CACHE_HOME": env["XDG_CACHE_HOME"], "DBUS_SESSION_BUS_ADDRESS": address}
-    finally:
-        keeper.communicate(timeout=60)
+    """A private session bus, and dconf's service started by it: the variables the agent needs."""
+    with private_dconf_session(tmp_path_factory.mktemp("dconf-home")) as env:
+        yield {name: env[name] for name in ("HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME",
+                                            "DBUS_SESSION_BUS_ADDRESS")}
 
 
 def dconf(env: dict[str, str], *args: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 from agent.cli import main as agent_main
 from agent.link import plain_ws_refusal
@@ -73,6 +74,8 @@ class FakeAgent:
                     message = protocol.decode(await asyncio.wait_for(ws.recv(), 0.5))
                 except TimeoutError:
                     continue
+                except ConnectionClosed:
+                    return  # the relay ended the session (the technician closed it) before the test said stop
                 if message.type == "welcome" and "code" in message.fields:
                     self.code = str(message["code"])
                     self.has_code.set()

@@ -64,8 +64,9 @@ PREALLOCATE_BYTES = 1 << 20
 #: An event loop writes its records itself while the disk's recent writes took less than this; on a
 #: slower disk the loop hands them to the writer thread instead, so frames do not wait on the disk.
 LOOP_WRITE_BUDGET = 0.001
-#: How fast the recent write time follows a new write (exponentially weighted).
-_RECENT_WEIGHT = 0.25
+#: The recent write time is the slowest write lately: each write's time, decaying by this at each
+#: later write (a write of 20 ms keeps the loop off the disk for the next ~30 writes).
+_RECENT_DECAY = 0.9
 
 if sys.platform == "linux":
     #: Every write returns once its data is on the disk (fdatasync's promise): no separate sync.
@@ -147,7 +148,7 @@ class Journal:
         self._closed = False
         #: who writes: nobody, a loop's next turn (planned), or someone now
         self._state = _IDLE
-        #: seconds a write + sync took lately (weighted), to choose between the loop and the thread
+        #: seconds the slowest write + sync took lately (decaying), to choose between the loop and the thread
         self.recent_write = 0.0
         self._planned_on: asyncio.AbstractEventLoop | None = None  # the loop whose next turn writes
         self._handoff = False  # the writer thread is to write what is staged (its ``_state`` is _WRITING)
@@ -302,7 +303,7 @@ class Journal:
                 self._settle(batch, err)
                 continue
             self._end += len(data)
-            self.recent_write += (time.perf_counter() - started - self.recent_write) * _RECENT_WEIGHT
+            self.recent_write = max(time.perf_counter() - started, self.recent_write * _RECENT_DECAY)
             with self._cond:
                 self.records.extend(staged.record for staged in batch)
                 self._durable.advance(batch[-1].record)

@@ -19,9 +19,10 @@ whose ``call`` record overlapped its run was tried and left out: the customer is
 promised that the call is written *before* it runs, and a journal is worth what
 its promises are.)
 
-The journal's syncs are awaited (:meth:`agent.journal.Journal.append_async`), never
-waited for on the event loop: concurrent calls share one sync (group commit) and
-screen frames keep moving while a record goes to disk.
+The journal's syncs are awaited (:meth:`agent.journal.Journal.append_async`):
+concurrent calls share one sync (group commit).  On a fast disk the loop writes
+the batch itself on its next turn (no thread hop; frames wait ~0.15 ms); on a slow
+one a writer thread does, and frames keep moving while a record goes to disk.
 
 A request id seen before is answered from a small cache without running again,
 so a request re-sent after a reconnect is never executed twice.  A request the

@@ -19,12 +19,19 @@ Why it is fast without being less durable:
 * **One syscall per batch on Linux.**  The file is opened ``O_DSYNC`` there and
   a batch goes out in one ``pwrite`` that returns once the data is on the disk
   (what ``write`` + ``fdatasync`` promise, one system call instead of three).
-* **Group commit, off the caller's thread.**  One writer thread writes and syncs
-  every record staged since its last sync in one write + one sync, so
-  concurrent calls share a sync; the event loop awaits a future
-  (:meth:`append_async`) instead of waiting on the disk, so frames and messages
-  keep moving meanwhile.  The writer wakes each waiting event loop once per
-  batch (one ``call_soon_threadsafe`` resolves all its waiters), not once per record.
+* **Group commit, written by whoever is there: no thread hop on a fast disk.**
+  The first caller that finds no write under way becomes the writer and writes
+  every record staged so far in one write + one sync, then whatever was staged
+  meanwhile, until nothing is left; callers that find a write under way leave
+  their record to it.  An event loop's caller (:meth:`append_async`) stages its
+  record and the loop writes it on its next turn (``call_soon``), so every call
+  staged in the same turn shares one sync, and the caller is resumed from the
+  loop itself.  Handing each record to a writer thread and back had cost two
+  thread wake-ups per record, more than the sync itself on a busy machine (a
+  no-op call makes two records).  The price is that the loop waits while it
+  writes (one ``O_DSYNC`` write, ~0.15 ms on this SSD), and frames with it; so a
+  loop whose recent writes took longer than :data:`LOOP_WRITE_BUDGET` (a slow
+  or busy disk) hands them to a writer thread instead, and goes on meanwhile.
 Records are chained (``seq``, ``prev``, ``hash``) when they are staged, in the
 order the callers staged them, and written in that order; :attr:`records`,
 :attr:`seq` and :attr:`head` show only records already on disk.
@@ -39,6 +46,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -53,6 +61,12 @@ log = logging.getLogger(__name__)
 
 #: The journal grows by this much zeroed, synced space at a time (a session writes well under it).
 PREALLOCATE_BYTES = 1 << 20
+#: An event loop writes its records itself while the disk's recent writes took less than this; on a
+#: slower disk the loop hands them to the writer thread instead, so frames do not wait on the disk.
+LOOP_WRITE_BUDGET = 0.001
+#: The recent write time is the slowest write lately: each write's time, decaying by this at each
+#: later write (a write of 20 ms keeps the loop off the disk for the next ~30 writes).
+_RECENT_DECAY = 0.9
 
 if sys.platform == "linux":
     #: Every write returns once its data is on the disk (fdatasync's promise): no separate sync.
@@ -63,6 +77,10 @@ if sys.platform == "linux":
 else:  # Windows (FlushFileBuffers) and macOS have no fdatasync, and Windows no O_DSYNC
     _SYNC_FLAG = 0
     _data_sync: Callable[[int], None] = os.fsync
+
+
+#: The journal's writer: nobody; planned on an event loop's next turn; writing now (some thread).
+_IDLE, _PLANNED, _WRITING = "idle", "planned", "writing"
 
 
 @dataclass
@@ -128,7 +146,13 @@ class Journal:
         self._queue: list[_Staged] = []
         self._failed: OSError | None = None
         self._closed = False
-        self._writer: threading.Thread | None = None
+        #: who writes: nobody, a loop's next turn (planned), or someone now
+        self._state = _IDLE
+        #: seconds the slowest write + sync took lately (decaying), to choose between the loop and the thread
+        self.recent_write = 0.0
+        self._planned_on: asyncio.AbstractEventLoop | None = None  # the loop whose next turn writes
+        self._handoff = False  # the writer thread is to write what is staged (its ``_state`` is _WRITING)
+        self._thread: threading.Thread | None = None
         self.on_append = on_append
 
     def _recover(self) -> None:
@@ -159,66 +183,115 @@ class Journal:
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Write one record, sync it, and return it (blocks the calling thread until it is on disk).
 
-        Raises OSError when it could not be written (or the journal is closed or failed before).
+        Called on an event loop's thread, it blocks that loop for the write (use :meth:`append_async`
+        there).  Raises OSError when it could not be written (or the journal is closed or failed before).
         """
         done: Future[None] = Future()
-        # Running from the start: the writer never meets a cancelled future.
+        # Running from the start: a writer never meets a cancelled future.
         done.set_running_or_notify_cancel()
-        (staged,) = self._stage([(kind, fields)], done=done)
+        with self._cond:
+            (staged,) = self._stage([(kind, fields)], done=done)
+            # A write under way (another thread's) takes this record with it; one only planned on a
+            # loop's next turn is taken over here: this thread may be that loop's, which waits on us.
+            write_here = self._state != _WRITING
+            if write_here:
+                self._state = _WRITING
+        if write_here:
+            self._drain()
         done.result()
         return staged.record
 
     async def append_async(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Like :meth:`append`, awaiting the disk instead of blocking the event loop.
+        """Like :meth:`append`, written on the event loop's next turn with every record staged before it.
 
         The record is chained at once (so records keep the order of the calls); it is
         returned once it is on disk.  A caller that gives up (a cancelled task) cannot
         take back a record already chained: it is written all the same.  Raises OSError
         as :meth:`append`.
         """
-        waiter = asyncio.get_running_loop().create_future()
-        (staged,) = self._stage([(kind, fields)], waiter=waiter)
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        with self._cond:
+            (staged,) = self._stage([(kind, fields)], waiter=waiter)
+            # Planned on another loop (one that may have closed before its turn came): plan it here too;
+            # the first turn to come writes, the other finds nothing to do.
+            if self._state == _IDLE or (self._state == _PLANNED and self._planned_on is not loop):
+                self._state, self._planned_on = _PLANNED, loop
+                loop.call_soon(self._planned_write)
         await waiter  # a caller cancelled here cancels only its waiting: the record is written all the same
         return staged.record
 
     def _stage(self, entries: list[tuple[str, dict[str, Any]]], *, done: Future[None] | None = None,
                waiter: asyncio.Future[None] | None = None) -> list[_Staged]:
-        """Chain *entries* in order and queue them; the last one carries the future to settle."""
-        with self._cond:
-            if self._failed is not None:
-                raise OSError(self._failed.errno, f"the journal could not be written: {self._failed}")
-            if self._closed:
-                raise OSError(errno.EBADF, "the journal is closed")
-            staged: list[_Staged] = []
-            for kind, fields in entries:
-                record: dict[str, Any] = {"seq": self._staged_chain.seq + 1, "time": utc_now(), "kind": kind}
-                record.update(fields)
-                record.pop("hash", None)
-                record["prev"] = self._staged_chain.head
-                record["hash"] = record_hash(record)
-                self._staged_chain.advance(record)
-                staged.append(_Staged(record, canonical(record) + b"\n"))
-            staged[-1].done, staged[-1].waiter = done, waiter
-            self._queue.extend(staged)
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._write_loop, name=f"journal {self.path.name}",
-                                                daemon=True)
-                self._writer.start()
-            self._cond.notify()
+        """Chain *entries* in order and queue them; the last one carries the future to settle.
+
+        The caller holds ``_cond``.  Raises OSError when the journal failed or is closed.
+        """
+        if self._failed is not None:
+            raise OSError(self._failed.errno, f"the journal could not be written: {self._failed}")
+        if self._closed:
+            raise OSError(errno.EBADF, "the journal is closed")
+        staged: list[_Staged] = []
+        for kind, fields in entries:
+            record: dict[str, Any] = {"seq": self._staged_chain.seq + 1, "time": utc_now(), "kind": kind}
+            record.update(fields)
+            record.pop("hash", None)
+            record["prev"] = self._staged_chain.head
+            record["hash"] = record_hash(record)
+            self._staged_chain.advance(record)
+            staged.append(_Staged(record, canonical(record) + b"\n"))
+        staged[-1].done, staged[-1].waiter = done, waiter
+        self._queue.extend(staged)
         return staged
 
-    def _write_loop(self) -> None:
-        """The one writer: everything staged since the last sync goes out in one write and one sync."""
+    def _planned_write(self) -> None:
+        """On the loop, the turn after a record was staged there: write it and all staged since.
+
+        The loop writes itself while the disk is fast (:data:`LOOP_WRITE_BUDGET`); else the writer
+        thread writes and the loop goes on meanwhile (two thread wake-ups per batch instead of none).
+        """
+        with self._cond:
+            if self._state != _PLANNED:  # taken over by a blocking append (or close) meanwhile
+                return
+            self._state = _WRITING
+            if self.recent_write > LOOP_WRITE_BUDGET:
+                self._handoff = True
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._write_thread, name=f"journal {self.path.name}",
+                                                    daemon=True)
+                    self._thread.start()
+                self._cond.notify_all()
+                return
+        self._drain()
+
+    def _write_thread(self) -> None:
+        """The writer thread: writes what a loop handed over, until the journal is closed."""
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
+                while not self._handoff and not self._closed:
                     self._cond.wait()
+                if not self._handoff:
+                    return
+                self._handoff = False
+            self._drain()
+
+    def _drain(self) -> None:
+        """Be the writer (``_state`` is ``_WRITING``): write and sync batches until nothing is staged.
+
+        Everything staged since the last batch goes out in one write and one sync; records staged
+        by others while a batch is on its way go in the next.
+        """
+        while True:
+            with self._cond:
                 batch, self._queue = self._queue, []
                 if not batch:
+                    self._state = _IDLE
+                    self._cond.notify_all()
                     return
             data = b"".join(staged.line for staged in batch)
             try:
                 self._make_room(len(data))
+                started = time.perf_counter()  # the record's write, not the space's growth
                 _write_at(self._fd, data, self._end)
                 _data_sync(self._fd)
             except OSError as err:
@@ -230,6 +303,7 @@ class Journal:
                 self._settle(batch, err)
                 continue
             self._end += len(data)
+            self.recent_write = max(time.perf_counter() - started, self.recent_write * _RECENT_DECAY)
             with self._cond:
                 self.records.extend(staged.record for staged in batch)
                 self._durable.advance(batch[-1].record)
@@ -243,7 +317,12 @@ class Journal:
 
     @staticmethod
     def _settle(batch: list[_Staged], err: OSError | None) -> None:
-        """Tell the batch's callers: threads through their futures, each event loop with one wake-up."""
+        """Tell the batch's callers: threads through their futures, the writer's own loop directly,
+        any other event loop with one wake-up."""
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # written from a plain thread
+            here = None
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], OSError | None]]] = {}
         for staged in batch:
             if staged.done is not None:
@@ -254,6 +333,9 @@ class Journal:
             if staged.waiter is not None:
                 by_loop.setdefault(staged.waiter.get_loop(), []).append((staged.waiter, err))
         for loop, waiters in by_loop.items():
+            if loop is here:
+                _settle_waiters(waiters)
+                continue
             try:
                 loop.call_soon_threadsafe(_settle_waiters, waiters)
             except RuntimeError:  # that loop is closed: nobody is waiting any more
@@ -278,14 +360,18 @@ class Journal:
             if self._closed:
                 return
             self._closed = True
-            self._cond.notify()
-            writer = self._writer
-        if writer is not None and writer is not threading.current_thread():
-            writer.join()
+            self._cond.notify_all()  # the writer thread, if any, ends once it wrote what it was handed
+            while self._state == _WRITING:  # another thread's write: it takes what is staged
+                self._cond.wait()
+            write_here = bool(self._queue)  # planned on a loop that has not run it (maybe this thread's)
+            self._state = _WRITING if write_here else _IDLE
+        if write_here:
+            self._drain()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()  # woken by _closed: it ends once nothing is handed over
         try:
             if self._allocated > self._end:
                 os.ftruncate(self._fd, self._end)
                 os.fsync(self._fd)
         finally:
             os.close(self._fd)
-

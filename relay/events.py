@@ -12,7 +12,7 @@ websocket frames of :mod:`wire.protocol`, already encoded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wire import protocol
@@ -171,6 +171,8 @@ class AppendJournal:
 
     session_id: str
     record: dict[str, Any]
+    #: the record's canonical JSON, as the chain check made it (None: encode it again)
+    line: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

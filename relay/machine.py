@@ -419,11 +419,11 @@ class RelayMachine:
         if isinstance(seq, int) and seq <= session.chain.seq:
             return True
         try:
-            session.chain.check(record)
+            line = session.chain.check(record)
         except ChainError as err:
             self._journal_alert(session, str(err))
             return False
-        self._out.append(AppendJournal(session.id, record))
+        self._out.append(AppendJournal(session.id, record, line))
         return True
 
     def _check_agent_head(self, session: SessionState, head: Any) -> None:

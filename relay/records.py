@@ -134,10 +134,13 @@ class SessionRecords:
         if self._recorder is not None:
             self._recorder.tick()
 
-    def append_journal(self, record: dict[str, Any]) -> None:
-        """Append the agent's next journal record, already checked against the chain; ignored once closed."""
+    def append_journal(self, record: dict[str, Any], line: bytes | None = None) -> None:
+        """Append the agent's next journal record, already checked against the chain; ignored once closed.
+
+        *line* is the record's canonical JSON when the chain check made it already.
+        """
         if not self._journal.closed:
-            self._journal.write(canonical(record) + b"\n")
+            self._journal.write((canonical(record) if line is None else line) + b"\n")
             # The head the next recording segment is tied to (wire.recording).
             self._journal_head = {"seq": record.get("seq"), "head": record.get("hash")}
             if self._recorder is not None:

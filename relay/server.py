@@ -287,7 +287,7 @@ class Relay:
         elif isinstance(action, LogMessage):
             records.log_message(action.direction, action.kind, action.fields, action.size)
         elif isinstance(action, AppendJournal):
-            records.append_journal(action.record)
+            records.append_journal(action.record, action.line)
         elif isinstance(action, RecordScreen):
             records.record_screen(action.name, action.body, action.data)
         elif isinstance(action, SaveScreenshot):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import journal as journal_module
 from agent.journal import Journal
 from wire.chain import read_records, verify_file
 
@@ -172,3 +173,69 @@ def test_without_pwrite_records_are_written_at_their_place_all_the_same(tmp_path
     journal.close()
     assert [r["request"] for r in read_records(path)] == [f"r{i}" for i in range(40)]
     assert verify_file(path).ok and b"\0" not in path.read_bytes()
+
+
+def test_an_event_loop_writes_its_own_records_without_a_thread(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a fast disk the loop writes and syncs itself: no hop to a writer thread and back per record."""
+    monkeypatch.setattr(journal_module, "LOOP_WRITE_BUDGET", float("inf"))  # every disk is fast enough
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+
+    async def calls() -> list[int]:
+        seqs = []
+        for i in range(20):  # one after the other, like calls answered in turn
+            record = await journal.append_async("call", request=f"r{i}")
+            assert record["seq"] in {r["seq"] for r in read_records(path)}  # on disk when it returns
+            seqs.append(int(record["seq"]))
+        return seqs
+
+    assert asyncio.run(calls()) == list(range(1, 21))
+    assert journal._thread is None
+    journal.close()
+    assert verify_file(path).records == 20
+
+
+def test_on_a_slow_disk_the_loop_hands_its_records_to_the_writer_thread(tmp_path: Path) -> None:
+    """A loop that saw slow writes lately does not wait on the disk itself; close ends the thread."""
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def calls() -> list[int]:
+        journal.recent_write = 1.0  # as if the last writes had taken a second each
+        beat = asyncio.ensure_future(ticker())
+        try:
+            records = await asyncio.gather(*(journal.append_async("call", request=f"r{i}") for i in range(16)))
+        finally:
+            beat.cancel()
+        return [int(r["seq"]) for r in records]
+
+    assert asyncio.run(calls()) == list(range(1, 17))
+    assert journal._thread is not None and ticks > 0  # the loop kept turning while the thread wrote
+    assert journal.recent_write < 1.0  # the thread's fast writes bring the loop back to writing itself
+    journal.close()
+    assert not journal._thread.is_alive()
+    assert verify_file(path).records == 16
+
+
+def test_a_blocking_append_on_the_loop_takes_over_the_loops_planned_write(tmp_path: Path) -> None:
+    """A service on the loop's thread may append blocking while the loop's own write waits for its turn."""
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+
+    async def mixed() -> tuple[int, int]:
+        planned = asyncio.ensure_future(journal.append_async("call", request="async"))
+        await asyncio.sleep(0)  # staged, its write planned for the loop's next turn
+        blocking = journal.append("note", words="blocking, on the loop's thread")  # would deadlock if it waited
+        return int((await planned)["seq"]), int(blocking["seq"])
+
+    assert asyncio.run(mixed()) == (1, 2)
+    assert [r["kind"] for r in read_records(path)] == ["call", "note"]
+    journal.close()

@@ -45,6 +45,28 @@ def record_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(str(record.get("prev", "")).encode() + canonical(body)).hexdigest()
 
 
+_HEX: Final = frozenset("0123456789abcdef")
+
+
+def line_and_hash(record: dict[str, Any]) -> tuple[bytes, str]:
+    """*record*'s canonical JSON and the hash it must carry, with one JSON encoding where one suffices.
+
+    A record whose ``seq`` and ``prev`` are there (keys sorting after ``hash``) has its claimed
+    ``"hash":"<64 hex>",`` member in its canonical JSON; when that member is there once, removing it
+    leaves the canonical JSON of the record without ``hash``, which is what is hashed.  Any other
+    record is encoded twice, as :func:`record_hash` does.  Raises what :func:`canonical` raises.
+    """
+    line = canonical(record)
+    claimed = record.get("hash")
+    if isinstance(claimed, str) and len(claimed) == 64 and _HEX.issuperset(claimed) and "seq" in record \
+            and "prev" in record:
+        member = b'"hash":"' + claimed.encode() + b'",'
+        if line.count(member) == 1:
+            body = line.replace(member, b"", 1)
+            return line, hashlib.sha256(str(record.get("prev", "")).encode() + body).hexdigest()
+    return line, record_hash(record)
+
+
 class ChainError(ValueError):
     """A record does not follow the chain; ``seq`` names where it broke."""
 
@@ -61,8 +83,11 @@ class ChainFollower:
         self.seq = seq
         self.head = head
 
-    def check(self, record: Any) -> None:
-        """Accept *record* as the next one; raises :class:`ChainError` when it does not follow."""
+    def check(self, record: Any) -> bytes:
+        """Accept *record* as the next one and return its canonical JSON (the line to keep, without newline).
+
+        Raises :class:`ChainError` when it does not follow.
+        """
         expected = self.seq + 1
         if not isinstance(record, dict):
             raise ChainError(expected, "not a JSON object")
@@ -71,12 +96,13 @@ class ChainFollower:
         if record.get("prev") != self.head:
             raise ChainError(expected, "does not link to the previous record (prev differs)")
         try:
-            expected_hash = record_hash(record)
+            line, expected_hash = line_and_hash(record)
         except (UnicodeEncodeError, RecursionError) as err:  # a lone surrogate escape, or nesting no one wrote
             raise ChainError(expected, "it holds a value no journal writer can write") from err
         if record.get("hash") != expected_hash:
             raise ChainError(expected, "its hash does not match its content")
         self.advance(record)
+        return line
 
     def advance(self, record: dict[str, Any]) -> None:
         """Take *record* as the new head without checking it (the writer made it)."""

@@ -112,3 +112,22 @@ def test_journal_verify_command_names_the_first_bad_record(tmp_path: Path) -> No
     bad = subprocess.run([sys.executable, "-m", "workbench.cli", "journal", "verify", str(path)],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "first bad record is 4" in bad.stdout
+
+
+@pytest.mark.parametrize("nested", [
+    {"hash": "0" * 64},  # a nested member that looks like the top-level one
+    {"note": '"hash":"' + "a" * 64 + '",'},  # the member's text inside a string (escaped there)
+    {"hash": None, "list": [{"hash": "b" * 64}]},
+])
+def test_the_follower_hashes_a_record_from_its_one_encoding_as_record_hash_does(nested: dict[str, object]) -> None:
+    """The relay's check encodes a record once (its line and its hash); it must agree with record_hash."""
+    record: dict[str, object] = {"seq": 1, "time": "2026-01-01T00:00:00+00:00", "kind": "call", "prev": GENESIS,
+                                 "params": nested, "words": "é"}
+    record["hash"] = record_hash(record)
+    assert ChainFollower().check(record) == canonical(record)
+    forged = dict(record, hash="f" * 64)  # hex, the right length, and wrong
+    with pytest.raises(ChainError, match="hash does not match"):
+        ChainFollower().check(forged)
+    nested_copy = dict(record, params={**nested, "hash": record["hash"]})  # a chain hash nested in the record
+    nested_copy["hash"] = record_hash(nested_copy)
+    assert ChainFollower().check(nested_copy) == canonical(nested_copy)

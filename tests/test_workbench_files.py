@@ -320,6 +320,17 @@ def test_upload(caller: DispatchCaller, remote: Path, local: Path) -> None:
     assert not (remote / "up.bin").exists()
 
 
+def test_an_upload_of_many_small_chunks_written_at_once_arrives_whole(caller: DispatchCaller, remote: Path,
+                                                                       local: Path) -> None:
+    """The agent writes chunks outside the upload's lock, in its worker threads at once, and they end in any
+    order: each range reserved while written, the running hash fed in order (from memory or read back)."""
+    data = random_file(local / "up.bin", 3 * MiB + 17)
+    transfer = namespace(caller, chunk_size=64 * 1024, in_flight=16).upload(local / "up.bin", str(remote / "up.bin"))
+    assert (remote / "up.bin").read_bytes() == data
+    assert transfer.sha256 == hashlib.sha256(data).hexdigest()
+    assert caller.methods.count("files.upload_chunk") == 49  # 48 of 64 KiB and the last 17 bytes
+
+
 def test_upload_of_an_empty_file(caller: DispatchCaller, remote: Path, local: Path) -> None:
     (local / "e").write_bytes(b"")
     namespace(caller).upload(local / "e", str(remote / "e"))

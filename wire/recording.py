@@ -69,13 +69,17 @@ def file_header(session_id: str, started_at: str, started_epoch: float) -> bytes
 class SegmentBuilder:
     """The events of the segment being filled, in memory until :meth:`seal_parts`.
 
-    The events' bytes are kept as the objects the relay received (never copied into one buffer):
-    :meth:`seal_parts` hashes them once, in one pass, and hands them on for one ``writev``.
+    The events' bytes are kept as the objects the relay received (never copied into one buffer)
+    and hashed as each one is added, while it is still in the CPU's cache from the relay's
+    receiving it (hashing a whole segment at its end read it back from memory once more);
+    :meth:`seal_parts` hands them on for one ``writev``.
     """
 
     events: list[list[Any]] = field(default_factory=list)
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
+    #: the running SHA-256 of the payload added so far (the segment's ``payload_sha256`` when sealed)
+    digest: Any = field(default_factory=hashlib.sha256)
     t0: float | None = None
     key: bool = False
 
@@ -93,25 +97,24 @@ class SegmentBuilder:
         self.events.append([round(t, 4), name, body, self.size, len(data)])
         if data:
             self.chunks.append(data)
+            self.digest.update(data)
             self.size += len(data)
 
     def seal_parts(self, chain: ChainFollower, time: str, journal: dict[str, Any]) -> list[bytes]:
         """The segment's bytes as parts to write in order (prefix and header, then the events' bytes),
         chained after *chain*'s head (advanced); the builder is emptied."""
         assert self.t0 is not None
-        digest = hashlib.sha256()
-        for chunk in self.chunks:
-            digest.update(chunk)
         record: dict[str, Any] = {
             "seq": chain.seq + 1, "time": time, "kind": "segment", "t0": round(self.t0, 4),
             "t1": self.events[-1][0], "key": self.key, "events": self.events,
-            "payload_bytes": self.size, "payload_sha256": digest.hexdigest(),
+            "payload_bytes": self.size, "payload_sha256": self.digest.hexdigest(),
             "journal": journal, "prev": chain.head}
         record["hash"] = record_hash(record)
         chain.advance(record)
         header = zlib.compress(canonical(record), 6)
         parts = [_SEGMENT_PREFIX.pack(SEGMENT_MAGIC, len(header), self.size) + header, *self.chunks]
         self.events, self.chunks, self.size, self.t0, self.key = [], [], 0, None, False
+        self.digest = hashlib.sha256()
         return parts
 
     def seal(self, chain: ChainFollower, time: str, journal: dict[str, Any]) -> bytes:

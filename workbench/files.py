@@ -317,7 +317,10 @@ class FilesNamespace:
     NotFound, BadParams, Conflict, AlreadyExists, PermissionDenied, NoSpace…)
     and SessionEnded once the session is over.
 
-    ``chunk_size`` and ``in_flight`` shape transfers; ``max_retries`` bounds
+    ``chunk_size`` and ``in_flight`` shape transfers (by default 4 chunks in flight
+    for a download and 8 for an upload, whose chunks each wait at the agent for two
+    journal syncs and a disk write: the deeper window keeps the wire busy meanwhile;
+    an ``in_flight`` given applies to both); ``max_retries`` bounds
     the reconnects a transfer waits through without progress, and
     ``give_up_after`` (seconds, default :data:`GIVE_UP_AFTER`) how long it
     goes on without progress: then it stops with ConnectionLost; ``retry_delay``
@@ -327,20 +330,21 @@ class FilesNamespace:
     result), and its many calls are not recorded one by one.
     """
 
-    def __init__(self, caller: Caller, *, chunk_size: int = CHUNK_MAX, in_flight: int = 4, max_retries: int = 8,
-                 retry_delay: Callable[[int], float] = _default_delay,
+    def __init__(self, caller: Caller, *, chunk_size: int = CHUNK_MAX, in_flight: int | None = None,
+                 max_retries: int = 8, retry_delay: Callable[[int], float] = _default_delay,
                  in_kernel: Callable[[], bool] = _in_kernel, history: History | None = None,
                  give_up_after: float = GIVE_UP_AFTER) -> None:
         if not 0 < chunk_size <= CHUNK_MAX:
             raise ValueError(f"chunk_size must be between 1 and {CHUNK_MAX}")
-        if in_flight < 1:
+        if in_flight is not None and in_flight < 1:
             raise ValueError("in_flight must be at least 1")
         if not give_up_after > 0:
             raise ValueError("give_up_after must be a positive number of seconds")
         self.give_up_after = give_up_after
         self._caller = caller
         self.chunk_size = chunk_size
-        self.in_flight = in_flight
+        self.in_flight = in_flight if in_flight is not None else 4
+        self.upload_in_flight = in_flight if in_flight is not None else 8
         self.max_retries = max_retries
         self._retry_delay = retry_delay
         self._in_kernel = in_kernel
@@ -708,7 +712,7 @@ class FilesNamespace:
         offset = state.received
         try:
             while offset < state.size or pending:
-                while len(pending) < self.in_flight and offset < state.size:
+                while len(pending) < self.upload_in_flight and offset < state.size:
                     data = state.read_at(offset, min(self.chunk_size, state.size - offset))
                     params = {"id": state.id, "offset": offset, "path": state.remote}
                     pending.append(self._transfer_submit("files.upload_chunk", params, data,

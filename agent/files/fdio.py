@@ -12,6 +12,7 @@ Availability: Linux, macOS (imported only there, see :mod:`agent.files.methods`)
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import os
@@ -46,6 +47,50 @@ def _umask() -> int:
 
 #: The process's umask, read without changing it: the mode a created file gets.
 UMASK: Final = _umask()
+
+
+#: ``fallocate(2)``'s flag: allocate the blocks, leave the file's size alone (it grows as bytes are written).
+_FALLOC_FL_KEEP_SIZE: Final = 1
+
+
+def _load_fallocate() -> Callable[[int, int, int, int], int] | None:
+    """Linux's ``fallocate(2)`` through the C library, or None elsewhere.
+
+    Not ``os.posix_fallocate``: where a file system cannot allocate at once, the C library's
+    version falls back to writing every block, which would double an upload's disk writes.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = getattr(libc, "fallocate64", None) or libc.fallocate
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    call.restype = ctypes.c_int
+    return call
+
+
+_FALLOCATE: Final = _load_fallocate()
+
+
+def reserve(fd: int, start: int, end: int) -> bool:
+    """Allocate the disk blocks of bytes *start*..*end* of the file *fd* ahead of their writes; True when done.
+
+    The file's size is left alone (it grows as the bytes are written).  Writes into allocated
+    blocks cost the kernel far less than blocks found a page at a time (ext4's delayed
+    allocation).  Where the system or file system cannot (macOS, network file systems) nothing is
+    reserved and False is returned: the writes find their blocks as before.  Raises OSError
+    (ENOSPC, EDQUOT) when the disk cannot hold them.
+    """
+    if _FALLOCATE is None or end <= start:
+        return False
+    if _FALLOCATE(fd, _FALLOC_FL_KEEP_SIZE, start, end - start) == 0:
+        return True
+    failure = ctypes.get_errno()
+    if failure in (errno.ENOSPC, errno.EDQUOT):
+        raise OSError(failure, os.strerror(failure))
+    return False  # EOPNOTSUPP, ENOSYS, EINVAL...: this file system finds blocks as they are written
 
 
 def write_all(fd: int, data: bytes | memoryview, offset: int | None = None) -> None:

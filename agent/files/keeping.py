@@ -77,7 +77,17 @@ class UploadBase:
     ranges: list[tuple[int, int]] = field(default_factory=list)
     hasher: Any = field(default_factory=hashlib.sha256)
     hashed: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Guards every field; also awaited for :attr:`writing` to change (a plain lock underneath, not reentrant).
+    lock: threading.Condition = field(default_factory=lambda: threading.Condition(threading.Lock()))
+    #: The byte ranges being written outside :attr:`lock` right now (reserved under it): no other chunk
+    #: may write into one of them meanwhile, and the ``.part`` is not closed until they are done.
+    writing: list[tuple[int, int]] = field(default_factory=list)
+    #: Chunks written ahead of :attr:`hashed` (by offset), kept to be hashed from memory when the gap
+    #: before them fills, instead of being read back from the file; at most a few chunks' bytes.
+    ahead: dict[int, bytes] = field(default_factory=dict)
+    ahead_bytes: int = 0
+    #: Where the ``.part``'s disk blocks are allocated up to (ahead of the bytes written).
+    reserved: int = 0
     #: Where its ``.part`` is recorded; the record goes when the upload closes (the file is gone or in place).
     parts: PartRegistry | None = None
 
@@ -85,8 +95,20 @@ class UploadBase:
     def received(self) -> int:
         return self.ranges[0][1] if self.ranges and self.ranges[0][0] == 0 else 0
 
+    def writing_into(self, start: int, end: int) -> bool:
+        """Whether a chunk is being written into some of the bytes *start*..*end* right now."""
+        return any(a < end and start < b for a, b in self.writing)
+
     def close(self, remove: bool) -> None:
-        """Close the ``.part`` (removing it when *remove*) and let go of the folder and the record."""
+        """Close the ``.part`` (removing it when *remove*) and let go of the folder and the record.
+
+        The caller holds :attr:`lock`; chunks still being written outside it end first, so their
+        descriptor is never closed (and perhaps reused by another file) under them.
+        """
+        if self.writing:
+            self.lock.wait_for(lambda: not self.writing)
+        self.ahead.clear()
+        self.ahead_bytes = 0
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1

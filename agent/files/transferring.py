@@ -50,6 +50,11 @@ from wire.errors import (
 
 #: Largest gap in a download's running hash filled at once (a few chunks served out of order).
 _CATCH_UP_MAX: Final = 4 * CHUNK_MAX
+#: Most bytes of an upload's chunks kept in memory while written ahead of its running hash.
+_AHEAD_MAX: Final = 4 * CHUNK_MAX
+#: How far past a chunk an upload's ``.part`` has its disk blocks allocated before the bytes come:
+#: writing into allocated blocks costs the kernel much less than finding them a page at a time.
+_RESERVE_AHEAD: Final = 2 * CHUNK_MAX
 
 
 class FileGuard(Protocol):
@@ -73,6 +78,9 @@ class ChunkIO:
     pread_exact: Callable[[int, int, int], bytes]
     write_all: Callable[[int, bytes | memoryview, int | None], None]
     hash_range: Callable[[int, int, int | None, Any], int]
+    #: Whether positioned writes to different ranges of one descriptor may run in several threads at
+    #: once (``pwrite``); without it (a seek, then a write) an upload's chunks are written under its lock.
+    concurrent_writes: bool = False
 
 
 def _transfer_id() -> str:
@@ -127,6 +135,11 @@ class Transfers(ABC, Generic[UploadT]):
     @abstractmethod
     def hold_folder(self, loc: Any) -> dict[str, Any]:
         """The platform's fields of its upload class that hold the destination folder."""
+
+    def reserve_part(self, temp_fd: int, start: int, end: int) -> bool:
+        """Allocate the ``.part``'s blocks for bytes *start*..*end* where the platform can; False where it
+        cannot (then its writes find their blocks).  Raises OSError (ENOSPC) when the disk is full."""
+        return False
 
     def check_part(self, loc: Any, upload: UploadT) -> None:
         """Before the ``.part`` is put in place: raise Conflict if it was tampered with (where one can tell)."""
@@ -259,8 +272,9 @@ class Transfers(ABC, Generic[UploadT]):
         """files.upload_open {path, size, overwrite?=false, sha256?}: start an upload.
 
         The free space is checked, so a full disk is found now; the ``.part``
-        grows as the bytes arrive (nothing is reserved that an abandoned upload
-        would leave taken).  The ``.part`` is recorded in the agent's registry
+        grows as the bytes arrive (its disk blocks are allocated at most
+        :data:`_RESERVE_AHEAD` bytes ahead of them, where the platform can: an
+        abandoned upload leaves nothing much taken).  The ``.part`` is recorded in the agent's registry
         before it is made (see :mod:`agent.files.parts`).  Raises AlreadyExists, IsADirectory, NotFound (the
         folder), Forbidden, PermissionDenied, NoSpace, BadParams, Conflict (too
         many uploads open).
@@ -330,6 +344,7 @@ class Transfers(ABC, Generic[UploadT]):
         return upload
 
     def _drop_upload(self, ctx: CallContext, upload: UploadT, remove: bool) -> None:
+        """Forget *upload* and close it (the caller holds its lock)."""
         store = self.store_of(ctx)
         with store.transfers_lock:
             store.uploads.pop(upload.id, None)
@@ -345,7 +360,8 @@ class Transfers(ABC, Generic[UploadT]):
                 if self.folder_now(loc)[1] != upload.folder_identity:
                     raise Conflict(f"{upload.path}: its folder was moved during the upload")
         except Forbidden:
-            self._drop_upload(ctx, upload, remove=True)
+            with upload.lock:  # closing waits for chunks being written
+                self._drop_upload(ctx, upload, remove=True)
             raise
         upload.generation = guard.generation
 
@@ -368,26 +384,65 @@ class Transfers(ABC, Generic[UploadT]):
             raise BadParams(f"the chunk ends past the announced size ({upload.size})", param="offset")
         check_path_words(ctx, upload.requested, upload.path)
         self._recheck_upload(ctx, upload)
+        end = offset + len(data)
         try:
             with upload.lock:
+                # A re-sent chunk waits for the same bytes still being written by its first copy.
+                upload.lock.wait_for(lambda: not upload.writing_into(offset, end))
                 if upload.fd < 0:
                     raise NotFound("the upload was closed; start it again")
                 if offset < upload.hashed:
                     overlap = min(len(data), upload.hashed - offset)
                     if io.pread_exact(upload.fd, overlap, offset) != data[:overlap]:
                         raise Conflict("a re-sent chunk differs from the bytes received before")
-                io.write_all(upload.fd, data, offset)
-                upload.ranges = add_range(upload.ranges, offset, offset + len(data))
-                if offset <= upload.hashed < offset + len(data):
-                    upload.hasher.update(memoryview(data)[upload.hashed - offset:])
-                    upload.hashed = offset + len(data)
-                if upload.received > upload.hashed:
-                    upload.hashed = io.hash_range(upload.fd, upload.hashed, upload.received, upload.hasher)
-                received = upload.received
+                if upload.reserved < end:
+                    target = min(upload.size, end + _RESERVE_AHEAD)
+                    # Where the file system cannot allocate ahead, it is not asked again.
+                    upload.reserved = target if self.reserve_part(upload.fd, upload.reserved, target) else upload.size
+                if not io.concurrent_writes:
+                    io.write_all(upload.fd, data, offset)
+                    return self._chunk_written(ctx, upload, offset, data)
+                # The write goes outside the lock, so the next chunk's write overlaps this one's hashing
+                # (or the one before's); the reserved range keeps the descriptor open and unshared.
+                fd = upload.fd
+                upload.writing.append((offset, end))
+            try:
+                io.write_all(fd, data, offset)
+            except BaseException:
+                with upload.lock:
+                    upload.writing.remove((offset, end))
+                    upload.lock.notify_all()
+                raise
+            with upload.lock:
+                upload.writing.remove((offset, end))
+                upload.lock.notify_all()
+                return self._chunk_written(ctx, upload, offset, data)
         except OSError as err:
             raise from_os_error(err, upload.path) from err
+
+    def _chunk_written(self, ctx: CallContext, upload: UploadT, offset: int, data: bytes) -> dict[str, Any]:
+        """Count a chunk now on file and hash what is in order (the caller holds the upload's lock)."""
+        end = offset + len(data)
+        upload.ranges = add_range(upload.ranges, offset, end)
+        for start in [start for start, kept in upload.ahead.items() if start < end and offset < start + len(kept)]:
+            upload.ahead_bytes -= len(upload.ahead.pop(start))  # overwritten: the file's bytes are the ones
+        if offset <= upload.hashed < end:
+            upload.hasher.update(memoryview(data)[upload.hashed - offset:])
+            upload.hashed = end
+        elif offset > upload.hashed and upload.ahead_bytes + len(data) <= _AHEAD_MAX:
+            upload.ahead[offset] = data  # hashed from memory once the chunks before it are in
+            upload.ahead_bytes += len(data)
+        while upload.hashed in upload.ahead:  # chunks kept from before that now follow on
+            kept = upload.ahead.pop(upload.hashed)
+            upload.ahead_bytes -= len(kept)
+            upload.hasher.update(kept)
+            upload.hashed += len(kept)
+        if upload.received > upload.hashed:  # chunks written ahead and not kept: read back, hashed once
+            upload.hashed = self.io.hash_range(upload.fd, upload.hashed, upload.received, upload.hasher)
+            for start in [start for start in upload.ahead if start < upload.hashed]:
+                upload.ahead_bytes -= len(upload.ahead.pop(start))
         ctx.journal_details.update(offset=offset, bytes=len(data))
-        return {"received": received}
+        return {"received": upload.received}
 
     def upload_status(self, ctx: CallContext) -> dict[str, Any]:
         """files.upload_status {id}: ``received`` bytes in order (resume from there) and ``size``."""
@@ -408,6 +463,7 @@ class Transfers(ABC, Generic[UploadT]):
         self._recheck_upload(ctx, upload)
         guard = self.guard_of(ctx)
         with upload.lock:
+            upload.lock.wait_for(lambda: not upload.writing)  # a re-sent chunk still writing: let it end
             if upload.fd < 0:
                 raise NotFound("the upload was closed; start it again")
             if upload.received != upload.size:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.dispatch import CallContext
-from agent.files.fdio import hash_range, new_temp, pread_exact, unlink_quietly, write_all
+from agent.files.fdio import hash_range, new_temp, pread_exact, reserve, unlink_quietly, write_all
 from agent.files.store import Store, Upload, guard_of, store_of
 from agent.files.transferring import ChunkIO, Transfers
 from agent.files.undo import replace_file
@@ -61,6 +61,9 @@ class PosixTransfers(Transfers[Upload]):
     def new_part(self, loc: Location, name: str, announce: Callable[[str], None]) -> tuple[str, int]:
         return new_temp(loc.parent, name, "part", announce)
 
+    def reserve_part(self, temp_fd: int, start: int, end: int) -> bool:
+        return reserve(temp_fd, start, end)
+
     def part_identity(self, loc: Location, temp: str, temp_fd: int) -> Identity:
         return Identity.of(os.fstat(temp_fd))
 
@@ -75,7 +78,7 @@ class PosixTransfers(Transfers[Upload]):
         return replace_file(ctx, guard, loc, content, overwrite=overwrite, summary=summary, temp=temp)
 
 
-_TRANSFERS = PosixTransfers(ChunkIO(pread_exact, write_all, hash_range), Upload)
+_TRANSFERS = PosixTransfers(ChunkIO(pread_exact, write_all, hash_range, concurrent_writes=True), Upload)
 
 download_open = _TRANSFERS.download_open
 download_chunk = _TRANSFERS.download_chunk

@@ -4,7 +4,8 @@ Recorded before it is made (:mod:`agent.files.parts`), removed when the
 session ends (``close_transfers``), and after a crash at the next start
 (``clean_leftovers``), only from the registry: a file the agent did not make,
 even one named like a ``.part``, is never touched.  And no space is reserved
-ahead of the bytes, so an abandoned upload holds only what arrived.
+ahead of the bytes (on Linux, the blocks of the next two chunks), so an abandoned upload holds
+little more than what arrived.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from agent import files
 from tests.files.harness import Agent
@@ -33,6 +36,18 @@ def test_an_upload_reserves_no_space_ahead_of_its_bytes(agent: Agent, home: Path
     agent("files.upload_chunk", b"x" * 1000, id=opened["id"], offset=0)
     (part,) = parts_in(home)
     assert (home / part).stat().st_blocks * 512 < 16 * MIB  # what arrived, not the 256 MiB announced
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fallocate(2) is Linux's; elsewhere nothing is reserved")
+def test_an_upload_allocates_its_blocks_a_little_ahead_of_its_bytes_and_keeps_its_size(
+        agent: Agent, home: Path) -> None:
+    """Writes into allocated blocks cost the kernel less; the ``.part``'s size still says what arrived."""
+    opened = agent("files.upload_open", path=str(home / "big.bin"), size=256 * MIB)
+    agent("files.upload_chunk", b"x" * 1000, id=opened["id"], offset=0)
+    (part,) = parts_in(home)
+    st = (home / part).stat()
+    assert st.st_size == 1000
+    assert st.st_blocks * 512 >= 8 * MIB  # the next two chunks' blocks are there before their bytes
 
 
 def test_the_end_of_a_session_removes_every_open_upload_part(agent: Agent, home: Path) -> None:

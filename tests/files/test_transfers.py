@@ -125,6 +125,24 @@ def test_upload_in_any_order_then_finish(agent: Agent, home: Path) -> None:
     assert not target.exists()
 
 
+def test_a_chunk_kept_ahead_of_the_hash_and_then_overwritten_is_hashed_as_the_file_holds_it(
+        agent: Agent, home: Path) -> None:
+    """A chunk that lands ahead of the running hash is kept in memory to be hashed later; a re-sent chunk
+    over it (not yet checked: nothing before it has arrived) replaces it, and the hash follows the file."""
+    first, second, other = os.urandom(1000), os.urandom(1000), os.urandom(1000)
+    transfer = agent("files.upload_open", path=str(home / "up.bin"), size=2000)["id"]
+    agent("files.upload_chunk", second, id=transfer, offset=1000)
+    agent("files.upload_chunk", other, id=transfer, offset=1000)
+    agent("files.upload_chunk", first, id=transfer, offset=0)
+    assert agent.error("files.upload_finish", id=transfer, sha256=sha(first + second)).code == "conflict"
+    transfer = agent("files.upload_open", path=str(home / "up.bin"), size=2000)["id"]
+    agent("files.upload_chunk", second, id=transfer, offset=1000)
+    agent("files.upload_chunk", other, id=transfer, offset=1000)
+    agent("files.upload_chunk", first, id=transfer, offset=0)
+    agent("files.upload_finish", id=transfer, sha256=sha(first + other))
+    assert (home / "up.bin").read_bytes() == first + other
+
+
 def test_upload_bad_hash_changes_nothing(agent: Agent, home: Path) -> None:
     target = home / "up.bin"
     target.write_bytes(b"before")

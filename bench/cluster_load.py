@@ -9,8 +9,8 @@ agents: (1) one relay (the embedded default, no NATS); (2) ``--relays`` relays j
 ``nats-server -js`` in a temporary directory, once per ``--placement``: ``same`` puts a session's
 agent, technician and view on relay i (sessions spread over the relays, as a load balancer
 would); ``cross`` puts its agent on relay i and its technician and view on relay i+1, so every
-call and frame crosses NATS twice; (3) the first placement again with relay 0 killed (SIGKILL)
-once half the calls are answered.  Each session is a real
+call and frame crosses NATS twice; (3) right after the first placement's phase, that placement
+again with relay 0 killed (SIGKILL) once half the calls are answered.  Each session is a real
 agent process (``--no-window``); with ``--fps`` > 0 each streams its synthetic screen
 (``--synthetic-screen FPS``: a generated picture changing ``--fps`` times a second, no X server)
 and each session has a screen view that asks for ``--fps`` frames a second and acks each.  Each
@@ -288,8 +288,8 @@ def main() -> None:
             nats.wait_for(r"Server is ready")
             phases = [] if args.only_kill else [("one", 1, False, "same")] + [
                 (f"cluster-{placement}", args.relays, False, placement) for placement in placements]
-            if not args.no_kill:
-                phases.append((f"cluster-{placements[0]}-kill", args.relays, True, placements[0]))
+            if not args.no_kill:  # right after the first placement's phase, the one it is compared with
+                phases.insert(2 if phases else 0, (f"cluster-{placements[0]}-kill", args.relays, True, placements[0]))
             for name, count, kill, placement in phases:
                 extra = ["--record", "none"] + (["--nats", f"nats://127.0.0.1:{port}"] if count > 1 else [])
                 if args.profile is not None:

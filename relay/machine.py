@@ -357,6 +357,7 @@ class RelayMachine:
 
     def _attach_agent(self, session: SessionState, conn: ConnId) -> None:
         old, session.agent = session.agent, conn
+        session.last_frame_seq = None  # frames of an older connection never reach anyone now
         self._connections[conn] = _Party("agent", session)
         if old is not None and old != conn:
             self._close(old, REPLACED, "replaced by a newer connection")
@@ -386,7 +387,8 @@ class RelayMachine:
             if str(message["name"]).startswith("screen."):
                 for viewer in session.viewers.values():
                     self._out.append(Send(viewer, frame))
-                self._record_screen(session, message)
+                index = self._frame_index(session, message)
+                self._record_screen(session, message, index)
             else:
                 self._deliver(session, "technician", frame)
         elif message.type == "journal":
@@ -635,6 +637,11 @@ class RelayMachine:
         body: dict[str, Any] = {"count": len(session.viewers), "viewers": sorted(session.viewers)}
         if session.recording and not session.ended:
             body["recorder"] = RECORDER_ID
+        if session.last_frame_seq is not None:
+            # Frames after this one reach every viewer listed (frames up to it reached the viewers listed
+            # before): a joining viewer owes acks for those only, so the agent keeps its credits ("at
+            # most two in flight" holds for each viewer from its first frame).
+            body["last_frame_seq"] = session.last_frame_seq
         return protocol.event("relay.viewers", body)
 
     # -- recording -------------------------------------------------------
@@ -644,8 +651,24 @@ class RelayMachine:
         self._to_agent(session, protocol.event("screen.configure", {
             "max_fps": max_fps, "copy": True, "viewer_id": RECORDER_ID}))
 
-    def _record_screen(self, session: SessionState, message: protocol.Message) -> None:
-        """Keep a ``screen.*`` event in the recording; ack frames as the recorder (it has kept them)."""
+    @staticmethod
+    def _frame_index(session: SessionState, message: protocol.Message) -> dict[str, Any]:
+        """``seq`` and ``key`` of a ``screen.frame`` ({} for other events); notes the seq passed on."""
+        body = message.get("body")
+        if message["name"] != "screen.frame" or not isinstance(body, dict):
+            return {}
+        # Formats 2 and 3 keep seq and key in their binary header (the compact envelope's payload).
+        index = index_fields(body, message.data or b"")
+        seq = index.get("seq")
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            session.last_frame_seq = seq
+        return index
+
+    def _record_screen(self, session: SessionState, message: protocol.Message, index: dict[str, Any]) -> None:
+        """Keep a ``screen.*`` event in the recording; ack frames as the recorder (it has kept them).
+
+        *index*: the frame's ``seq`` and ``key`` (:meth:`_frame_index`).
+        """
         if not session.recording or not session.records_open:
             return
         name, body = str(message["name"]), message.get("body")
@@ -654,8 +677,6 @@ class RelayMachine:
         self._out.append(RecordScreen(session.id, name, body, message.data))
         if name != "screen.frame":
             return
-        # Format 2 keeps seq and key in its binary header (the compact envelope's payload).
-        index = index_fields(body, message.data or b"")
         if index.get("key"):
             session.last_key_at, session.frames_since_key, session.key_requested_at = self._now.monotonic, 0, None
         else:

@@ -42,6 +42,9 @@ class SessionState:
     last_key_at: float = 0.0
     frames_since_key: int = 0
     key_requested_at: float | None = None
+    #: seq of the last ``screen.frame`` passed on from the agent's present connection (None: none yet);
+    #: told in ``relay.viewers``, so the agent knows which of its frames in flight a joining viewer gets
+    last_frame_seq: int | None = None
     #: ids of the technician's ``screen.screenshot`` requests not answered yet
     screenshot_requests: set[str] = field(default_factory=set)
 

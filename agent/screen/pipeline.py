@@ -116,7 +116,12 @@ class EncodedFrame:
 class FramePipeline:
     """Change detection and encoding for one stream area of *width* × *height* pixels."""
 
-    def __init__(self, width: int, height: int) -> None:
+    def __init__(self, width: int, height: int, last_seq: int = 0) -> None:
+        """A stream of *width* × *height*; its first frame's seq follows *last_seq* (a stream opened
+        again goes on from the last one's seq: acks name a frame and every frame before it).
+
+        Raises :class:`ValueError` for an empty area.
+        """
         if width <= 0 or height <= 0:
             raise ValueError(f"empty stream area {width}x{height}")
         self.width, self.height = width, height
@@ -126,7 +131,7 @@ class FramePipeline:
         self._shape = grid_shape(width, height)
         self._lossy: Grid = np.zeros(self._shape, dtype=np.bool_)
         self._changed_at = np.zeros(self._shape, dtype=np.float64)
-        self._seq = 0
+        self._seq = last_seq
         self._base = 0.0
         self.quality = QUALITY_DEFAULT
         #: whether every viewer draws ``copy`` rectangles (scrolls moved on the viewer's side)

@@ -142,7 +142,10 @@ class ScreenService:
             else:
                 streaming = count
             before, self._viewers, self._streaming = self._viewers, count, streaming
-            streamer.set_viewers(streaming, ids)
+            last_frame_seq = body.get("last_frame_seq")
+            if not isinstance(last_frame_seq, int) or isinstance(last_frame_seq, bool) or last_frame_seq < 0:
+                last_frame_seq = None
+            streamer.set_viewers(streaming, ids, last_frame_seq)
             if count > 0 and before == 0:
                 self._tell_customer(VIEWED)
             elif count == 0 and before > 0:

@@ -88,6 +88,8 @@ class _Control:
     hidden_changed: bool = True
     stopping: bool = False
     in_flight: dict[int, float] = field(default_factory=dict)
+    #: seq of the last frame handed to the event loop (0: none yet)
+    last_sent: int = 0
     last_ack: dict[str, int] = field(default_factory=dict)
     rtt: float | None = None
     copy_viewers: set[str] = field(default_factory=set)
@@ -157,11 +159,20 @@ class Streamer:
         with contextlib.suppress(OSError):
             self._wake_writer.send(b"\0")
 
-    def set_viewers(self, count: int, viewer_ids: list[str]) -> None:
-        """The relay's live viewer count; a new viewer gets a key frame and ``screen.info``."""
+    def set_viewers(self, count: int, viewer_ids: list[str], last_frame_seq: int | None = None) -> None:
+        """The relay's live viewers; a new viewer gets a key frame and ``screen.info``.
+
+        *last_frame_seq*: the last frame the relay had passed on when it sent the list (``relay.viewers``'s
+        ``last_frame_seq``).  Frames in flight after it reach a joining viewer, which owes acks for them;
+        frames up to it never reach it and count as acked by it.  So the credits are kept across a join:
+        the joiner's key frame takes the next free credit, and no viewer ever holds more than
+        :data:`MAX_IN_FLIGHT` unacked frames, counted from its first.  Without it (no frame passed on
+        yet, an older relay) every frame sent before the join counts as acked by the joiner.
+        """
         with self._lock:
             control = self._control
-            joined = count > control.viewers or bool(set(viewer_ids) - set(control.viewer_ids))
+            new_ids = set(viewer_ids) - set(control.viewer_ids)
+            joined = count > control.viewers or bool(new_ids)
             control.viewers = max(0, count)
             control.viewer_ids = list(viewer_ids)
             control.last_ack = {v: s for v, s in control.last_ack.items() if v in viewer_ids or v == ""}
@@ -169,7 +180,16 @@ class Streamer:
                 control.key_requested = True
                 control.config_gen += 1
                 control.hidden_changed = True
-                control.in_flight.clear()
+                if viewer_ids:
+                    passed_on = control.last_sent if last_frame_seq is None else min(last_frame_seq,
+                                                                                      control.last_sent)
+                    for viewer in new_ids:
+                        control.last_ack[viewer] = max(passed_on, control.last_ack.get(viewer, 0))
+                    # A viewer that left may have held the others' credits: what the viewers live now
+                    # acked is done.
+                    self._release(min(control.last_ack.get(v, 0) for v in viewer_ids))
+                else:
+                    control.in_flight.clear()  # a relay naming no viewers cannot say whose acks are owed
         self.wake()
 
     def ack(self, seq: int, viewer_id: str | None) -> None:
@@ -184,14 +204,21 @@ class Streamer:
             # Only a loop held back by frames in flight waits for an ack; waking it for every ack
             # costs a pass (and an X poll) per frame for nothing.
             blocked = len(control.in_flight) >= MAX_IN_FLIGHT
-            for sent_seq in [s for s in control.in_flight if s <= done]:
-                sent_at = control.in_flight.pop(sent_seq)
-                if sent_seq == seq:
-                    sample = now - sent_at
-                    control.rtt = sample if control.rtt is None else 0.8 * control.rtt + 0.2 * sample
+            sent_at = self._release(done).get(seq)
+            if sent_at is not None:
+                sample = now - sent_at
+                control.rtt = sample if control.rtt is None else 0.8 * control.rtt + 0.2 * sample
             freed = blocked and len(control.in_flight) < MAX_IN_FLIGHT
         if freed:
             self.wake()
+
+    def _release(self, done: int) -> dict[int, float]:
+        """Forget the frames in flight up to *done* (acked by every viewer); returns them (seq → sent at).
+
+        Called with :attr:`_lock` held.
+        """
+        in_flight = self._control.in_flight
+        return {seq: in_flight.pop(seq) for seq in [s for s in in_flight if s <= done]}
 
     def configure(self, monitor: str | int | None, max_fps: int | None, copy: bool | None = None,
                   viewer_id: str | None = None) -> None:
@@ -330,6 +357,7 @@ class Streamer:
             def hand_over() -> None:
                 with self._lock:
                     self._control.in_flight[sent.seq] = time.monotonic()
+                    self._control.last_sent = sent.seq
                 # The monitor and origin of the pixels captured, never of a request not applied yet.
                 self._emit("screen.frame", sent.body(stream.monitor, stream.area), sent.payload)
 
@@ -413,7 +441,9 @@ class Streamer:
             monitor = "all"
         if self._pipeline is None or area != self._area:
             self._area = area
-            self._pipeline = FramePipeline(area.w, area.h)
+            with self._lock:
+                last_sent = self._control.last_sent
+            self._pipeline = FramePipeline(area.w, area.h, last_sent)
         previous, self._stream = self._stream, StreamArea(monitor, area)
         self._applied_gen = config_gen
         monitors = [m.to_dict() for m in self._capturer.monitors()]

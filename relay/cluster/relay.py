@@ -49,6 +49,7 @@ from websockets.exceptions import ConnectionClosed
 
 from relay.cluster.bus import HEARTBEAT, LIVENESS, Bus, inbox, join, outbox, session_in, session_of, session_out
 from relay.cluster.codes import CodePool
+from relay.cluster.envelope import Envelope, seal, unseal
 from relay.events import (
     Action,
     Close,
@@ -66,7 +67,7 @@ from relay.events import (
 from relay.pairing import normalise_code, one_typo_away
 from relay.server import Relay
 from wire import protocol
-from wire.errors import CodeInUse, WorkbenchError
+from wire.errors import CodeInUse, ProtocolError, WorkbenchError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ log = logging.getLogger(__name__)
 HOLDER_GONE = 1012
 #: Seconds a new session's registration in ``wb_sessions`` may hold up its pairing.
 HOLD_TIMEOUT = 2.0
-#: Room left in a NATS message for its headers.
+#: Room left in a NATS message for the envelope (:mod:`relay.cluster.envelope`) and NATS's own protocol line.
 PAYLOAD_MARGIN = 4096
 #: A code's value in ``wb_codes`` once a technician claimed it (before: the id of the relay holding it).
 USED = b"used"
@@ -363,13 +364,12 @@ class ClusterRelay(Relay):
         On a session's subject the connection uses that session's subjects from then on; a technician
         pairing by code comes on this relay's subject and moves to its session's once paired ("moved").
         """
-        frame = self._parts_in.frame(msg)
-        if frame is None:
+        whole = self._parts_in.frame(msg)
+        if whole is None:
             return
-        headers = msg.headers or {}
-        relay_id = headers.get("r", "")
-        remote = f"@{relay_id}.{headers.get('c', '')}"
-        kind = headers.get("k")
+        envelope, frame = whole
+        relay_id, kind = envelope.relay, envelope.kind
+        remote = f"@{relay_id}.{envelope.conn}"
         session_id = session_of(msg.subject)
         event: Event
         if kind == "open":
@@ -381,13 +381,13 @@ class ClusterRelay(Relay):
                     await self._to_remote(Send(remote, protocol.encode(protocol.error(None, err.to_wire()))))
                     await self._to_remote(Close(remote, 1000, ""))
                     return
-            event = self._decoded(remote, frame, headers.get("p", ""))
+            event = self._decoded(remote, frame, envelope.get("p"))
         elif remote not in self._remote:
             if kind in ("frame", "moved"):
                 # Forgotten here (its relay looked dead for a while): the side must resume, or it would
                 # wait for ever for answers to frames this machine never sees.
                 back = session_out(session_id, relay_id) if session_id else outbox(relay_id)
-                await self._publish(back, "close", headers.get("c", ""),
+                await self._publish(back, "close", envelope.conn,
                                     json.dumps([HOLDER_GONE, "the relay holding this session lost this link: resume"]))
             return
         elif kind == "moved":
@@ -396,7 +396,7 @@ class ClusterRelay(Relay):
         elif kind == "frame":
             event = self._decoded(remote, frame)
         elif kind == "undelivered":
-            event = Undelivered(remote, frame, headers.get("s", ""), "agent" if headers.get("d") == "agent"
+            event = Undelivered(remote, frame, envelope.get("s"), "agent" if envelope.get("d") == "agent"
                                 else "technician")
         else:
             del self._remote[remote]
@@ -466,18 +466,18 @@ class ClusterRelay(Relay):
 
     async def _from_holder(self, msg: Msg) -> None:
         """What the holder's machine does to a connection this relay accepted for it."""
-        frame = self._parts_out.frame(msg)
-        if frame is None:
+        whole = self._parts_out.frame(msg)
+        if whole is None:
             return
-        headers = msg.headers or {}
-        conn, kind, holder = headers.get("c", ""), headers.get("k"), headers.get("r", "")
+        envelope, frame = whole
+        conn, kind, holder = envelope.conn, envelope.kind, envelope.relay
         route = self._proxied.get(conn)
         ws = self._connections.get(conn) if route is not None and route.holder == holder else None
         session_id = session_of(msg.subject)
         back = session_in(session_id) if session_id else inbox(holder)
         if ws is None or route is None:
             if kind == "deliver":
-                await self._publish(back, "undelivered", conn, frame, s=headers.get("s", ""), d=headers.get("d", ""))
+                await self._publish(back, "undelivered", conn, frame, s=envelope.get("s"), d=envelope.get("d"))
             if kind != "close":
                 await self._publish(back, "closed", conn)
             return
@@ -493,8 +493,8 @@ class ClusterRelay(Relay):
                 await ws.send(frame)
             except ConnectionClosed:
                 if kind == "deliver":
-                    await self._publish(back, "undelivered", conn, frame, s=headers.get("s", ""),
-                                        d=headers.get("d", ""))
+                    await self._publish(back, "undelivered", conn, frame, s=envelope.get("s"),
+                                        d=envelope.get("d"))
 
     async def _moved(self, conn: ConnId, route: Route, frame: Frame) -> None:
         """A technician that paired through this relay: once *frame* says ``paired``, its connection moves to
@@ -511,16 +511,20 @@ class ClusterRelay(Relay):
         await self._publish(route.subject, "moved", conn)
 
     async def _publish(self, subject: str, kind: str, conn: str, frame: Frame = b"", **more: str) -> None:
-        """Publish *frame* for *conn*, in parts when it is larger than NATS takes in one message (1 MiB by default)."""
-        headers = {"k": kind, "c": conn, "r": self.relay_id, **more}
+        """Publish *frame* for *conn* in its envelope (:mod:`relay.cluster.envelope`), in parts when it is
+        larger than NATS takes in one message (1 MiB by default)."""
         if isinstance(frame, str):
-            headers["t"] = "1"
+            more["t"] = "1"
             frame = frame.encode()
-        part = max(self.bus.nc.max_payload - PAYLOAD_MARGIN, PAYLOAD_MARGIN)
-        pieces = [frame[start:start + part] for start in range(0, len(frame), part)] or [b""]
+        nc = self.bus.nc
+        part = max(nc.max_payload - PAYLOAD_MARGIN, PAYLOAD_MARGIN)
+        if len(frame) <= part:  # nearly always: one message
+            await nc.publish(subject, seal(kind, conn, self.relay_id, frame, more))
+            return
+        pieces = [frame[start:start + part] for start in range(0, len(frame), part)]
         for piece in pieces[:-1]:  # marked "more": the receiver keeps them until the last
-            await self.bus.nc.publish(subject, piece, headers={**headers, "m": "1"})
-        await self.bus.nc.publish(subject, pieces[-1], headers=headers)
+            await nc.publish(subject, seal(kind, conn, self.relay_id, piece, {**more, "m": "1"}))
+        await nc.publish(subject, seal(kind, conn, self.relay_id, pieces[-1], more))
 
 
 class Parts:
@@ -533,15 +537,21 @@ class Parts:
     def __init__(self) -> None:
         self._open: dict[tuple[str, str], list[bytes]] = {}
 
-    def frame(self, msg: Msg) -> Frame | None:
-        """The frame *msg* ends (text when the sender marked it so), or None when more parts are to come."""
-        headers = msg.headers or {}
-        key = (headers.get("r", ""), headers.get("c", ""))
-        if headers.get("m") == "1":
-            self._open.setdefault(key, []).append(msg.data)
+    def frame(self, msg: Msg) -> tuple[Envelope, Frame] | None:
+        """The envelope and the frame *msg* ends (text when the sender marked it so), or None when more
+        parts are to come (or *msg* is no relay's: it has no envelope)."""
+        try:
+            envelope, data = unseal(msg.data)
+        except ProtocolError:
+            log.warning("cluster: a message without an envelope on %s, dropped", msg.subject)
             return None
-        data = b"".join([*self._open.pop(key, []), msg.data])
-        return data.decode() if headers.get("t") == "1" else data
+        key = (envelope.relay, envelope.conn)
+        if envelope.get("m") == "1":
+            self._open.setdefault(key, []).append(data)
+            return None
+        if key in self._open:
+            data = b"".join([*self._open.pop(key), data])
+        return envelope, data.decode() if envelope.get("t") == "1" else data
 
 
 def _in_use() -> CodeInUse:

@@ -433,7 +433,9 @@ def test_viewers_are_admitted_by_token() -> None:
     assert status["result"]["viewers"] == 1 and status["result"]["viewer_refusals"] == 1
     assert status["result"]["viewer_events"] == {"control.pointer": 1}
 
-    assert messages(relay.feed(Closed("v")), "a") == [protocol.event("relay.viewers", {"count": 0, "viewers": []})]
+    # The last frame passed on (the format-2 frame's seq, 0) is told with the list.
+    assert messages(relay.feed(Closed("v")), "a") == [protocol.event("relay.viewers", {
+        "count": 0, "viewers": [], "last_frame_seq": 0})]
     relay.now += VIEWER_TOKEN_LIFETIME + 1
     assert refusal(relay.hello("v2", "viewer", session_id=session_id, token=token), "v2") == "unauthorized"
 

@@ -105,3 +105,32 @@ def test_a_compact_format_2_frame_is_recorded_as_it_came_and_acked_by_its_seq() 
     assert recorded.body == {"fmt": 2} and recorded.data == payload
     (ack,) = messages(actions, "a")
     assert ack["body"] == {"seq": 41, "viewer_id": RECORDER_ID}
+
+
+
+@pytest.mark.parametrize("fmt", [1, 2, 3])
+def test_a_joining_view_is_told_which_frames_were_passed_on_before_it(fmt: int) -> None:
+    relay = Harness(record=True)
+    code = relay.waiting_agent("a")
+    actions = relay.hello("t", "technician", code=code, name="Alice")
+    (paired,) = [m for m in messages(actions, "a") if m.type == "paired"]
+    session_id = str(paired["session_id"])
+    relay.send("a", frame(1, key=True, fmt=fmt))
+    relay.send("a", frame(2, fmt=fmt))
+    (answer,) = messages(relay.send("t", protocol.request("r1", "relay.viewer_token", {})), "t")
+    token = answer["result"]["token"]
+    opened = relay.hello("v", "viewer", session_id=session_id, token=token)
+    (viewers,) = [m for m in messages(opened, "a") if m["name"] == "relay.viewers"]
+    # Frames after 2 reach the view, which acks them: the agent counts 1 and 2 as acked by it.
+    assert viewers["body"]["last_frame_seq"] == 2 and viewers["body"]["count"] == 1
+    assert not [m for m in messages(relay.send("a", frame(3, fmt=fmt)), "a") if m["name"] == "screen.ack"]
+    # A new connection of the agent starts afresh: frames sent on the old one reach nobody now.
+    relay.feed(Closed("a"))
+    resumed = relay.hello("a2", "agent", resume={"session_id": session_id, "token": paired["resume_token"]})
+    (viewers,) = [m for m in messages(resumed, "a2") if m.type == "event" and m["name"] == "relay.viewers"]
+    assert "last_frame_seq" not in viewers["body"]
+    relay.send("a2", frame(4, fmt=fmt))
+    relay.feed(Closed("v"))
+    (viewers,) = [m for m in messages(relay.hello("v2", "viewer", session_id=session_id, token=token), "a2")
+                  if m["name"] == "relay.viewers"]
+    assert viewers["body"]["last_frame_seq"] == 4

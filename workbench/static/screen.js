@@ -2045,6 +2045,7 @@ async function popOut(el, app) {
 // workbench/widget_src/view.js
 var HIDE_GRACE_MS = 1e3;
 var STATS_INTERVAL_MS = 1e3;
+var STATS_PUBLISH_MS = 5e3;
 var TOKEN_REFRESH_MIN_INTERVAL_MS = 3e4;
 var NOTE_MS = 6e3;
 var MIN_ROOM_HEIGHT = 160;
@@ -2072,6 +2073,7 @@ var ScreenView = class {
     this.stateNotice = { paused: false, hiddenCount: 0, reason: "" };
     this.linkText = "Not connected yet";
     this.lastRefreshAt = -Infinity;
+    this.lastStatsPublishAt = -Infinity;
     this.lastKeyRequestAt = -Infinity;
     this.lastHiddenKey = "";
     this.traits = new TraitPublisher(model);
@@ -2309,6 +2311,7 @@ var ScreenView = class {
   _renderStatus(snapshot = null) {
     const { statusLine } = this.dom;
     const text = statusText(this.linkText, this.controlState, this.link.live, snapshot);
+    if (statusLine.textContent === text) return;
     statusLine.textContent = text;
     statusLine.title = text;
   }
@@ -2335,6 +2338,7 @@ var ScreenView = class {
         break;
       case "live":
         this.linkText = "Live";
+        this.lastStatsPublishAt = -Infinity;
         this.stats.reset();
         this.surface.reset();
         this._configure();
@@ -2462,7 +2466,8 @@ var ScreenView = class {
     if (this.note.text && performance.now() - this.note.at > NOTE_MS) this._note("");
     const snapshot = this.stats.snapshot();
     this._renderStatus(snapshot);
-    if (!this.link.live) return;
+    if (!this.link.live || performance.now() - this.lastStatsPublishAt < STATS_PUBLISH_MS) return;
+    this.lastStatsPublishAt = performance.now();
     const round1 = (value) => Math.round(value * 10) / 10;
     this._publish({
       fps: round1(snapshot.fps),

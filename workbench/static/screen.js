@@ -1533,13 +1533,17 @@ function bgrxToImageData(bytes, width, height) {
   }
   return new ImageData(rgba, width, height);
 }
+var pngDecoder = typeof ImageDecoder === "function";
 async function decodeImage(bytes, type) {
-  if (type === "image/png" && typeof ImageDecoder === "function") {
-    const decoder = new ImageDecoder({ data: bytes, type });
+  if (type === "image/png" && pngDecoder) {
+    let decoder = null;
     try {
+      decoder = new ImageDecoder({ data: bytes, type });
       return (await decoder.decode()).image;
+    } catch {
+      pngDecoder = false;
     } finally {
-      decoder.close();
+      decoder?.close();
     }
   }
   return createImageBitmap(new Blob([

@@ -62,6 +62,9 @@ function bgrxToImageData(bytes, width, height) {
   return new ImageData(rgba, width, height);
 }
 
+/** Whether PNG goes through ImageDecoder (see decodeImage). */
+let pngDecoder = typeof ImageDecoder === "function";
+
 /** A PNG or JPEG rectangle's picture. PNG goes through WebCodecs' ImageDecoder where the page has it
  * (a secure context: https, or localhost as JupyterLab usually is): it decodes the bytes where they are,
  * where a Blob is first registered with the browser process (a round trip per rectangle) and read
@@ -71,12 +74,18 @@ function bgrxToImageData(bytes, width, height) {
  * @param {Uint8Array} bytes @param {"image/png" | "image/jpeg"} type
  * @returns {Promise<ImageBitmap | VideoFrame>} */
 async function decodeImage(bytes, type) {
-  if (type === "image/png" && typeof ImageDecoder === "function") {
-    const decoder = new ImageDecoder({ data: bytes, type });
+  if (type === "image/png" && pngDecoder) {
+    /** @type {ImageDecoder | null} */
+    let decoder = null;
     try {
+      decoder = new ImageDecoder({ data: bytes, type });
       return (await decoder.decode()).image;
+    } catch {
+      // A browser whose ImageDecoder does not take PNG: createImageBitmap from now on (which
+      // rejects in turn if the bytes are bad).
+      pngDecoder = false;
     } finally {
-      decoder.close();
+      decoder?.close();
     }
   }
   // A websocket's ArrayBuffer, never a SharedArrayBuffer.

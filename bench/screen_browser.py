@@ -119,9 +119,12 @@ INSTRUMENT = """
     const id = (window.benchWatchId ?? 0) + 1;
     window.benchWatchId = id;
     let last = null;
+    let canvas = null;
     const tick = () => {
       if (window.benchWatchId !== id) return;
-      const canvas = document.querySelector(selector);
+      // Looked up again only when it left the page: a query of JupyterLab's whole DOM every
+      // animation frame would be the watcher's CPU counted as the view's.
+      if (!canvas || !canvas.isConnected) canvas = document.querySelector(selector);
       if (canvas && canvas.width >= x + w && canvas.height >= y + h) {
         const data = canvas.getContext('2d', { willReadFrequently: true }).getImageData(x, y, w, h).data;
         let key;

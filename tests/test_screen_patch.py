@@ -12,7 +12,7 @@ import pytest
 
 from agent.screen.decode import Canvas
 from agent.screen.hidden import Rect
-from agent.screen.pipeline import FramePipeline
+from agent.screen.pipeline import FramePipeline, outside
 from agent.screen.tiles import dirty_tiles, flat_tiles, flat_tiles_of
 
 WIDTH, HEIGHT = 640, 400
@@ -73,6 +73,20 @@ def test_patches_of_the_drawn_box_give_the_frames_of_whole_captures(seed: int, a
         assert got.rects == expected.rects and got.data == expected.data, i
         canvas.apply(got.body("all"), got.payload)
         assert (canvas.pixels == to_rgb(screen)).all(), i  # two colours: every codec is exact here
+
+
+def test_outside_is_what_the_capture_leaves_for_the_copy_from_the_last_frame() -> None:
+    whole = Rect(0, 0, 100, 60)
+    assert outside(whole, Rect(0, 0, 100, 60)) == []  # a scroll: the capture covers what may differ
+    assert outside(whole, Rect(0, 0, 0, 0)) == [whole]
+    assert outside(Rect(0, 0, 0, 5), whole) == []
+    assert outside(whole, Rect(200, 0, 10, 10)) == [whole]
+    parts = outside(whole, Rect(10, 20, 30, 15))
+    assert parts == [Rect(0, 0, 100, 20), Rect(0, 35, 100, 25), Rect(0, 20, 10, 15), Rect(40, 20, 60, 15)]
+    covered = np.zeros((60, 100), dtype=np.int8)
+    for part in [*parts, Rect(10, 20, 30, 15)]:
+        covered[part.y : part.bottom, part.x : part.right] += 1
+    assert (covered == 1).all()  # every pixel once: the bands and the capture tile the rectangle
 
 
 def test_a_patch_before_the_first_frame_or_of_the_wrong_size_is_refused() -> None:

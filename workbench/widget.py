@@ -9,7 +9,9 @@ messages wait while a cell runs, a direct websocket does not.
 Python sets what to show (:attr:`ScreenWidget.monitor`, :attr:`~ScreenWidget.zoom`,
 :attr:`~ScreenWidget.max_fps`); the browser reports how it goes (:attr:`~ScreenWidget.status`,
 :attr:`~ScreenWidget.connected`, :attr:`~ScreenWidget.fps`, …).  Those reports reach the
-kernel about once a second, and only between cells.
+kernel only between cells: a change of state at once, the stream's figures (fps, kbps, latency)
+about every five seconds (each report makes the kernel busy for a moment, which JupyterLab
+redraws its kernel status for).
 """
 
 from __future__ import annotations

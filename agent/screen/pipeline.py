@@ -76,6 +76,21 @@ FILL_COLOURS: Final = 16
 FILL_RECTS_PER_COLOUR: Final = 64
 
 
+def outside(rect: Rect, cover: Rect) -> list[Rect]:
+    """The parts of *rect* that *cover* leaves out, as at most four rectangles (bands above and
+    below *cover*, then beside it)."""
+    if rect.empty:
+        return []
+    inner = rect.intersect(cover)
+    if inner.empty:
+        return [rect]
+    parts = [Rect(rect.x, rect.y, rect.w, inner.y - rect.y),
+             Rect(rect.x, inner.bottom, rect.w, rect.bottom - inner.bottom),
+             Rect(rect.x, inner.y, inner.x - rect.x, inner.h),
+             Rect(inner.right, inner.y, rect.right - inner.right, inner.h)]
+    return [part for part in parts if not part.empty]
+
+
 @dataclass
 class EncodedFrame:
     """One frame ready for the wire: its header fields and its rectangles' bytes (*data*)."""
@@ -186,12 +201,11 @@ class FramePipeline:
             self._hint = area
             return
         current, previous = self._buffers[self._index], self._buffers[1 - self._index]
-        stale = self._stale
-        if stale is None:
-            np.copyto(current, previous)
-        elif not stale.empty:
-            current[stale.y : stale.bottom, stale.x : stale.right] = previous[stale.y : stale.bottom,
-                                                                              stale.x : stale.right]
+        stale = Rect(0, 0, self.width, self.height) if self._stale is None else self._stale
+        # Only what the capture does not overwrite: in a scroll the stale area is the capture's own,
+        # and copying it first would be a whole screen's copy for nothing.
+        for part in outside(stale, area):
+            current[part.y : part.bottom, part.x : part.right] = previous[part.y : part.bottom, part.x : part.right]
         if pixels is not None and not area.empty:
             current[area.y : area.bottom, area.x : area.right] = pixels
         self._hint = area

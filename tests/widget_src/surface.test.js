@@ -44,6 +44,35 @@ test("raw BGRX pixels become RGBA, copies come from the canvas, hidden areas are
   assert.equal(surface.framesDrawn, 1);
 });
 
+test("a copy goes by way of a scratch canvas, which grows to the largest copy and keeps its size", async () => {
+  const canvas = fakeCanvas();
+  const scratch = fakeCanvas();
+  /** which canvas each draw read from */
+  const sources = [];
+  for (const [name, target] of [["picture", canvas], ["scratch", scratch]]) {
+    const ctx = target.getContext();
+    const draw = ctx.drawImage;
+    ctx.drawImage = (source, ...args) => {
+      sources.push([name, source === canvas ? "picture" : source === scratch ? "scratch" : "?"]);
+      draw(source, ...args);
+    };
+  }
+  let made = 0;
+  const surface = new ScreenSurface(/** @type {any} */ (canvas), { makeScratch: () => { made += 1; return scratch; } });
+  const copy = (sx, sy, w, h) => ({ x: 0, y: 0, w, h, codec: "copy", len: 0, sx, sy });
+  const done = await drawAll(surface, [
+    [{ seq: 1, key: true, width: 6, height: 4, rects: [copy(0, 1, 5, 3)] }, new Uint8Array(0)],
+    [{ seq: 2, width: 6, height: 4, rects: [copy(1, 0, 2, 2)] }, new Uint8Array(0)],
+  ]);
+  assert.deepEqual(done, [[1, false, null], [2, false, null]]);
+  assert.equal(made, 1);
+  assert.deepEqual([scratch.width, scratch.height], [5, 3]);
+  assert.deepEqual(sources, [["scratch", "picture"], ["picture", "scratch"], ["scratch", "picture"], ["picture", "scratch"]]);
+  assert.deepEqual(scratch.log, [["draw", 0, 1, 5, 3, 0, 0, 5, 3], ["draw", 1, 0, 2, 2, 0, 0, 2, 2]]);
+  assert.deepEqual(canvas.log, [["draw", 0, 0, 5, 3, 0, 0, 5, 3], ["draw", 0, 0, 2, 2, 0, 0, 2, 2]]);
+  assert.equal(canvas.getContext().imageSmoothingEnabled, false);
+});
+
 test("a key frame supersedes the deltas queued before it; every frame is reported, in order", async () => {
   const surface = new ScreenSurface(/** @type {any} */ (fakeCanvas(2, 2)));
   const pixel = new Uint8Array(4);

@@ -39,7 +39,7 @@ const HIDDEN_FILL = "#303030";
  */
 /** @typedef {{ copyFrom: { x: number, y: number } }} CopyFrom */
 /** @typedef {{ fill: string }} Fill */
-/** @typedef {ImageBitmap | ImageData | CopyFrom | Fill} Drawable */
+/** @typedef {ImageBitmap | VideoFrame | ImageData | CopyFrom | Fill} Drawable */
 /** @typedef {{ skipped: boolean, error: unknown }} FrameOutcome */
 /** @typedef {{ body: FrameBody, generation: number, skipped: boolean, images: Promise<Drawable[]> }} FrameJob */
 
@@ -62,9 +62,39 @@ function bgrxToImageData(bytes, width, height) {
   return new ImageData(rgba, width, height);
 }
 
+/** Whether PNG goes through ImageDecoder (see decodeImage). */
+let pngDecoder = typeof ImageDecoder === "function";
+
+/** A PNG or JPEG rectangle's picture. PNG goes through WebCodecs' ImageDecoder where the page has it
+ * (a secure context: https, or localhost as JupyterLab usually is): it decodes the bytes where they are,
+ * where a Blob is first registered with the browser process (a round trip per rectangle) and read
+ * back from it. Its frames hold the PNG's own RGB, the same pixels createImageBitmap gives. JPEG keeps
+ * createImageBitmap: ImageDecoder may hand back YUV for the canvas to convert on its own terms, and the
+ * picture must stay the one screenfmt/ decodes.
+ * @param {Uint8Array} bytes @param {"image/png" | "image/jpeg"} type
+ * @returns {Promise<ImageBitmap | VideoFrame>} */
+async function decodeImage(bytes, type) {
+  if (type === "image/png" && pngDecoder) {
+    /** @type {ImageDecoder | null} */
+    let decoder = null;
+    try {
+      decoder = new ImageDecoder({ data: bytes, type });
+      return (await decoder.decode()).image;
+    } catch {
+      // A browser whose ImageDecoder does not take PNG: createImageBitmap from now on (which
+      // rejects in turn if the bytes are bad).
+      pngDecoder = false;
+    } finally {
+      decoder?.close();
+    }
+  }
+  // A websocket's ArrayBuffer, never a SharedArrayBuffer.
+  return createImageBitmap(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type }));
+}
+
 /** Start decoding every rect of a frame (format 1: unpackFrame has already read a format-2
- * frame's binary table); resolves to one drawable per rect: an ImageBitmap (jpeg, png), an
- * ImageData (raw, pal), {copyFrom: {x, y}} for a "copy" rect (drawn from the canvas itself), or
+ * frame's binary table); resolves to one drawable per rect: an ImageBitmap or VideoFrame (jpeg, png), an
+ * ImageData (raw, pal), {copyFrom: {x, y}} for a "copy" rect (drawn from the picture itself), or
  * {fill: colour} for a "fill" rect. Rejects, closing what was decoded, on any error.
  * @param {FrameBody} body
  * @param {Uint8Array} payload
@@ -84,8 +114,7 @@ export function decodeRects(body, payload) {
     switch (rect.codec) {
       case "jpeg":
       case "png":
-        // A websocket's ArrayBuffer, never a SharedArrayBuffer.
-        return createImageBitmap(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: `image/${rect.codec}` }));
+        return decodeImage(bytes, `image/${rect.codec}`);
       case "pal":
         return decodePalette(bytes, rect.w, rect.h);
       case "raw":
@@ -123,7 +152,15 @@ export function decodeRects(body, payload) {
  * @typedef {object} SurfaceCallbacks
  * @property {(body: FrameBody, outcome: FrameOutcome) => void} [onFrameDone]
  * @property {(width: number, height: number, key: boolean) => void} [onResize]
+ * @property {() => HTMLCanvasElement | null} [makeScratch] a canvas off the page for "copy" rects (null: none,
+ *   copy within the picture itself)
  */
+
+/** A canvas off the page, or null where there is no DOM to make one. @returns {HTMLCanvasElement | null} */
+function newScratchCanvas() {
+  return typeof document !== "undefined" && typeof document.createElement === "function"
+    ? document.createElement("canvas") : null;
+}
 
 /** The picture: a canvas whose backing store is the stream's own pixel space (so getImageData
  * reads stream pixels and zoom is only CSS). Frames are decoded in parallel as they arrive and
@@ -131,9 +168,14 @@ export function decodeRects(body, payload) {
  * onFrameDone(body, {skipped, error}) fires once per frame, in order: the caller acks it. */
 export class ScreenSurface {
   /** @param {HTMLCanvasElement} canvas @param {SurfaceCallbacks} [callbacks] */
-  constructor(canvas, { onFrameDone = () => {}, onResize = () => {} } = {}) {
+  constructor(canvas, { onFrameDone = () => {}, onResize = () => {}, makeScratch = newScratchCanvas } = {}) {
     this.canvas = canvas;
     this.ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d", { alpha: false }));
+    // Every draw here is 1:1; no smoothing lets the browser take its plain copy path.
+    this.ctx.imageSmoothingEnabled = false;
+    this.makeScratch = makeScratch;
+    /** @type {{ canvas: HTMLCanvasElement, ctx: CanvasRenderingContext2D } | null} */
+    this.scratch = null;
     this.onFrameDone = onFrameDone;
     this.onResize = onResize;
     /** @type {FrameJob[]} */
@@ -188,6 +230,7 @@ export class ScreenSurface {
 
   dispose() {
     this.reset();
+    this.scratch = null;
     this.onFrameDone = () => {};
     this.onResize = () => {};
   }
@@ -239,6 +282,7 @@ export class ScreenSurface {
     if (isInt(body.width) && isInt(body.height) && (canvas.width !== body.width || canvas.height !== body.height)) {
       canvas.width = body.width; // reallocates and clears the backing store
       canvas.height = body.height;
+      ctx.imageSmoothingEnabled = false; // the new backing store's context starts afresh
       this.onResize(body.width, body.height, Boolean(body.key));
     }
     const rects = Array.isArray(body.rects) ? body.rects : [];
@@ -250,10 +294,7 @@ export class ScreenSurface {
         ctx.fillStyle = image.fill;
         ctx.fillRect(rect.x, rect.y, rect.w, rect.h);
       } else if ("copyFrom" in image) {
-        // Drawing a canvas onto itself behaves as if the source were copied first, so overlapping
-        // source and destination (a scroll) come out right.
-        const { x, y } = image.copyFrom;
-        ctx.drawImage(canvas, x, y, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);
+        this._copy(image.copyFrom, rect);
       } else {
         ctx.drawImage(image, rect.x, rect.y);
       }
@@ -268,5 +309,41 @@ export class ScreenSurface {
       ctx.fillRect(area.x, area.y, area.w, area.h);
     }
     this.framesDrawn += 1;
+  }
+
+  /** A "copy" rect: *rect*'s pixels from *from* in the picture as it stands, by way of a scratch
+   * canvas. Drawing the picture onto itself would be right too (the browser behaves as if the
+   * source were copied first, so a scroll's overlapping source and destination come out right),
+   * but Chromium then copies the whole picture to take its snapshot: in a scroll of most of the
+   * screen at 30 frames/s, about a third of the page's CPU. Copying the rectangle out and back
+   * costs less than that.
+   * @param {{ x: number, y: number }} from @param {FrameRect} rect */
+  _copy(from, rect) {
+    const { canvas, ctx } = this;
+    const scratch = this._scratchFor(rect.w, rect.h);
+    if (scratch === null) {
+      ctx.drawImage(canvas, from.x, from.y, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);
+      return;
+    }
+    scratch.ctx.drawImage(canvas, from.x, from.y, rect.w, rect.h, 0, 0, rect.w, rect.h);
+    ctx.drawImage(scratch.canvas, 0, 0, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);
+  }
+
+  /** The scratch canvas, at least *width* × *height* (grown, never shrunk), or null where none can be made.
+   * @param {number} width @param {number} height */
+  _scratchFor(width, height) {
+    if (this.scratch === null) {
+      const canvas = this.makeScratch();
+      const ctx = canvas?.getContext("2d", { alpha: false });
+      if (!canvas || !ctx) return null;
+      this.scratch = { canvas, ctx: /** @type {CanvasRenderingContext2D} */ (ctx) };
+    }
+    const { canvas, ctx } = this.scratch;
+    if (canvas.width < width || canvas.height < height) {
+      canvas.width = Math.max(canvas.width, width);
+      canvas.height = Math.max(canvas.height, height);
+    }
+    ctx.imageSmoothingEnabled = false;
+    return this.scratch;
   }
 }

@@ -46,6 +46,10 @@ import { isPannable, pictureSize, zoomFromValue, zoomValue } from "./zoom.js";
 // Leaving the screen for less than this (scrolling past, a quick tab switch) keeps the stream.
 const HIDE_GRACE_MS = 1_000;
 const STATS_INTERVAL_MS = 1_000;
+// The stream's figures (fps, kbps, latency) go to the kernel this often: each report is a comm
+// message, which the kernel answers with busy and idle, which JupyterLab redraws its kernel status
+// for. Once a second, that costs the page more than the stream's own drawing of a still screen.
+const STATS_PUBLISH_MS = 5_000;
 const TOKEN_REFRESH_MIN_INTERVAL_MS = 30_000;
 const NOTE_MS = 6_000;
 // The least height the picture gets in a cell, and what is left below it for the page to breathe.
@@ -88,6 +92,7 @@ export class ScreenView {
     this.stateNotice = { paused: false, hiddenCount: 0, reason: "" };
     this.linkText = "Not connected yet";
     this.lastRefreshAt = -Infinity;
+    this.lastStatsPublishAt = -Infinity;
     this.lastKeyRequestAt = -Infinity;
     this.lastHiddenKey = "";
     this.traits = new TraitPublisher(model);
@@ -345,6 +350,7 @@ export class ScreenView {
   _renderStatus(snapshot = null) {
     const { statusLine } = this.dom;
     const text = statusText(this.linkText, this.controlState, this.link.live, snapshot);
+    if (statusLine.textContent === text) return; // no layout of the page for the same words
     statusLine.textContent = text;
     statusLine.title = text; // in full, where the line is cut
   }
@@ -374,6 +380,7 @@ export class ScreenView {
         break;
       case "live":
         this.linkText = "Live";
+        this.lastStatsPublishAt = -Infinity; // the first figures of a stream go at once
         this.stats.reset();
         this.surface.reset();
         this._configure();
@@ -504,7 +511,8 @@ export class ScreenView {
     if (this.note.text && performance.now() - this.note.at > NOTE_MS) this._note("");
     const snapshot = this.stats.snapshot();
     this._renderStatus(snapshot);
-    if (!this.link.live) return;
+    if (!this.link.live || performance.now() - this.lastStatsPublishAt < STATS_PUBLISH_MS) return;
+    this.lastStatsPublishAt = performance.now();
     /** @param {number} value */
     const round1 = (value) => Math.round(value * 10) / 10;
     this._publish({

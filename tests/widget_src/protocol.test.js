@@ -109,4 +109,10 @@ test("format-3 frames written by Python read in order, size and time from the ke
   assert.throws(() => unpackFrame({ fmt: 3 }, Uint8Array.from([0, 1, 0, 1, 9, 0, 0, 1, 1]), state), /codec number 9/);
   assert.throws(() => unpackFrame({ fmt: 3 }, Uint8Array.from([0, 0xff, 0xff, 0xff, 0xff, 0x7f]), state), /seq/);
   assert.throws(() => unpackFrame({ fmt: 3 }, Uint8Array.from([5, 1, 0, 0]), state), /time base/);
+  // The fuzzer's finding in screenfmt (tests/data/fuzz/frame/a-3-gigabyte-canvas): sides within
+  // bounds, a picture of gigabytes. The size flag (4) on a frame of the known stream.
+  const huge = [4, 11, 0, 0xff, 0xff, 0x01, 0xff, 0xff, 0x01, 0];
+  assert.throws(() => unpackFrame({ fmt: 3 }, Uint8Array.from(huge), state), /pixels in all/);
+  const tooWide = [4, 11, 0, 0x80, 0x80, 0x02, 1, 0];
+  assert.throws(() => unpackFrame({ fmt: 3 }, Uint8Array.from(tooWide), state), /a side/);
 });

@@ -1330,6 +1330,12 @@ var RECT = 9;
 var FLAG_KEY = 1;
 var FLAG_PAUSED = 2;
 var FLAG_SIZE = 4;
+var MAX_SIDE = 32767;
+var MAX_PIXELS = 3 * 7680 * 4320;
+function checkFrameSize(width, height) {
+  if (width > MAX_SIDE || height > MAX_SIDE) throw new Error(`frame of ${width}x${height}, over ${MAX_SIDE} pixels a side`);
+  if (width * height > MAX_PIXELS) throw new Error(`frame of ${width}x${height}, over ${MAX_PIXELS} pixels in all`);
+}
 function newStreamState() {
   return { width: 0, height: 0, base: 0, known: false };
 }
@@ -1391,6 +1397,7 @@ function unpackFrame3(body, payload, state) {
   if (flags & FLAG_SIZE) {
     width = reader.varint("width");
     height = reader.varint("height");
+    checkFrameSize(width, height);
   } else if (key) {
     throw new Error("format-3 key frame without its size");
   }
@@ -1466,6 +1473,7 @@ function unpackFrame(body, payload, state = newStreamState()) {
     rects.push(rect);
   }
   const flags = view.getUint8(16);
+  checkFrameSize(view.getUint16(12), view.getUint16(14));
   return {
     body: {
       seq: view.getUint32(0),

@@ -22,6 +22,19 @@ const FLAG_SIZE = 4;
 
 /** @typedef {{ width: number, height: number, base: number, known: boolean }} StreamState */
 
+// A frame's picture is bounded as screenfmt/rects.py bounds it (change both together): a side of at
+// most MAX_SIDE pixels, and MAX_PIXELS in all (three 8K monitors); a few header bytes must not
+// make the canvas ask for gigabytes.
+export const MAX_SIDE = 32767;
+export const MAX_PIXELS = 3 * 7680 * 4320;
+
+/** Throws an Error when a frame of width x height is over the bounds above.
+ * @param {number} width @param {number} height */
+export function checkFrameSize(width, height) {
+  if (width > MAX_SIDE || height > MAX_SIDE) throw new Error(`frame of ${width}x${height}, over ${MAX_SIDE} pixels a side`);
+  if (width * height > MAX_PIXELS) throw new Error(`frame of ${width}x${height}, over ${MAX_PIXELS} pixels in all`);
+}
+
 /** A fresh stream's state: no key frame read yet. @returns {StreamState} */
 export function newStreamState() {
   return { width: 0, height: 0, base: 0, known: false };
@@ -98,6 +111,7 @@ function unpackFrame3(body, payload, state) {
   if (flags & FLAG_SIZE) {
     width = reader.varint("width");
     height = reader.varint("height");
+    checkFrameSize(width, height);
   } else if (key) {
     throw new Error("format-3 key frame without its size");
   }
@@ -173,6 +187,7 @@ export function unpackFrame(body, payload, state = newStreamState()) {
     rects.push(rect);
   }
   const flags = view.getUint8(16);
+  checkFrameSize(view.getUint16(12), view.getUint16(14));
   return {
     body: {
       seq: view.getUint32(0), key: Boolean(flags & FLAG_KEY), width: view.getUint16(12), height: view.getUint16(14),

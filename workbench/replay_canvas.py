@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from screenfmt.rects import FrameError, StreamState, draw_rects, frame_size, number, read_frame
+from screenfmt.rects import FrameError, StreamState, draw_rects, frame_size, new_video, number, read_frame
 from wire.errors import RecordingError
 
 #: The agent's fill for hidden areas (agent/screen/hidden.py FILL_BGRA, #303030), as RGB.
@@ -30,8 +30,12 @@ class ReplayCanvas:
         self.seq = -1
         #: format 3's size and time base: a replay starts at a key frame (segments do), which sets them
         self.stream = StreamState()
+        #: the H.264 decoder of ``h264`` rectangles: a replay starts at a key frame, whose h264 rectangle is an IDR
+        self.video = new_video()
 
     def copy(self) -> ReplayCanvas:
+        """The same picture and stream state; its H.264 decoder starts afresh (decoders cannot be copied),
+        so it draws ``h264`` rectangles again from the next IDR."""
         other = ReplayCanvas()
         other.pixels, other.seq = self.pixels.copy(), self.seq
         other.stream = StreamState(self.stream.width, self.stream.height, self.stream.base, self.stream.known)
@@ -44,7 +48,7 @@ class ReplayCanvas:
             width, height = frame_size(body)
             if self.pixels.shape[:2] != (height, width):
                 self.pixels = np.zeros((height, width, 3), dtype=np.uint8)
-            draw_rects(self.pixels, body.get("rects") or [], payload)
+            draw_rects(self.pixels, body.get("rects") or [], payload, self.video)
             hidden = body.get("hidden") or []
             if not isinstance(hidden, list) or not all(isinstance(area, dict) for area in hidden):
                 raise FrameError("a frame's hidden rectangles are a list of objects")

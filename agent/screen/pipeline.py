@@ -17,6 +17,11 @@ holds it only as lossy JPEG and when it last changed.  Each call of
    photo (PNG of a photo is large for no visible gain);
 4. swaps the buffers.
 
+Large motion (most of the screen changing, frame after frame) goes out instead as one ``h264``
+rectangle over the whole frame (:mod:`agent.screen.h264`) when every receiver said it decodes
+it (:attr:`FramePipeline.allow_h264`): each run starts with an IDR sent as a key frame, and has
+another every :data:`H264_KEY_SECONDS`; the tiles are refreshed losslessly once it stops.
+
 Frames go out in the lean format 3 (:mod:`wire.frame_format`): a small JSON
 body (nothing at all for the whole screen) and the rectangles' table in binary ahead of their
 bytes; size and time base only in key frames.
@@ -33,6 +38,7 @@ from typing import Any, Final
 import numpy as np
 
 from agent.screen.encode import encode_jpeg, encode_palette, encode_png
+from agent.screen.h264 import H264Encoder
 from agent.screen.hidden import HIDDEN_LABEL, Rect
 from agent.screen.tiles import (
     TILE,
@@ -74,6 +80,13 @@ PALETTE_PIXELS: Final = 64 * 64
 FILL_COLOURS: Final = 16
 #: ...and of a colour whose tiles merge into at most this many rectangles (else pixels are cheaper to describe).
 FILL_RECTS_PER_COLOUR: Final = 64
+#: Large motion goes out as one ``h264`` rectangle (when every receiver decodes it): from the second
+#: frame in a row in which at least this share of the tiles changed to something not solid...
+H264_START_SHARE: Final = 0.5
+#: ...for as long as at least this share keeps changing (a run; each starts with an IDR key frame).
+H264_KEEP_SHARE: Final = 0.25
+#: Within a run, an IDR (sent as a key frame) at least this often, so a recording's seek decodes little.
+H264_KEY_SECONDS: Final = 2.0
 
 
 @dataclass
@@ -131,6 +144,14 @@ class FramePipeline:
         self.quality = QUALITY_DEFAULT
         #: whether every viewer draws ``copy`` rectangles (scrolls moved on the viewer's side)
         self.allow_copy = False
+        #: whether every receiver decodes ``h264`` rectangles (and this agent encodes them)
+        self.allow_h264 = False
+        self._h264: H264Encoder | None = None
+        #: whether the last frame sent was an ``h264`` one (the run goes on without an IDR)
+        self._h264_run = False
+        self._idr_at = 0.0
+        #: whether the last frame produced was large motion (two in a row start a run)
+        self._moving = False
         self._scroll_area: Rect | None = None
         # Row samples of the previous frame, kept from when it was current (spares sampling it again).
         self._rows: RowSample | None = None
@@ -233,6 +254,9 @@ class FramePipeline:
                 after = self._copy_scroll(current, box, rects) if box != tried else None
                 if after is not None:
                     dirty = after
+        if self._wants_h264(current, dirty, bool(rects)):
+            return self._produce_h264(current, dirty, now, captured_at, key, hidden)
+        self._h264_run = False
         due = self._lossy & ~dirty & (now - self._changed_at >= SETTLE_SECONDS)
         if dirty.any():
             self._changed_at[dirty] = now
@@ -263,6 +287,50 @@ class FramePipeline:
         if key:
             self._base = captured_at
         return EncodedFrame(self._seq, key, self.width, self.height, captured_at, rects, b"".join(chunks),
+                            list(hidden or ()), self._base)
+
+    def _wants_h264(self, current: Frame, dirty: Grid, copied: bool) -> bool:
+        """Whether this frame goes out as ``h264``: large motion, in a run or for the second frame in a row.
+
+        Solid tiles do not count (fills describe them in a few bytes), nor does a frame with a
+        scroll found (a copy moves it for nothing).
+        """
+        if not self.allow_h264:
+            self._moving = False
+            return False
+        share = 0.0
+        if not copied and dirty.any():
+            solid, _colours = solid_tiles(current, dirty)
+            share = int(np.count_nonzero(dirty & ~solid)) / dirty.size
+        moving_before, self._moving = self._moving, share >= H264_START_SHARE
+        if self._h264_run:
+            return share >= H264_KEEP_SHARE
+        return self._moving and moving_before
+
+    def _produce_h264(self, current: Frame, dirty: Grid, now: float, captured_at: float, key: bool,
+                      hidden: list[Rect] | None) -> EncodedFrame:
+        """The whole frame as one ``h264`` rectangle; an IDR (and a key frame) to start a run, when asked,
+        and every :data:`H264_KEY_SECONDS`.  Raises :class:`~agent.screen.encode.EncodeError`."""
+        if self._h264 is None:
+            self._h264 = H264Encoder(self.width, self.height)
+        idr = key or not self._h264_run or now - self._idr_at >= H264_KEY_SECONDS
+        data = self._h264.encode(current, idr)
+        if idr:
+            self._idr_at = now
+        self._h264_run = True
+        # The viewer's whole picture is now H.264's: every tile is refreshed once it settles.
+        self._changed_at[dirty] = now
+        self._lossy[:] = True
+        self._has_previous = True
+        self._stale = self._hint
+        self._rows = self._rows_next
+        self._index = 1 - self._index
+        self._seq += 1
+        captured_at = round(captured_at, 1)
+        if idr:
+            self._base = captured_at
+        rect = {"x": 0, "y": 0, "w": self.width, "h": self.height, "codec": "h264", "len": len(data)}
+        return EncodedFrame(self._seq, idr, self.width, self.height, captured_at, [rect], data,
                             list(hidden or ()), self._base)
 
     def _fill(self, solid: Grid, colours: Frame, rects: list[dict[str, Any]]) -> Grid:
@@ -375,3 +443,4 @@ class FramePipeline:
         self._rows = None
         self._lossy[:] = False
         self._stale = None
+        self._h264_run = False  # the next h264 frame is an IDR

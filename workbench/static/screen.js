@@ -1323,8 +1323,89 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+// workbench/widget_src/h264.js
+var H264_CONFIG = Object.freeze({ codec: "avc1.42E01F", optimizeForLatency: true });
+async function h264Supported() {
+  if (typeof VideoDecoder === "undefined") return false;
+  try {
+    return Boolean((await VideoDecoder.isConfigSupported({ ...H264_CONFIG })).supported);
+  } catch {
+    return false;
+  }
+}
+function nalTypes(bytes) {
+  const starts = bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && (bytes[2] === 1 || bytes[2] === 0 && bytes[3] === 1);
+  if (!starts) return [];
+  const types = [];
+  for (let i = 0; i + 3 < bytes.length; i += 1) {
+    if (bytes[i] === 0 && bytes[i + 1] === 0 && bytes[i + 2] === 1) {
+      types.push(bytes[i + 3] & 31);
+      i += 2;
+    }
+  }
+  return types;
+}
+var H264Stream = class {
+  constructor() {
+    this.decoder = null;
+    this.pending = [];
+    this.count = 0;
+  }
+  /** Decode one access unit; resolves to its picture. Rejects a unit that needs earlier pictures
+   * while the decoder has none (before the stream's IDR, or after a decoding error).
+   * @param {Uint8Array} bytes @returns {Promise<VideoPicture>} */
+  decode(bytes) {
+    const types = nalTypes(bytes);
+    if (!types.length) return Promise.reject(new Error("h264 rectangle that is not an Annex B access unit"));
+    const idr = types.includes(5);
+    if (!this.decoder || this.decoder.state === "closed") {
+      if (!idr) return Promise.reject(new Error("h264 rectangle before its stream's IDR"));
+      this._open();
+    }
+    const decoder = (
+      /** @type {VideoDecoder} */
+      this.decoder
+    );
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      try {
+        const data = (
+          /** @type {Uint8Array<ArrayBuffer>} */
+          bytes
+        );
+        decoder.decode(new EncodedVideoChunk({ type: idr ? "key" : "delta", timestamp: this.count++, data }));
+      } catch (err) {
+        this.pending.pop();
+        reject(err);
+      }
+    });
+  }
+  _open() {
+    const pending = [];
+    this.pending = pending;
+    const decoder = new VideoDecoder({
+      output: (video) => {
+        const waiting = pending.shift();
+        if (waiting) waiting.resolve({ video, close: () => video.close() });
+        else video.close();
+      },
+      error: (err) => {
+        for (const waiting of pending.splice(0)) waiting.reject(err);
+      }
+    });
+    decoder.configure({ ...H264_CONFIG });
+    this.decoder = decoder;
+  }
+  /** Forget the stream (a new connection): pictures still decoding are dropped. */
+  close() {
+    if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
+    for (const waiting of this.pending.splice(0)) waiting.reject(new Error("h264 stream closed"));
+    this.decoder = null;
+  }
+};
+
 // workbench/widget_src/frame_format.js
-var CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw", "pal"]);
+var CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw", "pal", "h264"]);
 var HEAD = 19;
 var RECT = 9;
 var FLAG_KEY = 1;
@@ -1533,7 +1614,7 @@ function bgrxToImageData(bytes, width, height) {
   }
   return new ImageData(rgba, width, height);
 }
-function decodeRects(body, payload) {
+function decodeRects(body, payload, video = null) {
   const rects = Array.isArray(body.rects) ? body.rects : [];
   let offset = 0;
   const tasks = rects.map((rect) => {
@@ -1553,6 +1634,9 @@ function decodeRects(body, payload) {
         ], { type: `image/${rect.codec}` }));
       case "pal":
         return decodePalette(bytes, rect.w, rect.h);
+      case "h264":
+        if (!video) return Promise.reject(new Error("h264 rect without a decoder"));
+        return video.decode(bytes);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));
@@ -1603,6 +1687,7 @@ var ScreenSurface = class {
     this.hidden = [];
     this.framesDrawn = 0;
     this.stream = newStreamState();
+    this.video = new H264Stream();
   }
   get width() {
     return this.canvas.width;
@@ -1619,7 +1704,7 @@ var ScreenSurface = class {
       const frame = unpackFrame(wireBody, wirePayload, this.stream);
       body = /** @type {FrameBody} */
       frame.body;
-      images = decodeRects(body, frame.payload);
+      images = decodeRects(body, frame.payload, this.video);
     } catch (err) {
       if (err instanceof FrameNeedsKey) body = /** @type {FrameBody} */
       { seq: err.seq, key: false };
@@ -1636,6 +1721,8 @@ var ScreenSurface = class {
   reset() {
     this.generation += 1;
     this.stream = newStreamState();
+    this.video.close();
+    this.video = new H264Stream();
     for (const job of this.queue) job.images.then(closeImages, () => {
     });
     this.queue = [];
@@ -1706,6 +1793,8 @@ var ScreenSurface = class {
       } else if ("fill" in image) {
         ctx.fillStyle = image.fill;
         ctx.fillRect(rect.x, rect.y, rect.w, rect.h);
+      } else if ("video" in image) {
+        ctx.drawImage(image.video, 0, 0, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);
       } else if ("copyFrom" in image) {
         const { x, y } = image.copyFrom;
         ctx.drawImage(canvas, x, y, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);
@@ -2027,6 +2116,7 @@ var ScreenView = class {
     this.ended = false;
     this.dom = buildLayout(el);
     const { root, canvas } = this.dom;
+    this.h264 = void 0;
     this.surface = new ScreenSurface(canvas, {
       onFrameDone: (body, outcome) => this._frameDone(body, outcome),
       onResize: (width, height, key) => this._streamResized(width, height, key)
@@ -2390,7 +2480,15 @@ var ScreenView = class {
   }
   _configure() {
     const monitor = this.model.get("monitor");
-    this.link.send("screen.configure", { monitor, max_fps: this.model.get("max_fps"), copy: true });
+    const h264 = this.h264 === true;
+    this.link.send("screen.configure", { monitor, max_fps: this.model.get("max_fps"), copy: true, h264 });
+    if (this.h264 === void 0) {
+      this.h264 = null;
+      h264Supported().then((supported) => {
+        this.h264 = supported;
+        if (supported) this._configure();
+      });
+    }
   }
   /** @param {boolean} force */
   _requestKeyFrame(force) {

@@ -3,6 +3,7 @@
 // resolution; reports each frame done so that the caller can ack it.
 
 import { FrameNeedsKey, decodePalette, newStreamState, unpackFrame } from "./frame_format.js";
+import { H264Stream } from "./h264.js";
 import { isInt } from "./protocol.js";
 
 // The agent's own fill (agent/screen/hidden.py FILL_BGRA), so the canvas equals its picture.
@@ -16,7 +17,7 @@ const HIDDEN_FILL = "#303030";
  * @property {number} w
  * @property {number} h
  * @property {number} len bytes of the payload it takes
- * @property {string} codec "jpeg", "png", "pal", "raw" (BGRX), "copy" or "fill"
+ * @property {string} codec "jpeg", "png", "pal", "raw" (BGRX), "copy", "fill" or "h264"
  * @property {number} [sx] "copy": where the pixels come from
  * @property {number} [sy]
  * @property {number[]} [rgb] "fill": the colour, [r, g, b]
@@ -39,7 +40,8 @@ const HIDDEN_FILL = "#303030";
  */
 /** @typedef {{ copyFrom: { x: number, y: number } }} CopyFrom */
 /** @typedef {{ fill: string }} Fill */
-/** @typedef {ImageBitmap | ImageData | CopyFrom | Fill} Drawable */
+/** @typedef {import("./h264.js").VideoPicture} VideoPicture */
+/** @typedef {ImageBitmap | ImageData | CopyFrom | Fill | VideoPicture} Drawable */
 /** @typedef {{ skipped: boolean, error: unknown }} FrameOutcome */
 /** @typedef {{ body: FrameBody, generation: number, skipped: boolean, images: Promise<Drawable[]> }} FrameJob */
 
@@ -66,10 +68,12 @@ function bgrxToImageData(bytes, width, height) {
  * frame's binary table); resolves to one drawable per rect: an ImageBitmap (jpeg, png), an
  * ImageData (raw, pal), {copyFrom: {x, y}} for a "copy" rect (drawn from the canvas itself), or
  * {fill: colour} for a "fill" rect. Rejects, closing what was decoded, on any error.
+ * {video} for an "h264" rect (decoded, in order, by *video*: the stream's H264Stream).
  * @param {FrameBody} body
  * @param {Uint8Array} payload
+ * @param {H264Stream | null} [video]
  * @returns {Promise<Drawable[]>} */
-export function decodeRects(body, payload) {
+export function decodeRects(body, payload, video = null) {
   const rects = Array.isArray(body.rects) ? body.rects : [];
   let offset = 0;
   /** @type {Promise<Drawable>[]} */
@@ -88,6 +92,9 @@ export function decodeRects(body, payload) {
         return createImageBitmap(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: `image/${rect.codec}` }));
       case "pal":
         return decodePalette(bytes, rect.w, rect.h);
+      case "h264":
+        if (!video) return Promise.reject(new Error("h264 rect without a decoder"));
+        return video.decode(bytes);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));
@@ -145,6 +152,8 @@ export class ScreenSurface {
     this.framesDrawn = 0;
     /** format 3's size and time base, from the stream's last key frame */
     this.stream = newStreamState();
+    /** the stream's H.264 decoder ("h264" rects), reset with the stream */
+    this.video = new H264Stream();
   }
 
   get width() {
@@ -164,7 +173,7 @@ export class ScreenSurface {
     try {
       const frame = unpackFrame(wireBody, wirePayload, this.stream);
       body = /** @type {FrameBody} */ (frame.body);
-      images = decodeRects(body, frame.payload);
+      images = decodeRects(body, frame.payload, this.video);
     } catch (err) {
       // before its stream's first key frame: not drawn, but acked by its seq (the key frame follows)
       if (err instanceof FrameNeedsKey) body = /** @type {FrameBody} */ ({ seq: err.seq, key: false });
@@ -182,6 +191,8 @@ export class ScreenSurface {
   reset() {
     this.generation += 1;
     this.stream = newStreamState();
+    this.video.close();
+    this.video = new H264Stream();
     for (const job of this.queue) job.images.then(closeImages, () => {});
     this.queue = [];
   }
@@ -249,6 +260,9 @@ export class ScreenSurface {
       } else if ("fill" in image) {
         ctx.fillStyle = image.fill;
         ctx.fillRect(rect.x, rect.y, rect.w, rect.h);
+      } else if ("video" in image) {
+        // The picture is padded to even sides: its top-left w x h pixels are the rect.
+        ctx.drawImage(image.video, 0, 0, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);
       } else if ("copyFrom" in image) {
         // Drawing a canvas onto itself behaves as if the source were copied first, so overlapping
         // source and destination (a scroll) come out right.

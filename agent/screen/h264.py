@@ -37,7 +37,9 @@ except ImportError:  # pragma: no cover - the agent's extra installs PyAV where 
 #: B-frames (each frame's access unit at once), IDRs only when asked (a receiver needs one).
 PRESET: Final = "ultrafast"
 CRF: Final = 23
-_X264_PARAMS: Final = "annexb=1:forced-idr=1:keyint=infinite:min-keyint=1:scenecut=0:repeat-headers=1"
+_X264_PARAMS: Final = ("annexb=1:forced-idr=1:keyint=infinite:min-keyint=1:scenecut=0:repeat-headers=1"
+                        # BT.601, limited range, said in the stream: what swscale converts with, both ways
+                        ":colormatrix=smpte170m:colorprim=smpte170m:transfer=smpte170m:range=tv")
 
 
 def available() -> bool:

@@ -8,8 +8,9 @@ before any IDR is refused with ``frame_needs_key``.  The encoded picture is the 
 even sides (4:2:0); its top-left ``w`` × ``h`` pixels are the rectangle.
 
 Decoded by FFmpeg's H.264 decoder through PyAV (one thread, so each unit's picture comes out of
-the call that fed it), then converted to RGB by swscale: the agent's reference viewer and the
-replay of recordings use this one function, so they hold the same pixels.  Raises
+the call that fed it; decoding is bit-exact), then converted to RGB by :func:`screenfmt.yuv.i420_to_rgb`,
+the integer formula the widget uses too: the agent's reference viewer, the replay of recordings
+and the technician's canvas hold the same pixels.  Raises
 :class:`screenfmt.rects.FrameError` (via *error*) on anything that does not decode.
 """
 
@@ -20,6 +21,8 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+
+from screenfmt.yuv import i420_to_rgb
 
 try:  # the technician's extra installs PyAV (recordings' export); without it h264 is not declared
     import av
@@ -99,5 +102,14 @@ class H264Stream:
             self._decoder = None
             raise self._error(f"an h264 picture of {picture.width}x{picture.height} for a {width}x{height} "
                               "rectangle", "bad_frame")
-        pixels: Pixels = picture.to_ndarray(format="rgb24")[:height, :width]
-        return pixels
+        if picture.format.name != "yuv420p":  # 4:2:0, 8 bits, limited range: what the agent encodes
+            self._decoder = None
+            raise self._error(f"an h264 picture in {picture.format.name}, not yuv420p", "bad_frame")
+        y, u, v = (_plane(plane) for plane in picture.planes[:3])
+        return i420_to_rgb(y, u, v, width, height)
+
+
+def _plane(plane: Any) -> Pixels:
+    """One of a decoded picture's planes as a ``(rows, width)`` view of its bytes (no copy)."""
+    rows: Pixels = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+    return rows[:plane.height, :plane.width]

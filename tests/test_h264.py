@@ -14,7 +14,7 @@ import pytest
 
 from agent.screen.decode import Canvas, FrameError
 from agent.screen.h264 import H264Encoder
-from agent.screen.pipeline import H264_KEY_SECONDS, EncodedFrame, FramePipeline
+from agent.screen.pipeline import H264_KEY_SECONDS, H264_WINDOW_SECONDS, EncodedFrame, FramePipeline
 from agent.screen.streamer import _Control
 from screenfmt.h264 import is_idr, nal_types
 from screenfmt.rects import draw_rects, new_video
@@ -94,6 +94,47 @@ def test_no_h264_unless_allowed_nor_for_solid_changes_and_an_idr_every_few_secon
     assert still is not None and "h264" not in codecs(still) and not still.key
     again = motion(pipeline, 3, start=300.0, first=20)
     assert codecs(again[1]) == ["h264"] and again[1].key and is_idr(again[1].data)
+
+
+def test_a_small_change_within_a_run_stays_h264_until_the_motion_is_over() -> None:
+    """A picture captured half drawn (a small change after a large one) does not end the run: it
+    stays a P-frame; once the large change is H264_WINDOW_SECONDS old, small changes are tiles."""
+    pipeline = FramePipeline(WIDTH, HEIGHT)
+    pipeline.allow_h264 = True
+    frames = motion(pipeline, 3)
+    assert codecs(frames[2]) == ["h264"]
+    refresh_at = pipeline.next_refresh_at()  # the still parts are refreshed once the motion is over
+    assert refresh_at is not None and refresh_at >= 100.2 + H264_WINDOW_SECONDS
+    touched = pattern(10)
+    touched[:16, :16] = 0xFF112233
+    pipeline.current = touched
+    small = pipeline.produce(100.2 + H264_WINDOW_SECONDS / 2, 1.7e12)
+    assert small is not None and codecs(small) == ["h264"] and not small.key and not is_idr(small.data)
+    later = touched.copy()
+    later[32:48, 32:48] = 0xFF445566
+    pipeline.current = later
+    settled = pipeline.produce(100.2 + 2 * H264_WINDOW_SECONDS, 1.7e12)
+    assert settled is not None and "h264" not in codecs(settled)
+
+
+def test_pictures_captured_in_strips_while_drawn_are_motion_too() -> None:
+    """Each capture sees a third of the next picture (the X server drew it in strips): no frame has
+    half the screen changed, the window of H264_WINDOW_SECONDS does, and the run starts."""
+    pipeline = FramePipeline(WIDTH, HEIGHT)
+    pipeline.allow_h264 = True
+    pipeline.current = pattern(0)
+    assert pipeline.produce(100.0, 1.7e12, key=True) is not None
+    sent = []
+    for picture in range(1, 4):
+        for strip in range(3):
+            screen = pipeline.current.copy()
+            rows = slice(strip * HEIGHT // 3, (strip + 1) * HEIGHT // 3)
+            screen[rows] = pattern(5 * picture)[rows]
+            pipeline.current = screen
+            frame = pipeline.produce(100.0 + 0.1 * picture + 0.03 * strip, 1.7e12)
+            assert frame is not None
+            sent.append(codecs(frame))
+    assert not any("h264" in codecs_ for codecs_ in sent[:2]) and all(codecs_ == ["h264"] for codecs_ in sent[2:]), sent
 
 
 def test_a_receiver_that_does_not_decode_h264_keeps_it_off_for_everyone() -> None:

@@ -81,10 +81,15 @@ FILL_COLOURS: Final = 16
 #: ...and of a colour whose tiles merge into at most this many rectangles (else pixels are cheaper to describe).
 FILL_RECTS_PER_COLOUR: Final = 64
 #: Large motion goes out as one ``h264`` rectangle (when every receiver decodes it): from the second
-#: frame in a row in which at least this share of the tiles changed to something not solid...
+#: frame in a row in which at least this share of the tiles changed to something not solid, in that
+#: frame or within the last :data:`H264_WINDOW_SECONDS` (a picture captured in strips while it was
+#: drawn is one change)...
 H264_START_SHARE: Final = 0.5
-#: ...for as long as at least this share keeps changing (a run; each starts with an IDR key frame).
+#: ...for as long as at least this share keeps changing within the window (a run; each starts with
+#: an IDR key frame): a frame of smaller change within a run (the rest of a half-drawn picture, a
+#: video's quiet shot) stays a P-frame of a few bytes rather than end it.
 H264_KEEP_SHARE: Final = 0.25
+H264_WINDOW_SECONDS: Final = 0.5
 #: Within a run, an IDR (sent as a key frame) at least this often, so a recording's seek decodes little.
 H264_KEY_SECONDS: Final = 2.0
 
@@ -139,6 +144,8 @@ class FramePipeline:
         self._shape = grid_shape(width, height)
         self._lossy: Grid = np.zeros(self._shape, dtype=np.bool_)
         self._changed_at = np.zeros(self._shape, dtype=np.float64)
+        #: when each tile last changed to something not solid, outside key frames (time.monotonic())
+        self._moved_at = np.full(self._shape, -np.inf)
         self._seq = 0
         self._base = 0.0
         self.quality = QUALITY_DEFAULT
@@ -152,6 +159,8 @@ class FramePipeline:
         self._idr_at = 0.0
         #: whether the last frame produced was large motion (two in a row start a run)
         self._moving = False
+        #: when at least H264_KEEP_SHARE of the tiles last changed (time.monotonic())
+        self._motion_at = 0.0
         self._scroll_area: Rect | None = None
         # Row samples of the previous frame, kept from when it was current (spares sampling it again).
         self._rows: RowSample | None = None
@@ -221,7 +230,10 @@ class FramePipeline:
         """When (``time.monotonic()``) a lossless refresh falls due, or None."""
         if not self._lossy.any():
             return None
-        return float(self._changed_at[self._lossy].min()) + SETTLE_SECONDS
+        due_at = float(self._changed_at[self._lossy].min()) + SETTLE_SECONDS
+        if self._h264_run:  # not while the motion goes on: a frame of tiles would end the run
+            due_at = max(due_at, self._motion_at + H264_WINDOW_SECONDS)
+        return due_at
 
     def produce(self, now: float, captured_at: float, *, key: bool = False,
                 hidden: list[Rect] | None = None) -> EncodedFrame | None:
@@ -254,10 +266,11 @@ class FramePipeline:
                 after = self._copy_scroll(current, box, rects) if box != tried else None
                 if after is not None:
                     dirty = after
-        if self._wants_h264(current, dirty, bool(rects)):
+        if self._wants_h264(current, dirty, bool(rects), now, key):
             return self._produce_h264(current, dirty, now, captured_at, key, hidden)
-        self._h264_run = False
         due = self._lossy & ~dirty & (now - self._changed_at >= SETTLE_SECONDS)
+        if self._h264_run and now - self._motion_at < H264_WINDOW_SECONDS:
+            due[:] = False  # the still parts of a moving picture (a hidden area, a frame) wait for its end
         if dirty.any():
             self._changed_at[dirty] = now
             solid, colours = solid_tiles(current, dirty)
@@ -278,8 +291,9 @@ class FramePipeline:
                 touched = touched.union(Rect(rect["x"], rect["y"], rect["w"], rect["h"]))
         self._stale = touched
         if not rects:
-            # Nothing changed: the previous frame's samples still describe it.
+            # Nothing changed: the previous frame's samples still describe it (and a run goes on).
             return None
+        self._h264_run = False  # a frame of tiles ends the run: the next h264 frame is an IDR
         self._rows = self._rows_next
         self._index = 1 - self._index
         self._seq += 1
@@ -289,22 +303,29 @@ class FramePipeline:
         return EncodedFrame(self._seq, key, self.width, self.height, captured_at, rects, b"".join(chunks),
                             list(hidden or ()), self._base)
 
-    def _wants_h264(self, current: Frame, dirty: Grid, copied: bool) -> bool:
+    def _wants_h264(self, current: Frame, dirty: Grid, copied: bool, now: float, key: bool) -> bool:
         """Whether this frame goes out as ``h264``: large motion, in a run or for the second frame in a row.
 
         Solid tiles do not count (fills describe them in a few bytes), nor does a frame with a
-        scroll found (a copy moves it for nothing).
+        scroll found (a copy moves it for nothing); a key frame's tiles count for itself only (they
+        are all sent, changed or not).
         """
         if not self.allow_h264:
             self._moving = False
             return False
-        share = 0.0
+        share = window = 0.0
         if not copied and dirty.any():
             solid, _colours = solid_tiles(current, dirty)
-            share = int(np.count_nonzero(dirty & ~solid)) / dirty.size
-        moving_before, self._moving = self._moving, share >= H264_START_SHARE
+            changed = dirty & ~solid
+            share = int(np.count_nonzero(changed)) / dirty.size
+            if not key:
+                self._moved_at[changed] = now
+            window = int(np.count_nonzero(now - self._moved_at < H264_WINDOW_SECONDS)) / dirty.size
+        moving_before, self._moving = self._moving, max(share, window) >= H264_START_SHARE
+        if max(share, window) >= H264_KEEP_SHARE:
+            self._motion_at = now
         if self._h264_run:
-            return share >= H264_KEEP_SHARE
+            return max(share, window) >= H264_KEEP_SHARE
         return self._moving and moving_before
 
     def _produce_h264(self, current: Frame, dirty: Grid, now: float, captured_at: float, key: bool,

@@ -1323,6 +1323,71 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+// workbench/widget_src/yuv.js
+var Y_GAIN = 76309;
+var V_TO_R = 104597;
+var U_TO_G = 25675;
+var V_TO_G = 53279;
+var U_TO_B = 132201;
+var ROUND = 32768;
+function table(term, size = 256) {
+  const values = new Int32Array(size);
+  for (let level = 0; level < size; level += 1) values[level] = term(level);
+  return values;
+}
+var Y_TERM = table((y) => Y_GAIN * (y - 16) + ROUND);
+var R_FROM_V = table((v) => V_TO_R * (v - 128));
+var G_FROM_U = table((u) => -U_TO_G * (u - 128));
+var G_FROM_V = table((v) => -V_TO_G * (v - 128));
+var B_FROM_U = table((u) => U_TO_B * (u - 128));
+var CLAMP_OFFSET = 1024;
+var CLAMP = table((level) => Math.max(0, Math.min(255, level - CLAMP_OFFSET)), 2 * CLAMP_OFFSET);
+function i420ToImageData(y, u, v, width, height, uStep = 1) {
+  const image = new ImageData(width, height);
+  const pixels = new Uint32Array(image.data.buffer);
+  const yd = y.data;
+  const ud = u.data;
+  const vd = v.data;
+  for (let row = 0; row < height; row += 1) {
+    const yRow = y.offset + row * y.stride;
+    const uRow = u.offset + (row >> 1) * u.stride;
+    const vRow = v.offset + (row >> 1) * v.stride;
+    let out = row * width;
+    for (let col = 0; col < width; col += 2) {
+      const chroma = (col >> 1) * uStep;
+      const cu = ud[uRow + chroma];
+      const cv = vd[vRow + chroma];
+      const red = R_FROM_V[cv];
+      const green = G_FROM_U[cu] + G_FROM_V[cv];
+      const blue = B_FROM_U[cu];
+      let luma = Y_TERM[yd[yRow + col]];
+      pixels[out] = 4278190080 | CLAMP[(luma + blue >> 16) + CLAMP_OFFSET] << 16 | CLAMP[(luma + green >> 16) + CLAMP_OFFSET] << 8 | CLAMP[(luma + red >> 16) + CLAMP_OFFSET];
+      if (col + 1 < width) {
+        luma = Y_TERM[yd[yRow + col + 1]];
+        pixels[out + 1] = 4278190080 | CLAMP[(luma + blue >> 16) + CLAMP_OFFSET] << 16 | CLAMP[(luma + green >> 16) + CLAMP_OFFSET] << 8 | CLAMP[(luma + red >> 16) + CLAMP_OFFSET];
+      }
+      out += 2;
+    }
+  }
+  return image;
+}
+async function videoFrameToImageData(video, width, height) {
+  const format = video.format;
+  if (format !== "I420" && format !== "I420A" && format !== "NV12") {
+    throw new Error(`h264 picture in ${format} layout, not I420 or NV12`);
+  }
+  if (video.visibleRect === null || video.visibleRect.width < width || video.visibleRect.height < height) {
+    throw new Error(`h264 picture smaller than its ${width}x${height} rect`);
+  }
+  const data = new Uint8Array(video.allocationSize());
+  const layout = await video.copyTo(data);
+  const [y, u, v] = layout;
+  if (format === "NV12") {
+    return i420ToImageData({ data, ...y }, { data, ...u }, { data, offset: u.offset + 1, stride: u.stride }, width, height, 2);
+  }
+  return i420ToImageData({ data, ...y }, { data, ...u }, { data, ...v }, width, height);
+}
+
 // workbench/widget_src/h264.js
 var H264_CONFIG = Object.freeze({ codec: "avc1.42E01F", optimizeForLatency: true });
 async function h264Supported() {
@@ -1351,10 +1416,11 @@ var H264Stream = class {
     this.pending = [];
     this.count = 0;
   }
-  /** Decode one access unit; resolves to its picture. Rejects a unit that needs earlier pictures
-   * while the decoder has none (before the stream's IDR, or after a decoding error).
-   * @param {Uint8Array} bytes @returns {Promise<VideoPicture>} */
-  decode(bytes) {
+  /** Decode one access unit; resolves to its picture's top-left width x height pixels (the
+   * picture is padded to even sides). Rejects a unit that needs earlier pictures while the decoder
+   * has none (before the stream's IDR, or after a decoding error).
+   * @param {Uint8Array} bytes @param {number} width @param {number} height @returns {Promise<ImageData>} */
+  decode(bytes, width, height) {
     const types = nalTypes(bytes);
     if (!types.length) return Promise.reject(new Error("h264 rectangle that is not an Annex B access unit"));
     const idr = types.includes(5);
@@ -1367,7 +1433,7 @@ var H264Stream = class {
       this.decoder
     );
     return new Promise((resolve, reject) => {
-      this.pending.push({ resolve, reject });
+      this.pending.push({ resolve, reject, width, height });
       try {
         const data = (
           /** @type {Uint8Array<ArrayBuffer>} */
@@ -1386,8 +1452,14 @@ var H264Stream = class {
     const decoder = new VideoDecoder({
       output: (video) => {
         const waiting = pending.shift();
-        if (waiting) waiting.resolve({ video, close: () => video.close() });
-        else video.close();
+        if (!waiting) {
+          video.close();
+          return;
+        }
+        const image = videoFrameToImageData(video, waiting.width, waiting.height);
+        image.finally(() => video.close()).catch(() => {
+        });
+        waiting.resolve(image);
       },
       error: (err) => {
         for (const waiting of pending.splice(0)) waiting.reject(err);
@@ -1636,7 +1708,7 @@ function decodeRects(body, payload, video = null) {
         return decodePalette(bytes, rect.w, rect.h);
       case "h264":
         if (!video) return Promise.reject(new Error("h264 rect without a decoder"));
-        return video.decode(bytes);
+        return video.decode(bytes, rect.w, rect.h);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));
@@ -1793,8 +1865,6 @@ var ScreenSurface = class {
       } else if ("fill" in image) {
         ctx.fillStyle = image.fill;
         ctx.fillRect(rect.x, rect.y, rect.w, rect.h);
-      } else if ("video" in image) {
-        ctx.drawImage(image.video, 0, 0, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);
       } else if ("copyFrom" in image) {
         const { x, y } = image.copyFrom;
         ctx.drawImage(canvas, x, y, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);

@@ -2,6 +2,10 @@
 // "h264" rectangles (docs/screen-protocol.md): one H.264 access unit each (Annex B), steps of one
 // stream decoded in order by WebCodecs. The agent sends them only to viewers that said they decode
 // them (screen.configure {"h264": true}, see h264Supported), and starts every run with an IDR.
+// Each picture's planes are converted to RGB by yuv.js (not by the browser), so the canvas holds
+// exactly what the Python readers (screenfmt) draw from the same stream.
+
+import { videoFrameToImageData } from "./yuv.js";
 
 /** What the viewer asks WebCodecs for: constrained baseline (x264's ultrafast, no B-frames). */
 export const H264_CONFIG = Object.freeze({ codec: "avc1.42E01F", optimizeForLatency: true });
@@ -32,23 +36,25 @@ export function nalTypes(bytes) {
   return types;
 }
 
-/** A decoded picture ready to draw: its top-left w x h pixels are the rectangle.
- * @typedef {{ video: VideoFrame, close: () => void }} VideoPicture */
+/** One unit on its way through the decoder: where its picture goes, and the rect's size.
+ * @typedef {{ resolve: (image: Promise<ImageData>) => void, reject: (err: unknown) => void,
+ *   width: number, height: number }} Waiting */
 
 /** The decoder of one stream's "h264" rectangles: pictures come out in the order units went in. */
 export class H264Stream {
   constructor() {
     /** @type {VideoDecoder | null} */
     this.decoder = null;
-    /** @type {{ resolve: (picture: VideoPicture) => void, reject: (err: unknown) => void }[]} */
+    /** @type {Waiting[]} */
     this.pending = [];
     this.count = 0;
   }
 
-  /** Decode one access unit; resolves to its picture. Rejects a unit that needs earlier pictures
-   * while the decoder has none (before the stream's IDR, or after a decoding error).
-   * @param {Uint8Array} bytes @returns {Promise<VideoPicture>} */
-  decode(bytes) {
+  /** Decode one access unit; resolves to its picture's top-left width x height pixels (the
+   * picture is padded to even sides). Rejects a unit that needs earlier pictures while the decoder
+   * has none (before the stream's IDR, or after a decoding error).
+   * @param {Uint8Array} bytes @param {number} width @param {number} height @returns {Promise<ImageData>} */
+  decode(bytes, width, height) {
     const types = nalTypes(bytes);
     if (!types.length) return Promise.reject(new Error("h264 rectangle that is not an Annex B access unit"));
     const idr = types.includes(5);
@@ -58,7 +64,7 @@ export class H264Stream {
     }
     const decoder = /** @type {VideoDecoder} */ (this.decoder);
     return new Promise((resolve, reject) => {
-      this.pending.push({ resolve, reject });
+      this.pending.push({ resolve, reject, width, height });
       try {
         const data = /** @type {Uint8Array<ArrayBuffer>} */ (bytes);
         decoder.decode(new EncodedVideoChunk({ type: idr ? "key" : "delta", timestamp: this.count++, data }));
@@ -70,14 +76,19 @@ export class H264Stream {
   }
 
   _open() {
-    /** @type {{ resolve: (picture: VideoPicture) => void, reject: (err: unknown) => void }[]} */
+    /** @type {Waiting[]} */
     const pending = [];
     this.pending = pending;
     const decoder = new VideoDecoder({
       output: (video) => {
         const waiting = pending.shift();
-        if (waiting) waiting.resolve({ video, close: () => video.close() });
-        else video.close();
+        if (!waiting) {
+          video.close();
+          return;
+        }
+        const image = videoFrameToImageData(video, waiting.width, waiting.height);
+        image.finally(() => video.close()).catch(() => {});
+        waiting.resolve(image);
       },
       error: (err) => {
         for (const waiting of pending.splice(0)) waiting.reject(err);

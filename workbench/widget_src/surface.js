@@ -40,8 +40,7 @@ const HIDDEN_FILL = "#303030";
  */
 /** @typedef {{ copyFrom: { x: number, y: number } }} CopyFrom */
 /** @typedef {{ fill: string }} Fill */
-/** @typedef {import("./h264.js").VideoPicture} VideoPicture */
-/** @typedef {ImageBitmap | ImageData | CopyFrom | Fill | VideoPicture} Drawable */
+/** @typedef {ImageBitmap | ImageData | CopyFrom | Fill} Drawable */
 /** @typedef {{ skipped: boolean, error: unknown }} FrameOutcome */
 /** @typedef {{ body: FrameBody, generation: number, skipped: boolean, images: Promise<Drawable[]> }} FrameJob */
 
@@ -68,7 +67,7 @@ function bgrxToImageData(bytes, width, height) {
  * frame's binary table); resolves to one drawable per rect: an ImageBitmap (jpeg, png), an
  * ImageData (raw, pal), {copyFrom: {x, y}} for a "copy" rect (drawn from the canvas itself), or
  * {fill: colour} for a "fill" rect. Rejects, closing what was decoded, on any error.
- * {video} for an "h264" rect (decoded, in order, by *video*: the stream's H264Stream).
+ * An "h264" rect is decoded, in order, by *video* (the stream's H264Stream) into an ImageData.
  * @param {FrameBody} body
  * @param {Uint8Array} payload
  * @param {H264Stream | null} [video]
@@ -94,7 +93,7 @@ export function decodeRects(body, payload, video = null) {
         return decodePalette(bytes, rect.w, rect.h);
       case "h264":
         if (!video) return Promise.reject(new Error("h264 rect without a decoder"));
-        return video.decode(bytes);
+        return video.decode(bytes, rect.w, rect.h);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));
@@ -260,9 +259,6 @@ export class ScreenSurface {
       } else if ("fill" in image) {
         ctx.fillStyle = image.fill;
         ctx.fillRect(rect.x, rect.y, rect.w, rect.h);
-      } else if ("video" in image) {
-        // The picture is padded to even sides: its top-left w x h pixels are the rect.
-        ctx.drawImage(image.video, 0, 0, rect.w, rect.h, rect.x, rect.y, rect.w, rect.h);
       } else if ("copyFrom" in image) {
         // Drawing a canvas onto itself behaves as if the source were copied first, so overlapping
         // source and destination (a scroll) come out right.

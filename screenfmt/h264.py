@@ -77,6 +77,12 @@ class H264Stream:
 
     def decode(self, data: bytes, width: int, height: int) -> Pixels:
         """The ``(height, width, 3)`` RGB pixels of the access unit *data*; raises the stream's error."""
+        return i420_to_rgb(*self.decode_planes(data, width, height), width, height)
+
+    def decode_planes(self, data: bytes, width: int, height: int) -> tuple[Pixels, Pixels, Pixels]:
+        """The Y, U and V planes of the access unit *data*'s picture (views of the decoder's frame, which
+        they keep alive; :func:`screenfmt.yuv.i420_to_rgb` makes its pixels), for a reader that may
+        skip converting a picture the next one covers; raises the stream's error."""
         if _av is None:
             raise self._error("an h264 rectangle, and this reader has no PyAV to decode it", "bad_frame")
         types = nal_types(data)
@@ -106,7 +112,7 @@ class H264Stream:
             self._decoder = None
             raise self._error(f"an h264 picture in {picture.format.name}, not yuv420p", "bad_frame")
         y, u, v = (_plane(plane) for plane in picture.planes[:3])
-        return i420_to_rgb(y, u, v, width, height)
+        return y, u, v
 
 
 def _plane(plane: Any) -> Pixels:

@@ -14,6 +14,7 @@ import pytest
 
 from agent.screen.decode import Canvas, FrameError
 from agent.screen.h264 import H264Encoder
+from agent.screen.hidden import Rect
 from agent.screen.pipeline import H264_KEY_SECONDS, H264_WINDOW_SECONDS, EncodedFrame, FramePipeline
 from agent.screen.streamer import _Control
 from screenfmt.h264 import is_idr, nal_types
@@ -71,6 +72,36 @@ def test_motion_goes_out_as_h264_and_both_python_readers_draw_the_same_pixels() 
     for frame in frames[1:]:
         late.apply(frame.body("all"), frame.payload)
     assert np.array_equal(late.pixels, canvas.pixels)
+
+
+def test_a_replay_that_converts_only_the_last_picture_of_a_run_draws_it_and_its_hidden_areas() -> None:
+    """A seek decodes a run from its IDR and converts to RGB only the picture it shows (the replay
+    keeps whole-picture h264 frames as planes until read): the same pixels, hidden areas painted."""
+    pipeline = FramePipeline(WIDTH, HEIGHT)
+    pipeline.allow_h264 = True
+    hidden = [Rect(10, 20, 30, 40)]
+    frames = []
+    for i in range(5):
+        screen = pattern(5 * i)
+        screen[20:60, 10:40] = 0xFF303030  # the agent fills hidden areas before it encodes
+        pipeline.current = screen
+        frame = pipeline.produce(100.0 + 0.1 * i, 1.7e12, key=i == 0, hidden=hidden)
+        assert frame is not None
+        frames.append(frame)
+    assert [codecs(f) for f in frames[2:]] == [["h264"]] * 3
+    step, seek = ReplayCanvas(), ReplayCanvas()  # step: its pixels read (converted) after every frame
+    for frame in frames:
+        step.apply(frame.body("all"), frame.payload)
+        assert step.pixels.any()
+        seek.apply(frame.body("all"), frame.payload)
+    assert np.array_equal(seek.pixels, step.pixels)
+    assert (seek.pixels[20:60, 10:40] == 0x30).all()
+    canvas = Canvas()  # the agent's reference viewer (it leaves hidden areas as the agent filled them)
+    for frame in frames:
+        canvas.apply(frame.body("all"), frame.payload)
+    outside = np.ones((HEIGHT, WIDTH), dtype=np.bool_)
+    outside[20:60, 10:40] = False
+    assert np.array_equal(seek.pixels[outside], canvas.pixels[outside])
 
 
 def test_no_h264_unless_allowed_nor_for_solid_changes_and_an_idr_every_few_seconds() -> None:

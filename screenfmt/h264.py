@@ -1,7 +1,7 @@
 """``h264`` rectangles: one H.264 access unit each, decoded in order by a decoder kept per stream.
 
 An ``h264`` rectangle is not a picture on its own: it is a step of an H.264 stream (Annex B byte
-stream, baseline-like: no B-frames, so every access unit gives its picture at once), whose earlier
+stream without B-frames, so every access unit gives its picture at once), whose earlier
 pictures the decoder keeps.  The agent starts every run of them with an IDR access unit (NAL type
 5, with its SPS and PPS), so a reader that meets one resets its decoder there; a non-IDR unit
 before any IDR is refused with ``frame_needs_key``.  The encoded picture is the rectangle padded to

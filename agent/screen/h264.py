@@ -33,9 +33,15 @@ except ImportError:  # pragma: no cover - the agent's extra installs PyAV where 
     _av = None
     _IDR = None
 
-#: libx264's options: the fastest preset (a 1080p frame in tens of ms on one core), no lookahead or
-#: B-frames (each frame's access unit at once), IDRs only when asked (a receiver needs one).
-PRESET: Final = "ultrafast"
+#: libx264's options: no lookahead or B-frames (each frame's access unit at once), IDRs only when
+#: asked (a receiver needs one), preset veryfast.  Measured on a 1080p photo-like full change (2
+#: loaded cores, one thread): ultrafast 15 ms CPU a frame and 180 kB a P-frame, superfast 34 ms and
+#: 146 kB, veryfast 45 ms and 69 kB (and the fastest of the three to decode after ultrafast).  In the
+#: recording benchmark's full change, ultrafast's recording was 1.9x H.264's (goal 1.5x), superfast's
+#: 1.3x, veryfast's 0.9x: worth half the frame rate of 1080p full-screen motion within the streamer's
+#: CPU budget (about 4.5 frames a second instead of 9).  swscale's BGRA->I420 is 2-3 ms of it; more
+#: x264 threads lower the wall time a little and cost more CPU (the budget counts this thread only).
+PRESET: Final = "veryfast"
 CRF: Final = 23
 _X264_PARAMS: Final = ("annexb=1:forced-idr=1:keyint=infinite:min-keyint=1:scenecut=0:repeat-headers=1"
                         # BT.601, limited range, said in the stream: what swscale converts with, both ways

@@ -1389,7 +1389,7 @@ async function videoFrameToImageData(video, width, height) {
 }
 
 // workbench/widget_src/h264.js
-var H264_CONFIG = Object.freeze({ codec: "avc1.42E01F", optimizeForLatency: true });
+var H264_CONFIG = Object.freeze({ codec: "avc1.640028", optimizeForLatency: true });
 async function h264Supported() {
   if (typeof VideoDecoder === "undefined") return false;
   try {

@@ -15,7 +15,9 @@ timed test: figures and ratios, all measured in the same run, with the machine l
 2. **Seek.**  A synthetic recording of ``--minutes`` (60) of 1080p activity written with the relay's
    own segment writer (a key frame of a real desktop picture every :data:`wire.recording.KEY_INTERVAL`
    seconds, typing-sized PNG changes at 5 frames a second in between); 100 random times, each
-   opened cold (a new reader's cache) and drawn with ``frame_at``: p50/p99 (goal p99 ≤ 150 ms).
+   opened cold (a new reader's cache) and drawn with ``frame_at``: p50/p99 (goal p99 ≤ 150 ms).  Also
+   40 random times of each scenario's own recording (for full change, runs of ``h264`` frames decoded
+   from their IDR).
 3. **Relay CPU.**  The relay process's CPU seconds (the scheduler's nanoseconds on Linux) over the same scenario with
    ``--record all`` against ``--record none`` (the view open in both), the two modes alternating
    for ``--rounds`` (2) runs each, the ratio of their sums.  Goal ≤ 1.15×.

@@ -647,9 +647,12 @@ class RelayMachine:
     # -- recording -------------------------------------------------------
 
     def _recorder_rate(self, session: SessionState, max_fps: int) -> None:
-        """Ask the agent for *max_fps*: a low rate while only the recorder watches, full rate with a view."""
+        """Ask the agent for *max_fps*: a low rate while only the recorder watches, full rate with a view.
+
+        The recorder keeps bytes and decodes nothing, so it takes ``copy`` and ``h264`` rectangles.
+        """
         self._to_agent(session, protocol.event("screen.configure", {
-            "max_fps": max_fps, "copy": True, "viewer_id": RECORDER_ID}))
+            "max_fps": max_fps, "copy": True, "h264": True, "viewer_id": RECORDER_ID}))
 
     @staticmethod
     def _frame_index(session: SessionState, message: protocol.Message) -> dict[str, Any]:

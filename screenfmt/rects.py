@@ -22,9 +22,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from screenfmt.h264 import H264Stream
 from wire.frame_format import FORMAT, FORMAT_3, FrameFormatError, FrameNeedsKey, StreamState, unpack, unpack3
 
-__all__ = ["FrameError", "FrameNeedsKey", "StreamState", "read_frame"]
+__all__ = ["FrameError", "FrameNeedsKey", "StreamState", "new_video", "read_frame"]
 
 try:  # the agent's extra installs it; the technician's does not (Pillow decodes the same pixels there)
     import simplejpeg
@@ -51,6 +52,11 @@ class FrameError(ValueError):
     def __init__(self, message: str, code: str = "bad_frame") -> None:
         super().__init__(message)
         self.code = code
+
+
+def new_video() -> H264Stream:
+    """The decoder a stream's ``h264`` rectangles need (:mod:`screenfmt.h264`), raising :class:`FrameError`."""
+    return H264Stream(FrameError)
 
 
 def decode_rect(codec: str, data: bytes, width: int, height: int) -> Pixels:
@@ -185,12 +191,15 @@ def frame_size(body: dict[str, Any]) -> tuple[int, int]:
     return width, height
 
 
-def draw_rects(picture: Pixels, rects: Any, payload: bytes) -> list[tuple[dict[str, Any], Pixels]]:
+def draw_rects(picture: Pixels, rects: Any, payload: bytes,
+               video: H264Stream | None = None) -> list[tuple[dict[str, Any], Pixels]]:
     """Draw a format-1 body's *rects* into *picture* (``(h, w, 3)``), in order; each rectangle with its pixels.
 
-    Raises :class:`FrameError` when *rects* is not a list of objects, a rectangle lies outside
-    the picture, its bytes do not decode to its size, or the rectangles do not add up to *payload*
-    (the rectangles before the bad one are drawn).
+    *video* is the stream's H.264 decoder (:func:`new_video`), kept across its frames: ``h264``
+    rectangles are steps of one stream.  Raises :class:`FrameError` when *rects* is not a list of
+    objects, a rectangle lies outside the picture, its bytes do not decode to its size, the
+    rectangles do not add up to *payload* (the rectangles before the bad one are drawn), or an
+    ``h264`` rectangle comes without *video* or before its stream's IDR (code ``frame_needs_key``).
     """
     if not isinstance(rects, list) or not all(isinstance(rect, dict) for rect in rects):
         raise FrameError("a frame's rects are a list of objects")
@@ -214,6 +223,13 @@ def draw_rects(picture: Pixels, rects: Any, payload: bytes) -> list[tuple[dict[s
             if sx + w > width or sy + h > height or size:
                 raise FrameError(f"copy {rect} from outside the frame")
             pixels = picture[sy : sy + h, sx : sx + w].copy()
+        elif codec == "h264":
+            if video is None:
+                raise FrameError("an h264 rectangle, and this reader keeps no H.264 decoder")
+            if not w or not h:
+                raise FrameError(f"an empty h264 rectangle {rect}")
+            pixels = video.decode(payload[offset : offset + size], w, h)
+            offset += size
         else:
             pixels = decode_rect(str(codec), payload[offset : offset + size], w, h)
             offset += size

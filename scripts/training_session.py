@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 from websockets.sync.client import connect as ws_connect  # noqa: E402
 
+from screenfmt.h264 import available as h264_available  # noqa: E402
 from wire import protocol  # noqa: E402
 from workbench.lab import Proc, Xvfb, start_agent, start_relay  # noqa: E402
 from workbench.replay_canvas import ReplayCanvas  # noqa: E402
@@ -39,7 +40,8 @@ class RawViewer:
     """A technician's view on the relay in a thread: draws every frame, acks it, keeps each picture by seq.
 
     *canvas_factory* makes the canvas it draws on (the widget's steps); pictures are kept for the
-    frames whose seq *keep* accepts (all by default).
+    frames whose seq *keep* accepts (all by default).  *h264*: it says it decodes ``h264`` rectangles,
+    as the widget does where WebCodecs decodes H.264 (by default, where PyAV is installed).
     """
 
     url: str
@@ -49,6 +51,7 @@ class RawViewer:
     keep: Callable[[int], bool] = lambda seq: True
     pictures: dict[int, npt.NDArray[np.uint8]] = field(default_factory=dict)
     error: BaseException | None = None
+    h264: bool = field(default_factory=h264_available)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -63,7 +66,8 @@ class RawViewer:
                     "role": "viewer", "session_id": self.session_id, "token": self.token})))
                 welcome = protocol.decode(ws.recv(timeout=20))
                 assert welcome.type == "welcome", f"relay answered {welcome}"
-                ws.send(protocol.encode(protocol.event("screen.configure", {"copy": True, "max_fps": 20})))
+                ws.send(protocol.encode(protocol.event("screen.configure", {"copy": True, "max_fps": 20,
+                                                                            "h264": self.h264})))
                 ws.send(protocol.encode(protocol.event("screen.key_request", {})))
                 self.welcomed.set()
                 while not self._stop.is_set():

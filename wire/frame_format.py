@@ -9,7 +9,7 @@ else travels in binary at the start of the payload, big endian::
     the encoded rectangles' bytes, concatenated in order
 
 What a codec adds: ``copy`` u16 sx, u16 sy; ``fill`` u8 r, g, b; ``png``, ``jpeg``,
-``raw`` and ``pal`` u32 length (their bytes follow the table).  A typing frame's header is 32 bytes
+``raw``, ``pal`` and ``h264`` u32 length (their bytes follow the table).  A typing frame's header is 32 bytes
 here against about 240 as JSON, and a solid rectangle costs 12 bytes, pixels included.
 
 :func:`unpack` turns such a frame back into the format-1 body (``rects`` as JSON objects,
@@ -28,7 +28,7 @@ from wire.protocol import varint
 #: The value of a format-2 body's ``fmt``.
 FORMAT: Final = 2
 #: Codec names by their number on the wire.
-CODECS: Final = ("copy", "fill", "png", "jpeg", "raw", "pal")
+CODECS: Final = ("copy", "fill", "png", "jpeg", "raw", "pal", "h264")
 _NUMBERS: Final = {name: number for number, name in enumerate(CODECS)}
 _HEAD: Final = struct.Struct(">IdHHBH")
 _RECT: Final = struct.Struct(">BHHHH")

@@ -16,9 +16,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from screenfmt.rects import MAX_SIDE, FrameError, StreamState, decode_rect, draw_rects, frame_size, number, read_frame
+from screenfmt.h264 import available as h264_available
+from screenfmt.rects import (
+    MAX_SIDE,
+    FrameError,
+    StreamState,
+    decode_rect,
+    draw_rects,
+    frame_size,
+    new_video,
+    number,
+    read_frame,
+)
 
-__all__ = ["MAX_SIDE", "Canvas", "FrameError", "StreamState", "decode_rect", "read_frame"]
+__all__ = ["MAX_SIDE", "Canvas", "FrameError", "StreamState", "decode_rect", "h264_available", "read_frame"]
 
 
 class Canvas:
@@ -30,6 +41,9 @@ class Canvas:
         self.hidden: list[dict[str, Any]] = []
         #: format 3's size and time base, from the stream's last key frame
         self.stream = StreamState()
+        #: the stream's H.264 decoder (``h264`` rectangles; a client declares it with ``screen.configure
+        #: {"h264": true}`` when :func:`h264_available`)
+        self.video = new_video()
 
     def apply(self, body: dict[str, Any], payload: bytes) -> list[tuple[dict[str, Any], npt.NDArray[np.uint8]]]:
         """Draw one frame; returns each rectangle with its decoded pixels.
@@ -46,7 +60,7 @@ class Canvas:
             raise FrameError("a frame's hidden rectangles are a list")
         if self.pixels.shape[:2] != (height, width):
             self.pixels = np.zeros((height, width, 3), dtype=np.uint8)
-        drawn = draw_rects(self.pixels, body.get("rects"), payload)
+        drawn = draw_rects(self.pixels, body.get("rects"), payload, self.video)
         self.seq = seq
         self.hidden = list(hidden)
         return drawn

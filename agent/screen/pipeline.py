@@ -17,6 +17,11 @@ holds it only as lossy JPEG and when it last changed.  Each call of
    photo (PNG of a photo is large for no visible gain);
 4. swaps the buffers.
 
+Large motion (most of the screen changing, frame after frame) goes out instead as one ``h264``
+rectangle over the whole frame (:mod:`agent.screen.h264`) when every receiver said it decodes
+it (:attr:`FramePipeline.allow_h264`): each run starts with an IDR sent as a key frame, and has
+another every :data:`H264_KEY_SECONDS`; the tiles are refreshed losslessly once it stops.
+
 Frames go out in the lean format 3 (:mod:`wire.frame_format`): a small JSON
 body (nothing at all for the whole screen) and the rectangles' table in binary ahead of their
 bytes; size and time base only in key frames.
@@ -33,6 +38,7 @@ from typing import Any, Final
 import numpy as np
 
 from agent.screen.encode import encode_jpeg, encode_palette, encode_png
+from agent.screen.h264 import H264Encoder
 from agent.screen.hidden import HIDDEN_LABEL, Rect
 from agent.screen.tiles import (
     TILE,
@@ -74,6 +80,18 @@ PALETTE_PIXELS: Final = 64 * 64
 FILL_COLOURS: Final = 16
 #: ...and of a colour whose tiles merge into at most this many rectangles (else pixels are cheaper to describe).
 FILL_RECTS_PER_COLOUR: Final = 64
+#: Large motion goes out as one ``h264`` rectangle (when every receiver decodes it): from the second
+#: frame in a row in which at least this share of the tiles changed to something not solid, in that
+#: frame or within the last :data:`H264_WINDOW_SECONDS` (a picture captured in strips while it was
+#: drawn is one change)...
+H264_START_SHARE: Final = 0.5
+#: ...for as long as at least this share keeps changing within the window (a run; each starts with
+#: an IDR key frame): a frame of smaller change within a run (the rest of a half-drawn picture, a
+#: video's quiet shot) stays a P-frame of a few bytes rather than end it.
+H264_KEEP_SHARE: Final = 0.25
+H264_WINDOW_SECONDS: Final = 0.5
+#: Within a run, an IDR (sent as a key frame) at least this often, so a recording's seek decodes little.
+H264_KEY_SECONDS: Final = 2.0
 
 
 def outside(rect: Rect, cover: Rect) -> list[Rect]:
@@ -146,11 +164,23 @@ class FramePipeline:
         self._shape = grid_shape(width, height)
         self._lossy: Grid = np.zeros(self._shape, dtype=np.bool_)
         self._changed_at = np.zeros(self._shape, dtype=np.float64)
+        #: when each tile last changed to something not solid, outside key frames (time.monotonic())
+        self._moved_at = np.full(self._shape, -np.inf)
         self._seq = last_seq
         self._base = 0.0
         self.quality = QUALITY_DEFAULT
         #: whether every viewer draws ``copy`` rectangles (scrolls moved on the viewer's side)
         self.allow_copy = False
+        #: whether every receiver decodes ``h264`` rectangles (and this agent encodes them)
+        self.allow_h264 = False
+        self._h264: H264Encoder | None = None
+        #: whether the last frame sent was an ``h264`` one (the run goes on without an IDR)
+        self._h264_run = False
+        self._idr_at = 0.0
+        #: whether the last frame produced was large motion (two in a row start a run)
+        self._moving = False
+        #: when at least H264_KEEP_SHARE of the tiles last changed (time.monotonic())
+        self._motion_at = 0.0
         self._scroll_area: Rect | None = None
         # Row samples of the previous frame, kept from when it was current (spares sampling it again).
         self._rows: RowSample | None = None
@@ -219,7 +249,10 @@ class FramePipeline:
         """When (``time.monotonic()``) a lossless refresh falls due, or None."""
         if not self._lossy.any():
             return None
-        return float(self._changed_at[self._lossy].min()) + SETTLE_SECONDS
+        due_at = float(self._changed_at[self._lossy].min()) + SETTLE_SECONDS
+        if self._h264_run:  # not while the motion goes on: a frame of tiles would end the run
+            due_at = max(due_at, self._motion_at + H264_WINDOW_SECONDS)
+        return due_at
 
     def produce(self, now: float, captured_at: float, *, key: bool = False,
                 hidden: list[Rect] | None = None) -> EncodedFrame | None:
@@ -252,7 +285,11 @@ class FramePipeline:
                 after = self._copy_scroll(current, box, rects) if box != tried else None
                 if after is not None:
                     dirty = after
+        if self._wants_h264(current, dirty, bool(rects), now, key):
+            return self._produce_h264(current, dirty, now, captured_at, key, hidden)
         due = self._lossy & ~dirty & (now - self._changed_at >= SETTLE_SECONDS)
+        if self._h264_run and now - self._motion_at < H264_WINDOW_SECONDS:
+            due[:] = False  # the still parts of a moving picture (a hidden area, a frame) wait for its end
         if dirty.any():
             self._changed_at[dirty] = now
             solid, colours = solid_tiles(current, dirty)
@@ -273,8 +310,9 @@ class FramePipeline:
                 touched = touched.union(Rect(rect["x"], rect["y"], rect["w"], rect["h"]))
         self._stale = touched
         if not rects:
-            # Nothing changed: the previous frame's samples still describe it.
+            # Nothing changed: the previous frame's samples still describe it (and a run goes on).
             return None
+        self._h264_run = False  # a frame of tiles ends the run: the next h264 frame is an IDR
         self._rows = self._rows_next
         self._index = 1 - self._index
         self._seq += 1
@@ -282,6 +320,57 @@ class FramePipeline:
         if key:
             self._base = captured_at
         return EncodedFrame(self._seq, key, self.width, self.height, captured_at, rects, b"".join(chunks),
+                            list(hidden or ()), self._base)
+
+    def _wants_h264(self, current: Frame, dirty: Grid, copied: bool, now: float, key: bool) -> bool:
+        """Whether this frame goes out as ``h264``: large motion, in a run or for the second frame in a row.
+
+        Solid tiles do not count (fills describe them in a few bytes), nor does a frame with a
+        scroll found (a copy moves it for nothing); a key frame's tiles count for itself only (they
+        are all sent, changed or not).
+        """
+        if not self.allow_h264:
+            self._moving = False
+            return False
+        share = window = 0.0
+        if not copied and dirty.any():
+            solid, _colours = solid_tiles(current, dirty)
+            changed = dirty & ~solid
+            share = int(np.count_nonzero(changed)) / dirty.size
+            if not key:
+                self._moved_at[changed] = now
+            window = int(np.count_nonzero(now - self._moved_at < H264_WINDOW_SECONDS)) / dirty.size
+        moving_before, self._moving = self._moving, max(share, window) >= H264_START_SHARE
+        if max(share, window) >= H264_KEEP_SHARE:
+            self._motion_at = now
+        if self._h264_run:
+            return max(share, window) >= H264_KEEP_SHARE
+        return self._moving and moving_before
+
+    def _produce_h264(self, current: Frame, dirty: Grid, now: float, captured_at: float, key: bool,
+                      hidden: list[Rect] | None) -> EncodedFrame:
+        """The whole frame as one ``h264`` rectangle; an IDR (and a key frame) to start a run, when asked,
+        and every :data:`H264_KEY_SECONDS`.  Raises :class:`~agent.screen.encode.EncodeError`."""
+        if self._h264 is None:
+            self._h264 = H264Encoder(self.width, self.height)
+        idr = key or not self._h264_run or now - self._idr_at >= H264_KEY_SECONDS
+        data = self._h264.encode(current, idr)
+        if idr:
+            self._idr_at = now
+        self._h264_run = True
+        # The viewer's whole picture is now H.264's: every tile is refreshed once it settles.
+        self._changed_at[dirty] = now
+        self._lossy[:] = True
+        self._has_previous = True
+        self._stale = self._hint
+        self._rows = self._rows_next
+        self._index = 1 - self._index
+        self._seq += 1
+        captured_at = round(captured_at, 1)
+        if idr:
+            self._base = captured_at
+        rect = {"x": 0, "y": 0, "w": self.width, "h": self.height, "codec": "h264", "len": len(data)}
+        return EncodedFrame(self._seq, idr, self.width, self.height, captured_at, [rect], data,
                             list(hidden or ()), self._base)
 
     def _fill(self, solid: Grid, colours: Frame, rects: list[dict[str, Any]]) -> Grid:
@@ -394,3 +483,4 @@ class FramePipeline:
         self._rows = None
         self._lossy[:] = False
         self._stale = None
+        self._h264_run = False  # the next h264 frame is an IDR

@@ -165,9 +165,10 @@ class ScreenService:
             max_fps = body.get("max_fps")
             if not isinstance(max_fps, (int, float)) or isinstance(max_fps, bool) or not max_fps >= 1:
                 max_fps = None
-            copy = body.get("copy")
+            copy, h264 = body.get("copy"), body.get("h264")
             streamer.configure(monitor, int(min(max_fps, MAX_FPS_LIMIT)) if max_fps is not None else None,
-                               copy if isinstance(copy, bool) else None, viewer_id)
+                               copy if isinstance(copy, bool) else None, viewer_id,
+                               h264 if isinstance(h264, bool) else None)
         elif name == "screen.key_request":
             streamer.request_key_frame()
         else:

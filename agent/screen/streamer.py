@@ -33,6 +33,7 @@ from typing import Any, Final
 from agent.screen.backend import ScreenWatcher, open_watcher
 from agent.screen.capture import CaptureError, Capturer, open_capturer
 from agent.screen.encode import EncodeError, png_image
+from agent.screen.h264 import available as h264_available
 from agent.screen.hidden import HIDDEN_LABEL, HiddenRegions, Rect, fill_rects
 from agent.screen.pipeline import QUALITY_MAX, QUALITY_MIN, EncodedFrame, FramePipeline
 from agent.screen.tiles import Frame
@@ -93,12 +94,25 @@ class _Control:
     last_ack: dict[str, int] = field(default_factory=dict)
     rtt: float | None = None
     copy_viewers: set[str] = field(default_factory=set)
+    h264_viewers: set[str] = field(default_factory=set)
 
     def allow_copy(self) -> bool:
         """Copies only when every live viewer said it draws them (``screen.configure {"copy": true}``)."""
+        return self._all_said(self.copy_viewers)
+
+    def allow_h264(self) -> bool:
+        """``h264`` only when every live receiver said it decodes it (``screen.configure {"h264": true}``).
+
+        Every receiver gets every frame the agent sends (the relay forwards each to every view and
+        to its recorder, in order), so one H.264 stream serves them all; a receiver that joins gets
+        a key frame first, which this very rule makes an IDR or no h264 at all.
+        """
+        return h264_available() and self._all_said(self.h264_viewers)
+
+    def _all_said(self, said: set[str]) -> bool:
         if self.viewer_ids:
-            return all(v in self.copy_viewers for v in self.viewer_ids)
-        return "" in self.copy_viewers and self.viewers == 1
+            return all(v in said for v in self.viewer_ids)
+        return "" in said and self.viewers == 1
 
 
 class Streamer:
@@ -221,15 +235,15 @@ class Streamer:
         return {seq: in_flight.pop(seq) for seq in [s for s in in_flight if s <= done]}
 
     def configure(self, monitor: str | int | None, max_fps: int | None, copy: bool | None = None,
-                  viewer_id: str | None = None) -> None:
-        """Select the streamed monitor ("all" or a 0-based index), the frame-rate cap, and copy support."""
+                  viewer_id: str | None = None, h264: bool | None = None) -> None:
+        """Select the streamed monitor ("all" or a 0-based index), the frame-rate cap, copy and h264 support."""
         with self._lock:
             control = self._control
-            if copy is not None:
-                if copy:
-                    control.copy_viewers.add(viewer_id or "")
-                else:
-                    control.copy_viewers.discard(viewer_id or "")
+            for said, viewers in ((copy, control.copy_viewers), (h264, control.h264_viewers)):
+                if said is True:
+                    viewers.add(viewer_id or "")
+                elif said is False:
+                    viewers.discard(viewer_id or "")
             if monitor is not None and monitor != control.monitor:
                 control.monitor = monitor
                 control.key_requested = True
@@ -294,7 +308,7 @@ class Streamer:
             in_flight = len(control.in_flight)
             oldest = min(control.in_flight.values(), default=now)
             monitor, max_fps, rtt = control.monitor, control.max_fps, control.rtt
-            allow_copy = control.allow_copy()
+            allow_copy, allow_h264 = control.allow_copy(), control.allow_h264()
             key, config_gen, hidden_changed = control.key_requested, control.config_gen, control.hidden_changed
         if not streaming:
             self._close_sources()
@@ -335,6 +349,7 @@ class Streamer:
             return -self._cpu_credit / CPU_BUDGET
         self._adapt_quality(rtt, interval)
         self._pipeline.allow_copy = allow_copy
+        self._pipeline.allow_h264 = allow_h264
         with self._lock:  # a request that came after they were read stays for the next frame
             if key:
                 self._control.key_requested = False

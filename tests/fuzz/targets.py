@@ -37,7 +37,7 @@ from wire.frame_format import pack3
 
 #: A fuzzed hive is walked this far at most: a cycle of keys is not the reader's to break.
 MAX_KEYS: Final = 300
-CODECS: Final = ("raw", "png", "jpeg", "copy", "bmp")
+CODECS: Final = ("raw", "png", "jpeg", "copy", "bmp", "h264")
 _RECT: Final = struct.Struct(">BBBBBHBB")  # codec, x, y, w, h, len, sx, sy
 
 

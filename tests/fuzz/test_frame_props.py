@@ -19,7 +19,7 @@ from tests.fuzz.bounded import bounded
 from tests.fuzz.test_protocol_props import json_values
 
 small = st.integers(-2, 20)
-codecs = st.sampled_from(["raw", "png", "jpeg", "copy", "fill", "pal", "webp", ""])
+codecs = st.sampled_from(["raw", "png", "jpeg", "copy", "fill", "pal", "h264", "webp", ""])
 rects = st.fixed_dictionaries(
     {"x": small, "y": small, "w": small, "h": small, "len": st.integers(0, 64), "codec": codecs},
     optional={"sx": small, "sy": small},
@@ -135,3 +135,42 @@ def test_a_well_formed_format_3_table_of_any_values_is_drawn_or_refused(
     for canvas in (Canvas(), keyed_canvas()):
         with contextlib.suppress(FrameError):
             canvas.apply({"fmt": 3}, head + _varint(len(rects)) + table + data)
+
+
+_H264_UNITS: list[bytes] = []
+
+
+def _h264_units() -> list[bytes]:
+    """An IDR and a delta access unit of a 32×24 stream, from the agent's encoder (made once)."""
+    if not _H264_UNITS:
+        import numpy as np
+
+        from agent.screen.h264 import H264Encoder
+
+        encoder = H264Encoder(32, 24)
+        frame = np.zeros((24, 32), dtype=np.uint32)
+        frame[4:12, 4:20] = 0xFF30A0F0
+        _H264_UNITS.append(encoder.encode(frame, True))
+        frame[8:16, 10:30] = 0xFFF0A030
+        _H264_UNITS.append(encoder.encode(frame, False))
+    return _H264_UNITS
+
+
+@given(st.integers(0, 1), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6),
+       st.integers(0, 10_000))
+@bounded(200)
+def test_a_damaged_h264_rectangle_is_drawn_or_refused_with_frame_error(which: int, changes: list[tuple[int, int]],
+                                                                       cut: int) -> None:
+    """Real access units with bytes changed and cut: FrameError or a drawn picture, never another error."""
+    from wire.frame_format import pack3
+
+    idr, delta = _h264_units()
+    unit = bytearray((idr, delta)[which])
+    for position, value in changes:
+        unit[position % len(unit)] = value
+    unit = unit[: max(1, len(unit) - cut % 64)]
+    canvas = Canvas()
+    for key, data in ((True, idr), (which == 0, bytes(unit)), (False, bytes(unit))):
+        rect = {"x": 0, "y": 0, "w": 32, "h": 24, "codec": "h264", "len": len(data)}
+        with contextlib.suppress(FrameError):
+            canvas.apply({"fmt": 3}, pack3(1, key, 32, 24, 1.0, 1.0, [rect], data))

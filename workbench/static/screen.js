@@ -1323,8 +1323,161 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+// workbench/widget_src/yuv.js
+var Y_GAIN = 76309;
+var V_TO_R = 104597;
+var U_TO_G = 25675;
+var V_TO_G = 53279;
+var U_TO_B = 132201;
+var ROUND = 32768;
+function table(term, size = 256) {
+  const values = new Int32Array(size);
+  for (let level = 0; level < size; level += 1) values[level] = term(level);
+  return values;
+}
+var Y_TERM = table((y) => Y_GAIN * (y - 16) + ROUND);
+var R_FROM_V = table((v) => V_TO_R * (v - 128));
+var G_FROM_U = table((u) => -U_TO_G * (u - 128));
+var G_FROM_V = table((v) => -V_TO_G * (v - 128));
+var B_FROM_U = table((u) => U_TO_B * (u - 128));
+var CLAMP_OFFSET = 1024;
+var CLAMP = table((level) => Math.max(0, Math.min(255, level - CLAMP_OFFSET)), 2 * CLAMP_OFFSET);
+function i420ToImageData(y, u, v, width, height, uStep = 1) {
+  const image = new ImageData(width, height);
+  const pixels = new Uint32Array(image.data.buffer);
+  const yd = y.data;
+  const ud = u.data;
+  const vd = v.data;
+  for (let row = 0; row < height; row += 1) {
+    const yRow = y.offset + row * y.stride;
+    const uRow = u.offset + (row >> 1) * u.stride;
+    const vRow = v.offset + (row >> 1) * v.stride;
+    let out = row * width;
+    for (let col = 0; col < width; col += 2) {
+      const chroma = (col >> 1) * uStep;
+      const cu = ud[uRow + chroma];
+      const cv = vd[vRow + chroma];
+      const red = R_FROM_V[cv];
+      const green = G_FROM_U[cu] + G_FROM_V[cv];
+      const blue = B_FROM_U[cu];
+      let luma = Y_TERM[yd[yRow + col]];
+      pixels[out] = 4278190080 | CLAMP[(luma + blue >> 16) + CLAMP_OFFSET] << 16 | CLAMP[(luma + green >> 16) + CLAMP_OFFSET] << 8 | CLAMP[(luma + red >> 16) + CLAMP_OFFSET];
+      if (col + 1 < width) {
+        luma = Y_TERM[yd[yRow + col + 1]];
+        pixels[out + 1] = 4278190080 | CLAMP[(luma + blue >> 16) + CLAMP_OFFSET] << 16 | CLAMP[(luma + green >> 16) + CLAMP_OFFSET] << 8 | CLAMP[(luma + red >> 16) + CLAMP_OFFSET];
+      }
+      out += 2;
+    }
+  }
+  return image;
+}
+async function videoFrameToImageData(video, width, height) {
+  const format = video.format;
+  if (format !== "I420" && format !== "I420A" && format !== "NV12") {
+    throw new Error(`h264 picture in ${format} layout, not I420 or NV12`);
+  }
+  if (video.visibleRect === null || video.visibleRect.width < width || video.visibleRect.height < height) {
+    throw new Error(`h264 picture smaller than its ${width}x${height} rect`);
+  }
+  const data = new Uint8Array(video.allocationSize());
+  const layout = await video.copyTo(data);
+  const [y, u, v] = layout;
+  if (format === "NV12") {
+    return i420ToImageData({ data, ...y }, { data, ...u }, { data, offset: u.offset + 1, stride: u.stride }, width, height, 2);
+  }
+  return i420ToImageData({ data, ...y }, { data, ...u }, { data, ...v }, width, height);
+}
+
+// workbench/widget_src/h264.js
+var H264_CONFIG = Object.freeze({ codec: "avc1.640028", optimizeForLatency: true });
+async function h264Supported() {
+  if (typeof VideoDecoder === "undefined") return false;
+  try {
+    return Boolean((await VideoDecoder.isConfigSupported({ ...H264_CONFIG })).supported);
+  } catch {
+    return false;
+  }
+}
+function nalTypes(bytes) {
+  const starts = bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && (bytes[2] === 1 || bytes[2] === 0 && bytes[3] === 1);
+  if (!starts) return [];
+  const types = [];
+  for (let i = 0; i + 3 < bytes.length; i += 1) {
+    if (bytes[i] === 0 && bytes[i + 1] === 0 && bytes[i + 2] === 1) {
+      types.push(bytes[i + 3] & 31);
+      i += 2;
+    }
+  }
+  return types;
+}
+var H264Stream = class {
+  constructor() {
+    this.decoder = null;
+    this.pending = [];
+    this.count = 0;
+  }
+  /** Decode one access unit; resolves to its picture's top-left width x height pixels (the
+   * picture is padded to even sides). Rejects a unit that needs earlier pictures while the decoder
+   * has none (before the stream's IDR, or after a decoding error).
+   * @param {Uint8Array} bytes @param {number} width @param {number} height @returns {Promise<ImageData>} */
+  decode(bytes, width, height) {
+    const types = nalTypes(bytes);
+    if (!types.length) return Promise.reject(new Error("h264 rectangle that is not an Annex B access unit"));
+    const idr = types.includes(5);
+    if (!this.decoder || this.decoder.state === "closed") {
+      if (!idr) return Promise.reject(new Error("h264 rectangle before its stream's IDR"));
+      this._open();
+    }
+    const decoder = (
+      /** @type {VideoDecoder} */
+      this.decoder
+    );
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject, width, height });
+      try {
+        const data = (
+          /** @type {Uint8Array<ArrayBuffer>} */
+          bytes
+        );
+        decoder.decode(new EncodedVideoChunk({ type: idr ? "key" : "delta", timestamp: this.count++, data }));
+      } catch (err) {
+        this.pending.pop();
+        reject(err);
+      }
+    });
+  }
+  _open() {
+    const pending = [];
+    this.pending = pending;
+    const decoder = new VideoDecoder({
+      output: (video) => {
+        const waiting = pending.shift();
+        if (!waiting) {
+          video.close();
+          return;
+        }
+        const image = videoFrameToImageData(video, waiting.width, waiting.height);
+        image.finally(() => video.close()).catch(() => {
+        });
+        waiting.resolve(image);
+      },
+      error: (err) => {
+        for (const waiting of pending.splice(0)) waiting.reject(err);
+      }
+    });
+    decoder.configure({ ...H264_CONFIG });
+    this.decoder = decoder;
+  }
+  /** Forget the stream (a new connection): pictures still decoding are dropped. */
+  close() {
+    if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
+    for (const waiting of this.pending.splice(0)) waiting.reject(new Error("h264 stream closed"));
+    this.decoder = null;
+  }
+};
+
 // workbench/widget_src/frame_format.js
-var CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw", "pal"]);
+var CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw", "pal", "h264"]);
 var HEAD = 19;
 var RECT = 9;
 var FLAG_KEY = 1;
@@ -1559,7 +1712,7 @@ async function decodeImage(bytes, type) {
     bytes
   ], { type }));
 }
-function decodeRects(body, payload) {
+function decodeRects(body, payload, video = null) {
   const rects = Array.isArray(body.rects) ? body.rects : [];
   let offset = 0;
   const tasks = rects.map((rect) => {
@@ -1576,6 +1729,9 @@ function decodeRects(body, payload) {
         return decodeImage(bytes, `image/${rect.codec}`);
       case "pal":
         return decodePalette(bytes, rect.w, rect.h);
+      case "h264":
+        if (!video) return Promise.reject(new Error("h264 rect without a decoder"));
+        return video.decode(bytes, rect.w, rect.h);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));
@@ -1632,6 +1788,7 @@ var ScreenSurface = class {
     this.hidden = [];
     this.framesDrawn = 0;
     this.stream = newStreamState();
+    this.video = new H264Stream();
   }
   get width() {
     return this.canvas.width;
@@ -1648,7 +1805,7 @@ var ScreenSurface = class {
       const frame = unpackFrame(wireBody, wirePayload, this.stream);
       body = /** @type {FrameBody} */
       frame.body;
-      images = decodeRects(body, frame.payload);
+      images = decodeRects(body, frame.payload, this.video);
     } catch (err) {
       if (err instanceof FrameNeedsKey) body = /** @type {FrameBody} */
       { seq: err.seq, key: false };
@@ -1665,6 +1822,8 @@ var ScreenSurface = class {
   reset() {
     this.generation += 1;
     this.stream = newStreamState();
+    this.video.close();
+    this.video = new H264Stream();
     for (const job of this.queue) job.images.then(closeImages, () => {
     });
     this.queue = [];
@@ -2096,6 +2255,7 @@ var ScreenView = class {
     this.ended = false;
     this.dom = buildLayout(el);
     const { root, canvas } = this.dom;
+    this.h264 = void 0;
     this.surface = new ScreenSurface(canvas, {
       onFrameDone: (body, outcome) => this._frameDone(body, outcome),
       onResize: (width, height, key) => this._streamResized(width, height, key)
@@ -2461,7 +2621,15 @@ var ScreenView = class {
   }
   _configure() {
     const monitor = this.model.get("monitor");
-    this.link.send("screen.configure", { monitor, max_fps: this.model.get("max_fps"), copy: true });
+    const h264 = this.h264 === true;
+    this.link.send("screen.configure", { monitor, max_fps: this.model.get("max_fps"), copy: true, h264 });
+    if (this.h264 === void 0) {
+      this.h264 = null;
+      h264Supported().then((supported) => {
+        this.h264 = supported;
+        if (supported) this._configure();
+      });
+    }
   }
   /** @param {boolean} force */
   _requestKeyFrame(force) {

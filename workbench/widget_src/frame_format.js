@@ -4,7 +4,7 @@
 // frame's header and rectangles' table are binary, big endian, ahead of the rectangles' bytes:
 //   u32 seq | f64 captured_at | u16 width | u16 height | u8 flags (1 key, 2 paused) | u16 count
 //   count x (u8 codec | u16 x | u16 y | u16 w | u16 h | copy: u16 sx, sy | fill: u8 r, g, b | else u32 len)
-// (codecs 0 copy, 1 fill, 2 png, 3 jpeg, 4 raw, 5 pal)
+// (codecs 0 copy, 1 fill, 2 png, 3 jpeg, 4 raw, 5 pal, 6 h264)
 // Format 3 (what the agent sends now; body {"fmt": 3, ...}) is leaner: varints (LEB128), and the size
 // and time base only in key frames, kept in a StreamState by the reader:
 //   u8 flags (1 key, 2 paused, 4 size) | varint seq | key: f64 base, else varint ms since base
@@ -13,7 +13,7 @@
 // unpackFrame turns either back into the body of format 1, so the rest of the viewer reads one shape.
 
 /** Codec names by their number on the wire. */
-export const CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw", "pal"]);
+export const CODECS = Object.freeze(["copy", "fill", "png", "jpeg", "raw", "pal", "h264"]);
 const HEAD = 19;
 const RECT = 9;
 const FLAG_KEY = 1;

@@ -3,6 +3,7 @@
 // resolution; reports each frame done so that the caller can ack it.
 
 import { FrameNeedsKey, decodePalette, newStreamState, unpackFrame } from "./frame_format.js";
+import { H264Stream } from "./h264.js";
 import { isInt } from "./protocol.js";
 
 // The agent's own fill (agent/screen/hidden.py FILL_BGRA), so the canvas equals its picture.
@@ -16,7 +17,7 @@ const HIDDEN_FILL = "#303030";
  * @property {number} w
  * @property {number} h
  * @property {number} len bytes of the payload it takes
- * @property {string} codec "jpeg", "png", "pal", "raw" (BGRX), "copy" or "fill"
+ * @property {string} codec "jpeg", "png", "pal", "raw" (BGRX), "copy", "fill" or "h264"
  * @property {number} [sx] "copy": where the pixels come from
  * @property {number} [sy]
  * @property {number[]} [rgb] "fill": the colour, [r, g, b]
@@ -96,10 +97,12 @@ async function decodeImage(bytes, type) {
  * frame's binary table); resolves to one drawable per rect: an ImageBitmap or VideoFrame (jpeg, png), an
  * ImageData (raw, pal), {copyFrom: {x, y}} for a "copy" rect (drawn from the picture itself), or
  * {fill: colour} for a "fill" rect. Rejects, closing what was decoded, on any error.
+ * An "h264" rect is decoded, in order, by *video* (the stream's H264Stream) into an ImageData.
  * @param {FrameBody} body
  * @param {Uint8Array} payload
+ * @param {H264Stream | null} [video]
  * @returns {Promise<Drawable[]>} */
-export function decodeRects(body, payload) {
+export function decodeRects(body, payload, video = null) {
   const rects = Array.isArray(body.rects) ? body.rects : [];
   let offset = 0;
   /** @type {Promise<Drawable>[]} */
@@ -117,6 +120,9 @@ export function decodeRects(body, payload) {
         return decodeImage(bytes, `image/${rect.codec}`);
       case "pal":
         return decodePalette(bytes, rect.w, rect.h);
+      case "h264":
+        if (!video) return Promise.reject(new Error("h264 rect without a decoder"));
+        return video.decode(bytes, rect.w, rect.h);
       case "raw":
         if (bytes.byteLength !== rect.w * rect.h * 4) return Promise.reject(new Error("raw rect of wrong size"));
         return Promise.resolve(bgrxToImageData(bytes, rect.w, rect.h));
@@ -187,6 +193,8 @@ export class ScreenSurface {
     this.framesDrawn = 0;
     /** format 3's size and time base, from the stream's last key frame */
     this.stream = newStreamState();
+    /** the stream's H.264 decoder ("h264" rects), reset with the stream */
+    this.video = new H264Stream();
   }
 
   get width() {
@@ -206,7 +214,7 @@ export class ScreenSurface {
     try {
       const frame = unpackFrame(wireBody, wirePayload, this.stream);
       body = /** @type {FrameBody} */ (frame.body);
-      images = decodeRects(body, frame.payload);
+      images = decodeRects(body, frame.payload, this.video);
     } catch (err) {
       // before its stream's first key frame: not drawn, but acked by its seq (the key frame follows)
       if (err instanceof FrameNeedsKey) body = /** @type {FrameBody} */ ({ seq: err.seq, key: false });
@@ -224,6 +232,8 @@ export class ScreenSurface {
   reset() {
     this.generation += 1;
     this.stream = newStreamState();
+    this.video.close();
+    this.video = new H264Stream();
     for (const job of this.queue) job.images.then(closeImages, () => {});
     this.queue = [];
   }

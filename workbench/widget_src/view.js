@@ -18,6 +18,7 @@ import {
 import { shortcutFor } from "./shortcuts.js";
 import { StreamStats } from "./stats.js";
 import { noticeText, statusText } from "./status.js";
+import { h264Supported } from "./h264.js";
 import { ScreenSurface } from "./surface.js";
 import { renderToolbar } from "./toolbar.js";
 import { createDrawTool, createEraserTool, createLaserTool, createPanTool, createTextTool } from "./tools.js";
@@ -108,6 +109,9 @@ export class ScreenView {
 
     this.dom = buildLayout(el);
     const { root, canvas } = this.dom;
+    /** whether this browser decodes "h264" rects: undefined until asked, null while asking */
+    /** @type {boolean | null | undefined} */
+    this.h264 = undefined;
     this.surface = new ScreenSurface(canvas, {
       onFrameDone: (body, outcome) => this._frameDone(body, outcome),
       onResize: (width, height, key) => this._streamResized(width, height, key),
@@ -490,8 +494,17 @@ export class ScreenView {
 
   _configure() {
     const monitor = this.model.get("monitor");
-    // copy: this viewer draws "copy" rects (scrolls travel as a copy, not as pixels).
-    this.link.send("screen.configure", { monitor, max_fps: this.model.get("max_fps"), copy: true });
+    // copy: this viewer draws "copy" rects (scrolls travel as a copy, not as pixels); h264: it decodes
+    // "h264" rects (WebCodecs), known once the browser answered (then it says so again).
+    const h264 = this.h264 === true;
+    this.link.send("screen.configure", { monitor, max_fps: this.model.get("max_fps"), copy: true, h264 });
+    if (this.h264 === undefined) {
+      this.h264 = null; // asking
+      h264Supported().then((supported) => {
+        this.h264 = supported;
+        if (supported) this._configure();
+      });
+    }
   }
 
   /** @param {boolean} force */

@@ -34,14 +34,17 @@ except ImportError:  # pragma: no cover - the agent's extra installs PyAV where 
     _IDR = None
 
 #: libx264's options: no lookahead or B-frames (each frame's access unit at once), IDRs only when
-#: asked (a receiver needs one), preset veryfast.  Measured on a 1080p photo-like full change (2
+#: asked (a receiver needs one), preset ultrafast.  Measured on a 1080p photo-like full change (2
 #: loaded cores, one thread): ultrafast 15 ms CPU a frame and 180 kB a P-frame, superfast 34 ms and
-#: 146 kB, veryfast 45 ms and 69 kB (and the fastest of the three to decode after ultrafast).  In the
-#: recording benchmark's full change, ultrafast's recording was 1.9x H.264's (goal 1.5x), superfast's
-#: 1.3x, veryfast's 0.9x: worth half the frame rate of 1080p full-screen motion within the streamer's
-#: CPU budget (about 4.5 frames a second instead of 9).  swscale's BGRA->I420 is 2-3 ms of it; more
-#: x264 threads lower the wall time a little and cost more CPU (the budget counts this thread only).
-PRESET: Final = "veryfast"
+#: 146 kB, veryfast 45 ms and 69 kB.  The streamer's CPU budget turns encode time into frame rate,
+#: and frame rate into latency: in bench/screen_browser.py's full change (two photos alternating
+#: ten times a second, into the canvas) the median was 64 ms with ultrafast (0.29x noVNC's), 152 ms
+#: with superfast, 210 ms with veryfast (1.32x noVNC's).  The recording is what the technician saw,
+#: so its size follows: 1.9x the benchmark's H.264 with ultrafast, 1.3x superfast, 0.9x veryfast.
+#: The live view comes first (the issue 8 size goal stays open for full-screen motion).  swscale's
+#: BGRA->I420 is 2-3 ms of it; more x264 threads lower the wall time a little and cost more CPU
+#: (the budget counts this thread only).
+PRESET: Final = "ultrafast"
 CRF: Final = 23
 _X264_PARAMS: Final = ("annexb=1:forced-idr=1:keyint=infinite:min-keyint=1:scenecut=0:repeat-headers=1"
                         # BT.601, limited range, said in the stream: what swscale converts with, both ways

@@ -7,7 +7,7 @@
 
 import { videoFrameToImageData } from "./yuv.js";
 
-/** What the viewer asks WebCodecs for: High profile, level 4 (x264's veryfast: CABAC, 8x8 transforms; no B-frames). */
+/** What the viewer asks WebCodecs for: High profile, level 4, which decodes every x264 preset the agent may use (ultrafast is constrained baseline; superfast and slower ones add CABAC and 8x8 transforms). */
 export const H264_CONFIG = Object.freeze({ codec: "avc1.640028", optimizeForLatency: true });
 
 /** Whether this browser decodes H.264 with WebCodecs (false without VideoDecoder, e.g. no secure context).

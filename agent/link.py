@@ -159,6 +159,11 @@ class AgentLink:
                                        max_size=4 * protocol.MAX_MESSAGE_BYTES, max_queue=64) as ws:
                         await self._say_hello(ws)
                         reached = True
+                        if self.session_id and self.resume_token:
+                            # Nothing of the journal goes before the welcome says how far the relay's copy
+                            # goes: records sent to a relay that died may never have been kept, and records
+                            # sent past the copy's end would break its chain (a false journal alert).
+                            self._journal_sent = -1
                         self._ws = ws
                         self._up.set()
                         self.callbacks.on_status("connected")

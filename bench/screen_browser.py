@@ -43,17 +43,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
-import http.server
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +66,7 @@ from control_browser import clock_offset  # noqa: E402
 from load import LoadWatch  # noqa: E402
 
 from tests.e2e import lab_browser as lab  # noqa: E402
-from workbench.lab import Xvfb, start_agent, start_relay  # noqa: E402
+from workbench.lab import Xvfb, serve_page, start_agent, start_relay  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
 NOTEBOOK = "bench.ipynb"
@@ -176,33 +172,6 @@ TYPIST = ("import os, sys, tty\n"
           "    c = os.read(0, 1)\n"
           "    if not c: break\n"
           "    os.write(1, b'\\033[H\\033[2J' if c in b'\\r\\n' else c)\n")
-
-
-@contextlib.contextmanager
-def serve(directory: Path, page: str) -> Iterator[str]:
-    """Serve *directory* on a loopback port with *page* at /bench.html; yields its URL."""
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.startswith("/bench.html"):
-                body = page.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
-            super().do_GET()
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/bench.html"
-    finally:
-        server.shutdown()
 
 
 def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -439,7 +408,8 @@ def main() -> int:
         lab.wait_until(lambda: ours_page.evaluate(
             f"() => {{ const c = document.querySelector('.wb-screen-canvas'); return c && c.width === {WIDTH}; }}"),
             "the widget's canvas at screen size")
-        novnc_url = stack.enter_context(serve(args.novnc, NOVNC_PAGE.replace("{port}", str(ws_port))))
+        novnc_page = NOVNC_PAGE.replace("{port}", str(ws_port))
+        novnc_url = stack.enter_context(serve_page(args.novnc, novnc_page, "bench.html"))
         vnc_page = browser.new_page(viewport={"width": 1920, "height": 1080})
         vnc_page.add_init_script(INSTRUMENT)
         console: list[str] = []

@@ -8,6 +8,8 @@ sleeping.  :meth:`Proc.stop` ends only that process.
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import os
 import queue
 import re
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -168,3 +170,35 @@ class Xvfb:
         if self.popen.poll() is None:
             self.popen.kill()
             self.popen.wait()
+
+
+@contextlib.contextmanager
+def serve_page(directory: Path, page: str, name: str) -> Iterator[str]:
+    """Serve *directory* over http on a loopback port, with the HTML *page* at ``/name``; yields its URL.
+
+    For the widget's ES modules in a bare page (modules need http; WebCodecs a secure context,
+    which loopback is).  The server stops when the block ends.
+    """
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith(f"/{name}"):
+                body = page.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            super().do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -15,17 +15,11 @@ they decode h264, so the agent sends it.  Checked:
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
-import http.server
 import json
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -36,6 +30,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.e2e import lab_browser as lab  # noqa: E402
 from workbench import recordings  # noqa: E402
+from workbench.lab import serve_page  # noqa: E402
 
 pytestmark.append(pytest.mark.needs(lab.CHROMIUM, "chromium"))
 
@@ -102,34 +97,6 @@ ws.onmessage = async (event) => {
 </script></body></html>"""
 
 
-@contextlib.contextmanager
-def serve_root() -> Iterator[str]:
-    """The checkout on a loopback port (ES modules need http; WebCodecs a secure context: loopback is)."""
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.startswith("/h264.html"):
-                body = PAGE.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
-            super().do_GET()
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(ROOT)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/h264.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_motion_streams_as_h264_to_python_and_chromium_and_replays_exactly(tmp_path: Path) -> None:
     stage = scripted.start_stage(tmp_path)
     painter = None
@@ -139,7 +106,7 @@ def test_motion_streams_as_h264_to_python_and_chromium_and_replays_exactly(tmp_p
         painter = Painter(stage.xvfb.display, "--title", "motion", "--geometry", "1280x800+0+0", "--images", "4")
         viewer = scripted.RawViewer(stage.relay_url, s.session_id, scripted.view_token(s), h264=True)
         assert viewer.welcomed.wait(20)
-        with serve_root() as url, sync_playwright() as playwright:
+        with serve_page(ROOT, PAGE, "h264.html") as url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=lab.CHROMIUM, headless=True,
                                                  args=list(lab.CHROMIUM_ARGS))
             try:

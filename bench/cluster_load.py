@@ -24,7 +24,8 @@ agents' journals.  The machine's other load
 is said (bench/load.py): on a loaded 2-core machine 200 agent processes are heavy; ``--sessions 20``
 runs smaller.  A run that would not fit in the machine's available memory (about 60 MiB an agent)
 is refused before it starts.  ``--profile DIR`` runs the relays under cProfile (written when a
-relay is stopped; a killed relay writes nothing) for ``python -m pstats``.
+relay is stopped; a killed relay writes nothing) for ``python -m pstats``.  ``--logs DIR`` keeps each
+relay's output lines (a killed relay's up to its end).
 """
 
 from __future__ import annotations
@@ -266,6 +267,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds a phase's calls may take")
     parser.add_argument("--start-at-once", type=int, default=4, help="agents started in parallel")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--logs", type=Path, help="write each relay's output here when its phase ends")
     args = parser.parse_args()
     # A SIGTERM (a timeout) unwinds like an error, so the finally blocks stop every process started here.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -302,8 +304,11 @@ def main() -> None:
                     result = run_phase(name, [url for _, url in started], [p for p, _ in started], work, args, kill,
                                        placement)
                 finally:
-                    for proc, _ in started:
+                    for i, (proc, _) in enumerate(started):
                         proc.stop()
+                        if args.logs is not None:  # a killed relay's lines too, up to its end
+                            args.logs.mkdir(parents=True, exist_ok=True)
+                            (args.logs / f"{name}-relay{i}.log").write_text("\n".join(proc.lines) + "\n")
                 print(json.dumps(result), flush=True)
                 results.append(result)
         finally:

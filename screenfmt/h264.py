@@ -71,10 +71,6 @@ class H264Stream:
         self._error = error
         self._decoder: Any = None
 
-    def forget(self) -> None:
-        """Drop the decoder's pictures: the next ``h264`` rectangle must be an IDR."""
-        self._decoder = None
-
     def decode(self, data: bytes, width: int, height: int) -> Pixels:
         """The ``(height, width, 3)`` RGB pixels of the access unit *data*; raises the stream's error."""
         return i420_to_rgb(*self.decode_planes(data, width, height), width, height)

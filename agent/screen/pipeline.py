@@ -285,14 +285,17 @@ class FramePipeline:
                 after = self._copy_scroll(current, box, rects) if box != tried else None
                 if after is not None:
                     dirty = after
-        if self._wants_h264(current, dirty, bool(rects), now, key):
+        # Which changed tiles are solid: what decides h264 (they do not count as motion) and, for tiles,
+        # what goes as fills; found once.
+        solid_found = solid_tiles(current, dirty) if dirty.any() else None
+        if self._wants_h264(dirty, None if solid_found is None else solid_found[0], bool(rects), now, key):
             return self._produce_h264(current, dirty, now, captured_at, key, hidden)
         due = self._lossy & ~dirty & (now - self._changed_at >= SETTLE_SECONDS)
         if self._h264_run and now - self._motion_at < H264_WINDOW_SECONDS:
             due[:] = False  # the still parts of a moving picture (a hidden area, a frame) wait for its end
-        if dirty.any():
+        if solid_found is not None:
             self._changed_at[dirty] = now
-            solid, colours = solid_tiles(current, dirty)
+            solid, colours = solid_found
             if solid.any():
                 dirty = dirty & ~self._fill(solid, colours, rects)
             as_png = dirty & flat_tiles_of(current, dirty)
@@ -322,19 +325,18 @@ class FramePipeline:
         return EncodedFrame(self._seq, key, self.width, self.height, captured_at, rects, b"".join(chunks),
                             list(hidden or ()), self._base)
 
-    def _wants_h264(self, current: Frame, dirty: Grid, copied: bool, now: float, key: bool) -> bool:
+    def _wants_h264(self, dirty: Grid, solid: Grid | None, copied: bool, now: float, key: bool) -> bool:
         """Whether this frame goes out as ``h264``: large motion, in a run or for the second frame in a row.
 
         Solid tiles do not count (fills describe them in a few bytes), nor does a frame with a
         scroll found (a copy moves it for nothing); a key frame's tiles count for itself only (they
-        are all sent, changed or not).
+        are all sent, changed or not).  *solid*: which of *dirty*'s tiles are solid (None when none changed).
         """
         if not self.allow_h264:
             self._moving = False
             return False
         share = window = 0.0
-        if not copied and dirty.any():
-            solid, _colours = solid_tiles(current, dirty)
+        if not copied and solid is not None:
             changed = dirty & ~solid
             share = int(np.count_nonzero(changed)) / dirty.size
             if not key:

@@ -202,3 +202,4 @@ def serve_page(directory: Path, page: str, name: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+        thread.join(10)

@@ -15,7 +15,6 @@ each leave exactly the expected number of live viewer connections at the server.
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
 import os
 import re
@@ -23,7 +22,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -37,6 +35,7 @@ from PIL import Image
 
 from tests import requires
 from tests.e2e import lab_browser
+from workbench.lab import serve_page
 
 playwright_sync = requires.module("playwright.sync_api", "playwright")
 expect = playwright_sync.expect
@@ -344,32 +343,15 @@ def live_viewers(source: ScreenSource, expected: int, what: str) -> dict[str, An
 # ------------------------------------------------------------------ tests
 
 
+BLANK_PAGE = "<!doctype html><meta charset=utf-8><title>screen.js</title>"
+
+
 @pytest.fixture(scope="module")
-def blank_page_url() -> Iterator[str]:
+def blank_page_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An empty page on a loopback origin: Chromium's local network access checks block
     about:blank (and any public origin) from opening a websocket to 127.0.0.1."""
-
-    class Blank(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"<!doctype html><meta charset=utf-8><title>screen.js</title>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Blank)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serve_page(tmp_path_factory.mktemp("blank"), BLANK_PAGE, "blank.html") as url:
+        yield url
 
 
 def test_module_in_a_bare_page(browser: Any, screen_source: ScreenSource, blank_page_url: str) -> None:

@@ -255,6 +255,52 @@ def test_console_run_blocks_until_close_from_another_thread() -> None:
     assert events == ["closed", "run returned"]
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX: one thread signalled by another")
+def test_console_run_acts_on_a_signal_another_thread_caught() -> None:
+    """The kernel hands a process's Ctrl-C to any thread that does not block it.  Caught by a thread
+    other than the main one, it only trips Python's flag; the main thread must still run the
+    handler while it waits in the panel (an unbounded wait there left the agent running for good:
+    a CI run's agent ignored the customer's Ctrl-C)."""
+    panel = console(io.StringIO())
+    handled = threading.Event()
+    late: list[bool] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        handled.set()
+        panel.close()
+
+    def caught_here() -> None:  # the kernel's choice, made on purpose
+        main_waits_in_run()  # signalled any earlier, the main thread would run the handler on its way in
+        signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+        late.append(not handled.wait(60))
+        panel.close()  # frees run() even when the handler never ran, so the test fails rather than hangs
+
+    def main_waits_in_run() -> None:
+        """Return once the main thread is blocked in the panel's wait (no event says so: look)."""
+        main = threading.main_thread().ident
+        assert main is not None
+        for _ in range(10_000):
+            frame = sys._current_frames().get(main)
+            names = set()
+            while frame is not None:
+                names.add(frame.f_code.co_name)
+                frame = frame.f_back
+            if {"run", "wait"} <= names:
+                return
+            time.sleep(0.001)
+        raise AssertionError("the main thread never waited in run()")
+
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    try:
+        other = threading.Thread(target=caught_here)
+        other.start()
+        panel.run()
+        other.join()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert late == [False]
+
+
 def test_console_ctrl_c_in_run_ends_the_session_once(monkeypatch: pytest.MonkeyPatch) -> None:
     ended: list[int] = []
     panel = console(io.StringIO(), on_end=lambda: ended.append(1))

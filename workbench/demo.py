@@ -294,7 +294,8 @@ def _run(running: contextlib.ExitStack, port: int, data: Path, lab: bool, lab_po
         lab_server = _Lab(notebooks, data, lab_port, lab_env)
         running.callback(lab_server.stop)
         lab_server.wait_ready(customers.stopping)
-    customers.first_code.wait()
+    while not customers.first_code.wait(1.0):  # in slices, so a Ctrl-C caught by another thread runs here
+        pass
     if customers.failure is not None:
         raise RuntimeError(customers.failure)
     missing = f" (not installed: {', '.join(desktop.missing)}; run scripts/setup)" if desktop.missing else ""

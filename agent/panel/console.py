@@ -34,6 +34,9 @@ from agent.panel.wording import wording_for
 if TYPE_CHECKING:
     from agent.policy import Policy
 
+SIGNAL_CHECK_S = 0.25
+"""How long a Ctrl-C caught by another thread can wait before its handler runs on this one."""
+
 _YES = frozenset({"yes", "y", "accept", "oui", "o", "accepter"})
 
 
@@ -113,7 +116,13 @@ class ConsolePanel:
         """Block until :meth:`close`.  Ctrl-C here ends the session (``on_end``, once) and returns."""
         self._print(f"journal: {self._journal_path}")
         try:
-            self._closed.wait()
+            # In slices: the kernel may hand Ctrl-C to any of the agent's threads, where it only trips
+            # Python's flag; the handler runs when this (main) thread next runs Python code.  One
+            # unbounded wait kept the customer's Ctrl-C pending until another signal came here.
+            # (Blocking the signals in the other threads would also block them in every program
+            # those threads start: a signal mask survives exec.)
+            while not self._closed.wait(SIGNAL_CHECK_S):
+                pass
         except KeyboardInterrupt:
             self._print("status: ending the session (Ctrl-C)")
             self._call_on_end()

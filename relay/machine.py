@@ -176,6 +176,24 @@ class RelayMachine:
         self.sessions[session.id] = session
         return session
 
+    def forget(self, session_id: str) -> list[ConnId]:
+        """Drop the session *session_id* without ending it: another relay of a cluster holds it now.
+
+        Returns its connections (sides and viewers), which the machine forgets too: the caller
+        closes them, so their sides resume on the holder, and their :class:`Closed` then changes
+        nothing here.  Nothing is written: the records are the new holder's to keep.  An unknown
+        session gives ``[]``.
+        """
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return []
+        conns = [conn for conn, state in self._connections.items()
+                 if isinstance(state, _Party | _Viewer) and state.session is session]
+        for conn in conns:
+            del self._connections[conn]
+            self._closing.discard(conn)
+        return conns
+
     def handle(self, event: Event, now: Instant) -> list[Action]:
         """Take one *event* that happened at *now*; return what to do, in order.
 

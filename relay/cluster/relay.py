@@ -28,6 +28,20 @@ aged out, the relay a side resumes on takes the session over (a revision-checked
 does (:meth:`relay.server.Relay.restore_session`); connections proxied to the dead holder are
 closed so their sides resume.  Requests the dead relay had queued are sent again by the sides,
 with the same ids (the agent's replay cache answers without running anything twice).
+
+A relay that only *looked* dead (stopped, starved of CPU, cut from NATS for longer than
+:data:`~relay.cluster.bus.LIVENESS`) comes back to find its choices undone, and each side must hear
+of it, or a passive side (an agent waiting for requests) waits for ever on a connection nobody
+serves, and what the relay writes on its way back lands in the records the new holder keeps.  So:
+
+- a relay whose last heartbeat is old enough (:data:`MAY_LOOK_DEAD`) asks ``wb_sessions`` who holds
+  its sessions before it handles anything else, and gives up those another relay took: the
+  machine forgets the session without ending it, and its sides are closed, so they resume on
+  the holder;
+- the relay that takes a session over tells the old holder (``taken`` on its subject), which gives
+  it up the same way once ``wb_sessions`` confirms it (for a holder that ran on but could not
+  beat);
+- a holder that forgets the connections of a relay it thinks dead tells that relay to close them.
 """
 
 from __future__ import annotations
@@ -75,6 +89,11 @@ log = logging.getLogger(__name__)
 HOLDER_GONE = 1012
 #: Seconds a new session's registration in ``wb_sessions`` may hold up its pairing.
 HOLD_TIMEOUT = 2.0
+#: Age of this relay's last heartbeat from which the others may count it dead (its key in ``wb_relays``
+#: ages out at LIVENESS, and their view is up to a beat late): it checks what it holds before acting again.
+MAY_LOOK_DEAD = LIVENESS - HEARTBEAT
+#: Bound on that check (seconds): past it, the relay goes on with what it holds.
+CHECK_TIMEOUT = 1.0
 #: Room left in a NATS message for the envelope (:mod:`relay.cluster.envelope`) and NATS's own protocol line.
 PAYLOAD_MARGIN = 4096
 #: A code's value in ``wb_codes`` once a technician claimed it (before: the id of the relay holding it).
@@ -122,6 +141,11 @@ class ClusterRelay(Relay):
         #: since when this relay's view of the others is fresh (NATS reached); None while away
         self._view_since: float | None = None
         self._parts_in, self._parts_out = Parts(), Parts()
+        #: when this relay's last heartbeat reached NATS (monotonic seconds; None before the first)
+        self._beat_at: float | None = None
+        #: the check of what this relay holds, while one runs (every event waits for it), and when the last ended
+        self._checking: asyncio.Future[None] | None = None
+        self._checked_at = 0.0
 
     @property
     def relay_id(self) -> str:
@@ -155,7 +179,7 @@ class ClusterRelay(Relay):
     async def _beat(self) -> None:
         """Say this relay is alive, look who else is, and reserve codes."""
         await self.bus.relays.put(self.relay_id, self.url.encode())
-        now = time.monotonic()
+        now = self._beat_at = time.monotonic()
         # nats-py says "no keys" with NoKeysError (or, in some versions, a NotFoundError): seen at start
         # on a loaded machine, right after this relay's own put; the next beat sees the keys.
         with contextlib.suppress(NotFoundError, NoKeysError):
@@ -183,10 +207,14 @@ class ClusterRelay(Relay):
                 ws = self._connections.get(conn)
                 if ws is not None:
                     self._spawn(ws.close(HOLDER_GONE, "the relay holding this session went away: resume"))
+        dead: dict[str, list[ConnId]] = {}
         for remote, (relay_id, _) in list(self._remote.items()):
             if not self.alive(relay_id):
-                del self._remote[remote]
-                await self._feed(Closed(remote))
+                dead.setdefault(relay_id, []).append(remote)
+        for relay_id, remotes in dead.items():
+            log.warning("cluster: relay %s looks dead: forgetting %d of its connections", relay_id, len(remotes))
+            for remote in remotes:
+                await self._forget_remote(remote, "this relay looked dead to the one holding the session: resume")
 
     async def _resume_everyone(self) -> None:
         """NATS is back after a loss: what crossed it meanwhile may be lost (core NATS keeps nothing for a
@@ -197,8 +225,73 @@ class ClusterRelay(Relay):
             if ws is not None:
                 self._spawn(ws.close(HOLDER_GONE, "the relays lost each other for a moment: resume"))
         for remote in list(self._remote):
-            del self._remote[remote]
-            await self._feed(Closed(remote))
+            await self._forget_remote(remote, "the relays lost each other for a moment: resume")
+
+    async def _forget_remote(self, remote: ConnId, reason: str) -> None:
+        """Forget *remote* (another relay's connection this relay's machine serves), and tell that relay to
+        close it: alive after all, it would keep its side waiting on a connection no machine serves any more.
+
+        A relay that is really gone hears nothing, and its sides have resumed elsewhere already.
+        """
+        with contextlib.suppress(Exception):  # NATS away: that relay closes what it proxies when it is back
+            await self._to_remote(Close(remote, HOLDER_GONE, reason))
+        self._remote.pop(remote, None)
+        await self._feed(Closed(remote))
+
+    # -- a relay that may have looked dead --------------------------------
+
+    async def _feed(self, event: Event) -> None:
+        """As :meth:`relay.server.Relay._feed`, after checking what this relay still holds when it may have
+        looked dead to the others (module docstring): a session taken over meanwhile is given up before
+        anything of it is written here."""
+        if self._may_have_looked_dead():
+            await self._check_holdings()
+        await super()._feed(event)
+
+    def _may_have_looked_dead(self) -> bool:
+        """Whether this relay's heartbeat is old enough for another relay to have taken its sessions over,
+        NATS can say which, and no check has just been made."""
+        if self._beat_at is None or not self._holding or not self.bus.nc.is_connected:
+            return False  # with NATS away, the check cannot be made: local sessions go on meanwhile
+        now = time.monotonic()
+        return now - self._beat_at >= MAY_LOOK_DEAD and now - self._checked_at >= HEARTBEAT
+
+    async def _check_holdings(self) -> None:
+        """Ask ``wb_sessions`` who holds each session this relay holds; give up those another relay took.
+
+        One check at a time: events that come meanwhile wait for it.  Never raises: a check NATS
+        cannot answer within :data:`CHECK_TIMEOUT` leaves everything held (said in the log).
+        """
+        if self._checking is None:
+            self._checking = asyncio.ensure_future(self._check_holdings_now())
+        checking = self._checking
+        try:
+            await asyncio.shield(checking)
+        finally:
+            if self._checking is checking and checking.done():
+                self._checking = None
+
+    async def _check_holdings_now(self) -> None:
+        held = list(self._holding)
+        try:
+            holders = await asyncio.wait_for(asyncio.gather(*(self._holder_in_kv(s) for s in held)), CHECK_TIMEOUT)
+        except Exception as err:
+            log.warning("cluster: could not check the %d sessions this relay holds: %s", len(held),
+                        err or type(err).__name__)
+            return
+        finally:
+            self._checked_at = time.monotonic()
+        for session_id, holder in zip(held, holders, strict=True):
+            if holder is not None and holder != self.relay_id:
+                await self._give_up(session_id, holder)
+
+    async def _holder_in_kv(self, session_id: str) -> str | None:
+        """The relay ``wb_sessions`` names for *session_id* (None: not there, ended or not registered yet)."""
+        try:
+            entry = await self.bus.sessions.get(session_id)
+        except NotFoundError:
+            return None
+        return entry.value.decode() if entry is not None and entry.value else None
 
     # -- where a new connection goes ------------------------------------
 
@@ -354,7 +447,52 @@ class ClusterRelay(Relay):
         log.warning("cluster: took over session %s (its relay %s is gone)", session_id, holder)
         self.restore_session(meta)
         await self._listen(session_id)
+        if holder is not None and holder != self.relay_id:
+            with contextlib.suppress(Exception):  # it is gone, most likely; if it only looked gone, it lets go
+                await self._publish(inbox(holder), "taken", "", session_id)
         return None
+
+    async def _taken(self, session_id: str) -> None:
+        """Another relay says it took *session_id* over: given up once ``wb_sessions`` names that relay (a
+        stray ``taken`` changes nothing)."""
+        if session_id not in self.machine.sessions:
+            return
+        try:
+            holder = await self._holder_in_kv(session_id)
+        except Exception as err:  # NATS away: kept for now; the check after this relay's next stall gives it up
+            log.warning("cluster: session %s said taken, not checked: %s", session_id, err or type(err).__name__)
+            return
+        if holder is not None and holder != self.relay_id:
+            await self._give_up(session_id, holder)
+
+    async def _give_up(self, session_id: str, holder: str) -> None:
+        """Relay *holder* took *session_id* over while this one looked dead: let it go (module docstring).
+
+        The machine forgets the session without ending it, its records are closed here (the
+        holder writes them now), and every connection of it, local or proxied from another
+        relay, is closed with :data:`HOLDER_GONE`: the sides resume, and reach the holder.
+        """
+        if session_id not in self.machine.sessions:
+            return
+        log.warning("cluster: gave session %s up: relay %s took it over while this relay looked dead",
+                    session_id, holder)
+        sub = self._holding.pop(session_id, None)
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        records = self.records.pop(session_id, None)
+        if records is not None:
+            records.close()
+        reason = "another relay holds this session now: resume"
+        for conn in self.machine.forget(session_id):
+            if conn.startswith("@"):
+                with contextlib.suppress(Exception):
+                    await self._to_remote(Close(conn, HOLDER_GONE, reason))
+                self._remote.pop(conn, None)
+            else:
+                ws = self._connections.get(conn)
+                if ws is not None:
+                    self._spawn(ws.close(HOLDER_GONE, reason))
 
     # -- the holder's side of a proxied connection ------------------------
 
@@ -369,6 +507,9 @@ class ClusterRelay(Relay):
             return
         envelope, frame = whole
         relay_id, kind = envelope.relay, envelope.kind
+        if kind == "taken":
+            await self._taken(frame.decode("utf-8", "replace") if isinstance(frame, bytes) else str(frame))
+            return
         remote = f"@{relay_id}.{envelope.conn}"
         session_id = session_of(msg.subject)
         event: Event

@@ -609,3 +609,23 @@ def test_a_request_too_deep_goes_on_to_the_agent_and_a_deep_answer_is_an_error_f
         protocol.decode(relay_request)
     (error,) = messages(relay.feed(Undecodable("t", to_relay.value, relay_request)), "t")
     assert error["id"] == "r2" and error["code"] == "too_deep"
+
+
+# -- a cluster's other relay took the session over -------------------------------
+
+
+def test_a_forgotten_session_hands_back_its_connections_and_nothing_of_it_is_written_after() -> None:
+    relay = Harness()
+    session_id, _, _ = relay.paired()
+    (answer,) = messages(relay.send("t", protocol.request("v1", "relay.viewer_token", {})), "t")
+    relay.hello("v", "viewer", session_id=session_id, token=answer["result"]["token"])
+    other_id, _, _ = relay.paired("a2", "t2", "Bob")
+
+    assert sorted(relay.machine.forget(session_id)) == ["a", "t", "v"]
+    assert session_id not in relay.machine.sessions and other_id in relay.machine.sessions
+    # What its sides still send, and their connections closing, change nothing: the new holder keeps the records.
+    assert relay.send("a", protocol.Message("journal", {"records": journal_records(4, 1)})) == []
+    assert relay.send("t", protocol.request("r", "session.ping", {})) == []
+    assert [relay.feed(Closed(conn)) for conn in ("a", "t", "v")] == [[], [], []]
+    assert relay.machine.forget(session_id) == []  # forgotten once
+    assert messages(relay.send("t2", protocol.request("r", "session.ping", {})), "a2")  # the other session goes on

@@ -316,13 +316,18 @@ class FramePipeline:
             # Nothing changed: the previous frame's samples still describe it (and a run goes on).
             return None
         self._h264_run = False  # a frame of tiles ends the run: the next h264 frame is an IDR
+        return self._next_frame(key, captured_at, rects, b"".join(chunks), hidden)
+
+    def _next_frame(self, key: bool, captured_at: float, rects: list[dict[str, Any]], data: bytes,
+                    hidden: list[Rect] | None) -> EncodedFrame:
+        """Number the frame going out (tiles or ``h264``) and swap the buffers; a key frame is the new base."""
         self._rows = self._rows_next
         self._index = 1 - self._index
         self._seq += 1
         captured_at = round(captured_at, 1)
         if key:
             self._base = captured_at
-        return EncodedFrame(self._seq, key, self.width, self.height, captured_at, rects, b"".join(chunks),
+        return EncodedFrame(self._seq, key, self.width, self.height, captured_at, rects, data,
                             list(hidden or ()), self._base)
 
     def _wants_h264(self, dirty: Grid, solid: Grid | None, copied: bool, now: float, key: bool) -> bool:
@@ -365,15 +370,8 @@ class FramePipeline:
         self._lossy[:] = True
         self._has_previous = True
         self._stale = self._hint
-        self._rows = self._rows_next
-        self._index = 1 - self._index
-        self._seq += 1
-        captured_at = round(captured_at, 1)
-        if idr:
-            self._base = captured_at
         rect = {"x": 0, "y": 0, "w": self.width, "h": self.height, "codec": "h264", "len": len(data)}
-        return EncodedFrame(self._seq, idr, self.width, self.height, captured_at, [rect], data,
-                            list(hidden or ()), self._base)
+        return self._next_frame(idr, captured_at, [rect], data, hidden)
 
     def _fill(self, solid: Grid, colours: Frame, rects: list[dict[str, Any]]) -> Grid:
         """Send solid tiles as ``fill`` rectangles, colour by colour; returns the tiles filled."""

@@ -228,15 +228,20 @@ class ClusterRelay(Relay):
             await self._forget_remote(remote, "the relays lost each other for a moment: resume")
 
     async def _forget_remote(self, remote: ConnId, reason: str) -> None:
-        """Forget *remote* (another relay's connection this relay's machine serves), and tell that relay to
-        close it: alive after all, it would keep its side waiting on a connection no machine serves any more.
+        """Forget *remote* (another relay's connection this relay's machine serves), tell that relay to close
+        it (:meth:`_close_remote`), and tell the machine it is gone."""
+        await self._close_remote(remote, reason)
+        await self._feed(Closed(remote))
+
+    async def _close_remote(self, remote: ConnId, reason: str) -> None:
+        """Tell the relay carrying *remote* to close it (1012, *reason*), and forget it here: alive after all,
+        that relay would keep its side waiting on a connection no machine serves any more.
 
         A relay that is really gone hears nothing, and its sides have resumed elsewhere already.
         """
         with contextlib.suppress(Exception):  # NATS away: that relay closes what it proxies when it is back
             await self._to_remote(Close(remote, HOLDER_GONE, reason))
         self._remote.pop(remote, None)
-        await self._feed(Closed(remote))
 
     # -- a relay that may have looked dead --------------------------------
 
@@ -486,9 +491,7 @@ class ClusterRelay(Relay):
         reason = "another relay holds this session now: resume"
         for conn in self.machine.forget(session_id):
             if conn.startswith("@"):
-                with contextlib.suppress(Exception):
-                    await self._to_remote(Close(conn, HOLDER_GONE, reason))
-                self._remote.pop(conn, None)
+                await self._close_remote(conn, reason)  # the machine forgot it already
             else:
                 ws = self._connections.get(conn)
                 if ws is not None:

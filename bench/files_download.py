@@ -16,9 +16,12 @@ ends with an fsync of its output, as ours does.
 Issue 15's goals: ours at least 0.8x the raw copy's rate and at most 1.3x its CPU
 per GiB (every process of each path: agent or raw peer, relay, technician), both
 ways.  The copies are measured in interleaved rounds, so drift on a shared machine
-hits them alike; the ratios use each one's best run.  The RSS of the agent, the
-relay and this process (the technician) is sampled during our transfers with
-psutil: the peak in the first half of a transfer against the peak in the second
+hits them alike; the ratios use each one's best run.  Each copy starts from the same memory: just
+before its clock starts, a scratch file of the copy's size is written and deleted (see
+:func:`even_start`: on this virtual machine a page freed seconds ago costs several times more to
+use again than one freed just now, which made the order of the copies decide their CPU).
+The RSS of the agent, the relay and this process (the technician) is sampled during our
+transfers with psutil: the peak in the first half of a transfer against the peak in the second
 half shows that memory stays flat whatever the file size.  It prints the machine
 load it saw (bench/load.py) and a verdict only when the machine was quiet enough.
 Everything runs in a temporary folder (under --dir) that is removed at the end;
@@ -161,6 +164,28 @@ class Usage:
         return first, second
 
 
+def even_start(folder: Path, size: int) -> None:
+    """Give every copy the same memory to start from: *size* bytes of page cache written and freed just now.
+
+    On this machine (a virtual machine whose host takes back guest memory that stays free) a
+    page freed a few seconds ago costs far more to use again than one freed just now: writing
+    512 MiB into the page cache took 0.10 s of system time right after a file of that size was
+    deleted, 0.6 s one to two seconds later and 1.3-1.6 s after four seconds or more
+    (measured with a loop of pwrite, unlink and pause).  Without this, the copy that happens to
+    start soon after the one before freed its file writes cheaply and the other pays several
+    times over, whatever its code.  Called before each copy's clock and CPU count start.
+    """
+    scratch = folder / "even-start.bin"
+    block = bytes(BLOCK)
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for offset in range(0, size, BLOCK):
+            write_at(fd, memoryview(block)[:min(BLOCK, size - offset)], offset)
+    finally:
+        os.close(fd)
+    scratch.unlink()  # an unlinked file's dirty pages are dropped, not written
+
+
 def timed(work: Callable[[], object]) -> float:
     started = time.perf_counter()
     work()
@@ -187,6 +212,7 @@ def measure_cp(source: Path, folder: Path) -> Run:
         subprocess.run(["cp", str(source), str(target)], check=True)
         fsync_path(target)
 
+    even_start(folder, source.stat().st_size)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds = timed(copy)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -212,8 +238,9 @@ class RawPeer:
                 pass
             return await work(ws)
 
-    def _run(self, work: Callable[[ClientConnection], Awaitable[int]],
-             relay: Proc) -> tuple[float, dict[str, float], int]:
+    def _run(self, work: Callable[[ClientConnection], Awaitable[int]], relay: Proc,
+             source: Path) -> tuple[float, dict[str, float], int]:
+        even_start(source.parent, source.stat().st_size)
         watched = {"peer": psutil.Process(self.proc.popen.pid), "relay": psutil.Process(relay.popen.pid),
                    "technician": psutil.Process(os.getpid())}
         moved: list[int] = []
@@ -252,7 +279,7 @@ class RawPeer:
                 writer.shutdown()
                 os.close(fd)
 
-        seconds, cpu, moved = self._run(work, relay)
+        seconds, cpu, moved = self._run(work, relay, source)
         target.unlink()
         if moved != source.stat().st_size:
             raise RuntimeError(f"raw download: {moved} of {source.stat().st_size} bytes")
@@ -276,7 +303,7 @@ class RawPeer:
             finally:
                 os.close(fd)
 
-        seconds, cpu, moved = self._run(work, relay)
+        seconds, cpu, moved = self._run(work, relay, source)
         target.unlink()
         if moved != source.stat().st_size:
             raise RuntimeError(f"raw upload: {moved} of {source.stat().st_size} bytes")
@@ -286,7 +313,7 @@ class RawPeer:
         self.proc.stop()
 
 
-def write_at(fd: int, data: bytes, offset: int) -> None:
+def write_at(fd: int, data: bytes | memoryview, offset: int) -> None:
     view = memoryview(data)
     while view:
         written = os.pwrite(fd, view, offset)
@@ -312,6 +339,7 @@ class Ours:
     def download(self, source: Path, expected_sha: str) -> Run:
         target = self.folder / "ours.bin"
         done: list[Transfer] = []
+        even_start(self.folder, source.stat().st_size)
         with Usage(self._watched()) as usage:
             seconds = timed(lambda: done.append(self.session.files.download(str(source), target, progress=False)))
         ok = done[0].sha256 == expected_sha == sha256_of(target)
@@ -321,6 +349,7 @@ class Ours:
     def upload(self, source: Path, expected_sha: str) -> Run:
         target = self.folder / "ours-uploaded.bin"
         done: list[Transfer] = []
+        even_start(self.folder, source.stat().st_size)
         with Usage(self._watched()) as usage:
             seconds = timed(lambda: done.append(self.session.files.upload(source, str(target), progress=False,
                                                                           overwrite=True)))

@@ -23,10 +23,11 @@ import tkinter as tk
 import numpy as np
 
 
-def photo(width: int, height: int, seed: int, marker: str = "") -> tk.PhotoImage:
-    """A photo-like image: smooth gradients plus noise (JPEG's home ground, PNG's worst case).
+def photo_pixels(width: int, height: int, seed: int, marker: str = "") -> np.ndarray:
+    """A photo-like picture, ``(height, width, 3)`` RGB: smooth gradients plus noise (JPEG's home
+    ground, PNG's worst case).
 
-    *marker* (``#rrggbb``) paints a 64×64 block at (64, 64), for telling the images apart.
+    *marker* (``#rrggbb``) paints a 64×64 block at (64, 64), for telling the pictures apart.
     """
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width]
@@ -34,6 +35,12 @@ def photo(width: int, height: int, seed: int, marker: str = "") -> tk.PhotoImage
     pixels = np.clip(base + rng.normal(0, 18, base.shape), 0, 255).astype(np.uint8)
     if marker:
         pixels[64:128, 64:128] = [int(marker[i : i + 2], 16) for i in (1, 3, 5)]
+    return pixels
+
+
+def photo(width: int, height: int, seed: int, marker: str = "") -> tk.PhotoImage:
+    """:func:`photo_pixels` as a Tk image."""
+    pixels = photo_pixels(width, height, seed, marker)
     header = f"P6 {width} {height} 255 ".encode()
     return tk.PhotoImage(data=header + pixels.tobytes(), format="PPM")
 

@@ -39,13 +39,21 @@ except ImportError:  # pragma: no cover - the agent's extra installs PyAV where 
 #: 146 kB, veryfast 45 ms and 69 kB.  The streamer's CPU budget turns encode time into frame rate,
 #: and frame rate into latency: in bench/screen_browser.py's full change (two photos alternating
 #: ten times a second, into the canvas) the median was 64 ms with ultrafast (0.29x noVNC's), 152 ms
-#: with superfast, 210 ms with veryfast (1.32x noVNC's).  The recording is what the technician saw,
-#: so its size follows: 1.9x the benchmark's H.264 with ultrafast, 1.3x superfast, 0.9x veryfast.
-#: The live view comes first (the issue 8 size goal stays open for full-screen motion).  swscale's
-#: BGRA->I420 is 2-3 ms of it; more x264 threads lower the wall time a little and cost more CPU
-#: (the budget counts this thread only).
+#: with superfast, 210 ms with veryfast (1.32x noVNC's).  The live view comes first: ultrafast.
+#: swscale's BGRA->I420 is 2-3 ms of it; more x264 threads lower the wall time a little and cost
+#: more CPU (the budget counts this thread only).
 PRESET: Final = "ultrafast"
-CRF: Final = 23
+#: CRF 25, not x264's default 23: at the same CRF ultrafast keeps more of a picture than veryfast
+#: and pays for it in bytes.  CRF 25 gives the picture veryfast gives at 23 under the same
+#: constraints.  bench/h264_quality.py, against the source pixels, 1080p, kB a frame and PSNR-Y:
+#: the benchmark's full change (two noisy photos alternating) 97 kB at 28.9 dB with CRF 25, 202 kB
+#: at 30.2 dB with 23, veryfast at 23 91 kB at 28.9 dB; a dragged page of text 13.9 kB at 39.8 dB,
+#: 14.9 kB at 42.1 dB, and 10.8 kB at 39.7 dB.  Our CPU a frame: 15 ms against 20 ms with 23 and
+#: 50 ms with veryfast.  202 kB ten times a second is 16 Mbit/s, more than most home uplinks
+#: carry; 97 kB is 8 Mbit/s.  Motion only: the tiles are refreshed losslessly once it stops.  The
+#: recording is what the technician saw, so its full change went from 1.89x to about 1.5x the
+#: recording benchmark's H.264 (bench/recording_bench.py).
+CRF: Final = 25
 _X264_PARAMS: Final = ("annexb=1:forced-idr=1:keyint=infinite:min-keyint=1:scenecut=0:repeat-headers=1"
                         # BT.601, limited range, said in the stream: what swscale converts with, both ways
                         ":colormatrix=smpte170m:colorprim=smpte170m:transfer=smpte170m:range=tv")
@@ -59,7 +67,9 @@ def available() -> bool:
 class H264Encoder:
     """One H.264 stream of *width* × *height* frames (any sides: the picture is padded to even ones)."""
 
-    def __init__(self, width: int, height: int) -> None:
+    def __init__(self, width: int, height: int, *, preset: str = PRESET, crf: float = CRF) -> None:
+        """Open libx264 for *width* × *height* (*preset* and *crf*: the live view's unless a benchmark
+        compares others).  Raises :class:`EncodeError` without PyAV or when libx264 does not open."""
         if _av is None:
             raise EncodeError("h264 needs PyAV, which is not installed")
         self.width, self.height = width, height
@@ -69,7 +79,7 @@ class H264Encoder:
             context.pix_fmt = "yuv420p"
             context.time_base = fractions.Fraction(1, 1000)
             context.thread_count = 1  # its CPU counts in the streamer's budget (thread_time of its worker)
-            context.options = {"preset": PRESET, "tune": "zerolatency", "crf": str(CRF), "bf": "0",
+            context.options = {"preset": preset, "tune": "zerolatency", "crf": str(crf), "bf": "0",
                                "x264-params": _X264_PARAMS}
             context.open()
         except Exception as err:  # PyAV's FFmpegError and ValueError: no libx264 in this build

@@ -183,7 +183,7 @@ def even_start(folder: Path, size: int) -> None:
             write_at(fd, memoryview(block)[:min(BLOCK, size - offset)], offset)
     finally:
         os.close(fd)
-    scratch.unlink()  # an unlinked file's dirty pages are dropped, not written
+        scratch.unlink()  # an unlinked file's dirty pages are dropped, not written
 
 
 def timed(work: Callable[[], object]) -> float:

@@ -15,9 +15,9 @@ the source pixels themselves, so a size ratio is read with the quality it buys:
 For each, the agent's encoder (:class:`agent.screen.h264.H264Encoder`, exactly as the live view
 runs it: its preset, CRF, zero latency, one thread) and the reference encode the same frames;
 each stream is decoded by PyAV and compared with its source in the luma plane (PSNR-Y, the mean
-over frames of each frame's PSNR, both from the same BGRA→I420 conversion).  Printed: bytes a
-frame, the ratio ours/reference, PSNR-Y of each and the difference, and our encoder's CPU a frame
-(the streamer's budget counts it).  The first two frames (an IDR and its first P-frame) are left
+over frames of each frame's PSNR, both from the same BGRA→I420 conversion).  Printed for each
+encoder: bytes a frame, over ours; PSNR-Y, minus ours; and CPU a frame, the conversion included
+(the streamer's budget counts ours).  The first two frames (an IDR and its first P-frame) are left
 out of the PSNR means.  Two more rows show what each of our choices is worth under the live
 view's constraints (zero latency, no B-frames, the same set-up): our encoder with x264's default
 CRF 23, and with preset veryfast at CRF 23.  Not a timed test; it prints the machine load it saw.

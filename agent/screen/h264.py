@@ -34,10 +34,10 @@ except ImportError:  # pragma: no cover - the agent's extra installs PyAV where 
     _IDR = None
 
 #: libx264's options: no lookahead or B-frames (each frame's access unit at once), IDRs only when
-#: asked (a receiver needs one), preset ultrafast.  Measured on a 1080p photo-like full change (2
-#: loaded cores, one thread): ultrafast 15 ms CPU a frame and 180 kB a P-frame, superfast 34 ms and
-#: 146 kB, veryfast 45 ms and 69 kB.  The streamer's CPU budget turns encode time into frame rate,
-#: and frame rate into latency: in bench/screen_browser.py's full change (two photos alternating
+#: asked (a receiver needs one), preset ultrafast.  Measured at CRF 23 on a 1080p photo-like full
+#: change (2 loaded cores, one thread): ultrafast 15 ms CPU a frame and 180 kB a P-frame, superfast
+#: 34 ms and 146 kB, veryfast 45 ms and 69 kB.  The streamer's CPU budget turns encode time into
+#: frame rate, and frame rate into latency: in bench/screen_browser.py's full change (two photos alternating
 #: ten times a second, into the canvas) the median was 64 ms with ultrafast (0.29x noVNC's), 152 ms
 #: with superfast, 210 ms with veryfast (1.32x noVNC's).  The live view comes first: ultrafast.
 #: swscale's BGRA->I420 is 2-3 ms of it; more x264 threads lower the wall time a little and cost

@@ -204,9 +204,7 @@ class ClusterRelay(Relay):
         """Close what this relay proxies to a dead holder, and forget a dead relay's connections."""
         for conn, route in list(self._proxied.items()):
             if not self.alive(route.holder):
-                ws = self._connections.get(conn)
-                if ws is not None:
-                    self._spawn(ws.close(HOLDER_GONE, "the relay holding this session went away: resume"))
+                self._close_local(conn, "the relay holding this session went away: resume")
         dead: dict[str, list[ConnId]] = {}
         for remote, (relay_id, _) in list(self._remote.items()):
             if not self.alive(relay_id):
@@ -221,11 +219,15 @@ class ClusterRelay(Relay):
         subscriber that is away), so every connection that crosses it is closed and resumes; the sides send
         again what was not answered, with the same ids (nothing runs twice)."""
         for conn in list(self._proxied):
-            ws = self._connections.get(conn)
-            if ws is not None:
-                self._spawn(ws.close(HOLDER_GONE, "the relays lost each other for a moment: resume"))
+            self._close_local(conn, "the relays lost each other for a moment: resume")
         for remote in list(self._remote):
             await self._forget_remote(remote, "the relays lost each other for a moment: resume")
+
+    def _close_local(self, conn: ConnId, reason: str) -> None:
+        """Close this relay's own connection *conn* (if still open) with :data:`HOLDER_GONE`: its side resumes."""
+        ws = self._connections.get(conn)
+        if ws is not None:
+            self._spawn(ws.close(HOLDER_GONE, reason))
 
     async def _forget_remote(self, remote: ConnId, reason: str) -> None:
         """Forget *remote* (another relay's connection this relay's machine serves), tell that relay to close
@@ -493,9 +495,7 @@ class ClusterRelay(Relay):
             if conn.startswith("@"):
                 await self._close_remote(conn, reason)  # the machine forgot it already
             else:
-                ws = self._connections.get(conn)
-                if ws is not None:
-                    self._spawn(ws.close(HOLDER_GONE, reason))
+                self._close_local(conn, reason)
 
     # -- the holder's side of a proxied connection ------------------------
 

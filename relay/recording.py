@@ -8,8 +8,9 @@ what retention's ``recordings`` class removes (:mod:`relay.retention`) and what 
 one ``writev`` straight to the OS, so a relay killed with ``kill -9`` loses at most the segment
 being filled (≤ 2 s).
 
-What recording costs the relay, per byte the agent sends, is one SHA-256 pass and the kernel's
-copy into the page cache (``bench/recording_bench.py``): the recorder keeps the very bytes
+What recording costs the relay, per byte the agent sends, is one hash pass (BLAKE3:
+:func:`wire.recording.payload_hash_name`) and the kernel's copy into the page cache
+(``bench/recording_bench.py``): the recorder keeps the very bytes
 objects it forwards (no copy into a buffer), reads a format-2 frame's seq and key from its
 19-byte header once, decodes no pixels, and writes unbuffered (no second copy in a Python buffer).
 """

@@ -1,7 +1,7 @@
 """Recording benchmark (issue 8): size against H.264, seek time, and the relay's CPU while recording.
 
 Run: ``python bench/recording_bench.py`` (``--seconds`` per scenario, ``--scenarios typing,scrolling,full``,
-``--rounds`` of each relay mode, ``--minutes`` of the synthetic recording, ``--json out.json``).  Not a
+``--rounds`` of the two relay modes, ``--minutes`` of the synthetic recording, ``--json out.json``).  Not a
 timed test: figures and ratios, all measured in the same run, with the machine load it saw
 (bench/load.py: no pass/fail verdict when other programs took more than a quarter of the cores).
 
@@ -18,9 +18,12 @@ timed test: figures and ratios, all measured in the same run, with the machine l
    opened cold (a new reader's cache) and drawn with ``frame_at``: p50/p99 (goal p99 ≤ 150 ms).  Also
    40 random times of each scenario's own recording (for full change, runs of ``h264`` frames decoded
    from their IDR).
-3. **Relay CPU.**  The relay process's CPU seconds (the scheduler's nanoseconds on Linux) over the same scenario with
-   ``--record all`` against ``--record none`` (the view open in both), the two modes alternating
-   for ``--rounds`` (2) runs each, the ratio of their sums.  Goal ≤ 1.15×.
+3. **Relay CPU.**  The relay process's CPU seconds (the scheduler's nanoseconds on Linux) over the same
+   scenario with ``--record all`` against ``--record none`` (the view open in both).  The two relays run
+   at the same time, each with its own agent and raw view of the same screen, so the machine's
+   changing speed weighs on both alike: run one after the other, the same relay's CPU on this virtual
+   machine varied by a fifth from run to run, more than recording costs.  ``--rounds`` (2) runs with
+   fresh processes, the ratio of the sums, with the frames each view drew.  Goal ≤ 1.15×.
 
 Only processes started here are stopped, by PID.
 """
@@ -95,58 +98,91 @@ def cpu_seconds(pid: int) -> float:
         return float(sum(psutil.Process(pid).cpu_times()[:2]))
 
 
-def drive_once(name: str, mode: str, run: int, scenario: screen_bench.Scenario, xvfb: Xvfb, seconds: float,
-               work: Path) -> tuple[float, float, Path]:
-    """One relay (``--record`` *mode*), agent and view over the scenario: the relay's CPU seconds, the
-    seconds driven, and where the recording is (or would be)."""
-    procs: list[Proc] = []
-    data = work / f"{name}-{mode}-{run}"
+class _Pipeline:
+    """One relay (``--record`` *mode*) with its agent on the shared screen, a session and a raw view."""
+
+    def __init__(self, mode: str, data: Path, xvfb: Xvfb) -> None:
+        self.mode, self.data, self.frames = mode, data, 0
+        self.procs: list[Proc] = []
+        relay, self.url = start_relay(data, 0, "--record", mode)
+        self.procs.append(relay)
+        self.relay_pid = relay.popen.pid
+        agent, code = start_agent(self.url, data.with_name(data.name + "-agent"), env=xvfb.env())
+        self.procs.append(agent)
+        self.session = connect(code, relay=self.url, name="bench")
+        self.viewer = RawViewer(self.url, self.session.session_id, self.session._viewer_token(), keep=self._count)
+
+    def _count(self, _seq: int) -> bool:
+        self.frames += 1
+        return False
+
+    def recording_path(self) -> Path:
+        return self.data / "sessions" / self.session.session_id / "recording" / FILE_NAME
+
+    def stop_view(self) -> None:
+        self.viewer.stop()
+        self.session.close()
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+
+def drive_pair(name: str, run: int, scenario: screen_bench.Scenario, xvfb: Xvfb, seconds: float,
+               work: Path) -> tuple[dict[str, float], dict[str, int], float, Path]:
+    """Both relay modes at once, each with its own agent and view of the same screen, over one drive of
+    the scenario: each relay's CPU seconds and frames its view drew, the seconds driven, and where
+    the recording is.  The two start in turn, ``none`` first in even runs, ``all`` first in odd ones."""
+    pipelines: list[_Pipeline] = []
     try:
-        relay, url = start_relay(data, 0, "--record", mode)
-        procs.append(relay)
-        agent, code = start_agent(url, work / f"{name}-{mode}-{run}-agent", env=xvfb.env())
-        procs.append(agent)
-        s = connect(code, relay=url, name="bench")
-        viewer = RawViewer(url, s.session_id, s._viewer_token(), keep=lambda seq: False)
-        viewer.welcomed.wait(20)
+        for mode in ("none", "all") if run % 2 == 0 else ("all", "none"):
+            pipelines.append(_Pipeline(mode, work / f"{name}-{mode}-{run}", xvfb))
+        for pipeline in pipelines:
+            pipeline.viewer.welcomed.wait(20)
         time.sleep(1.0)
-        cpu0 = cpu_seconds(relay.popen.pid)
+        cpu0 = {p.mode: cpu_seconds(p.relay_pid) for p in pipelines}
+        frames0 = {p.mode: p.frames for p in pipelines}
         started = time.monotonic()
         scenario.drive(seconds)
         elapsed = time.monotonic() - started
-        cpu = cpu_seconds(relay.popen.pid) - cpu0
-        viewer.stop()
-        session_id = s.session_id
-        s.close()
+        cpu = {p.mode: cpu_seconds(p.relay_pid) - cpu0[p.mode] for p in pipelines}
+        frames = {p.mode: p.frames - frames0[p.mode] for p in pipelines}
+        for pipeline in pipelines:
+            pipeline.stop_view()
         time.sleep(2.5)
+        path = next(p.recording_path() for p in pipelines if p.mode == "all")
     finally:
-        for proc in reversed(procs):
-            proc.stop()
-    return cpu, elapsed, data / "sessions" / session_id / "recording" / FILE_NAME
+        for pipeline in reversed(pipelines):
+            pipeline.stop()
+    return cpu, frames, elapsed, path
 
 
 def run_scenario(name: str, seconds: float, work: Path, rounds: int) -> dict[str, Any]:
     """Both relay modes on one Xvfb and one scenario: recording size, H.264 size, relay CPU.
 
-    The modes alternate for *rounds* rounds (none, all, then all, none, ...), so a change in the
-    machine's load during the run weighs on both; the CPU ratio is of the sums.
+    The two relays run at the same time, each with its own agent and view of the same screen, so a
+    change in the machine's speed during the run (this virtual machine's varies by a fifth from
+    minute to minute) weighs on both alike; *rounds* runs with fresh processes, the CPU ratio of the
+    sums.
     """
     xvfb = Xvfb(1920, 1080)
     scenario = screen_bench.SCENARIOS[name](xvfb.display)
     result: dict[str, Any] = {"scenario": name, "rounds": rounds}
     cpu = {"none": 0.0, "all": 0.0}
-    driven = {"none": 0.0, "all": 0.0}
+    driven = 0.0
     runs: dict[str, list[float]] = {"none": [], "all": []}
+    drawn: dict[str, list[int]] = {"none": [], "all": []}
     path: Path | None = None
     try:
         for run in range(rounds):
-            for mode in ("none", "all") if run % 2 == 0 else ("all", "none"):
-                cpu_s, elapsed, recorded = drive_once(name, mode, run, scenario, xvfb, seconds, work)
-                cpu[mode] += cpu_s
-                driven[mode] += elapsed
-                runs[mode].append(cpu_s)
-                if mode == "all" and path is None:
-                    path = recorded
+            run_cpu, frames, elapsed, recorded = drive_pair(name, run, scenario, xvfb, seconds, work)
+            driven += elapsed
+            for mode in ("none", "all"):
+                cpu[mode] += run_cpu[mode]
+                runs[mode].append(run_cpu[mode])
+                drawn[mode].append(frames[mode])
+            if path is None:
+                path = recorded
         assert path is not None
         recording = recordings.open(path)
         minutes = recording.duration / 60
@@ -168,9 +204,10 @@ def run_scenario(name: str, seconds: float, work: Path, rounds: int) -> dict[str
     for mode in ("none", "all"):
         result[f"relay_cpu_s_{mode}"] = cpu[mode]
         result[f"relay_cpu_runs_{mode}"] = runs[mode]
-        result[f"relay_cpu_percent_{mode}"] = 100 * cpu[mode] / driven[mode]
+        result[f"frames_drawn_{mode}"] = drawn[mode]
+        result[f"relay_cpu_percent_{mode}"] = 100 * cpu[mode] / driven
     result["size_ratio"] = result["ours_bytes_per_min"] / result["h264_bytes_per_min"]
-    result["cpu_ratio"] = result["relay_cpu_percent_all"] / max(1e-9, result["relay_cpu_percent_none"])
+    result["cpu_ratio"] = cpu["all"] / max(1e-9, cpu["none"])
     return result
 
 
@@ -276,7 +313,7 @@ def main() -> None:
     parser.add_argument("--scenarios", default="typing,scrolling,full")
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--rounds", type=int, default=2,
-                        help="runs of each relay mode, alternating, for the CPU ratio (default 2)")
+                        help="runs of the two relay modes side by side, for the CPU ratio (default 2)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results: dict[str, Any] = {"scenarios": []}
@@ -296,7 +333,9 @@ def main() -> None:
                   f"{row['relay_cpu_percent_all']:.2f}% vs relaying {row['relay_cpu_percent_none']:.2f}% "
                   f"= {row['cpu_ratio']:.2f}× (CPU s per run: recording "
                   f"{', '.join(f'{c:.2f}' for c in row['relay_cpu_runs_all'])}; relaying "
-                  f"{', '.join(f'{c:.2f}' for c in row['relay_cpu_runs_none'])})", flush=True)
+                  f"{', '.join(f'{c:.2f}' for c in row['relay_cpu_runs_none'])}; frames drawn per run: "
+                  f"recording {', '.join(map(str, row['frames_drawn_all']))}; relaying "
+                  f"{', '.join(map(str, row['frames_drawn_none']))})", flush=True)
         seek = seek_bench(args.minutes, work)
         results["seek"] = seek
         print(f"seek in a {seek['minutes']:.0f}-minute recording ({seek['file_bytes'] / 1e6:.0f} MB, opened in "

@@ -80,7 +80,7 @@ def payload_hash_name() -> str:
 
     BLAKE3 because the hash is half of what recording costs the relay: per byte the agent sends,
     SHA-256 takes 0.57 ns here even with the CPU's SHA instructions, BLAKE3 0.21 ns (its SIMD code),
-    the kernel's copy into the page cache about 0.3 ns (docs/recordings.md).
+    the kernel's copy into the page cache 0.4-0.5 ns (docs/recordings.md).
     """
     return "blake3" if _blake3() is not None else "sha256"
 

@@ -1,7 +1,8 @@
 """Each role installs alone: ``pip install .[relay]``, ``.[agent]``, ``.[technician]`` into a fresh venv.
 
 One venv, filled in the order a skeptic would: first the relay's extra alone
-(only websockets arrives, and a relay started from it listens), then the
+(only websockets and blake3, the recording's payload hash, arrive, and a relay
+started from it listens), then the
 agent's (nothing of Jupyter arrives, and an agent started from it pairs through
 that relay with a technician), while pip resolves the technician's extra in a
 dry run (JupyterLab, but neither python-xlib nor mss).  The project is copied
@@ -103,7 +104,8 @@ def test_each_role_installs_alone(project: Path, tmp_path: Path, procs: list[Pro
 
         venv.pip("install", f"{project}[relay]")
         relay_only = venv.distributions() - baseline
-        assert relay_only == {"workbench", "websockets"}
+        # blake3 hashes the recording's payloads (wire/recording.py); its wheel requires typing-extensions.
+        assert relay_only - {"typing-extensions"} == {"workbench", "websockets", "blake3"}
         assert matching(relay_only, GUI + JUPYTER) == []
         assert "--data" in subprocess.run([str(venv.path / "bin/workbench-relay"), "--help"], env=venv_env(),
                                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout

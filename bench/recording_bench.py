@@ -104,13 +104,18 @@ class _Pipeline:
     def __init__(self, mode: str, data: Path, xvfb: Xvfb) -> None:
         self.mode, self.data, self.frames = mode, data, 0
         self.procs: list[Proc] = []
-        relay, self.url = start_relay(data, 0, "--record", mode)
-        self.procs.append(relay)
-        self.relay_pid = relay.popen.pid
-        agent, code = start_agent(self.url, data.with_name(data.name + "-agent"), env=xvfb.env())
-        self.procs.append(agent)
-        self.session = connect(code, relay=self.url, name="bench")
-        self.viewer = RawViewer(self.url, self.session.session_id, self.session._viewer_token(), keep=self._count)
+        try:
+            relay, self.url = start_relay(data, 0, "--record", mode)
+            self.procs.append(relay)
+            self.relay_pid = relay.popen.pid
+            agent, code = start_agent(self.url, data.with_name(data.name + "-agent"), env=xvfb.env())
+            self.procs.append(agent)
+            self.session = connect(code, relay=self.url, name="bench")
+            self.viewer = RawViewer(self.url, self.session.session_id, self.session._viewer_token(),
+                                    keep=self._count)
+        except BaseException:
+            self.stop()  # what started before the failure: the caller never holds this pipeline
+            raise
 
     def _count(self, _seq: int) -> bool:
         self.frames += 1

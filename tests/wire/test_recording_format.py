@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from wire import recording
 from wire.chain import GENESIS, ChainFollower, canonical, record_hash
 from wire.errors import RecordingError
-from wire.recording import SegmentBuilder, check_journal, file_header, scan
+from wire.recording import SegmentBuilder, check_journal, file_header, read_file_header, scan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +38,17 @@ def write(path: Path, segments: int, ties: list[dict[str, object]] | None = None
             builder.add(float(n), "screen.frame", body, bytes([n]) * 10)
             tie = ties[n] if ties else {"seq": 0, "head": GENESIS}
             f.write(builder.seal(chain, "t", tie))
+
+
+def rewrite_header(whole: bytes, start: int, change: Callable[[dict[str, Any]], None]) -> bytes:
+    """*whole* with the segment at *start* given a header that *change* edited (re-deflated, its length
+    prefix updated, the payload left alone)."""
+    size = int.from_bytes(whole[start + 2:start + 6], "big")
+    header = json.loads(zlib.decompress(whole[start + 10:start + 10 + size]))
+    change(header)
+    raw = zlib.compress(canonical(header))
+    return (whole[:start + 2] + len(raw).to_bytes(4, "big") + whole[start + 6:start + 10] + raw
+            + whole[start + 10 + size:])
 
 
 def test_segments_chain_and_tie_to_the_journal(tmp_path: Path) -> None:
@@ -71,14 +84,10 @@ def test_a_torn_tail_is_where_it_stops_and_tampering_is_named(tmp_path: Path, ha
     assert bad.broken and bad.stopped_at == 2 and "first bad segment is 2" in bad.describe()
 
     # A header rewritten (an event's time moved) with its own hash left alone: the chain sees it.
-    start = segments[0].end_offset
-    size = int.from_bytes(whole[start + 2:start + 6], "big")
-    header = json.loads(zlib.decompress(whole[start + 10:start + 10 + size]))
-    header["events"][0][0] = 99.0
-    raw = zlib.compress(canonical(header))
-    forged = (whole[:start + 2] + len(raw).to_bytes(4, "big") + whole[start + 6:start + 10] + raw
-              + whole[start + 10 + size:])
-    (tmp_path / "forged.wbrec").write_bytes(forged)
+    def move_first_event(header: dict[str, Any]) -> None:
+        header["events"][0][0] = 99.0
+
+    (tmp_path / "forged.wbrec").write_bytes(rewrite_header(whole, segments[0].end_offset, move_first_event))
     assert scan(tmp_path / "forged.wbrec").stopped_at == 2
 
 
@@ -115,16 +124,16 @@ def test_without_the_blake3_package_new_segments_use_sha256_and_blake3_ones_give
 
 
 def test_a_segment_naming_no_payload_hash_does_not_verify(tmp_path: Path) -> None:
-    write(tmp_path / "r.wbrec", 1)
-    whole = (tmp_path / "r.wbrec").read_bytes()
-    start = len(recording.MAGIC) + 4 + int.from_bytes(whole[len(recording.MAGIC):len(recording.MAGIC) + 4], "big")
-    size = int.from_bytes(whole[start + 2:start + 6], "big")
-    header = json.loads(zlib.decompress(whole[start + 10:start + 10 + size]))
+    path = tmp_path / "r.wbrec"
+    write(path, 1)
+    with open(path, "rb") as f:
+        _header, first = read_file_header(f, path)
+
     # The payload's hash taken out, and the record's own hash made again: the chain alone holds.
-    del header["payload_blake3"], header["hash"]
-    header["hash"] = record_hash(header)
-    raw = zlib.compress(canonical(header))
-    (tmp_path / "nohash.wbrec").write_bytes(
-        whole[:start + 2] + len(raw).to_bytes(4, "big") + whole[start + 6:start + 10] + raw + whole[start + 10 + size:])
+    def drop_payload_hash(header: dict[str, Any]) -> None:
+        del header["payload_blake3"], header["hash"]
+        header["hash"] = record_hash(header)
+
+    (tmp_path / "nohash.wbrec").write_bytes(rewrite_header(path.read_bytes(), first, drop_payload_hash))
     found = scan(tmp_path / "nohash.wbrec")
     assert found.broken and found.stopped_at == 1 and "names no payload hash" in found.describe()
